@@ -1,0 +1,92 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { VezaError } from '../log/errors';
+import { PATTERNS } from './names';
+import { parseYamlWithSchema } from './yaml-errors';
+
+/**
+ * An environment: `infra/environments/<name>.yaml`. Everything a deploy needs
+ * to know about where and how; defaults are documented in README.md.
+ */
+const envVarName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name like FORGEJO_REGISTRY_TOKEN');
+const host = z.string().regex(PATTERNS.host, 'must be a lower-case DNS host name');
+
+export const environmentSchema = z.strictObject({
+  name: z.string().regex(PATTERNS.env),
+  driver: z.enum(['local', 'incus']),
+  /** Container/slot name prefix: `veza-staging-` gives `veza-staging-api-blue`. */
+  prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
+  network: z.string().regex(/^[a-z][a-z0-9-]{0,14}$/).default('net-veza'),
+  publicHosts: z.array(host).min(1),
+  publicUrl: z.string().url(),
+  /** Environments naming the same edge share one HAProxy and one config (`infra/edges/<edge>.yaml`). */
+  edge: z.string().regex(PATTERNS.component),
+  registry: z.strictObject({
+    /** `file:` path (relative to the workspace) or an https base such as https://git.example/api/packages */
+    url: z.string().min(1),
+    owner: z.string().regex(PATTERNS.owner),
+    /** Name of the environment variable holding the token; the token itself never lives in a file. */
+    tokenEnv: envVarName.optional(),
+  }),
+  local: z.strictObject({
+    /** First three octets of the loopback range this env's slots bind to, e.g. 127.77.1 */
+    subnet: z.string().regex(/^127\.\d{1,3}\.\d{1,3}$/),
+  }).optional(),
+  incus: z.strictObject({
+    project: z.string().default('default'),
+    image: z.string().default('images:debian/13'),
+    dnsSuffix: z.string().default('incus'),
+    storagePool: z.string().optional(),
+  }).optional(),
+  data: z.strictObject({
+    postgres: z.strictObject({
+      database: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('veza'),
+      user: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('veza'),
+      passwordEnv: envVarName.optional(),
+      port: z.number().int().default(5432),
+    }).default({ database: 'veza', user: 'veza', port: 5432 }),
+    redis: z.strictObject({ passwordEnv: envVarName.optional(), maxmemory: z.string().default('256mb') }).optional(),
+    rabbitmq: z.strictObject({ vhost: z.string().default('/veza'), user: z.string().default('veza'), passwordEnv: envVarName.optional() }).optional(),
+    minio: z.strictObject({ binary: z.string().optional(), bucket: z.string().optional(), passwordEnv: envVarName.optional() }).optional(),
+  }).default({ postgres: { database: 'veza', user: 'veza', port: 5432 } }),
+  retention: z.strictObject({
+    history: z.number().int().min(1).max(100).default(5),
+    snapshots: z.number().int().min(0).max(100).default(3),
+  }).default({ history: 5, snapshots: 3 }),
+  health: z.strictObject({
+    timeoutMs: z.number().int().positive().default(60_000),
+    intervalMs: z.number().int().positive().default(250),
+  }).default({ timeoutMs: 60_000, intervalMs: 250 }),
+  verify: z.strictObject({
+    retries: z.number().int().min(1).default(10),
+    intervalMs: z.number().int().positive().default(3_000),
+  }).default({ retries: 10, intervalMs: 3_000 }),
+}).superRefine((env, ctx) => {
+  if (env.driver === 'local' && !env.local) ctx.addIssue({ code: 'custom', path: ['local'], message: 'the local driver needs local.subnet' });
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export const ENVIRONMENTS_DIR = 'infra/environments';
+
+export async function listEnvironments(workspaceRoot: string): Promise<string[]> {
+  const files = await fs.readdir(join(workspaceRoot, ENVIRONMENTS_DIR)).catch(() => [] as string[]);
+  return files.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+}
+
+export async function loadEnvironment(workspaceRoot: string, name: string): Promise<Environment> {
+  if (!PATTERNS.env.test(name)) {
+    throw new VezaError(`invalid environment name ${JSON.stringify(name)}`, `use one of: ${(await listEnvironments(workspaceRoot)).join(', ')}`, 'INVALID_INPUT');
+  }
+  const rel = join(ENVIRONMENTS_DIR, `${name}.yaml`);
+  let text: string;
+  try {
+    text = await fs.readFile(join(workspaceRoot, rel), 'utf8');
+  } catch {
+    throw new VezaError(`unknown environment "${name}" (no ${rel})`, `use one of: ${(await listEnvironments(workspaceRoot)).join(', ') || 'none'}, or create it with nx g @veza/generators:environment`, 'UNKNOWN_ENV');
+  }
+  const env = parseYamlWithSchema(rel, text, environmentSchema, 'fix the environment file (see README, "Environments")');
+  if (env.name !== name) throw new VezaError(`${rel}: name "${env.name}" differs from the file name`, `set name: ${name}`, 'BAD_CONFIG');
+  return env;
+}

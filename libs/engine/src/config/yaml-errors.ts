@@ -1,0 +1,43 @@
+import { LineCounter, parseDocument, isMap, isSeq, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { VezaError } from '../log/errors';
+
+/**
+ * Parses YAML and validates it with a zod schema; every error names the file,
+ * the key path and the line, so a typo in an environment file is one glance away.
+ */
+export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: string, schema: S, hint: string): z.infer<S> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line;
+    throw new VezaError(`${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`, hint, 'BAD_CONFIG');
+  }
+  const parsed = schema.safeParse(doc.toJS());
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.slice(0, 5).map((i) => {
+    const line = lineOf(doc, lineCounter, i.path as (string | number)[]);
+    return `${file}${line ? `:${line}` : ''}: ${i.path.join('.') || '(root)'}: ${i.message}`;
+  });
+  throw new VezaError(lines.join('; '), hint, 'BAD_CONFIG');
+}
+
+/** The line of the deepest node on `path` that exists (a missing key points at its parent). */
+function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number | undefined {
+  let node: Node | null | undefined = doc.contents as Node | null;
+  let best = node?.range ? lc.linePos(node.range[0]).line : undefined;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
+      if (!pair) break;
+      const k = pair.key as Node;
+      if (k?.range) best = lc.linePos(k.range[0]).line;
+      node = pair.value as Node | null;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key] as Node | null;
+      if (node?.range) best = lc.linePos(node.range[0]).line;
+    } else break;
+  }
+  return best;
+}
