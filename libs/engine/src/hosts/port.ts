@@ -1,0 +1,54 @@
+import type { Command, RunResult } from '../ports/process';
+import type { SlotRole } from './naming';
+
+/**
+ * The host driver port: where slots (containers, or local processes) live.
+ * `local` and `incus` implement it; the deploy engine only ever sees this.
+ */
+export interface SlotSpec {
+  /** Full slot name from hosts/naming.ts slotName(). */
+  name: string;
+  env: string;
+  component: string;
+  role: SlotRole;
+  /** Release sha this slot runs (recorded for status and forensics). */
+  release: string;
+  /** Verified local path of the component's .tar.zst; the driver unpacks or pushes it. */
+  artifactPath: string;
+  artifactSha256: string;
+  /** argv run from the unpacked artifact root. */
+  command: string[];
+  /** Address and port the process binds (local: loopback address; incus: 0.0.0.0). */
+  bind: { host: string; port: number };
+  /** Runtime environment; written to a 0600 env file, never put in argv. */
+  vars: Record<string, string>;
+}
+
+export type SlotState = 'running' | 'stopped' | 'absent';
+
+export interface SlotInfo {
+  name: string;
+  component: string;
+  role: SlotRole;
+  state: SlotState;
+  release?: string;
+  pid?: number;
+  /** Address the edge and probes use. */
+  host: string;
+  port: number;
+}
+
+export interface HostDriver {
+  readonly kind: 'local' | 'incus';
+  /** Creates (or re-creates) the slot: removes an old one of that name, installs the artifact and env. */
+  create(spec: SlotSpec): Promise<void>;
+  start(name: string): Promise<void>;
+  stop(name: string): Promise<void>;
+  delete(name: string): Promise<void>;
+  /** Slots of one environment with their live state. */
+  list(env: string): Promise<SlotInfo[]>;
+  /** Runs a command inside the slot (cwd: the artifact root, env: the slot's env file plus cmd.env). */
+  exec(name: string, cmd: Command): Promise<RunResult>;
+  /** The one command an operator pastes to read a slot's logs. */
+  logsCommand(name: string): string[];
+}
