@@ -1,0 +1,169 @@
+/**
+ * The tar header format, both ways. Writing emits POSIX ustar with every
+ * variable field pinned (mtime, owner, names), adding a pax record only for
+ * what ustar cannot hold, so the bytes depend on nothing but path, type,
+ * mode, size and link target. Reading also accepts what GNU tar and node-tar
+ * write (GNU long names, base-256 numbers, pax).
+ */
+export const BLOCK = 512;
+export const FIXED_MTIME = 0;
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
+
+export interface HeaderFields {
+  /** Archive path; directories end with '/'. */
+  name: string;
+  kind: EntryKind;
+  mode: number;
+  size: number;
+  linkname?: string;
+}
+
+const TYPEFLAG: Record<EntryKind, string> = { file: '0', hardlink: '1', symlink: '2', dir: '5' };
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+const PAX_NAME = '././@PaxHeader';
+
+export function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** The header block(s) of one entry: a pax header and its data when ustar is too small, then the ustar header. */
+export function encodeHeader(f: HeaderFields): Buffer {
+  const name = Buffer.from(f.name, 'utf8');
+  const link = Buffer.from(f.linkname ?? '', 'utf8');
+  const split = splitName(name);
+  const pax: [string, string][] = [];
+  if (!split) pax.push(['path', f.name]);
+  if (link.length > 100) pax.push(['linkpath', f.linkname!]);
+  if (f.size > MAX_OCTAL_SIZE) pax.push(['size', String(f.size)]);
+  const main = ustarBlock({
+    name: split ? split.name : name.subarray(0, 100),
+    prefix: split ? split.prefix : Buffer.alloc(0),
+    mode: f.mode,
+    size: f.size > MAX_OCTAL_SIZE ? 0 : f.size,
+    typeflag: TYPEFLAG[f.kind],
+    linkname: link.subarray(0, 100),
+  });
+  if (!pax.length) return main;
+  const data = Buffer.from(pax.map(([k, v]) => paxRecord(k, v)).join(''), 'utf8');
+  const paxHeader = ustarBlock({ name: Buffer.from(PAX_NAME), prefix: Buffer.alloc(0), mode: 0o644, size: data.length, typeflag: 'x', linkname: Buffer.alloc(0) });
+  return Buffer.concat([paxHeader, data, Buffer.alloc(padding(data.length)), main]);
+}
+
+/** ustar splits long names at a '/' into prefix (155) and name (100). */
+function splitName(name: Buffer): { name: Buffer; prefix: Buffer } | null {
+  if (name.length <= 100) return { name, prefix: Buffer.alloc(0) };
+  for (let i = name.length - 101; i < name.length && i <= 155; i++) {
+    if (i > 0 && name[i] === 0x2f && name.length - i - 1 <= 100 && name.length - i - 1 > 0) {
+      return { name: name.subarray(i + 1), prefix: name.subarray(0, i) };
+    }
+  }
+  return null;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bodyLen = Buffer.byteLength(body);
+  let len = bodyLen + String(bodyLen).length;
+  if (String(len).length + bodyLen !== len) len = bodyLen + String(len).length;
+  return `${len}${body}`;
+}
+
+function ustarBlock(h: { name: Buffer; prefix: Buffer; mode: number; size: number; typeflag: string; linkname: Buffer }): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  h.name.copy(b, 0);
+  octal(b, 100, 8, h.mode);
+  octal(b, 108, 8, 0);
+  octal(b, 116, 8, 0);
+  octal(b, 124, 12, h.size);
+  octal(b, 136, 12, FIXED_MTIME);
+  b.write(h.typeflag, 156, 'latin1');
+  h.linkname.copy(b, 157);
+  b.write('ustar\u000000', 257, 'latin1');
+  octal(b, 329, 8, 0);
+  octal(b, 337, 8, 0);
+  h.prefix.copy(b, 345);
+  b.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of b) sum += byte;
+  b.write(sum.toString(8).padStart(6, '0') + '\u0000 ', 148, 'latin1');
+  return b;
+}
+
+function octal(b: Buffer, off: number, len: number, value: number): void {
+  b.write(value.toString(8).padStart(len - 1, '0') + '\u0000', off, 'latin1');
+}
+
+// ---- reading ----
+
+export interface RawHeader {
+  name: string;
+  linkname: string;
+  typeflag: string;
+  mode: number;
+  size: number;
+}
+
+/** Decodes one header block; null for the all-zero end-of-archive block; throws a plain Error on damage. */
+export function decodeHeader(b: Buffer): RawHeader | null {
+  if (b.every((x) => x === 0)) return null;
+  const stored = readNumber(b, 148, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const x = i >= 148 && i < 156 ? 0x20 : b[i]!;
+    unsigned += x;
+    signed += x > 127 ? x - 256 : x;
+  }
+  if (stored !== unsigned && stored !== signed) throw new Error('header checksum mismatch');
+  const posix = b.toString('latin1', 257, 263) === 'ustar\u0000';
+  const name = cstring(b, 0, 100);
+  const prefix = posix ? cstring(b, 345, 155) : '';
+  return {
+    name: prefix ? `${prefix}/${name}` : name,
+    linkname: cstring(b, 157, 100),
+    typeflag: b.toString('latin1', 156, 157),
+    mode: readNumber(b, 100, 8),
+    size: readNumber(b, 124, 12),
+  };
+}
+
+export function cstring(b: Buffer, off: number, len: number): string {
+  const field = b.subarray(off, off + len);
+  const end = field.indexOf(0);
+  return field.toString('utf8', 0, end === -1 ? len : end);
+}
+
+/** Octal text, or GNU base-256 when the high bit of the first byte is set. */
+function readNumber(b: Buffer, off: number, len: number): number {
+  if (b[off]! & 0x80) {
+    if (b[off]! & 0x40) throw new Error('negative number in header');
+    let v = b[off]! & 0x3f;
+    for (let i = 1; i < len; i++) v = v * 256 + b[off + i]!;
+    if (!Number.isSafeInteger(v)) throw new Error('number too large in header');
+    return v;
+  }
+  const text = b.toString('latin1', off, off + len).replace(/[\u0000 ]+$/, '').replace(/^ +/, '');
+  if (!/^[0-7]*$/.test(text)) throw new Error(`bad octal field ${JSON.stringify(text)}`);
+  return text ? parseInt(text, 8) : 0;
+}
+
+/** Pax extended header records: `<len> <key>=<value>\n`. */
+export function parsePax(data: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
+  let pos = 0;
+  while (pos < data.length) {
+    if (data[pos] === 0) break;
+    const space = data.indexOf(0x20, pos);
+    const len = space === -1 ? NaN : Number(data.toString('latin1', pos, space));
+    if (!Number.isInteger(len) || len <= 0 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
+      throw new Error('malformed pax record');
+    }
+    const record = data.toString('utf8', space + 1, pos + len - 1);
+    const eq = record.indexOf('=');
+    if (eq <= 0) throw new Error('malformed pax record');
+    out.set(record.slice(0, eq), record.slice(eq + 1));
+    pos += len;
+  }
+  return out;
+}

@@ -1,0 +1,298 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { PATTERNS, validate } from '../config/names';
+import { VezaError } from '../log/errors';
+import type { Logger } from '../log/logger';
+import type { StateStore } from '../ports/state-store';
+import { currentActor } from './actor';
+
+/**
+ * The per-environment deploy lock, kept in the environment's StateStore (on
+ * Incus: the edge container every deployer reaches; locally: a directory).
+ *
+ * Taking over a stale lock must not let two contenders both win. Only the
+ * process that exclusively creates `<lock>.takeover-<token>` may remove the
+ * lock whose holder has that token; a taker killed half-way leaves a marker
+ * holding its own dead pid, which the next contender takes over the same way
+ * (`takeover-<taker token>`), inheriting the right to remove either token.
+ * Nothing ever removes a lock it has not proven, under such a marker, to be
+ * the stale one it judged.
+ */
+
+const holderSchema = z.object({
+  env: z.string().regex(PATTERNS.env),
+  action: z.string().regex(/^[a-z][a-z-]{0,30}$/),
+  user: z.string().min(1).max(200),
+  host: z.string().min(1).max(253),
+  pid: z.number().int().positive(),
+  /** Field 22 of /proc/<pid>/stat: tells a reused pid from the original process. */
+  pidStart: z.string().regex(/^\d+$/).optional(),
+  /** /proc/sys/kernel/random/boot_id: after a reboot every recorded pid is gone. */
+  bootId: z.string().max(64).optional(),
+  startedAt: z.string(),
+  sha: z.string().optional(),
+  token: z.string().regex(/^[0-9a-f]{32}$/),
+});
+
+export type LockHolder = z.infer<typeof holderSchema>;
+
+export interface LockRequest {
+  /** What the holder is doing: deploy, rollback, cleanup, down, switch, unlock… */
+  action: string;
+  sha?: string;
+  /** Defaults come from currentActor(); tests and CI may set them. */
+  user?: string;
+}
+
+/** The identity of a live process as recorded in a lock. */
+export interface ProcessIdentity {
+  host: string;
+  pid: number;
+  pidStart?: string;
+  bootId?: string;
+}
+
+export interface LockOptions {
+  /** Whether `pid` on this host still runs the process that started at `pidStart`. */
+  isAlive?: (pid: number, pidStart?: string) => boolean;
+  /** The process taking the lock; defaults to this one. */
+  self?: ProcessIdentity;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+export interface HeldLock {
+  readonly holder: LockHolder;
+  /** Removes the lock if it is still ours; false when it is not (taken over or force-unlocked). */
+  release(): Promise<boolean>;
+}
+
+const MAX_ATTEMPTS = 50;
+
+export function lockKey(env: string): string {
+  return `locks/${validate.env(env)}.lock`;
+}
+
+function takeoverKey(env: string, token: string): string {
+  return `${lockKey(env)}.takeover-${token}`;
+}
+
+export function unlockCommand(env: string): string {
+  return `nx run infra-deploy:unlock --env=${env}`;
+}
+
+/**
+ * Takes the deploy lock of `env` or fails at once naming the holder. A holder
+ * on this host whose process is gone is taken over (with a warning); a holder
+ * on another host cannot be checked from here and is never taken over.
+ */
+export async function acquireLock(store: StateStore, env: string, request: LockRequest, opts: LockOptions = {}): Promise<HeldLock> {
+  const key = lockKey(env);
+  const action = request.action;
+  if (!/^[a-z][a-z-]{0,30}$/.test(action)) throw new VezaError(`invalid lock action ${JSON.stringify(action)}`, 'this is a bug in the caller; actions are lower-case words such as deploy');
+  if (request.sha !== undefined) validate.version(request.sha, true);
+  const self = opts.self ?? currentProcess();
+  const isAlive = opts.isAlive ?? processAlive;
+  const now = opts.now ?? (() => new Date());
+  const holder: LockHolder = holderSchema.parse({
+    env,
+    action,
+    user: request.user ?? currentActor().user,
+    host: self.host,
+    pid: self.pid,
+    pidStart: self.pidStart,
+    bootId: self.bootId,
+    startedAt: now().toISOString(),
+    sha: request.sha,
+    token: randomBytes(16).toString('hex'),
+  });
+  const text = JSON.stringify(holder) + '\n';
+  const judge = (h: LockHolder) => judgeHolder(h, self, isAlive);
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (await store.createExclusive(key, text)) return heldLock(store, holder);
+    const current = await readHolder(store, key);
+    if (!current) continue; // released between our two calls
+    const verdict = judge(current);
+    if (!verdict.stale) throw heldError(store, current, verdict, now());
+    if (await seize(store, env, text, [current], judge)) {
+      opts.logger?.warn(`took over the stale ${env} deploy lock: ${describeHolder(current)} (${verdict.reason})`, { staleHolder: current });
+      return heldLock(store, holder);
+    }
+    // Another contender is mid-takeover; its lock appears within a few file operations.
+    await sleep(5 + attempt * 2);
+  }
+  throw new VezaError(
+    `could not take the ${env} deploy lock in ${store.location}: it kept changing hands`,
+    `another deploy of ${env} is starting; wait for it, then retry`,
+    'LOCKED',
+  );
+}
+
+/** Runs `fn` under the lock and releases it however `fn` ends. */
+export async function withLock<T>(store: StateStore, env: string, request: LockRequest, fn: (lock: HeldLock) => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const lock = await acquireLock(store, env, request, opts);
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Removes the lock only if `token` still holds it: never someone else's lock. */
+export async function releaseLock(store: StateStore, env: string, token: string): Promise<boolean> {
+  const current = await readHolder(store, lockKey(env));
+  if (current?.token !== token) return false;
+  await store.remove(lockKey(env));
+  return true;
+}
+
+/** The current holder, for status and for the unlock command's message. */
+export async function readLock(store: StateStore, env: string): Promise<LockHolder | undefined> {
+  return readHolder(store, lockKey(env));
+}
+
+/**
+ * Removes the lock whoever holds it; for `infra-deploy:unlock`, when the
+ * operator knows the holder is gone (e.g. it ran on a host that no longer exists).
+ */
+export async function forceUnlock(store: StateStore, env: string): Promise<LockHolder | undefined> {
+  const key = lockKey(env);
+  const text = await store.read(key);
+  if (text === undefined) return undefined;
+  const parsed = parseHolder(text);
+  await store.remove(key);
+  if (parsed) await store.remove(takeoverKey(env, parsed.token));
+  return parsed;
+}
+
+export function describeHolder(h: LockHolder): string {
+  return `${h.action}${h.sha ? ` of ${h.sha}` : ''} by ${h.user} on ${h.host} (pid ${h.pid}) since ${h.startedAt}`;
+}
+
+/**
+ * Tries to replace the stale lock held by the last of `chain`. `chain` grows
+ * when the marker for that token belongs to a taker that died half-way.
+ */
+async function seize(store: StateStore, env: string, text: string, chain: LockHolder[], judge: (h: LockHolder) => Verdict): Promise<boolean> {
+  const key = lockKey(env);
+  const last = chain[chain.length - 1]!;
+  const marker = takeoverKey(env, last.token);
+  if (await store.createExclusive(marker, text)) {
+    try {
+      const current = await readHolder(store, key);
+      if (current && chain.some((h) => h.token === current.token)) await store.remove(key);
+      return await store.createExclusive(key, text);
+    } finally {
+      // Ours, and those of the dead takers whose right we inherited.
+      for (const h of chain) await store.remove(takeoverKey(env, h.token));
+    }
+  }
+  const taker = await readHolder(store, marker);
+  if (!taker || !judge(taker).stale) return false;
+  return seize(store, env, text, [...chain, taker], judge);
+}
+
+interface Verdict {
+  stale: boolean;
+  reason: string;
+}
+
+function judgeHolder(h: LockHolder, self: ProcessIdentity, isAlive: (pid: number, pidStart?: string) => boolean): Verdict {
+  if (h.host !== self.host) return { stale: false, reason: `it runs on host ${h.host}, whose processes cannot be checked from ${self.host}` };
+  if (h.bootId && self.bootId && h.bootId !== self.bootId) return { stale: true, reason: `${h.host} has rebooted since` };
+  if (!isAlive(h.pid, h.pidStart)) return { stale: true, reason: `pid ${h.pid} is no longer running` };
+  return { stale: false, reason: `pid ${h.pid} is still running` };
+}
+
+function heldError(store: StateStore, h: LockHolder, verdict: Verdict, now: Date): VezaError {
+  const since = `${h.startedAt} (${formatAge(now.getTime() - Date.parse(h.startedAt))} ago)`;
+  return new VezaError(
+    `${h.env} is locked by a ${h.action}${h.sha ? ` of release ${h.sha}` : ''} by ${h.user} on ${h.host}, pid ${h.pid}, since ${since}: ${verdict.reason} (lock: ${store.location}/${lockKey(h.env)})`,
+    `wait for it to finish, or if you are sure it is dead: ${unlockCommand(h.env)}`,
+    'LOCKED',
+  );
+}
+
+function formatAge(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '0s';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const r = holderSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readHolder(store: StateStore, key: string): Promise<LockHolder | undefined> {
+  const text = await store.read(key);
+  if (text === undefined) return undefined;
+  const h = parseHolder(text);
+  if (!h) {
+    const env = key.replace(/^locks\//, '').replace(/\.lock.*$/, '');
+    throw new VezaError(
+      `the lock file ${store.location}/${key} is not a valid lock`,
+      `if no deploy of ${env} is running: ${unlockCommand(env)}`,
+      'LOCKED',
+    );
+  }
+  return h;
+}
+
+function heldLock(store: StateStore, holder: LockHolder): HeldLock {
+  return { holder, release: () => releaseLock(store, holder.env, holder.token) };
+}
+
+interface ProcStat {
+  state: string;
+  start: string;
+}
+
+/** Fields of /proc/<pid>/stat after the command name, which may itself hold spaces and parentheses. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": field 3 (state) is rest[0], field 22 (starttime) is rest[19].
+  if (rest.length < 20) return undefined;
+  return { state: rest[0]!, start: rest[19]! };
+}
+
+function readBootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function currentProcess(): ProcessIdentity {
+  return { host: currentActor().host, pid: process.pid, pidStart: readProcStat(process.pid)?.start, bootId: readBootId() };
+}
+
+export function processAlive(pid: number, pidStart?: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: it exists but belongs to another user.
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const stat = readProcStat(pid);
+  if (!stat) return true; // no /proc (not Linux): the signal check is all we have
+  // A zombie has finished: the deploy was killed and its parent has not reaped it yet.
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return pidStart === undefined || stat.start === pidStart;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the pipeline and its tests need on a fresh Debian machine,
+# idempotently: each step checks before it acts, so a second run is quick.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+need_apt=()
+command -v haproxy >/dev/null || need_apt+=(haproxy)
+command -v go >/dev/null || need_apt+=(golang-go)
+command -v zstd >/dev/null || need_apt+=(zstd)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v runuser >/dev/null || need_apt+=(util-linux)
+[ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing system packages: ${need_apt[*]} — install them with: sudo apt-get install ${need_apt[*]}"
+    exit 1
+  fi
+  log "installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Debian's haproxy package starts a system service on :80; the pipeline runs
+# its own HAProxy processes, so the packaged one is not needed.
+if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
+  systemctl stop haproxy || true
+fi
+
+# Install from the lockfile only when it changed since the last install.
+# `npm ci` is not used: npm 11.19 leaves other platforms' optional native
+# packages out of the lockfile and then refuses it as "out of sync".
+stamp=node_modules/.veza-lock-stamp
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  log "installing npm dependencies from package-lock.json"
+  npm install --no-save --no-audit --no-fund --loglevel=error
+  printf '%s' "$lock_hash" > "$stamp"
+fi
