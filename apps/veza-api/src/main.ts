@@ -1,6 +1,6 @@
 import declaration from '../component.json';
 import { parseDatabaseUrl } from './database-url';
-import { runComponent } from './runtime';
+import { runComponent } from '@veza/component-runtime/runtime';
 import { createApiServer } from './server';
 
 const db = parseDatabaseUrl(process.env.DATABASE_URL);

@@ -7,7 +7,7 @@ import type { Client, Pool } from 'pg';
  * SQL migrations: `NNNN_name.sql` files applied in filename order, each in its
  * own transaction, recorded with a checksum so an edited file is caught.
  */
-export const MIGRATIONS_TABLE = 'schema_migrations';
+const MIGRATIONS_TABLE = 'schema_migrations';
 const FILE = /^\d{4}_[a-z0-9_]+\.sql$/;
 // Any fixed 64-bit key works; it only has to be the same for every run of this tool.
 const LOCK_KEY = '7342016395716021';

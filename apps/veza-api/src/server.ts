@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Pool } from 'pg';
 import { WebSocketServer } from 'ws';
 import { latestVersion } from './migrations';
-import { closeHttpServer, sendJson, type RuntimeConfig } from './runtime';
+import { closeHttpServer, sendJson, type RuntimeConfig } from '@veza/component-runtime/runtime';
 
 /** The API's own version, distinct from the release sha that built it. */
 export const API_VERSION = '1.0.0';
@@ -94,17 +94,16 @@ export function createApiServer(config: ApiConfig): ApiServer {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  return {
-    server,
-    async close() {
-      // 1001 "going away" tells clients to reconnect, which lands them on the new colour.
-      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
-      const cut = setTimeout(() => wss.clients.forEach((ws) => ws.terminate()), 1000);
-      cut.unref();
-      await closeHttpServer(server);
-      clearTimeout(cut);
-      wss.close();
-      await pool.end();
-    },
+  let closing: Promise<void> | undefined;
+  const shutdown = async () => {
+    // 1001 "going away" tells clients to reconnect, which lands them on the new colour.
+    for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+    const cut = setTimeout(() => wss.clients.forEach((ws) => ws.terminate()), 1000);
+    cut.unref();
+    await closeHttpServer(server);
+    clearTimeout(cut);
+    wss.close();
+    await pool.end();
   };
+  return { server, close: () => (closing ??= shutdown()) };
 }

@@ -13,7 +13,7 @@ export interface SourceRef {
   field: string;
 }
 
-function declarationFile(ref: SourceRef): string {
+export function declarationFile(ref: SourceRef): string {
   return relative(ref.workspaceRoot, resolve(ref.projectRoot, 'component.json'));
 }
 

@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import { relative } from 'node:path';
 import type { Logger } from '../log/logger';
 import { formatArgv, type Command, type ProcessRunner } from '../ports/process';
 
@@ -18,8 +17,9 @@ export function describeStep(step: BuildStep, workspaceRoot: string): string {
   return `copy ${shorten(step.from, workspaceRoot)} → ${shorten(step.to, workspaceRoot)}`;
 }
 
-function shorten(p: string, workspaceRoot: string): string {
-  return p.startsWith(workspaceRoot + '/') ? relative(workspaceRoot, p) : p;
+/** Paths inside the workspace are shown relative to it, also inside flags such as --outfile=…. */
+function shorten(arg: string, workspaceRoot: string): string {
+  return arg.split(`${workspaceRoot}/`).join('');
 }
 
 export async function runSteps(steps: BuildStep[], opts: { runner: ProcessRunner; log: Logger; workspaceRoot: string }): Promise<void> {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { PATTERNS, validate } from '../config/names';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import type { StateStore } from '../ports/state-store';
+import { identify, isAlive as processIsAlive, type ProcessIdentity } from '../hosts/local/proc';
 import { currentActor } from './actor';
 
 /**
@@ -28,9 +28,9 @@ const holderSchema = z.object({
   host: z.string().min(1).max(253),
   pid: z.number().int().positive(),
   /** Field 22 of /proc/<pid>/stat: tells a reused pid from the original process. */
-  pidStart: z.string().regex(/^\d+$/).optional(),
+  pidStart: z.string().regex(/^\d+$/),
   /** /proc/sys/kernel/random/boot_id: after a reboot every recorded pid is gone. */
-  bootId: z.string().max(64).optional(),
+  bootId: z.string().min(1).max(64),
   startedAt: z.string(),
   sha: z.string().optional(),
   token: z.string().regex(/^[0-9a-f]{32}$/),
@@ -46,19 +46,9 @@ export interface LockRequest {
   user?: string;
 }
 
-/** The identity of a live process as recorded in a lock. */
-export interface ProcessIdentity {
-  host: string;
-  pid: number;
-  pidStart?: string;
-  bootId?: string;
-}
-
 export interface LockOptions {
-  /** Whether `pid` on this host still runs the process that started at `pidStart`. */
-  isAlive?: (pid: number, pidStart?: string) => boolean;
-  /** The process taking the lock; defaults to this one. */
-  self?: ProcessIdentity;
+  /** Whether the recorded process (pid, start time, boot) still runs on this host. */
+  isAlive?: (id: ProcessIdentity) => boolean;
   logger?: Logger;
   now?: () => Date;
 }
@@ -93,17 +83,17 @@ export async function acquireLock(store: StateStore, env: string, request: LockR
   const action = request.action;
   if (!/^[a-z][a-z-]{0,30}$/.test(action)) throw new VezaError(`invalid lock action ${JSON.stringify(action)}`, 'this is a bug in the caller; actions are lower-case words such as deploy');
   if (request.sha !== undefined) validate.version(request.sha, true);
-  const self = opts.self ?? currentProcess();
-  const isAlive = opts.isAlive ?? processAlive;
+  const self = thisProcess();
+  const isAlive = opts.isAlive ?? processIsAlive;
   const now = opts.now ?? (() => new Date());
   const holder: LockHolder = holderSchema.parse({
     env,
     action,
     user: request.user ?? currentActor().user,
     host: self.host,
-    pid: self.pid,
-    pidStart: self.pidStart,
-    bootId: self.bootId,
+    pid: self.id.pid,
+    pidStart: self.id.startTime,
+    bootId: self.id.bootId,
     startedAt: now().toISOString(),
     sha: request.sha,
     token: randomBytes(16).toString('hex'),
@@ -200,10 +190,10 @@ interface Verdict {
   reason: string;
 }
 
-function judgeHolder(h: LockHolder, self: ProcessIdentity, isAlive: (pid: number, pidStart?: string) => boolean): Verdict {
+function judgeHolder(h: LockHolder, self: Self, isAlive: (id: ProcessIdentity) => boolean): Verdict {
   if (h.host !== self.host) return { stale: false, reason: `it runs on host ${h.host}, whose processes cannot be checked from ${self.host}` };
-  if (h.bootId && self.bootId && h.bootId !== self.bootId) return { stale: true, reason: `${h.host} has rebooted since` };
-  if (!isAlive(h.pid, h.pidStart)) return { stale: true, reason: `pid ${h.pid} is no longer running` };
+  if (h.bootId !== self.id.bootId) return { stale: true, reason: `${h.host} has rebooted since` };
+  if (!isAlive({ pid: h.pid, startTime: h.pidStart, bootId: h.bootId })) return { stale: true, reason: `pid ${h.pid} is no longer running` };
   return { stale: false, reason: `pid ${h.pid} is still running` };
 }
 
@@ -252,47 +242,13 @@ function heldLock(store: StateStore, holder: LockHolder): HeldLock {
   return { holder, release: () => releaseLock(store, holder.env, holder.token) };
 }
 
-interface ProcStat {
-  state: string;
-  start: string;
+interface Self {
+  host: string;
+  id: ProcessIdentity;
 }
 
-/** Fields of /proc/<pid>/stat after the command name, which may itself hold spaces and parentheses. */
-export function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": field 3 (state) is rest[0], field 22 (starttime) is rest[19].
-  if (rest.length < 20) return undefined;
-  return { state: rest[0]!, start: rest[19]! };
-}
-
-function readBootId(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function currentProcess(): ProcessIdentity {
-  return { host: currentActor().host, pid: process.pid, pidStart: readProcStat(process.pid)?.start, bootId: readBootId() };
-}
-
-export function processAlive(pid: number, pidStart?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: it exists but belongs to another user.
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const stat = readProcStat(pid);
-  if (!stat) return true; // no /proc (not Linux): the signal check is all we have
-  // A zombie has finished: the deploy was killed and its parent has not reaped it yet.
-  if (stat.state === 'Z' || stat.state === 'X') return false;
-  return pidStart === undefined || stat.start === pidStart;
+function thisProcess(): Self {
+  const id = identify(process.pid);
+  if (!id) throw new VezaError('cannot read /proc/self/stat, which the deploy lock uses to tell live holders from dead ones', 'run the deploy on Linux with /proc mounted', 'NO_PROC');
+  return { host: currentActor().host, id };
 }

@@ -42,8 +42,11 @@ export interface HostDriver {
   readonly kind: 'local' | 'incus';
   /** Creates (or re-creates) the slot: removes an old one of that name, installs the artifact and env. */
   create(spec: SlotSpec): Promise<void>;
+  /** Starts a created slot; a slot already running is left as it is. */
   start(name: string): Promise<void>;
+  /** Stops the slot's processes (SIGTERM, bounded wait, SIGKILL); an absent or stopped slot is a no-op. */
   stop(name: string): Promise<void>;
+  /** Stops and removes the slot; an absent slot is a no-op. */
   delete(name: string): Promise<void>;
   /** Slots of one environment with their live state. */
   list(env: string): Promise<SlotInfo[]>;

@@ -1,5 +1,6 @@
 import { VezaError } from '../log/errors';
 import { PATTERNS, validate } from '../config/names';
+import { SHA256 } from '../artifact/manifest';
 
 /** Where one artifact file lives in a registry: `{owner}/generic/{package}/{version}/{file}`. */
 export interface ArtifactCoords {
@@ -11,7 +12,6 @@ export interface ArtifactCoords {
 
 /** Forgejo's own file-name charset, minus a leading dot so a name can never be `..` or hidden. */
 const FILE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Every segment ends up in a URL path and a file path, so each is checked before either is built. */
 export function validateCoords(c: ArtifactCoords, allowLocalVersions: boolean): ArtifactCoords {

@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { VezaError } from '../log/errors';
 import type { Registry } from './registry';
 import { coordsLabel, immutabilityError, validateCoords, validateSha256, type ArtifactCoords } from './coords';
-import { DigestMismatchError, linkNoClobber, saveVerified, sha256File, tempPathIn, writeVerified } from './verified-file';
+import { DigestMismatchError, linkNoClobber, saveVerified, tempPathIn, unreadableSource, writeVerified } from './verified-file';
+import { sha256File } from '../artifact/manifest';
 
 /**
  * A directory with Forgejo's generic layout: the registry of the `local`
@@ -20,12 +21,13 @@ export function createLocalRegistry(root: string): Registry {
   const incoming = join(root, '.incoming');
 
   async function shaOf(c: ArtifactCoords): Promise<string | undefined> {
+    const path = pathOf(c);
     try {
-      return (await sha256File(pathOf(c))).sha256;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      await fs.access(path);
+    } catch {
+      return undefined;
     }
+    return (await sha256File(path)).sha256;
   }
 
   function settle(c: ArtifactCoords, publishedSha: string, sha256: string): 'exists' {
@@ -59,6 +61,8 @@ export function createLocalRegistry(root: string): Registry {
           if (e instanceof DigestMismatchError) {
             throw new VezaError(`${localPath} does not hash to the sha256 given for ${coordsLabel(c)} (got ${e.actual})`, 'the file changed after packaging; package it again', 'ARTIFACT_MISMATCH');
           }
+          // Errors writing the temp file carry its path; only the source's are the user's to fix.
+          if ((e as NodeJS.ErrnoException).path === localPath) throw unreadableSource(localPath, e);
           throw e;
         }
         if (await linkNoClobber(tmp, dest)) return 'created';

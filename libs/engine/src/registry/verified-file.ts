@@ -1,18 +1,26 @@
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { VezaError } from '../log/errors';
+import { fsyncDir } from '../util/atomic';
 
-/** Streamed, so a multi-GiB artifact costs one chunk of memory. */
-export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
+/** The error for an upload source that cannot be read: a user error (re-package), not a crash. */
+export function unreadableSource(path: string, e: unknown): VezaError {
+  const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  return new VezaError(`cannot read the artifact to upload, ${path}: ${why}`, 'package the component again', 'MISSING_ARTIFACT');
+}
+
+/** The size of a regular file about to be uploaded (it becomes the Content-Length). */
+export async function sourceSize(path: string): Promise<number> {
+  let st;
+  try {
+    st = await fs.stat(path);
+  } catch (e) {
+    throw unreadableSource(path, e);
   }
-  return { sha256: hash.digest('hex'), size };
+  if (!st.isFile()) throw unreadableSource(path, new Error('not a regular file'));
+  return st.size;
 }
 
 /** A dot-prefixed name no reader looks up, unique per writer. */
@@ -32,13 +40,13 @@ export class DigestMismatchError extends Error {
  * fails (a dropped connection, a full disk), the temp file is removed before
  * the error propagates: a caller only ever places a complete, verified file.
  */
-export async function writeVerified(source: AsyncIterable<unknown>, tmpPath: string, expectedSha256: string): Promise<void> {
+export async function writeVerified(source: AsyncIterable<Uint8Array>, tmpPath: string, expectedSha256: string): Promise<void> {
   const hash = createHash('sha256');
   let size = 0;
   try {
     await pipeline(
       source,
-      async function* (chunks: AsyncIterable<Buffer>) {
+      async function* (chunks: AsyncIterable<Uint8Array>) {
         for await (const chunk of chunks) {
           hash.update(chunk);
           size += chunk.length;
@@ -60,7 +68,7 @@ export async function writeVerified(source: AsyncIterable<unknown>, tmpPath: str
  * Writes a download to `destPath` only if its sha256 matches: temp file in the
  * same directory, verify, rename. A truncated or tampered stream leaves nothing.
  */
-export async function saveVerified(source: AsyncIterable<unknown>, destPath: string, expectedSha256: string, what: string): Promise<void> {
+export async function saveVerified(source: AsyncIterable<Uint8Array>, destPath: string, expectedSha256: string, what: string): Promise<void> {
   const dir = dirname(destPath);
   await fs.mkdir(dir, { recursive: true });
   const tmp = tempPathIn(dir, basename(destPath));
@@ -95,13 +103,4 @@ export async function linkNoClobber(tmpPath: string, destPath: string): Promise<
   }
   await fsyncDir(dirname(destPath));
   return true;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const dh = await fs.open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }

@@ -32,7 +32,7 @@ export async function writeFileAtomic(
   await fsyncDir(dir);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+export async function fsyncDir(dir: string): Promise<void> {
   const dh = await fs.open(dir, 'r');
   try {
     await dh.sync();

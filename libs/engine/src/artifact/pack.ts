@@ -1,0 +1,63 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { compress } from '@mongodb-js/zstd';
+import { VezaError } from '../log/errors';
+import { writeAll } from './io';
+import { mapOrdered } from './ordered';
+import { tarChunks } from './tar-chunks';
+import { listTree } from './tree';
+
+/**
+ * Packs a directory into a deterministic `.tar.zst`: the same tree content
+ * gives the same bytes whatever its mtimes, owners, umask or readdir order.
+ *
+ * Memory stays bounded whatever the tree size: the tar stream is cut into
+ * fixed-size chunks, each compressed as an independent zstd frame (a
+ * concatenation of frames is a valid zstd stream), with at most
+ * `concurrency` chunks in flight on the libuv pool while the next one fills.
+ */
+export interface PackOptions {
+  level?: number;
+  chunkSize?: number;
+  concurrency?: number;
+}
+
+export interface PackResult {
+  sha256: string;
+  size: number;
+  /** Regular files and symlinks (directories not counted). */
+  fileCount: number;
+}
+
+export const PACK_DEFAULTS = { level: 3, chunkSize: 4 * 1024 * 1024, concurrency: 3 } as const;
+
+export async function packDirectory(srcDir: string, outFile: string, opts: PackOptions = {}): Promise<PackResult> {
+  const { level, chunkSize, concurrency } = { ...PACK_DEFAULTS, ...opts };
+  const entries = await listTree(srcDir);
+  const dir = dirname(outFile);
+  await fs.mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(outFile)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await fs.open(tmp, 'wx', 0o644);
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    try {
+      const frames = mapOrdered(tarChunks(srcDir, entries, chunkSize), (chunk) => compress(chunk, level), concurrency);
+      for await (const frame of frames) {
+        hash.update(frame);
+        await writeAll(fh, frame);
+        size += frame.length;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, outFile);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    if (e instanceof VezaError) throw e;
+    throw new VezaError(`packing ${srcDir} into ${outFile} failed: ${(e as Error).message}`, 'check free disk space and permissions on the output folder, then package again', 'PACK_FAILED');
+  }
+  return { sha256: hash.digest('hex'), size, fileCount: entries.filter((e) => e.kind !== 'dir').length };
+}

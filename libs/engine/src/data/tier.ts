@@ -1,0 +1,48 @@
+import type { Environment } from '../config/environment';
+import { VezaError } from '../log/errors';
+import { createLogger, type Logger } from '../log/logger';
+import { createProcessRunner, type ProcessRunner } from '../ports/process';
+import { LocalDataTier } from './local/tier';
+import type { DataPlan } from './plan';
+import type { SnapshotInfo } from './snapshots';
+
+/**
+ * An environment's data services, whatever hosts them. `local` runs
+ * PostgreSQL from the machine's binaries; `incus` (postgres, redis, rabbitmq
+ * and minio containers, seed 001 deploy_data) comes later behind the same
+ * interface. Nothing here ever destroys data: there is no delete.
+ */
+export interface ProvisionOptions {
+  /** When given, a `pre-deploy-<release>` snapshot is taken (or kept, if it exists) after the services are up. */
+  release?: string;
+  /** Inspect and plan only; change nothing. */
+  dryRun?: boolean;
+}
+
+export interface DataTier {
+  readonly kind: Environment['driver'];
+  /** Makes the services exist, configured and running; returns the plan it applied (or would apply, with dryRun). */
+  provision(opts?: ProvisionOptions): Promise<DataPlan>;
+  /** Takes `pre-deploy-<release>` of the running services, idempotently, and prunes to the retention. */
+  snapshot(release: string, opts?: { dryRun?: boolean }): Promise<DataPlan>;
+  /** Snapshots on disk, oldest first. */
+  listSnapshots(): Promise<SnapshotInfo[]>;
+  /** Stops the services, keeping every byte of data; false when nothing ran. */
+  stop(): Promise<boolean>;
+  /** DATABASE_URL for slots and migrations; its password is registered for redaction. */
+  databaseUrl(): Promise<string>;
+}
+
+export interface DataTierDeps {
+  workspaceRoot: string;
+  runner?: ProcessRunner;
+  log?: Logger;
+}
+
+export function createDataTier(env: Environment, deps: DataTierDeps): DataTier {
+  if (env.driver === 'incus') {
+    throw new VezaError(`the data tier is not implemented for incus yet (environment ${env.name})`,
+      'provision its data containers with the Ansible deploy_data playbook for now, or use a local environment', 'NOT_IMPLEMENTED');
+  }
+  return new LocalDataTier(env, deps.workspaceRoot, deps.runner ?? createProcessRunner(), deps.log ?? createLogger());
+}

@@ -1,0 +1,318 @@
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync, promises as fs } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VezaError } from '../../log/errors';
+import { unpackArtifact } from '../../artifact/unpack';
+import { validate } from '../../config/names';
+import { createProcessRunner, type Command, type ProcessRunner, type RunResult } from '../../ports/process';
+import { readJsonOr, writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
+import type { HostDriver, SlotInfo, SlotSpec } from '../port';
+import type { SlotRole } from '../naming';
+import { checkEnvVars, formatEnvFile, parseEnvFile } from './env-file';
+import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
+import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from './proc';
+
+/**
+ * The `local` host driver: a slot is a directory under
+ * `.veza/envs/<env>/slots/<name>/` (app/, env, slot.json, pid, log) plus a
+ * supervised process bound to its own loopback address. Processes are
+ * detached into their own session, so they outlive the Nx command that
+ * started them; the pid file (pid + start time + boot id) lets the next
+ * command find them again and never mistake a reused pid for a slot.
+ */
+export interface LocalDriverOptions {
+  workspaceRoot: string;
+  /** Runs exec() commands; defaults to the real process runner. */
+  runner?: ProcessRunner;
+  /** How long stop() waits after SIGTERM before SIGKILL. */
+  stopTimeoutMs?: number;
+}
+
+/** What slot.json records: enough for status, forensics and start(). */
+export interface SlotRecord {
+  name: string;
+  env: string;
+  component: string;
+  role: SlotRole;
+  release: string;
+  artifactSha256: string;
+  bind: { host: string; port: number };
+  command: string[];
+  createdAt: string;
+}
+
+const SUPERVISOR = join(__dirname, 'supervisor.js');
+/** The little a slot inherits from the deploying shell; everything else comes from its env file, as in a container. */
+const INHERITED_VARS = ['PATH', 'HOME', 'LANG', 'TZ'];
+const LOOPBACK_V4 = /^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
+export class LocalDriver implements HostDriver {
+  readonly kind = 'local' as const;
+  private readonly root: string;
+  private readonly runner: ProcessRunner;
+  private readonly stopTimeoutMs: number;
+
+  constructor(opts: LocalDriverOptions) {
+    this.root = resolve(opts.workspaceRoot);
+    this.runner = opts.runner ?? createProcessRunner();
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  }
+
+  async create(spec: SlotSpec): Promise<void> {
+    const record = checkSpec(spec);
+    const vars = slotVars(spec);
+    const slots = localSlotsDir(this.root, spec.env);
+    await fs.mkdir(slots, { recursive: true, mode: 0o755 });
+    await removeLeftovers(slots, spec.name);
+    // Everything is prepared beside the live slot first: a bad artifact fails here and leaves the old slot untouched.
+    const staging = join(slots, `.${spec.name}.new-${randomBytes(4).toString('hex')}`);
+    try {
+      await fs.mkdir(staging, { mode: 0o700 });
+      const p = slotPaths(staging);
+      await unpackArtifact({ file: spec.artifactPath, sha256: spec.artifactSha256, dest: p.app });
+      await writeFileAtomic(p.envFile, formatEnvFile(vars), { mode: 0o600 });
+      await writeJsonAtomic(p.slotJson, record);
+      const live = join(slots, spec.name);
+      if (existsSync(live)) {
+        await stopSlot(slotPaths(live), this.stopTimeoutMs);
+        const old = join(slots, `.${spec.name}.old-${randomBytes(4).toString('hex')}`);
+        await fs.rename(live, old);
+        await fs.rename(staging, live);
+        await fs.rm(old, { recursive: true, force: true });
+      } else {
+        await fs.rename(staging, live);
+      }
+    } finally {
+      await fs.rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  async start(name: string): Promise<void> {
+    const p = this.find(name, 'start');
+    const current = readIdentity(p.pidFile);
+    if (current && isAlive(current)) return;
+    // A command left behind by a supervisor that was killed outright still holds the port.
+    await stopSlot(p, this.stopTimeoutMs);
+    const record = await readRecord(p);
+    const env = { ...inheritedEnv(), ...parseEnvFile(await fs.readFile(p.envFile, 'utf8'), p.envFile) };
+    const log = openSync(p.log, 'a', 0o600);
+    let pid: number | undefined;
+    try {
+      const child = spawn(process.execPath, [SUPERVISOR, p.childFile, '--', ...record.command], {
+        cwd: p.app,
+        env,
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      // A failed spawn is reported below by the missing pid; without a listener its 'error' event would crash us.
+      child.once('error', () => undefined);
+      child.unref();
+      pid = child.pid;
+    } finally {
+      closeSync(log);
+    }
+    const id = pid === undefined ? undefined : identify(pid);
+    if (!id) throw new VezaError(`slot ${name} did not start`, `read its log: ${this.logsCommand(name).join(' ')}`, 'SLOT_START_FAILED');
+    await writeJsonAtomic(p.pidFile, id);
+  }
+
+  async stop(name: string): Promise<void> {
+    const dir = this.locate(checkSlotName(name));
+    if (dir) await stopSlot(slotPaths(dir), this.stopTimeoutMs);
+  }
+
+  async delete(name: string): Promise<void> {
+    const dir = this.locate(checkSlotName(name));
+    if (!dir) return;
+    await stopSlot(slotPaths(dir), this.stopTimeoutMs);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  async list(env: string): Promise<SlotInfo[]> {
+    const slots = localSlotsDir(this.root, env);
+    const out: SlotInfo[] = [];
+    for (const name of await slotDirNames(slots)) {
+      const p = slotPaths(join(slots, name));
+      const record = await readJsonOr<SlotRecord | undefined>(p.slotJson, undefined);
+      if (!record) continue;
+      const id = readIdentity(p.pidFile);
+      const running = id !== undefined && isAlive(id);
+      out.push({
+        name: record.name,
+        component: record.component,
+        role: record.role,
+        state: running ? 'running' : 'stopped',
+        release: record.release,
+        ...(running ? { pid: id.pid } : {}),
+        host: record.bind.host,
+        port: record.bind.port,
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async exec(name: string, cmd: Command): Promise<RunResult> {
+    const p = this.find(name, 'exec in');
+    const vars = parseEnvFile(await fs.readFile(p.envFile, 'utf8'), p.envFile);
+    return this.runner.run({
+      ...cmd,
+      cwd: cmd.cwd === undefined ? p.app : inside(p.app, cmd.cwd),
+      env: { ...inheritedEnv(), ...vars, ...cmd.env },
+    });
+  }
+
+  logsCommand(name: string): string[] {
+    return ['tail', '-n', '200', '-f', this.find(name, 'show the logs of').log];
+  }
+
+  /** Stops every slot process of one environment (`infra-deploy:down`); returns the slot names. */
+  async stopAll(env: string): Promise<string[]> {
+    const slots = localSlotsDir(this.root, env);
+    const names = await slotDirNames(slots);
+    await Promise.all(names.map((n) => stopSlot(slotPaths(join(slots, n)), this.stopTimeoutMs)));
+    return names;
+  }
+
+  /** The slot's directory; slot names are unique across environments because prefixes are. */
+  private locate(name: string): string | undefined {
+    const envsDir = join(this.root, '.veza', 'envs');
+    let envs: string[];
+    try {
+      envs = readdirSync(envsDir);
+    } catch {
+      return undefined;
+    }
+    const hits = envs.map((e) => join(envsDir, e, 'slots', name)).filter((d) => existsSync(join(d, 'slot.json')));
+    if (hits.length > 1) {
+      throw new VezaError(`slot ${name} exists in several environments (${hits.join(', ')})`, 'give each environment its own prefix, then delete the stray slot directory', 'BAD_STATE');
+    }
+    return hits[0];
+  }
+
+  private find(name: string, verb: string): SlotPaths {
+    const dir = this.locate(checkSlotName(name));
+    if (!dir) throw new VezaError(`cannot ${verb} slot ${name}: it does not exist`, 'deploy first (nx run infra-deploy:deploy), or check the name with infra-deploy:status', 'NO_SLOT');
+    return slotPaths(dir);
+  }
+}
+
+export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
+  return new LocalDriver(opts);
+}
+
+function checkSpec(spec: SlotSpec): SlotRecord {
+  checkSlotName(spec.name);
+  validate.env(spec.env);
+  validate.component(spec.component);
+  if (spec.role !== 'tools') validate.color(spec.role);
+  validate.version(spec.release, true);
+  if (!/^[0-9a-f]{64}$/.test(spec.artifactSha256)) {
+    throw new VezaError(`invalid artifact sha256 for slot ${spec.name}`, 'pass the 64-hex sha256 from the release manifest', 'INVALID_INPUT');
+  }
+  if (spec.command.length === 0 || spec.command.some((a) => typeof a !== 'string' || a.includes('\0') || a === '')) {
+    throw new VezaError(`invalid command for slot ${spec.name}: ${JSON.stringify(spec.command)}`, 'run.command in component.json must be a non-empty list of non-empty strings', 'INVALID_INPUT');
+  }
+  if (!LOOPBACK_V4.test(spec.bind.host)) {
+    throw new VezaError(`slot ${spec.name} would bind ${spec.bind.host}`, 'the local driver binds only 127.x.y.z addresses; check local.subnet in the environment file', 'INVALID_INPUT');
+  }
+  if (!Number.isInteger(spec.bind.port) || spec.bind.port < 1 || spec.bind.port > 65535) {
+    throw new VezaError(`invalid port ${spec.bind.port} for slot ${spec.name}`, 'use a TCP port 1-65535 (run.port in component.json)', 'INVALID_INPUT');
+  }
+  return {
+    name: spec.name,
+    env: spec.env,
+    component: spec.component,
+    role: spec.role,
+    release: spec.release,
+    artifactSha256: spec.artifactSha256,
+    bind: { host: spec.bind.host, port: spec.bind.port },
+    command: [...spec.command],
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** The env file's content: the spec's vars plus HOST and PORT, which always match the bind address. */
+function slotVars(spec: SlotSpec): Record<string, string> {
+  checkEnvVars(spec.vars);
+  const bind = { HOST: spec.bind.host, PORT: String(spec.bind.port) };
+  for (const [k, v] of Object.entries(bind)) {
+    if (spec.vars[k] !== undefined && spec.vars[k] !== v) {
+      throw new VezaError(`slot ${spec.name}: ${k}=${spec.vars[k]} contradicts its bind address ${spec.bind.host}:${spec.bind.port}`, `leave ${k} out of the slot's vars; the driver sets it`, 'INVALID_INPUT');
+    }
+  }
+  return { ...spec.vars, ...bind };
+}
+
+function inheritedEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of INHERITED_VARS) if (process.env[k] !== undefined) out[k] = process.env[k]!;
+  return out;
+}
+
+function inside(root: string, rel: string): string {
+  const full = resolve(root, rel);
+  const r = relative(root, full);
+  if (isAbsolute(rel) || r.startsWith('..') || isAbsolute(r)) {
+    throw new VezaError(`working directory ${JSON.stringify(rel)} leaves the slot`, 'use a path relative to the artifact root', 'INVALID_INPUT');
+  }
+  return full;
+}
+
+async function readRecord(p: SlotPaths): Promise<SlotRecord> {
+  const record = await readJsonOr<SlotRecord | undefined>(p.slotJson, undefined);
+  if (!record) throw new VezaError(`${p.slotJson} is missing`, 're-create the slot with a deploy', 'BAD_STATE');
+  return record;
+}
+
+function readIdentity(file: string): ProcessIdentity | undefined {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as ProcessIdentity;
+    return Number.isInteger(v.pid) && v.pid > 0 && typeof v.startTime === 'string' && typeof v.bootId === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function slotDirNames(slots: string): Promise<string[]> {
+  const entries = await fs.readdir(slots, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
+/** Staging or old copies left by a create() that was killed half-way. */
+async function removeLeftovers(slots: string, name: string): Promise<void> {
+  for (const e of await fs.readdir(slots)) {
+    if (e.startsWith(`.${name}.new-`) || e.startsWith(`.${name}.old-`)) {
+      const p = slotPaths(join(slots, e));
+      await stopSlot(p, 0);
+      await fs.rm(p.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * SIGTERM to the supervisor (it forwards to its command and exits), a bounded
+ * wait, then SIGKILL to the supervisor's process group. Only processes whose
+ * recorded identity still matches are signalled; a command orphaned by a
+ * supervisor killed outright is found through the child file and stopped too.
+ */
+async function stopSlot(p: SlotPaths, timeoutMs: number): Promise<void> {
+  const supervisor = readIdentity(p.pidFile);
+  const child = readIdentity(p.childFile);
+  const ours = [supervisor, child].filter((x): x is ProcessIdentity => x !== undefined && isAlive(x));
+  if (ours.length > 0) {
+    const first = ours[0]!;
+    signalIfAlive(first, 'SIGTERM');
+    let left = await waitForExit(ours, timeoutMs);
+    if (left.length > 0) {
+      if (supervisor) signalIfAlive(supervisor, 'SIGKILL', { group: true });
+      for (const id of left) signalIfAlive(id, 'SIGKILL');
+      left = await waitForExit(left, 5_000);
+      if (left.length > 0) {
+        throw new VezaError(`processes ${left.map((x) => x.pid).join(', ')} of ${p.dir} survived SIGKILL`, 'check them with ps; they may be stuck in the kernel (D state)', 'STOP_FAILED');
+      }
+    }
+  }
+  await fs.rm(p.pidFile, { force: true });
+  await fs.rm(p.childFile, { force: true });
+}

@@ -1,0 +1,21 @@
+import { basename } from 'node:path';
+import type { ExecutorContext } from '@nx/devkit';
+import { buildComponent } from '@veza/engine/build/build-component';
+import { VezaError } from '@veza/engine/log/errors';
+import { projectRoot, runExecutor } from '../../report';
+
+/** No options: everything a build needs is in the component's component.json. */
+export type BuildExecutorOptions = Record<string, never>;
+
+export default async function buildExecutor(_options: BuildExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  return runExecutor(context, async (log) => {
+    const root = projectRoot(context);
+    // Nx caches dist/build/{projectName} and the component (named after its folder) is built to dist/build/<component>.
+    if (basename(root) !== context.projectName) {
+      throw new VezaError(`Nx project "${context.projectName}" lives in ${root}, whose component is "${basename(root)}"`,
+        'give the project in project.json the same name as its folder', 'BAD_COMPONENT');
+    }
+    const { record: r } = await buildComponent({ workspaceRoot: context.root, projectRoot: root, log });
+    log.info(`built ${r.component} ${r.version} (${r.preset}) into dist/build/${r.component}/root`);
+  });
+}

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+/**
+ * The build and package targets list the engine files they hash by hand in
+ * nx.json (so a change to, say, deploy code does not rebuild every
+ * component). This keeps that list honest: every file the executor can load
+ * must be an input, or Nx would serve a stale artifact from its cache.
+ */
+const ROOT = resolve(__dirname, '..', '..', '..', '..', '..');
+const nxJson = JSON.parse(readFileSync(join(ROOT, 'nx.json'), 'utf8'));
+const executors = JSON.parse(readFileSync(join(ROOT, 'tools/executors/executors.json'), 'utf8')).executors;
+
+type Input = string | Record<string, unknown>;
+
+function expand(inputs: Input[], seen = new Set<string>()): { include: RegExp[]; exclude: RegExp[] } {
+  const out = { include: [] as RegExp[], exclude: [] as RegExp[] };
+  for (const input of inputs) {
+    if (typeof input !== 'string') continue;
+    const named = nxJson.namedInputs[input];
+    if (named) {
+      if (seen.has(input)) continue;
+      const inner = expand(named, new Set([...seen, input]));
+      out.include.push(...inner.include);
+      out.exclude.push(...inner.exclude);
+    } else if (input.includes('{workspaceRoot}/')) {
+      const negated = input.startsWith('!');
+      (negated ? out.exclude : out.include).push(globToRegExp(input.replace(/^!/, '').replace('{workspaceRoot}/', '')));
+    }
+  }
+  return out;
+}
+
+function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    if (glob.startsWith('**/', i)) { re += '(?:.*/)?'; i += 2; }
+    else if (glob.startsWith('**', i)) { re += '.*'; i += 1; }
+    else if (glob[i] === '*') re += '[^/]*';
+    else re += glob[i].replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function resolveImport(from: string, spec: string): string | undefined {
+  const base = spec.startsWith('@veza/engine/') ? join(ROOT, 'libs/engine/src', spec.slice('@veza/engine/'.length))
+    : spec.startsWith('.') ? resolve(dirname(from), spec) : undefined;
+  if (!base) return undefined;
+  return [base, `${base}.ts`, join(base, 'index.ts')].find((p) => existsSync(p) && p.endsWith('.ts'))
+    ?? [base].find((p) => existsSync(p));
+}
+
+function closure(entry: string): string[] {
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/(?:from\s+|require\(\s*|import\(\s*)'([^']+)'/g)) {
+      const dep = resolveImport(file, m[1]);
+      if (dep) queue.push(dep);
+    }
+  }
+  return [...seen].map((f) => relative(ROOT, f)).sort();
+}
+
+for (const target of ['build', 'package']) {
+  test(`every file the ${target} executor loads is an input of the ${target} target`, (t) => {
+    const entry = executors[target];
+    if (!entry) return t.skip(`no ${target} executor registered yet`);
+    const dir = join(ROOT, 'tools/executors');
+    const files = [...closure(join(dir, `${entry.implementation}.ts`)), relative(ROOT, join(dir, entry.schema)), 'tools/executors/executors.json'];
+    const { include, exclude } = expand(nxJson.targetDefaults[target].inputs);
+    const missing = files.filter((f) => !include.some((r) => r.test(f)) || exclude.some((r) => r.test(f)));
+    assert.deepEqual(missing, [], `add these to the ${target} target's inputs in nx.json`);
+    assert.ok(files.length > 5, `the import walk found the executor's engine modules (${files.join(', ')})`);
+  });
+}
