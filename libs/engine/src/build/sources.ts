@@ -20,7 +20,7 @@ export function declarationFile(ref: SourceRef): string {
 /** Resolves a project-relative path, refusing absolute paths and any that leave the project. */
 export function projectPath(ref: SourceRef, rel: string): string {
   const abs = resolve(ref.projectRoot, rel);
-  if (isAbsolute(rel) || normalize(rel).split(sep)[0] === '..' || !abs.startsWith(ref.projectRoot + sep)) {
+  if (isAbsolute(rel) || !abs.startsWith(ref.projectRoot + sep)) {
     throw new VezaError(`${declarationFile(ref)}: ${ref.field} "${rel}" is outside the project folder`,
       'use a path relative to the project folder, without ..', 'BAD_COMPONENT');
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createDirStateStore, type StateStore } from '../ports/state-store';
 import { createMemoryLogger } from '../log/logger';
 import { isVezaError, type VezaError } from '../log/errors';
-import { identify, isAlive } from '../hosts/local/proc';
+import { identify, isAlive } from '../util/proc';
 import { acquireLock, forceUnlock, lockKey, readLock, releaseLock, withLock, type LockHolder } from './lock';
 
 const SHA = 'a'.repeat(40);

@@ -5,7 +5,7 @@ import { PATTERNS, validate } from '../config/names';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import type { StateStore } from '../ports/state-store';
-import { identify, isAlive as processIsAlive, type ProcessIdentity } from '../hosts/local/proc';
+import { identify, isAlive as processIsAlive, type ProcessIdentity } from '../util/proc';
 import { currentActor } from './actor';
 
 /**

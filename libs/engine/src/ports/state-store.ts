@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { VezaError } from '../log/errors';
 import { writeFileAtomic } from '../util/atomic';
 
@@ -62,7 +63,7 @@ export function createDirStateStore(root: string): StateStore {
       await fs.mkdir(dirname(p), { recursive: true });
       // Write the content to a temp file first, then link() it into place:
       // link fails if the key exists, and a reader never sees an empty lock.
-      const tmp = `${p}.${process.pid}.${Date.now()}.tmp`;
+      const tmp = `${p}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
       await fs.writeFile(tmp, data, { mode: 0o644 });
       try {
         await fs.link(tmp, p);

@@ -47,7 +47,8 @@ export async function resolveBuildVersion(
 
   const inside = await runner.run(gitCommands.insideWorkTree(workspaceRoot), { check: false });
   if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-    throw new VezaError(`${workspaceRoot} is not a git work tree, so the build has no version`,
+    const why = inside.stderr.trim().split('\n')[0];
+    throw new VezaError(`${workspaceRoot} is not a git work tree, so the build has no version${why ? ` (git: ${why})` : ''}`,
       `build from a git clone, or set ${RELEASE_SHA_ENV} to the 40-hex sha this build is for`, 'NO_VERSION');
   }
   const head = await runner.run(gitCommands.head(workspaceRoot), { check: false });

@@ -5,7 +5,7 @@ import { promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SlotSpec } from '../port';
 import { createLocalDriver, type LocalDriver } from './driver';
-import { identify, isAlive, readBootId } from './proc';
+import { identify, isAlive, readBootId } from '../../util/proc';
 import { buildServerArtifact, eventually, httpGet, tempWorkspace } from './testing/fixtures';
 import { VezaError } from '../../log/errors';
 

@@ -11,7 +11,7 @@ import type { HostDriver, SlotInfo, SlotSpec } from '../port';
 import type { SlotRole } from '../naming';
 import { checkEnvVars, formatEnvFile, parseEnvFile } from './env-file';
 import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
-import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from './proc';
+import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from '../../util/proc';
 
 /**
  * The `local` host driver: a slot is a directory under
