@@ -1,0 +1,130 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { VezaError } from '../log/errors';
+import { PATTERNS } from '../config/names';
+import { parseYamlWithSchema } from '../config/yaml-errors';
+
+/**
+ * An edge: `infra/edges/<name>.yaml`. It says where the HAProxy runs and what
+ * it fronts besides the environments (static sites, the ACME responder); the
+ * environments and their routes are never listed here — every environment
+ * whose `edge:` names this file is served by it, with the routes its
+ * components declare.
+ */
+const host = z.string().regex(PATTERNS.host, 'must be a lower-case DNS host name');
+const port = z.number().int().min(1).max(65535);
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address');
+/** `10.0.20.105:3000` or `forgejo.lxd:3000`: a server address HAProxy connects to. */
+const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8888');
+/** HAProxy section and server names built from these stay within [a-z0-9_]. */
+const siteName = z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, 'must match [a-z][a-z0-9_]*');
+/**
+ * An absolute directory, or one under ${VEZA_EDGE_DIR}: the local edge host
+ * sets that variable when it validates or starts HAProxy, so a rendered local
+ * config does not depend on where the workspace is checked out.
+ */
+const runtimeDir = z.string().regex(/^(\/|\$\{VEZA_EDGE_DIR\})[A-Za-z0-9._\/-]*$/, 'must be an absolute path or start with ${VEZA_EDGE_DIR}');
+
+export const EDGE_DIR_VAR = 'VEZA_EDGE_DIR';
+
+export const edgeDefinitionSchema = z.strictObject({
+  name: z.string().regex(PATTERNS.component),
+  /** Which EdgeHost runs it: a local HAProxy process, or the edge container on Incus. */
+  host: z.enum(['local', 'incus']),
+  /**
+   * blue-green: per environment, each pool holds both colours (seed 9f5e9c9c38);
+   * multi-instance: the lab, N instances per component and no colours (seed a9541f517b).
+   */
+  topology: z.enum(['blue-green', 'multi-instance']).default('blue-green'),
+  http: z.strictObject({
+    port: port.default(80),
+    /** Empty: every address. The local edge adds each local environment's edge address (hosts/naming.ts). */
+    addresses: z.array(ipv4).default([]),
+  }).default({ port: 80, addresses: [] }),
+  https: z.strictObject({
+    port: port.default(443),
+    /** SNI directory: HAProxy loads every PEM in it and picks by server name (seed 4b1a401879). */
+    certDir: z.string().regex(/^\/[A-Za-z0-9._\/-]*\/$/, 'must be an absolute directory path ending in "/"'),
+    addresses: z.array(ipv4).default([]),
+  }).optional(),
+  /** HTTP-01: /.well-known/acme-challenge/ goes to this responder and is never redirected to HTTPS. */
+  acme: z.strictObject({ server: hostPort }).optional(),
+  runtime: z.strictObject({
+    /** Holds admin.sock (runtime API, level admin, expose-fd listeners) and master.sock. */
+    socketDir: runtimeDir,
+    /** Read-only stats socket for the Prometheus exporter; loopback only. */
+    exporter: z.string().regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$/, 'must be a loopback address:port').optional(),
+    /** syslog target, e.g. /dev/log; none when absent. */
+    log: z.string().regex(/^\/[A-Za-z0-9._\/-]+$/).optional(),
+  }),
+  /**
+   * How a switch reaches the running HAProxy: `runtime` flips server states
+   * through the Runtime API; `reload` asks the master for a seamless reload.
+   * The file is rewritten first in both cases. See BENCHMARKS.md for why the
+   * default is what it is.
+   */
+  apply: z.enum(['runtime', 'reload']).default('runtime'),
+  /** runtime apply: how long the old colour keeps its in-flight requests before it goes to maintenance. */
+  drainMs: z.number().int().min(0).max(600_000).default(10_000),
+  /** Sites the edge happens to front outside the deploy pipeline (seed 5153ab113d). */
+  sites: z.array(z.strictObject({
+    name: siteName,
+    hosts: z.array(host).min(1),
+    /** Where it lives; configuration data only, nothing here ever probes it. */
+    server: hostPort.optional(),
+    /** No server yet: answer 503 with this text. */
+    placeholder: z.string().regex(/^[^"\\\n]{1,200}$/, 'must be one line without quotes or backslashes').optional(),
+    /** false: plain HTTP only, never redirected (e.g. an internal host with no public certificate). */
+    tls: z.boolean().default(true),
+  }).refine((s) => Boolean(s.server) !== Boolean(s.placeholder), { message: 'give exactly one of server or placeholder' })).default([]),
+  /** multi-instance only: the lab's instances, named <prefix><short>-<n>.<dnsSuffix>. */
+  lab: z.strictObject({
+    hosts: z.array(host).min(1),
+    instances: z.number().int().min(1).max(16),
+    prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
+    dnsSuffix: z.string().regex(PATTERNS.host),
+  }).optional(),
+}).superRefine((d, ctx) => {
+  if (d.topology === 'multi-instance' && !d.lab) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'the multi-instance topology needs lab: { hosts, instances, prefix, dnsSuffix }' });
+  if (d.topology === 'blue-green' && d.lab) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'lab is only for topology: multi-instance' });
+  if (d.acme && !d.https) ctx.addIssue({ code: 'custom', path: ['acme'], message: 'ACME only makes sense with https' });
+  if (d.host === 'local') {
+    if (d.https) ctx.addIssue({ code: 'custom', path: ['https'], message: 'the local edge serves plain HTTP on loopback' });
+    d.http.addresses.forEach((a, i) => {
+      if (!a.startsWith('127.')) ctx.addIssue({ code: 'custom', path: ['http', 'addresses', i], message: 'the local edge binds only to loopback (127.0.0.0/8)' });
+    });
+    if (d.http.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['http', 'addresses'], message: 'list the loopback addresses the local edge binds, e.g. [127.0.0.1]' });
+    if (d.runtime.exporter) ctx.addIssue({ code: 'custom', path: ['runtime', 'exporter'], message: 'the local edge has no exporter socket' });
+  }
+});
+
+export type EdgeDefinition = z.infer<typeof edgeDefinitionSchema>;
+
+export const EDGES_DIR = 'infra/edges';
+
+export async function listEdges(workspaceRoot: string): Promise<string[]> {
+  const files = await fs.readdir(join(workspaceRoot, EDGES_DIR)).catch(() => [] as string[]);
+  return files.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+}
+
+export async function loadEdgeDefinition(workspaceRoot: string, name: string): Promise<EdgeDefinition> {
+  if (!PATTERNS.component.test(name)) {
+    throw new VezaError(`invalid edge name ${JSON.stringify(name)}`, `use one of: ${(await listEdges(workspaceRoot)).join(', ')}`, 'INVALID_INPUT');
+  }
+  const rel = join(EDGES_DIR, `${name}.yaml`);
+  let text: string;
+  try {
+    text = await fs.readFile(join(workspaceRoot, rel), 'utf8');
+  } catch {
+    throw new VezaError(`unknown edge "${name}" (no ${rel})`, `create ${rel}, or point the environment's edge: at one of: ${(await listEdges(workspaceRoot)).join(', ') || 'none'}`, 'UNKNOWN_EDGE');
+  }
+  return parseEdgeDefinition(rel, text);
+}
+
+export function parseEdgeDefinition(file: string, text: string): EdgeDefinition {
+  const def = parseYamlWithSchema(file, text, edgeDefinitionSchema, 'fix the edge file (see the comments in infra/edges/veza-haproxy.yaml)');
+  const expected = file.split('/').pop()!.replace(/\.yaml$/, '');
+  if (def.name !== expected) throw new VezaError(`${file}: name "${def.name}" differs from the file name`, `set name: ${expected}`, 'BAD_CONFIG');
+  return def;
+}

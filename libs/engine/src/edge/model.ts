@@ -1,0 +1,259 @@
+import type { ComponentDeclaration } from '../config/component';
+import { listEnvironments, loadEnvironment, type Environment } from '../config/environment';
+import { loadComponents } from '../config/component';
+import { PATTERNS, otherColor, type Color } from '../config/names';
+import { VezaError } from '../log/errors';
+import { localAddress, shortName, slotEndpoint } from '../hosts/naming';
+import { loadEdgeDefinition, type EdgeDefinition } from './definition';
+
+/**
+ * What one HAProxy serves, computed — never hand-kept — from the edge file,
+ * every environment whose `edge:` names it, the components' declarations and
+ * each environment's active colour. Pure data; render.ts turns it into text.
+ *
+ * Blue-green pools hold every colour twice: as a primary (`blue`, `green`)
+ * and as a backup (`blue_backup`, `green_backup`). Which of the four are in
+ * maintenance encodes the active colour: the active colour's primary and the
+ * other colour's backup serve, so the seed's semantics hold (the other colour
+ * takes over when every primary fails its checks), yet a switch is only
+ * server state changes — something the Runtime API can do without a reload,
+ * which the `backup` flag itself cannot.
+ */
+export interface EdgeServer {
+  name: string;
+  host: string;
+  port: number;
+  backup: boolean;
+  /** Starts in maintenance (`disabled`); the Runtime API mirrors this at switch time. */
+  disabled: boolean;
+  cookie?: string;
+}
+
+export interface EdgePool {
+  name: string;
+  component: string;
+  balance: 'roundrobin' | 'uri-hash';
+  /** Sticky cookie name; per tenant so a staging session never rides into prod. */
+  cookie?: string;
+  secureCookie: boolean;
+  websocket: boolean;
+  health: string;
+  servers: EdgeServer[];
+}
+
+export interface EdgeRoute {
+  /** Component backend name; routes are shared ACLs, pools are per tenant. */
+  backend: string;
+  prefixes: string[];
+  suffixes: string[];
+  suffixUnder?: string;
+}
+
+/** An environment (blue-green) or the lab (multi-instance): one Host ACL and its pools. */
+export interface EdgeTenant {
+  name: string;
+  hosts: string[];
+  color?: Color;
+  /** Served over HTTPS: plain HTTP gets redirected, cookies are Secure. */
+  tls: boolean;
+  pools: EdgePool[];
+  defaultPool?: string;
+}
+
+export interface EdgeSite {
+  name: string;
+  backend: string;
+  hosts: string[];
+  server?: { host: string; port: number };
+  placeholder?: string;
+  tls: boolean;
+}
+
+export interface EdgeModel {
+  name: string;
+  topology: EdgeDefinition['topology'];
+  http: { port: number; addresses: string[] };
+  https?: { port: number; addresses: string[]; certDir: string };
+  acme?: { host: string; port: number };
+  runtime: EdgeDefinition['runtime'];
+  routes: EdgeRoute[];
+  tenants: EdgeTenant[];
+  sites: EdgeSite[];
+}
+
+export interface EdgeInputs {
+  def: EdgeDefinition;
+  /** Environments whose `edge:` names this edge, sorted by name. */
+  envs: Environment[];
+  components: ComponentDeclaration[];
+}
+
+export const COLORS: readonly Color[] = ['blue', 'green'];
+
+/** Server names in a blue-green pool; backup twins keep their own cookie so a sticky client never follows a colour into its backup role. */
+export function serverName(color: Color, backup: boolean): string {
+  return backup ? `${color}_backup` : color;
+}
+
+export function poolName(tenant: string, backend: string): string {
+  return `${tenant}_${backend}`;
+}
+
+export async function loadEdgeInputs(workspaceRoot: string, edge: string): Promise<EdgeInputs> {
+  const def = await loadEdgeDefinition(workspaceRoot, edge);
+  const envs: Environment[] = [];
+  for (const name of await listEnvironments(workspaceRoot)) {
+    const env = await loadEnvironment(workspaceRoot, name);
+    if (env.edge === edge) envs.push(env);
+  }
+  return { def, envs, components: await loadComponents(workspaceRoot) };
+}
+
+/** `colors` holds each environment's active colour; an environment missing from it is blue (the seed's default). */
+export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<string, Color>> = {}): EdgeModel {
+  const { def, envs } = inputs;
+  const routed = inputs.components.filter((c): c is ComponentDeclaration & { edge: NonNullable<ComponentDeclaration['edge']> } => c.edge !== null);
+  checkRoutes(routed);
+  for (const env of envs) checkEnvOnEdge(def, env);
+  for (const name of Object.keys(colors)) {
+    if (!envs.some((e) => e.name === name)) {
+      throw new VezaError(`environment "${name}" is not served by edge ${def.name}`, `served: ${envs.map((e) => e.name).join(', ') || 'none'}`, 'INVALID_INPUT');
+    }
+  }
+
+  const tenants: EdgeTenant[] = def.topology === 'multi-instance'
+    ? [labTenant(def, routed)]
+    : envs.map((env) => envTenant(env, routed, colors[env.name] ?? 'blue'));
+  const sites: EdgeSite[] = def.sites.map((s) => ({
+    name: s.name,
+    backend: `${s.name}_backend`,
+    hosts: s.hosts,
+    server: s.server ? splitHostPort(s.server) : undefined,
+    placeholder: s.placeholder,
+    tls: Boolean(def.https) && s.tls,
+  }));
+  checkHostsUnique(def.name, tenants, sites);
+
+  const envAddresses = def.host === 'local' ? envs.map((e) => localAddress(e, 'edge')) : [];
+  return {
+    name: def.name,
+    topology: def.topology,
+    http: { port: def.http.port, addresses: unique([...def.http.addresses, ...envAddresses]) },
+    https: def.https ? { port: def.https.port, addresses: def.https.addresses, certDir: def.https.certDir } : undefined,
+    acme: def.acme ? splitHostPort(def.acme.server) : undefined,
+    runtime: def.runtime,
+    routes: routed.map((c) => ({ backend: c.edge.backend, prefixes: c.edge.prefixes, suffixes: c.edge.suffixes, suffixUnder: c.edge.suffixUnder })),
+    tenants,
+    sites,
+  };
+}
+
+type Routed = ComponentDeclaration & { edge: NonNullable<ComponentDeclaration['edge']> };
+
+function envTenant(env: Environment, components: Routed[], color: Color): EdgeTenant {
+  const tls = new URL(env.publicUrl).protocol === 'https:';
+  const pools = components.map((c): EdgePool => {
+    const servers: EdgeServer[] = [];
+    for (const backup of [false, true]) {
+      for (const col of COLORS) {
+        const { host, port } = slotEndpoint(env, c, col);
+        const serving = backup ? col === otherColor(color) : col === color;
+        servers.push({ name: serverName(col, backup), host, port, backup, disabled: !serving, cookie: c.edge.sticky ? serverName(col, backup) : undefined });
+      }
+    }
+    return pool(env.name, c, tls, servers);
+  });
+  return { name: env.name, hosts: env.publicHosts, color, tls, pools, defaultPool: defaultPool(env.name, components) };
+}
+
+function labTenant(def: EdgeDefinition, components: Routed[]): EdgeTenant {
+  const lab = def.lab!;
+  const pools = components.map((c) => {
+    const servers = Array.from({ length: lab.instances }, (_, i): EdgeServer => {
+      const name = `${shortName(c.name)}-${i + 1}`;
+      return { name, host: `${lab.prefix}${name}.${lab.dnsSuffix}`, port: c.run.port, backup: false, disabled: false, cookie: c.edge.sticky ? name : undefined };
+    });
+    return pool('lab', c, false, servers);
+  });
+  return { name: 'lab', hosts: lab.hosts, tls: false, pools, defaultPool: defaultPool('lab', components) };
+}
+
+function pool(tenant: string, c: Routed, tls: boolean, servers: EdgeServer[]): EdgePool {
+  return {
+    name: poolName(tenant, c.edge.backend),
+    component: c.name,
+    balance: c.edge.balance,
+    cookie: c.edge.sticky ? `veza_srv_${tenant}` : undefined,
+    secureCookie: tls,
+    websocket: c.edge.websocket,
+    health: c.run.health,
+    servers,
+  };
+}
+
+function defaultPool(tenant: string, components: Routed[]): string | undefined {
+  const d = components.find((c) => c.edge.default);
+  return d ? poolName(tenant, d.edge.backend) : undefined;
+}
+
+function checkEnvOnEdge(def: EdgeDefinition, env: Environment): void {
+  const file = `infra/environments/${env.name}.yaml`;
+  if (def.topology === 'multi-instance') {
+    throw new VezaError(`${file}: edge ${def.name} is a multi-instance (lab) edge and serves no environment`, 'point the environment at a blue-green edge', 'BAD_CONFIG');
+  }
+  if (env.driver !== def.host) {
+    throw new VezaError(`${file}: a ${env.driver} environment cannot use edge ${def.name}, which runs on ${def.host}`, `use an edge whose host is ${env.driver}`, 'BAD_CONFIG');
+  }
+  const url = new URL(env.publicUrl);
+  const https = url.protocol === 'https:';
+  if (https && !def.https) {
+    throw new VezaError(`${file}: publicUrl ${env.publicUrl} is https but edge ${def.name} serves plain HTTP only`, 'use an http:// publicUrl, or add https to the edge', 'BAD_CONFIG');
+  }
+  const expected = https ? def.https!.port : def.http.port;
+  const actual = url.port ? Number(url.port) : https ? 443 : 80;
+  if (actual !== expected) {
+    throw new VezaError(`${file}: publicUrl ${env.publicUrl} uses port ${actual} but edge ${def.name} listens on ${expected}`, `set the publicUrl port to ${expected}`, 'BAD_CONFIG');
+  }
+  if (!env.publicHosts.includes(url.hostname)) {
+    throw new VezaError(`${file}: publicUrl host ${url.hostname} is not in publicHosts`, 'add it to publicHosts so the edge routes it', 'BAD_CONFIG');
+  }
+}
+
+function checkRoutes(components: Routed[]): void {
+  const backends = new Map<string, string>();
+  for (const c of components) {
+    const other = backends.get(c.edge.backend);
+    if (other) throw new VezaError(`components ${other} and ${c.name} both declare edge.backend ${c.edge.backend}`, 'give each component its own edge.backend', 'BAD_COMPONENT');
+    backends.set(c.edge.backend, c.name);
+  }
+  // Rules are evaluated in order; overlapping prefixes would make the order a hidden routing decision.
+  const prefixes = components.flatMap((c) => c.edge.prefixes.map((p) => ({ p: p.replace(/\/+$/, ''), c: c.name })));
+  for (const a of prefixes) {
+    for (const b of prefixes) {
+      if (a.c !== b.c && (a.p === b.p || b.p.startsWith(a.p + '/'))) {
+        throw new VezaError(`edge prefix ${b.p} of ${b.c} overlaps ${a.p} of ${a.c}`, 'make the components\' edge.prefixes disjoint', 'BAD_COMPONENT');
+      }
+    }
+  }
+}
+
+function checkHostsUnique(edge: string, tenants: EdgeTenant[], sites: EdgeSite[]): void {
+  const owner = new Map<string, string>();
+  for (const [who, hosts] of [...tenants.map((t) => [`environment ${t.name}`, t.hosts] as const), ...sites.map((s) => [`site ${s.name}`, s.hosts] as const)]) {
+    for (const h of hosts) {
+      if (!PATTERNS.host.test(h)) throw new VezaError(`invalid host name ${JSON.stringify(h)} for ${who}`, 'use a lower-case DNS name such as staging.veza.fr', 'INVALID_INPUT');
+      const other = owner.get(h);
+      if (other) throw new VezaError(`host ${h} is claimed by both ${other} and ${who} on edge ${edge}`, 'each public host belongs to exactly one environment or site', 'BAD_CONFIG');
+      owner.set(h, who);
+    }
+  }
+}
+
+function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
