@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { VezaError } from '../log/errors';
 import { packDirectory } from './pack';
-import { tarChunks } from './tar-chunks';
+import { ChunkPool, tarChunks } from './tar-chunks';
 import { sha256File } from './manifest';
 import { zstdFrames } from './zstd-frames';
 import { snapshot, tempDir, writeTree, type TreeSpec } from './test/helpers';
@@ -170,6 +170,6 @@ test('a pack that fails after writing removes its temp file', async (t) => {
 
 test('a file that shrinks between listing and reading is refused', async (t) => {
   const root = await treeOf(t, { f: '0123456789' });
-  const chunks = tarChunks(root, [{ name: 'f', rel: 'f', kind: 'file', mode: 0o644, size: 100 }], 4096);
+  const chunks = tarChunks(root, [{ name: 'f', rel: 'f', kind: 'file', mode: 0o644, size: 100 }], new ChunkPool(4096, 1));
   await assert.rejects(async () => { for await (const _ of chunks); }, { code: 'PACK_SOURCE_CHANGED', message: /f shrank while it was being packed/ });
 });

@@ -5,7 +5,7 @@ import { compress } from '@mongodb-js/zstd';
 import { VezaError } from '../log/errors';
 import { writeAll } from './io';
 import { mapOrdered } from './ordered';
-import { tarChunks } from './tar-chunks';
+import { ChunkPool, tarChunks } from './tar-chunks';
 import { listTree } from './tree';
 
 /**
@@ -18,7 +18,6 @@ import { listTree } from './tree';
  * `concurrency` chunks in flight on the libuv pool while the next one fills.
  */
 export interface PackOptions {
-  level?: number;
   chunkSize?: number;
   concurrency?: number;
 }
@@ -30,10 +29,14 @@ export interface PackResult {
   fileCount: number;
 }
 
-export const PACK_DEFAULTS = { level: 3, chunkSize: 4 * 1024 * 1024, concurrency: 3 } as const;
+export const PACK_DEFAULTS = { chunkSize: 4 * 1024 * 1024, concurrency: 3 } as const;
+
+// The level `tar | zstd -3` uses. The published 1.2.2 binary of the binding ignores the argument
+// and always compresses at its default, which is this same level; it is passed for the day it does not.
+const ZSTD_LEVEL = 3;
 
 export async function packDirectory(srcDir: string, outFile: string, opts: PackOptions = {}): Promise<PackResult> {
-  const { level, chunkSize, concurrency } = { ...PACK_DEFAULTS, ...opts };
+  const { chunkSize, concurrency } = { ...PACK_DEFAULTS, ...opts };
   const entries = await listTree(srcDir);
   const dir = dirname(outFile);
   await fs.mkdir(dir, { recursive: true });
@@ -43,7 +46,12 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
   let size = 0;
   try {
     try {
-      const frames = mapOrdered(tarChunks(srcDir, entries, chunkSize), (chunk) => compress(chunk, level), concurrency);
+      const pool = new ChunkPool(chunkSize, concurrency + 1);
+      const frames = mapOrdered(tarChunks(srcDir, entries, pool), async (chunk) => {
+        const frame = await compress(chunk, ZSTD_LEVEL);
+        pool.give(chunk);
+        return frame;
+      }, concurrency);
       for await (const frame of frames) {
         hash.update(frame);
         await writeAll(fh, frame);

@@ -123,10 +123,11 @@ export async function recordStart(store: StateStore, env: string, rec: ReleaseRe
  */
 export async function recordSuccess(store: StateStore, env: string, rec: ReleaseRecord, opts: RecordOptions & { rollback?: boolean } = {}): Promise<HistoryEntry[]> {
   const entry = toEntry(rec, 'active');
-  const prior = await readActiveColor(store, env);
   const entries = await readHistory(store, env);
   if (opts.rollback) {
-    const replaced = entries.find((e) => e.color === prior);
+    // What served before is on the other colour: releases always go live on the inactive one. Not read from
+    // the active-colour file, which the edge switch has already pointed at rec.color by the time this runs.
+    const replaced = entries.find((e) => e.color === otherColor(entry.color));
     if (replaced?.outcome === 'active') replaced.outcome = 'rolled-back';
   }
   const next = await writeHistory(store, env, settle(entries, entry), opts.retention);

@@ -16,7 +16,8 @@ const host = z.string().regex(PATTERNS.host, 'must be a lower-case DNS host name
 const port = z.number().int().min(1).max(65535);
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address');
 /** `10.0.20.105:3000` or `forgejo.lxd:3000`: a server address HAProxy connects to. */
-const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8888');
+const hostPort = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8888')
+  .refine((s) => { const p = Number(s.split(':').pop()); return p >= 1 && p <= 65535; }, 'port must be 1-65535');
 /** HAProxy section and server names built from these stay within [a-z0-9_]. */
 const siteName = z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, 'must match [a-z][a-z0-9_]*');
 /**

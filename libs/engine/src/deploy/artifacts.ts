@@ -1,0 +1,76 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { sha256File } from '../artifact/manifest';
+import { localEnvDir } from '../hosts/local/paths';
+import { VezaError } from '../log/errors';
+import { coordsLabel } from '../registry/coords';
+import type { Registry } from '../registry/registry';
+import type { ReleaseManifest } from '../release/manifest';
+import { coordsOf } from './release';
+
+/**
+ * Every artifact of a release, fetched from the registry into the
+ * deployer's cache and sha256-verified before any slot is touched: a
+ * tampered or truncated file fails here, with nothing changed. The cache is
+ * content-addressed (`<sha256>.tar.zst`), so a file already there is reused
+ * once its bytes hash right, and a rollback fetches nothing.
+ */
+export interface FetchedArtifact {
+  path: string;
+  sha256: string;
+}
+
+export type FetchedArtifacts = Record<string, FetchedArtifact>;
+
+/** Per environment, so the environment's deploy lock also guards its cache. */
+export function artifactCacheDir(workspaceRoot: string, env: string): string {
+  return join(localEnvDir(workspaceRoot, env), 'cache', 'artifacts');
+}
+
+export interface FetchOptions {
+  /** Dry-run: report what would be downloaded, after checking the registry holds the right bytes. */
+  plan?: (line: string) => void;
+  step?: (line: string) => void;
+}
+
+export async function fetchArtifacts(registry: Registry, cacheDir: string, manifest: ReleaseManifest, opts: FetchOptions = {}): Promise<FetchedArtifacts> {
+  if (!opts.plan) await removePartials(cacheDir);
+  const out: FetchedArtifacts = {};
+  for (const [component, c] of Object.entries(manifest.components).sort(([a], [b]) => a.localeCompare(b))) {
+    const path = join(cacheDir, `${c.sha256}.tar.zst`);
+    const label = coordsLabel(coordsOf(c));
+    if (await cachedAndIntact(path, c.sha256)) {
+      opts.step?.(`${component}: ${label} already in the cache, sha256 verified`);
+    } else if (opts.plan) {
+      const remote = await registry.remoteSha256(coordsOf(c));
+      if (remote === undefined) throw new VezaError(`artifact ${label} is not in ${registry.describe()}`, 'publish it first: npx nx run-many -t publish', 'ARTIFACT_NOT_FOUND');
+      if (remote !== c.sha256) {
+        throw new VezaError(`artifact ${label} in ${registry.describe()} has sha256 ${remote}, but the release says ${c.sha256}`,
+          'the registry copy is corrupt or was altered; re-publish the artifact from a clean build', 'ARTIFACT_MISMATCH');
+      }
+      opts.plan(`download ${label} (${c.size} bytes) from ${registry.describe()} to ${path}, verifying sha256 ${c.sha256}`);
+    } else {
+      await fs.rm(path, { force: true });
+      await registry.download(coordsOf(c), path, c.sha256);
+      opts.step?.(`${component}: fetched ${label} (${c.size} bytes), sha256 verified`);
+    }
+    out[component] = { path, sha256: c.sha256 };
+  }
+  return out;
+}
+
+async function cachedAndIntact(path: string, sha256: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+  } catch {
+    return false;
+  }
+  return (await sha256File(path)).sha256 === sha256;
+}
+
+/** Temp files of a download killed half-way; only this environment's deploy, which holds the lock, writes here. */
+async function removePartials(dir: string): Promise<void> {
+  for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (f.startsWith('.') && f.endsWith('.part')) await fs.rm(join(dir, f), { force: true });
+  }
+}

@@ -1,0 +1,105 @@
+import { loadComponents, type ComponentDeclaration } from '../config/component';
+import { loadEnvironment, type Environment } from '../config/environment';
+import { validate } from '../config/names';
+import { createDataTier, type DataTier } from '../data/tier';
+import { createLocalDriver } from '../hosts/local/driver';
+import type { HostDriver } from '../hosts/port';
+import { VezaError } from '../log/errors';
+import { createLogger, type Logger } from '../log/logger';
+import { createProcessRunner, type ProcessRunner } from '../ports/process';
+import type { StateStore } from '../ports/state-store';
+import { createRegistry, type Registry } from '../registry/registry';
+import { planningChecks, planningDriver, planningEdge, planningRegistry, planningStore, planningTier, type Plan } from './dry-run';
+import { createDeployEdge } from './edge-adapter';
+import type { DeployEdge } from './edge-port';
+import { createChecks, type Checks } from './probe';
+import { createProgress, type Progress } from './progress';
+
+/**
+ * Everything one deploy, rollback, cleanup, status or down works with: the
+ * validated environment and components, and the ports every side effect
+ * goes through. A dry-run gets the same context with planning ports, so the
+ * code that runs is the code that is planned.
+ */
+export interface CommonOptions {
+  workspaceRoot: string;
+  /** Default: local. */
+  env?: string;
+  /** JSON progress events on stdout (one per line) instead of text on stderr. */
+  json?: boolean;
+  log?: Logger;
+  /** Where progress lines go; by default stderr, or stdout with json. */
+  write?: (line: string) => void;
+  /** The deployer's environment: registry token, VEZA_RELEASE_SHA, variables slots require. */
+  processEnv?: NodeJS.ProcessEnv;
+}
+
+export interface Ports {
+  driver: HostDriver;
+  /** Created on first use: status and down never need the registry's token. */
+  registry(): Registry;
+  tier: DataTier;
+  edge: DeployEdge;
+  /** The edge's state store: lock, history, audit, metrics. */
+  store: StateStore;
+  checks: Checks;
+}
+
+export interface Context {
+  root: string;
+  env: Environment;
+  components: ComponentDeclaration[];
+  ports: Ports;
+  log: Logger;
+  runner: ProcessRunner;
+  processEnv: NodeJS.ProcessEnv;
+  progress: Progress;
+  /** Set on a dry-run: where the planning ports write. */
+  plan?: Plan;
+}
+
+export async function openContext(o: CommonOptions & { dryRun?: boolean }, title: (env: Environment) => string): Promise<Context> {
+  const log = o.log ?? createLogger({ format: o.json ? 'json' : undefined });
+  const env = await loadEnvironment(o.workspaceRoot, validate.env(o.env ?? 'local'));
+  const components = await loadComponents(o.workspaceRoot);
+  if (components.length === 0) throw new VezaError('the workspace declares no component (apps/*/component.json)', 'add a component: nx g @veza/generators:component', 'BAD_COMPONENT');
+  const processEnv = o.processEnv ?? process.env;
+  const runner = createProcessRunner();
+  const write = o.write ?? (o.json ? (line: string) => process.stdout.write(line + '\n') : undefined);
+  const progress = createProgress({ title: title(env), mode: o.json ? 'json' : undefined, write });
+
+  const edge = await createDeployEdge({ workspaceRoot: o.workspaceRoot, env, log, runner });
+  const real: Ports = {
+    driver: createHostDriver(env, o.workspaceRoot, runner),
+    registry: once(() => createRegistry(env, o.workspaceRoot, { processEnv, log })),
+    tier: createDataTier(env, { workspaceRoot: o.workspaceRoot, runner, log }),
+    edge,
+    store: edge.stateStore(),
+    checks: createChecks(edge),
+  };
+  if (!o.dryRun) return { root: o.workspaceRoot, env, components, ports: real, log, runner, processEnv, progress };
+
+  const plan: Plan = { add: (line) => progress.step(`[plan] ${line}`) };
+  const store = planningStore(real.store, plan);
+  const planned = planningEdge(real.edge, plan, store, env.name);
+  const ports: Ports = {
+    driver: planningDriver(real.driver, plan),
+    registry: once(() => planningRegistry(real.registry(), plan)),
+    tier: planningTier(real.tier, plan),
+    edge: planned,
+    store,
+    checks: planningChecks(real.checks, plan),
+  };
+  return { root: o.workspaceRoot, env, components, ports, log, runner, processEnv, progress, plan };
+}
+
+function createHostDriver(env: Environment, workspaceRoot: string, runner: ProcessRunner): HostDriver {
+  if (env.driver === 'local') return createLocalDriver({ workspaceRoot, runner });
+  throw new VezaError(`environment ${env.name} uses the incus driver, which this build cannot drive yet`,
+    'deploy a local environment, or use the Ansible playbooks for Incus hosts until the incus driver lands', 'NOT_IMPLEMENTED');
+}
+
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}

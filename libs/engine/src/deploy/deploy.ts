@@ -1,0 +1,228 @@
+import { otherColor, validate, type Color } from '../config/names';
+import { VezaError, describeError, isVezaError } from '../log/errors';
+import { RELEASE_SHA_ENV, resolveBuildVersion } from '../release/version';
+import { lockedAction, reported, type ActionResult, type ActionScope } from './action';
+import { currentActor } from './actor';
+import { artifactCacheDir, fetchArtifacts } from './artifacts';
+import { openContext, type CommonOptions, type Context } from './context';
+import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from './history';
+import { recordDeployMetrics } from './metrics';
+import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
+import { assembleRelease, fetchRelease, findPublishedRelease, publishRelease, releaseTime, type Release } from './release';
+import { checkDeclaredVars, needsPipelineVars, type PipelineVars } from './slots';
+
+/**
+ * `infra-deploy:deploy` (seed 001 deploy_app): validate → lock → release
+ * manifest → already deployed? → fetch and verify every artifact → edge up →
+ * data tier (snapshot) → A migrations → B inactive colour → C its slots →
+ * D probe from the edge → E switch → F verify through the public URL →
+ * record. A failure before E leaves the edge alone; a failure in F switches
+ * back. Failed slots are kept, with the command that shows their logs.
+ */
+export interface DeployOptions extends CommonOptions {
+  /** Release to deploy; default: what the workspace builds (HEAD, or local-<hash> for a dirty tree). */
+  sha?: string;
+  dryRun?: boolean;
+}
+
+export interface DeployResult {
+  outcome: 'success' | 'noop';
+  env: string;
+  sha: string;
+  color: Color;
+  previousColor: Color;
+  publicUrl: string;
+  dryRun: boolean;
+}
+
+/** Where the release comes from: the workspace's packaged artifacts, or the registry (already published). */
+export type ReleaseSource = { sha: string; kind: 'workspace' } | { sha: string; kind: 'published'; release: Release };
+
+export async function deploy(o: DeployOptions): Promise<DeployResult> {
+  const ctx = await openContext(o, (env) => `deploy ${env.name}${o.dryRun ? ' (dry run)' : ''}`);
+  return reported(ctx, async () => {
+    const source = await ctx.progress.phase('validate', 'check inputs', async (p) => {
+      const s = await resolveSource(ctx, o.sha);
+      p.note(`release ${s.sha} from ${s.kind === 'workspace' ? 'the packaged artifacts' : 'the registry'}`);
+      return s;
+    });
+    return lockedAction(ctx, 'deploy', source.sha, (scope) => placeRelease(ctx, source, scope, { rollback: false }));
+  });
+}
+
+/** Every input checked before the first side effect. */
+export async function resolveSource(ctx: Context, requested: string | undefined): Promise<ReleaseSource> {
+  checkDeclaredVars(ctx.components, ctx.processEnv);
+  const registry = ctx.ports.registry();
+  const allowLocal = registry.allowsLocalVersions;
+  const owner = ctx.env.registry.owner;
+  if (requested === undefined) {
+    const built = await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner);
+    return { sha: checkVersion(built, allowLocal, ctx.env.name), kind: 'workspace' };
+  }
+  const sha = checkVersion(requested, allowLocal, ctx.env.name);
+  // A release deployed before is fetched against the sha256 its history recorded: the strongest check there is.
+  const known = (await readHistory(ctx.ports.store, ctx.env.name)).find((e) => e.sha === sha);
+  const published = known ? await fetchRelease(registry, owner, sha, known.manifest.sha256) : await findPublishedRelease(registry, owner, sha);
+  if (published) return { sha, kind: 'published', release: published };
+  const built = await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner);
+  if (built !== sha) {
+    throw new VezaError(`release ${sha} is not published in ${registry.describe()}, and this workspace builds ${built}`,
+      `check out ${sha} and deploy again (or set ${RELEASE_SHA_ENV}), or deploy a published release`, 'UNKNOWN_RELEASE');
+  }
+  return { sha, kind: 'workspace' };
+}
+
+function checkVersion(v: string, allowLocal: boolean, env: string): string {
+  try {
+    return validate.version(v, allowLocal);
+  } catch (e) {
+    if (!allowLocal && typeof v === 'string' && v.startsWith('local-')) {
+      throw new VezaError(`the workspace has uncommitted changes (version ${v}), and ${env}'s registry accepts only commit shas`, 'commit (or stash) your changes, then deploy again', 'DIRTY_RELEASE');
+    }
+    throw e;
+  }
+}
+
+/** Deploys a release to the inactive colour; full rollback uses it too. */
+export async function placeRelease(ctx: Context, source: ReleaseSource, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+  const { env, progress } = ctx;
+  const { store, edge, tier } = ctx.ports;
+  const registry = ctx.ports.registry();
+
+  const release = await progress.phase('release', 'release manifest', async (p) => {
+    if (source.kind === 'published') {
+      p.note(`published ${source.release.ref.owner}/${source.release.ref.package}@${source.sha} (sha256 ${source.release.ref.sha256.slice(0, 12)}…)`);
+      return source.release;
+    }
+    const manifest = await assembleRelease(ctx.root, source.sha, ctx.components, {
+      owner: env.registry.owner,
+      allowLocalVersions: registry.allowsLocalVersions,
+      createdAt: await releaseTime(ctx.root, source.sha, ctx.runner),
+    });
+    const { release: r, status } = await publishRelease(registry, env.registry.owner, manifest);
+    for (const [name, c] of Object.entries(r.manifest.components)) p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}…`);
+    p.note(status === 'exists' ? 'already published, identical' : ctx.plan ? 'to be published beside the artifacts' : 'published beside the artifacts');
+    return r;
+  });
+  const sha = release.manifest.sha;
+  const inRelease = Object.keys(release.manifest.components);
+  const result = (outcome: 'success' | 'noop', color: Color, previousColor: Color): DeployResult =>
+    ({ outcome, env: env.name, sha, color, previousColor, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) });
+
+  const current = await currentRelease(store, env.name);
+  if (current.entry?.sha === sha && current.entry.manifest.sha256 === release.ref.sha256) {
+    const problems = await colorProblems(ctx, current.color, sha, inRelease);
+    if (problems.length === 0) {
+      await progress.phase('edge', 'edge', async (p) => {
+        await edge.ensureUp();
+        p.note(`${edge.name} serves ${current.color}`);
+      });
+      Object.assign(scope, { from: current.color, to: current.color });
+      return { outcome: 'noop', value: result('noop', current.color, current.color), message: `release ${sha} is already deployed on ${current.color}, healthy: ${env.publicUrl}` };
+    }
+    progress.step(`release ${sha} is recorded on ${current.color}, but ${problems.join('; ')}: deploying it again`);
+  }
+
+  const artifacts = await progress.phase('fetch', 'fetch artifacts', async (p) => {
+    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan?.add, step: p.step });
+    p.note(`${Object.keys(fetched).length} artifact(s), sha256 verified`);
+    return fetched;
+  });
+
+  await progress.phase('edge', 'edge', async (p) => {
+    await edge.ensureUp();
+    p.note(await recoverInterrupted(ctx, p.step));
+  });
+
+  const pipeline: PipelineVars = {};
+  if (needsPipelineVars(ctx.components)) {
+    await progress.phase('data', 'data tier', async (p) => {
+      // Provisioning is idempotent and takes the pre-deploy-<sha> snapshot (kept if infra-data:provision took it already).
+      const plan = await tier.provision({ release: sha });
+      p.note(plan.steps.length ? `${plan.steps.length} step(s): ${plan.summary}` : plan.notes.join('; ') || plan.summary);
+      pipeline.DATABASE_URL = await tier.databaseUrl();
+    });
+  } else {
+    progress.skip('data', 'data tier', 'no component uses it');
+  }
+
+  await progress.phase('A', 'migrations', (p) => runMigrations(ctx, release, artifacts, pipeline, p));
+
+  const { prior, target } = await progress.phase('B', 'inactive colour', async (p) => {
+    const active = await readActiveColor(store, env.name);
+    p.note(`${active} serves; deploying to ${otherColor(active)}`);
+    return { prior: active, target: otherColor(active) };
+  });
+  Object.assign(scope, { from: prior, to: target });
+
+  const rec: ReleaseRecord = { sha, color: target, actor: currentActor(ctx.processEnv).user, manifest: release.ref };
+  const retention = env.retention.history;
+  await recordStart(store, env.name, rec, { retention });
+  const failed = async (e: unknown, where: string, edgeState: string): Promise<never> => {
+    await recordFailure(store, env.name, rec, { retention });
+    await recordDeployMetrics(store, env.name, { outcome: 'failure', time: new Date() });
+    const logs = e instanceof SlotError ? `; ${logsHint(ctx, e.slot)}` : '';
+    throw new VezaError(`deploying ${sha} to ${target} failed in ${where}: ${isVezaError(e) ? e.message : describeError(e)}`,
+      `${edgeState}; the ${target} slots are kept for forensics${logs}; remove them with nx run infra-deploy:cleanup --env=${env.name} --color=${target}`,
+      isVezaError(e) ? e.code : 'DEPLOY_FAILED');
+  };
+
+  try {
+    await progress.phase('C', `slots (${target})`, (p) => recreateSlots(ctx, target, release, artifacts, pipeline, p));
+    await progress.phase('D', 'probe from edge', (p) => probeFromEdge(ctx, target, p));
+  } catch (e) {
+    return failed(e, 'its health checks', `the edge was not switched and still serves ${prior}`);
+  }
+
+  try {
+    await progress.phase('E', `switch edge to ${target}`, async (p) => {
+      await edge.switchTo(target, { sha });
+      p.note(`${edge.name} serves ${target}`);
+    });
+  } catch (e) {
+    return failed(e, 'the edge switch', `the edge switch restored ${prior}`);
+  }
+
+  try {
+    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, p));
+  } catch (e) {
+    const back = await progress.phase('revert', `switch back to ${prior}`, async (p) => {
+      // Forced: on a first deploy the prior colour has no slots, and the edge served nothing before either.
+      await edge.switchTo(prior, { sha: heldBy(await readHistory(store, env.name), prior)?.sha ?? sha, force: true });
+      p.note(`${edge.name} serves ${prior} again`);
+    }).then(() => `the edge was switched back to ${prior}`, (r) => `switching back to ${prior} failed too (${describeError(r)}): check the edge now`);
+    return failed(e, 'the verification through the public URL', back);
+  }
+
+  await progress.phase('record', 'record', async (p) => {
+    await recordSuccess(store, env.name, rec, { retention, rollback: opts.rollback });
+    await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: target, sha });
+    p.note(`history, metrics and audit of ${env.name}`);
+  });
+  return { outcome: 'success', value: result('success', target, prior), message: `release ${sha} is live on ${target}: ${env.publicUrl}` };
+}
+
+/**
+ * A deploy killed after switching but before its verification leaves the
+ * edge on a colour holding an unverified (`deploying`) release. Do what that
+ * deploy's failure path would have done: switch back to the other colour,
+ * when it holds a good release that still runs, and mark the release failed.
+ */
+async function recoverInterrupted(ctx: Context, step: (m: string) => void): Promise<string> {
+  const { store, edge } = ctx.ports;
+  const env = ctx.env.name;
+  const active = await readActiveColor(store, env);
+  const history = await readHistory(store, env);
+  const held = heldBy(history, active);
+  if (held?.outcome !== 'deploying') return `${edge.name} serves ${active}`;
+  const other = otherColor(active);
+  const good = heldBy(history, other);
+  if (good?.outcome !== 'active') return `${edge.name} serves ${active} (an interrupted deploy of ${held.sha}; no good release to return to)`;
+  const problems = await colorProblems(ctx, other, good.sha, ctx.components.map((c) => c.name));
+  if (problems.length) return `${edge.name} serves ${active} (an interrupted deploy of ${held.sha}; ${other} cannot take over: ${problems.join('; ')})`;
+  step(`a deploy of ${held.sha} was interrupted after switching to ${active}: switching back to ${other} (${good.sha})`);
+  await edge.switchTo(other, { sha: good.sha });
+  await recordFailure(store, env, { sha: held.sha, color: active, actor: held.actor, manifest: held.manifest }, { retention: ctx.env.retention.history });
+  return `${edge.name} serves ${other} again (${good.sha})`;
+}

@@ -1,0 +1,67 @@
+import type { Environment } from '../config/environment';
+import { localAddress } from '../hosts/naming';
+import { bootstrapEdge } from '../edge/bootstrap';
+import { loadEdgeDefinition } from '../edge/definition';
+import type { EdgeHost } from '../edge/edge-host';
+import { activeColors, renderLive } from '../edge/live';
+import { loadEdgeInputs } from '../edge/model';
+import { openEdgeHost } from '../edge/open-host';
+import { switchColor } from '../edge/switch';
+import type { Logger } from '../log/logger';
+import type { ProcessRunner } from '../ports/process';
+import type { DeployEdge } from './edge-port';
+
+/**
+ * The deploy engine's view of an environment's edge, over libs/engine/src/edge:
+ * bootstrap (start or reconcile), the hitless switch, the edge host's probe
+ * and its state store. The switch persists the colour it applied (history.ts
+ * writeActiveColor), which deploy relies on when it switches back.
+ */
+export interface EdgeAdapterOptions {
+  workspaceRoot: string;
+  env: Environment;
+  log: Logger;
+  runner?: ProcessRunner;
+}
+
+const EDGE_PROBE_TIMEOUT_MS = 2_000;
+
+export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdge> {
+  const def = await loadEdgeDefinition(o.workspaceRoot, o.env.edge);
+  const host: EdgeHost = openEdgeHost(o.workspaceRoot, def, { runner: o.runner });
+  const url = new URL(o.env.publicUrl);
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const quiet = o.log.child({ phase: 'edge' });
+
+  return {
+    name: def.name,
+    stateStore: () => host.state,
+    isUp: async () => (await host.status()).running,
+    async ensureUp() {
+      await bootstrapEdge({ workspaceRoot: o.workspaceRoot, edge: def.name, log: quiet, host });
+    },
+    async probeFromEdge(t) {
+      const r = await host.probe(t.host, t.port, t.path, EDGE_PROBE_TIMEOUT_MS);
+      if (r.status === undefined) throw new Error(r.error ?? 'no answer');
+      return { status: r.status, body: '' };
+    },
+    async switchTo(color, opts) {
+      await switchColor({ workspaceRoot: o.workspaceRoot, env: o.env.name, color, sha: opts.sha, force: opts.force, log: quiet, host });
+    },
+    async renderPlanned(color) {
+      const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);
+      const { text } = renderLive(inputs, { ...(await activeColors(host, inputs)), [o.env.name]: color });
+      return { path: host.configPath, current: await host.readConfig(), next: text };
+    },
+    publicTarget() {
+      // The local edge also listens on each environment's own edge address, which needs no name resolution.
+      const connect = o.env.driver === 'local' ? localAddress(o.env, 'edge') : url.hostname;
+      return { host: connect, port, hostHeader: url.host, basePath: url.pathname };
+    },
+    async stop() {
+      const running = (await host.status()).running;
+      await host.stop();
+      return running;
+    },
+  };
+}

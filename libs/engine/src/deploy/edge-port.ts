@@ -1,0 +1,42 @@
+import type { Color } from '../config/names';
+import type { StateStore } from '../ports/state-store';
+import type { HttpResponse } from './http';
+
+/**
+ * What the deploy engine needs from the edge of one environment, and nothing
+ * more. edge-adapter.ts implements it over libs/engine/src/edge; dry-run.ts
+ * wraps it so a plan touches nothing.
+ *
+ * The active colour is never kept here: deploy/history.ts owns it. The edge
+ * renders from it (ensureUp) and serves what it is told (switchTo); deploy
+ * records the colour once a release is verified, so a deploy killed between
+ * switch and verification leaves the file on the old colour and the next
+ * ensureUp() puts the edge back there.
+ */
+export interface DeployEdge {
+  /** For messages: which edge this is. */
+  readonly name: string;
+  /** Where locks, history, audit and metrics live: the edge host, which every deployer of the environment reaches. */
+  stateStore(): StateStore;
+  /** Whether the edge runs now (read-only). */
+  isUp(): Promise<boolean>;
+  /** Starts the edge if it is down and makes it serve the colours history.ts records for every environment it fronts. */
+  ensureUp(): Promise<void>;
+  /** GET from the edge host's side of the network (seed phase D): catches a slot that is up but unreachable from the edge. */
+  probeFromEdge(target: { host: string; port: number; path: string }): Promise<HttpResponse>;
+  /** Hitless switch of this environment to `color`; on any failure the edge serves what it served before and this throws. */
+  switchTo(color: Color, opts: { sha: string; force?: boolean }): Promise<void>;
+  /** The config file a switch to `color` would write, beside the live one, for dry-run diffs. */
+  renderPlanned(color: Color): Promise<PlannedFile>;
+  /** Where a client reaches the public URL: the edge's listening address for this environment (local *.localhost names need not resolve). */
+  publicTarget(): { host: string; port: number; hostHeader: string; basePath: string };
+  /** Stops the edge; false when it did not run. Only `down` calls it, once no environment on the edge has running slots. */
+  stop(): Promise<boolean>;
+}
+
+export interface PlannedFile {
+  path: string;
+  /** Undefined when the file does not exist yet. */
+  current?: string;
+  next: string;
+}

@@ -1,0 +1,137 @@
+import type { ComponentDeclaration } from '../config/component';
+import type { Color } from '../config/names';
+import { slotName } from '../hosts/naming';
+import { VezaError, describeError, isVezaError } from '../log/errors';
+import { formatArgv } from '../ports/process';
+import type { FetchedArtifacts } from './artifacts';
+import type { Context } from './context';
+import type { PhaseContext } from './progress';
+import type { Release } from './release';
+import { healthTarget, slotSpec, slotVars, type PipelineVars } from './slots';
+
+/**
+ * The slot-touching phases of seed 001's deploy_app, each a function of the
+ * context: A migrations from the tools slot, C the inactive colour's slots,
+ * D the probe from the edge, F the external verification. A failure names
+ * the slot it concerns, so the caller can print the one command that shows
+ * that slot's logs.
+ */
+export class SlotError extends VezaError {
+  constructor(readonly slot: string, cause: unknown) {
+    super(isVezaError(cause) ? cause.message : describeError(cause), isVezaError(cause) ? cause.hint : 'read the slot log', isVezaError(cause) ? cause.code : 'SLOT_FAILED');
+  }
+}
+
+/** The one command an operator pastes to read a slot's logs. */
+export function logsHint(ctx: Context, slot: string): string {
+  return `read the logs of ${slot}: ${formatArgv(ctx.ports.driver.logsCommand(slot))}`;
+}
+
+/** Phase A: every component's migrations, from its tools slot, before any colour changes. */
+export async function runMigrations(ctx: Context, release: Release, artifacts: FetchedArtifacts, pipeline: PipelineVars, p: PhaseContext): Promise<void> {
+  const { env } = ctx;
+  const migrating = ctx.components.filter((c) => c.migrations && release.manifest.components[c.name]);
+  if (migrating.length === 0) {
+    p.note('no component declares migrations');
+    return;
+  }
+  const outcomes: string[] = [];
+  for (const c of migrating) {
+    const spec = slotSpec(env, c, 'tools', release.manifest.sha, artifacts[c.name]!, slotVars(env, c, release.manifest.sha, 'tools', pipeline, ctx.processEnv));
+    try {
+      // Re-created every time, so the tools slot always holds the release whose migrations run (seed: pull the tarball again).
+      await ctx.ports.driver.create(spec);
+      const res = await ctx.ports.driver.exec(spec.name, { argv: c.migrations!.command, description: `apply ${c.name}'s migrations`, timeoutMs: 10 * 60_000 });
+      const out = res.stdout.trim();
+      if (out) p.step(`${c.name}: ${out.split('\n').join('; ')}`);
+      outcomes.push(/^no changes$/m.test(out) ? 'no changes' : 'applied');
+    } catch (e) {
+      throw new SlotError(spec.name, e);
+    }
+  }
+  const names = migrating.map((c) => c.name).join(', ');
+  p.note(ctx.plan ? `planned (${names})` : outcomes.every((o) => o === 'no changes') ? 'no pending migrations' : `migrations applied (${names})`);
+}
+
+/**
+ * Phase C: the inactive colour's slots are re-created from the release,
+ * started, and each must answer its health path in time. Slots of
+ * components the release no longer has are removed.
+ */
+export async function recreateSlots(ctx: Context, color: Color, release: Release, artifacts: FetchedArtifacts, pipeline: PipelineVars, p: PhaseContext): Promise<void> {
+  const { env } = ctx;
+  const { driver } = ctx.ports;
+  const sha = release.manifest.sha;
+  const deployed = ctx.components.filter((c) => release.manifest.components[c.name]);
+  for (const s of await driver.list(env.name)) {
+    if (s.role === color && !release.manifest.components[s.component]) {
+      p.step(`removing ${s.name}: ${s.component} is not part of release ${sha}`);
+      await driver.delete(s.name);
+    }
+  }
+  for (const c of deployed) {
+    const spec = slotSpec(env, c, color, sha, artifacts[c.name]!, slotVars(env, c, sha, color, pipeline, ctx.processEnv));
+    await guard(spec.name, async () => {
+      await driver.create(spec);
+      await driver.start(spec.name);
+    });
+    p.step(`${spec.name} started on ${spec.bind.host}:${spec.bind.port}`);
+  }
+  const wait = { timeoutMs: env.health.timeoutMs, intervalMs: env.health.intervalMs };
+  await all(deployed, (c) => guard(slotName(env, c.name, color), () => ctx.ports.checks.waitHealthy(healthTarget(env, c, color), wait)));
+  p.note(`${deployed.length} slot(s) healthy on ${color}`);
+}
+
+/** Phase D: the edge host itself reaches every routed slot of `color`. */
+export async function probeFromEdge(ctx: Context, color: Color, p: PhaseContext): Promise<void> {
+  const routed = ctx.components.filter((c) => c.edge !== null);
+  const wait = { timeoutMs: Math.min(ctx.env.health.timeoutMs, 10_000), intervalMs: ctx.env.health.intervalMs };
+  await all(routed, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.fromEdge(healthTarget(ctx.env, c, color), wait)));
+  p.note(`${routed.length} slot(s) reachable from edge ${ctx.ports.edge.name}`);
+}
+
+/** Phase F: through the public URL, every component with a status document reports the release. */
+export async function verifyPublic(ctx: Context, color: Color, sha: string, p: PhaseContext): Promise<void> {
+  const checked = verifiable(ctx.components);
+  const retry = { retries: ctx.env.verify.retries, intervalMs: ctx.env.verify.intervalMs };
+  await all(checked, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.publicRelease(c.name, c.run.status!, sha, retry)));
+  p.note(`${ctx.env.publicUrl} serves ${sha} (${checked.map((c) => c.name).join(', ')})`);
+}
+
+function verifiable(components: ComponentDeclaration[]): ComponentDeclaration[] {
+  return components.filter((c) => c.edge !== null && c.run.status !== undefined);
+}
+
+/**
+ * Whether `color` runs `sha` for every component, each slot up and
+ * answering its health path: the "already deployed" test, and what a fast
+ * rollback requires of the colour it flips to. Returns what is wrong, or [] when all is well.
+ */
+export async function colorProblems(ctx: Context, color: Color, sha: string, components: string[]): Promise<string[]> {
+  const slots = await ctx.ports.driver.list(ctx.env.name);
+  const problems: string[] = [];
+  await all(ctx.components.filter((c) => components.includes(c.name)), async (c) => {
+    const name = slotName(ctx.env, c.name, color);
+    const s = slots.find((x) => x.name === name);
+    if (!s) problems.push(`${name} does not exist`);
+    else if (s.state !== 'running') problems.push(`${name} is ${s.state}`);
+    else if (s.release !== sha) problems.push(`${name} runs ${s.release ?? 'an unknown release'}, not ${sha}`);
+    else if (!(await ctx.ports.checks.isHealthy(healthTarget(ctx.env, c, color)))) problems.push(`${name} does not answer ${c.run.health}`);
+  });
+  return problems.sort();
+}
+
+async function guard(slot: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    throw e instanceof SlotError ? e : new SlotError(slot, e);
+  }
+}
+
+/** Runs every check; the first failure (in component order) is the one reported. */
+async function all<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(items.map(fn));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

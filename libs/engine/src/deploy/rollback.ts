@@ -1,0 +1,98 @@
+import { validate } from '../config/names';
+import { VezaError, describeError } from '../log/errors';
+import { lockedAction, reported, type ActionResult, type ActionScope } from './action';
+import { currentActor } from './actor';
+import { openContext, type CommonOptions, type Context } from './context';
+import { placeRelease, type DeployResult } from './deploy';
+import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess } from './history';
+import { recordDeployMetrics } from './metrics';
+import { colorProblems, verifyPublic } from './phases';
+import { fetchRelease } from './release';
+
+/**
+ * `infra-deploy:rollback` (seed 001 rollback.yml). fast: flip the edge back
+ * to the other colour, after checking its slots exist, run the release the
+ * history says they hold and are healthy; refused, pointing at --mode=full,
+ * when that colour holds nothing good. full: redeploy the previous good
+ * release (or --sha) from its published manifest — no rebuild — through the
+ * whole deploy sequence.
+ */
+export type RollbackMode = 'fast' | 'full';
+
+export interface RollbackOptions extends CommonOptions {
+  mode?: string;
+  /** full only: the release to go back to, instead of the previous good one. */
+  sha?: string;
+  dryRun?: boolean;
+}
+
+export async function rollback(o: RollbackOptions): Promise<DeployResult> {
+  const mode = checkMode(o.mode ?? 'fast');
+  if (mode === 'fast' && o.sha !== undefined) {
+    throw new VezaError('--sha applies to --mode=full only', 'a fast rollback flips to whatever the other colour holds; drop --sha, or use --mode=full --sha=<sha>', 'INVALID_INPUT');
+  }
+  if (o.sha !== undefined) validate.version(o.sha, true);
+  const ctx = await openContext(o, (env) => `rollback ${env.name} (${mode})${o.dryRun ? ' (dry run)' : ''}`);
+  return reported(ctx, async () => {
+    if (mode === 'fast') return lockedAction(ctx, 'rollback', undefined, (scope) => fastRollback(ctx, scope));
+    const source = await ctx.progress.phase('validate', 'previous good release', async (p) => {
+      const good = o.sha === undefined ? await previousGood(ctx.ports.store, ctx.env.name) : (await readHistory(ctx.ports.store, ctx.env.name)).find((e) => e.sha === o.sha);
+      if (!good) {
+        throw new VezaError(o.sha ? `release ${o.sha} is not in the history of ${ctx.env.name}` : `${ctx.env.name} has no earlier good release in its history`,
+          o.sha ? `deploy it instead: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=${o.sha}` : `deploy a known-good sha: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=<sha>`, 'ROLLBACK_REFUSED');
+      }
+      const release = await fetchRelease(ctx.ports.registry(), good.manifest.owner, good.sha, good.manifest.sha256);
+      p.note(`${good.sha}, live on ${good.color} since ${good.time}`);
+      return { sha: good.sha, kind: 'published' as const, release };
+    });
+    return lockedAction(ctx, 'rollback', source.sha, (scope) => placeRelease(ctx, source, scope, { rollback: true }));
+  });
+}
+
+function checkMode(mode: string): RollbackMode {
+  if (mode !== 'fast' && mode !== 'full') throw new VezaError(`invalid rollback mode ${JSON.stringify(mode)}`, 'use --mode=fast (flip the edge) or --mode=full (redeploy the previous good release)', 'INVALID_INPUT');
+  return mode;
+}
+
+async function fastRollback(ctx: Context, scope: ActionScope): Promise<ActionResult<DeployResult>> {
+  const { env, progress } = ctx;
+  const { store, edge } = ctx.ports;
+  const { from, to, entry } = await progress.phase('check', 'rollback target', async (p) => {
+    const t = await fastRollbackTarget(store, env.name);
+    const problems = await colorProblems(ctx, t.to, t.entry.sha, ctx.components.map((c) => c.name));
+    if (problems.length) {
+      throw new VezaError(`cannot fast-rollback ${env.name} to ${t.to}: ${problems.join('; ')}`,
+        `use nx run infra-deploy:rollback --env=${env.name} --mode=full to redeploy ${t.entry.sha} from its manifest`, 'ROLLBACK_REFUSED');
+    }
+    p.note(`${t.to} runs ${t.entry.sha}, healthy`);
+    return t;
+  });
+  Object.assign(scope, { sha: entry.sha, from, to });
+  const rec = { sha: entry.sha, color: to, actor: currentActor(ctx.processEnv).user, manifest: entry.manifest };
+  const retention = env.retention.history;
+
+  await progress.phase('edge', 'edge', async (p) => {
+    await edge.ensureUp();
+    p.note(`${edge.name} runs`);
+  });
+  await progress.phase('E', `switch edge to ${to}`, async (p) => {
+    await edge.switchTo(to, { sha: entry.sha });
+    p.note(`${edge.name} serves ${to}`);
+  });
+  try {
+    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, to, entry.sha, p));
+  } catch (e) {
+    const back = await edge.switchTo(from, { sha: entry.sha, force: true }).then(() => `switched back to ${from}`, (r) => `switching back to ${from} failed too: ${describeError(r)}`);
+    await recordFailure(store, env.name, rec, { retention });
+    await recordDeployMetrics(store, env.name, { outcome: 'failure', time: new Date() });
+    throw new VezaError(`fast rollback of ${env.name} to ${to} failed verification: ${describeError(e)}; ${back}`,
+      `use nx run infra-deploy:rollback --env=${env.name} --mode=full`, 'ROLLBACK_FAILED');
+  }
+  await progress.phase('record', 'record', async (p) => {
+    await recordSuccess(store, env.name, rec, { retention, rollback: true });
+    await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: to, sha: entry.sha });
+    p.note(`history, metrics and audit of ${env.name}`);
+  });
+  const value: DeployResult = { outcome: 'success', env: env.name, sha: entry.sha, color: to, previousColor: from, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) };
+  return { outcome: 'success', value, message: `rolled back to ${entry.sha} on ${to}: ${env.publicUrl}` };
+}

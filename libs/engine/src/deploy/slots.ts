@@ -1,0 +1,81 @@
+import type { ComponentDeclaration } from '../config/component';
+import type { Environment } from '../config/environment';
+import type { Color } from '../config/names';
+import { localAddress, slotEndpoint, slotName, type SlotRole } from '../hosts/naming';
+import type { SlotSpec } from '../hosts/port';
+import { VezaError } from '../log/errors';
+import { registerSecret } from '../log/redact';
+import type { FetchedArtifact } from './artifacts';
+import type { SlotTarget } from './probe';
+
+/**
+ * What a slot is given: the runtime contract every component reads
+ * (VEZA_RELEASE_SHA, VEZA_COLOR, VEZA_ENV; PORT and HOST come from the bind
+ * address through the driver) plus the variables its component.json
+ * declares, from the pipeline (DATABASE_URL, from the data tier) or else the
+ * deployer's own environment (a CI secret). Values reach the slot through
+ * its 0600 env file, never argv.
+ */
+export const PIPELINE_VARS = ['DATABASE_URL'] as const;
+export type PipelineVars = Partial<Record<(typeof PIPELINE_VARS)[number], string>>;
+
+const RESERVED = new Set(['PORT', 'HOST', 'VEZA_RELEASE_SHA', 'VEZA_COLOR', 'VEZA_ENV']);
+
+/** Checked before the first side effect: a component needing a variable nobody provides fails the deploy up front. */
+export function checkDeclaredVars(components: ComponentDeclaration[], processEnv: NodeJS.ProcessEnv): void {
+  for (const c of components) {
+    for (const name of [...c.run.env.required, ...c.run.env.optional]) {
+      if (RESERVED.has(name)) {
+        throw new VezaError(`apps/${c.name}/component.json declares ${name}, which the pipeline sets itself`, `remove ${name} from run.env; every slot gets PORT, HOST, VEZA_RELEASE_SHA, VEZA_COLOR and VEZA_ENV`, 'BAD_COMPONENT');
+      }
+    }
+    for (const name of c.run.env.required) {
+      if (!(PIPELINE_VARS as readonly string[]).includes(name) && !processEnv[name]) {
+        throw new VezaError(`${c.name} requires ${name} (apps/${c.name}/component.json run.env.required), and nothing provides it`,
+          `export ${name} before deploying (the pipeline itself provides only ${PIPELINE_VARS.join(', ')})`, 'MISSING_VAR');
+      }
+    }
+  }
+}
+
+/** Whether any component reads a variable only the data tier can give, so the deploy needs its URL. */
+export function needsPipelineVars(components: ComponentDeclaration[]): boolean {
+  return components.some((c) => c.migrations !== undefined || [...c.run.env.required, ...c.run.env.optional].some((v) => (PIPELINE_VARS as readonly string[]).includes(v)));
+}
+
+export function slotVars(env: Environment, c: ComponentDeclaration, sha: string, role: SlotRole, pipeline: PipelineVars, processEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const vars: Record<string, string> = { VEZA_RELEASE_SHA: sha, VEZA_ENV: env.name };
+  if (role !== 'tools') vars.VEZA_COLOR = role;
+  for (const name of [...c.run.env.required, ...c.run.env.optional]) {
+    const value = (pipeline as Record<string, string | undefined>)[name] ?? processEnv[name];
+    if (value !== undefined && value !== '') {
+      if (!(name in pipeline)) registerSecret(value);
+      vars[name] = value;
+    } else if (c.run.env.required.includes(name)) {
+      throw new VezaError(`${c.name} requires ${name}, but it is empty`, `check the data tier (npx nx run infra-data:provision --env=${env.name}) or export ${name}`, 'MISSING_VAR');
+    }
+  }
+  // Migrations run in the tools slot and need the database even when the server itself does not declare it.
+  if (role === 'tools' && c.migrations && pipeline.DATABASE_URL) vars.DATABASE_URL = pipeline.DATABASE_URL;
+  return vars;
+}
+
+export function slotSpec(env: Environment, c: ComponentDeclaration, role: SlotRole, sha: string, artifact: FetchedArtifact, vars: Record<string, string>): SlotSpec {
+  return {
+    name: slotName(env, c.name, role),
+    env: env.name,
+    component: c.name,
+    role,
+    release: sha,
+    artifactPath: artifact.path,
+    artifactSha256: artifact.sha256,
+    command: c.run.command,
+    bind: { host: env.driver === 'local' ? localAddress(env, role) : '0.0.0.0', port: c.run.port },
+    vars,
+  };
+}
+
+export function healthTarget(env: Environment, c: ComponentDeclaration, color: Color): SlotTarget {
+  const { host, port } = slotEndpoint(env, c, color);
+  return { component: c.name, slot: slotName(env, c.name, color), host, port, path: c.run.health };
+}

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { listEdges, loadEdgeDefinition, parseEdgeDefinition } from './definition';
+
+const ROOT = resolve(__dirname, '../../../..');
+
+test('every edge in infra/edges parses', async () => {
+  assert.deepEqual(await listEdges(ROOT), ['local-edge', 'veza-haproxy', 'veza-lab']);
+  const shared = await loadEdgeDefinition(ROOT, 'veza-haproxy');
+  assert.equal(shared.https?.certDir, '/usr/local/etc/tls/haproxy/');
+  assert.deepEqual(shared.sites.map((s) => [s.name, s.tls]), [['forgejo', false], ['talas_vitrine', true]]);
+  assert.equal((await loadEdgeDefinition(ROOT, 'veza-lab')).lab?.instances, 2);
+});
+
+test('errors name the file, the key and the line', () => {
+  const text = ['name: x', 'host: local', 'http:', '  port: 18080', '  addresses: [10.0.0.1]', 'runtime: { socketDir: "${VEZA_EDGE_DIR}" }', ''].join('\n');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', text), /infra\/edges\/x\.yaml:5: http\.addresses\.0: the local edge binds only to loopback/);
+  const typo = ['name: x', 'host: incus', 'runtime: { socketDir: /run/haproxy }', 'sites:', '  - name: forgejo', '    hosts: [Forgejo.Example]', '    server: 10.0.0.1:3000', ''].join('\n');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', typo), /infra\/edges\/x\.yaml:6: sites\.0\.hosts\.0: must be a lower-case DNS host name/);
+  const both = ['name: x', 'host: incus', 'runtime: { socketDir: /run/haproxy }', 'sites:', '  - name: s', '    hosts: [s.example]', '    server: 10.0.0.1:3000', '    placeholder: soon', ''].join('\n');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', both), /sites\.0: give exactly one of server or placeholder/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/y.yaml', 'name: x\nhost: incus\nruntime: { socketDir: /run/haproxy }\n'), /name "x" differs from the file name/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', 'name: x\nhost: incus\ntopology: multi-instance\nruntime: { socketDir: /run/haproxy }\n'), /x\.yaml:\d+: lab: the multi-instance topology needs lab/);
+});
+
+test('unknown and malformed edge names are refused with the list of edges', async () => {
+  await assert.rejects(loadEdgeDefinition(ROOT, 'nope'), (e: Error & { hint?: string }) => /unknown edge "nope"/.test(e.message) && /veza-haproxy/.test(e.hint!));
+  await assert.rejects(loadEdgeDefinition(ROOT, '../etc'), /invalid edge name/);
+});

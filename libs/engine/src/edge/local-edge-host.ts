@@ -1,0 +1,194 @@
+import { promises as fs } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { validate as names } from '../config/names';
+import { VezaError } from '../log/errors';
+import { createProcessRunner, type Command, type ProcessRunner } from '../ports/process';
+import { createDirStateStore } from '../ports/state-store';
+import { writeFileAtomic } from '../util/atomic';
+import { identify } from '../util/proc';
+import { EDGE_DIR_VAR } from './definition';
+import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
+import { cliRequest, parseShowProc, type MasterProcInfo } from './runtime-api';
+import { validateHaproxyConfig } from './validate';
+
+/**
+ * The local edge: a real HAProxy in master-worker mode, daemonized so it
+ * outlives the command that started it, with everything it needs in
+ * `.veza/edges/<edge>/`: haproxy.cfg (+ .bak), master.sock (master CLI:
+ * reload, and the Runtime API of the current worker through `@1`),
+ * admin.sock, haproxy.pid and state/. A later command finds it again by the
+ * pid file, checked against /proc so a reused pid is never mistaken for it.
+ */
+export interface LocalEdgeHostOptions {
+  workspaceRoot: string;
+  edge: string;
+  runner?: ProcessRunner;
+  /** Graceful stop (SIGUSR1) waits this long for open connections before SIGTERM. */
+  stopTimeoutMs?: number;
+  haproxy?: string;
+}
+
+export function localEdgeDir(workspaceRoot: string, edge: string): string {
+  return join(resolve(workspaceRoot), '.veza', 'edges', names.component(edge));
+}
+
+export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
+  const dir = localEdgeDir(opts.workspaceRoot, opts.edge);
+  const runner = opts.runner ?? createProcessRunner();
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 5_000;
+  const p = {
+    cfg: join(dir, 'haproxy.cfg'),
+    bak: join(dir, 'haproxy.cfg.bak'),
+    master: join(dir, 'master.sock'),
+    admin: join(dir, 'admin.sock'),
+    pid: join(dir, 'haproxy.pid'),
+  };
+  // sun_path holds 108 bytes; a deep checkout would otherwise fail with a cryptic bind error.
+  if (Buffer.byteLength(p.master) > 100) {
+    throw new VezaError(`the local edge socket path ${p.master} is too long for a unix socket`, 'move the workspace to a shorter path', 'BAD_CONFIG');
+  }
+  const vars = { [EDGE_DIR_VAR]: dir };
+
+  const startCommand = (): Command => ({
+    argv: [opts.haproxy ?? 'haproxy', '-W', '-D', '-S', `${p.master},mode,600`, '-p', p.pid, '-f', p.cfg],
+    env: vars,
+    timeoutMs: 30_000,
+    description: `start the ${opts.edge} HAProxy (master-worker)`,
+  });
+
+  const master = (line: string, timeoutMs?: number) => cliRequest(p.master, line, timeoutMs);
+  const showProc = async (): Promise<MasterProcInfo> => parseShowProc(await master('show proc'));
+
+  /** Polls until `ready` holds; HAProxy answers in milliseconds, the bound only guards against a wedged process. */
+  const waitFor = async <T>(what: string, ready: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const v = await ready();
+        if (v !== undefined) return v;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      if (Date.now() > deadline) throw new VezaError(`the ${opts.edge} edge did not ${what} within ${timeoutMs} ms${last ? ` (${last})` : ''}`, `look at ${dir} and the HAProxy messages above`, 'EDGE_RUNTIME');
+      await sleep(10);
+    }
+  };
+
+  const status = async (): Promise<EdgeHostStatus> => {
+    const text = await fs.readFile(p.pid, 'utf8').catch(() => undefined);
+    const pid = text ? Number(text.trim().split('\n')[0]) : NaN;
+    if (!Number.isInteger(pid) || pid <= 0) return { running: false, detail: `no pid file in ${dir}` };
+    if (!(await isOurHaproxy(pid, p.cfg))) return { running: false, detail: `stale pid file ${p.pid}` };
+    return { running: true, pid, detail: `HAProxy master ${pid}, config ${p.cfg}` };
+  };
+
+  const host: EdgeHost = {
+    kind: 'local',
+    edge: opts.edge,
+    configPath: p.cfg,
+    state: createDirStateStore(join(dir, 'state')),
+    vars,
+    async readConfig() {
+      return fs.readFile(p.cfg, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      });
+    },
+    async writeConfig(text) {
+      await writeFileAtomic(p.cfg, text);
+    },
+    async backupConfig() {
+      // writeConfig renames a new file over the live one, so the live inode is never rewritten:
+      // linking it is a complete, already-durable copy, without copying or fsyncing a byte.
+      const tmp = `${p.bak}.${process.pid}.tmp`;
+      await fs.rm(tmp, { force: true });
+      await fs.link(p.cfg, tmp);
+      await fs.rename(tmp, p.bak);
+    },
+    validate: (text) => validateHaproxyConfig(text, { runner, vars, label: p.cfg, haproxy: opts.haproxy }),
+    status,
+    startCommand,
+    async start() {
+      if ((await status()).running) return;
+      if ((await host.readConfig()) === undefined) throw new VezaError(`no config at ${p.cfg}`, 'run nx run infra-edge:bootstrap, which renders it first', 'EDGE_RUNTIME');
+      await fs.rm(p.pid, { force: true });
+      await runner.run(startCommand());
+      await waitFor('start a worker', async () => ((await showProc()).workers.length ? true : undefined));
+      await waitFor('answer on its runtime API', async () => (/^Pid:/m.test(await host.runtime(['show info'])) ? true : undefined));
+    },
+    async stop() {
+      const st = await status();
+      if (st.running && st.pid) {
+        // SIGUSR1: finish in-flight requests, then exit; SIGTERM if connections outlive the grace period.
+        const steps: [NodeJS.Signals, number][] = [['SIGUSR1', stopTimeoutMs], ['SIGTERM', 3_000], ['SIGKILL', 3_000]];
+        for (const [signal, waitMs] of steps) {
+          if (!(await isOurHaproxy(st.pid, p.cfg))) break;
+          try {
+            process.kill(st.pid, signal);
+          } catch {
+            break;
+          }
+          const deadline = Date.now() + waitMs;
+          while (Date.now() < deadline && (await isOurHaproxy(st.pid, p.cfg))) await sleep(10);
+        }
+        if (await isOurHaproxy(st.pid, p.cfg)) throw new VezaError(`HAProxy ${st.pid} did not stop`, `stop it by hand: kill -9 ${st.pid}`, 'EDGE_RUNTIME');
+      }
+      for (const f of [p.pid, p.master, p.admin]) await fs.rm(f, { force: true });
+    },
+    async reload() {
+      const before = await showProc();
+      const oldPids = new Set(before.workers.map((w) => w.pid));
+      // The master re-executes itself and hangs up; it answers again once the new generation is forked.
+      await master('reload').catch(() => '');
+      const after = await waitFor('finish its reload', async () => {
+        const now = await showProc();
+        return now.reloads > before.reloads || now.failedReloads > before.failedReloads ? now : undefined;
+      });
+      if (after.failedReloads > before.failedReloads) {
+        throw new VezaError(`HAProxy refused to reload ${p.cfg}; the previous workers still serve`, `run haproxy -c -f ${p.cfg} to see why`, 'EDGE_RELOAD_FAILED');
+      }
+      const fresh = after.workers.find((w) => !oldPids.has(w.pid));
+      if (!fresh) throw new VezaError('HAProxy reloaded but no new worker appeared', `look at ${dir}`, 'EDGE_RELOAD_FAILED');
+      await waitFor('serve from its new worker', async () => (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(await master(`@!${fresh.pid} show info`)) ? true : undefined));
+    },
+    async runtime(commands) {
+      for (const c of commands) {
+        if (/[;\r\n]/.test(c)) throw new VezaError(`invalid runtime API command ${JSON.stringify(c)}`, 'this is a bug in the caller', 'INVALID_INPUT');
+      }
+      // `@1` is the current worker, whatever reloads happened since the last call.
+      return master(`@1; ${commands.join('; ')}`);
+    },
+    probe: httpProbe,
+  };
+  return host;
+}
+
+/** GET with no keep-alive; any 2xx/3xx is healthy, as HAProxy's own httpchk judges it. */
+export function httpProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolvePromise) => {
+    const req = request({ host, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'veza-edge-probe' } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        resolvePromise({ ok: status >= 200 && status < 400, status });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => resolvePromise({ ok: false, error: e.code ?? e.message }));
+    req.end();
+  });
+}
+
+/** Alive, not a zombie, and HAProxy running our config (a reused pid is someone else's process). */
+async function isOurHaproxy(pid: number, cfg: string): Promise<boolean> {
+  if (!identify(pid)) return false;
+  try {
+    const cmdline = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmdline.some((a) => a.endsWith('haproxy')) && cmdline.includes(cfg);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import type { Environment } from '../config/environment';
+import { onlyServerStatesDiffer } from './apply';
+import { buildEdgeModel, loadEdgeInputs, type EdgeInputs } from './model';
+import { renderHaproxyConfig } from './render';
+
+const ROOT = resolve(__dirname, '../../../..');
+
+async function shared(): Promise<EdgeInputs> {
+  return loadEdgeInputs(ROOT, 'veza-haproxy');
+}
+
+function withEnv(inputs: EdgeInputs, patch: Partial<Environment>, name = 'staging'): EdgeInputs {
+  return { ...inputs, envs: inputs.envs.map((e) => (e.name === name ? { ...e, ...patch } : e)) };
+}
+
+test('the shared edge serves the environments that name it, from their own declarations', async () => {
+  const inputs = await shared();
+  assert.deepEqual(inputs.envs.map((e) => e.name), ['prod', 'staging']);
+  const m = buildEdgeModel(inputs, { staging: 'green' });
+  const staging = m.tenants.find((t) => t.name === 'staging')!;
+  assert.deepEqual(staging.pools.map((p) => p.name), ['staging_backend_api', 'staging_stream_pool', 'staging_web_pool']);
+  assert.equal(staging.defaultPool, 'staging_web_pool');
+  const api = staging.pools[0]!;
+  assert.equal(api.cookie, 'veza_srv_staging');
+  // green active: its primary and blue's backup serve; the other two wait in maintenance.
+  assert.deepEqual(api.servers.map((s) => [s.name, s.backup, s.disabled]), [
+    ['blue', false, true], ['green', false, false], ['blue_backup', true, false], ['green_backup', true, true],
+  ]);
+  assert.equal(api.servers[1]!.host, 'veza-staging-api-green.lxd');
+  assert.equal(m.tenants.find((t) => t.name === 'prod')!.color, 'blue', 'absent colours default to blue');
+});
+
+test('rendering is deterministic, and a colour change touches only server states', async () => {
+  const inputs = await shared();
+  const a = renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'blue' }));
+  assert.equal(renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'blue' })), a);
+  const b = renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'green' }));
+  assert.notEqual(a, b);
+  assert.ok(onlyServerStatesDiffer(a, b));
+  assert.ok(!onlyServerStatesDiffer(a, a.replace('timeout tunnel 1h', 'timeout tunnel 2h')));
+});
+
+test('inconsistent declarations are refused with what to fix', async () => {
+  const inputs = await shared();
+  const cases: [EdgeInputs, RegExp][] = [
+    [withEnv(inputs, { publicHosts: ['veza.fr'], publicUrl: 'https://veza.fr' }), /host veza\.fr is claimed by both environment prod and environment staging/],
+    [withEnv(inputs, { publicHosts: ['talas.fr'], publicUrl: 'https://talas.fr' }), /host talas\.fr is claimed by both environment staging and site talas_vitrine/],
+    [withEnv(inputs, { publicUrl: 'https://staging.veza.fr:8443' }), /uses port 8443 but edge veza-haproxy listens on 443/],
+    [withEnv(inputs, { publicUrl: 'https://elsewhere.veza.fr' }), /publicUrl host elsewhere\.veza\.fr is not in publicHosts/],
+    [withEnv(inputs, { driver: 'local', local: { subnet: '127.9.9' } }), /a local environment cannot use edge veza-haproxy, which runs on incus/],
+    [withEnv(inputs, { publicHosts: ['staging.veza.fr', 'Bad_Host'] }), /invalid host name "Bad_Host"/],
+    [{ ...inputs, components: inputs.components.map((c) => (c.name === 'veza-web' && c.edge ? { ...c, edge: { ...c.edge, prefixes: ['/api'] } } : c)) }, /edge prefix \/api\/v1 of veza-api overlaps \/api of veza-web/],
+    [{ ...inputs, components: inputs.components.map((c) => (c.name === 'veza-web' && c.edge ? { ...c, edge: { ...c.edge, backend: 'backend_api' } } : c)) }, /both declare edge\.backend backend_api/],
+  ];
+  for (const [bad, re] of cases) assert.throws(() => buildEdgeModel(bad), re);
+  assert.throws(() => buildEdgeModel(inputs, { local: 'green' }), /environment "local" is not served by edge veza-haproxy/);
+  const lab = await loadEdgeInputs(ROOT, 'veza-lab');
+  assert.throws(() => buildEdgeModel({ ...lab, envs: inputs.envs }), /multi-instance \(lab\) edge and serves no environment/);
+});
+
+test('the lab edge: N instances per component, no colours, no backups', async () => {
+  const m = buildEdgeModel(await loadEdgeInputs(ROOT, 'veza-lab'));
+  const [lab] = m.tenants;
+  assert.equal(lab!.color, undefined);
+  const api = lab!.pools.find((p) => p.component === 'veza-api')!;
+  assert.deepEqual(api.servers.map((s) => [s.name, s.host, s.backup, s.disabled, s.cookie]), [
+    ['api-1', 'veza-lab-api-1.lxd', false, false, 'api-1'],
+    ['api-2', 'veza-lab-api-2.lxd', false, false, 'api-2'],
+  ]);
+});
+
+test('the local edge binds 127.0.0.1 and each local environment\'s own edge address', async () => {
+  const m = buildEdgeModel(await loadEdgeInputs(ROOT, 'local-edge'));
+  assert.deepEqual(m.http, { port: 18080, addresses: ['127.0.0.1', '127.77.1.1'] });
+  assert.equal(m.https, undefined);
+});

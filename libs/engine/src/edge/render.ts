@@ -1,0 +1,204 @@
+import type { EdgeModel, EdgePool, EdgeRoute, EdgeServer, EdgeSite, EdgeTenant } from './model';
+
+/**
+ * EdgeModel → haproxy.cfg text. Pure and deterministic: the same model gives
+ * the same bytes (no timestamps, stable ordering), so the rendered file can
+ * be cached, diffed and kept as a golden.
+ */
+export type EdgeRenderer = (model: EdgeModel) => string;
+
+/** Mozilla "intermediate" server-side TLS for HAProxy (ssl-config.mozilla.org, guideline 5.7). */
+export const MOZILLA_INTERMEDIATE = {
+  curves: 'X25519:prime256v1:secp384r1',
+  ciphers: [
+    'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+    'DHE-RSA-AES128-GCM-SHA256', 'DHE-RSA-AES256-GCM-SHA384', 'DHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  ciphersuites: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
+  options: 'prefer-client-ciphers no-sslv3 no-tlsv10 no-tlsv11 no-tls-tickets',
+} as const;
+
+export const ACME_PATH = '/.well-known/acme-challenge/';
+const RESOLVERS = 'veza_dns';
+/** Health checks and recovery, seed a9541f517b. */
+const CHECK = 'check inter 5s fall 3 rise 2 on-marked-down shutdown-sessions slowstart 30s';
+/** Slots are recreated on deploy and may come back on another address: resolve at run time, and let the backup twin share its primary's address. */
+const DNS_SERVER = `resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr libc,none resolve-opts allow-dup-ip`;
+
+export const renderHaproxyConfig: EdgeRenderer = (m) => {
+  const blocks = [
+    header(m),
+    globalSection(m),
+    defaultsSection(m),
+    needsResolvers(m) ? resolversSection() : [],
+    frontendSection(m),
+    m.acme ? ['backend letsencrypt_backend', `  # the responder serves the challenge directory at its root`, `  http-request replace-path ${ACME_PATH.replace(/\./g, '\\.')}(.*) /\\1`, `  server acme ${m.acme.host}:${m.acme.port}`] : [],
+    ...m.sites.map(siteBackend),
+    ...m.tenants.flatMap((t) => t.pools.map((p) => poolBackend(t, p))),
+    ['backend default_503', '  # any host no environment or site claims', '  http-request return status 503 content-type "text/plain; charset=utf-8" string "no site is served under this host name"'],
+  ];
+  return blocks.filter((b) => b.length > 0).map((b) => b.join('\n')).join('\n\n') + '\n';
+};
+
+function header(m: EdgeModel): string[] {
+  const served = m.topology === 'multi-instance'
+    ? `multi-instance lab: ${m.tenants.map((t) => t.hosts.join(' ')).join(' ')}`
+    : `environments: ${m.tenants.map((t) => `${t.name}=${t.color}`).join(' ') || 'none'}`;
+  return [
+    `# Edge ${m.name} — rendered by libs/engine/src/edge/render.ts from infra/edges/${m.name}.yaml,`,
+    '# infra/environments/*.yaml and apps/*/component.json. Do not edit: bootstrap and switch rewrite it.',
+    `# ${served}`,
+  ];
+}
+
+function globalSection(m: EdgeModel): string[] {
+  const r = m.runtime;
+  const lines = ['global'];
+  if (r.log) lines.push(`  log ${r.log} local0`);
+  // expose-fd listeners lets a reloading process take the listening sockets over, so no connection is refused.
+  lines.push(`  stats socket "${r.socketDir}/admin.sock" mode 600 level admin expose-fd listeners`);
+  if (r.exporter) lines.push(`  stats socket ipv4@${r.exporter} level user`);
+  lines.push('  stats timeout 30s');
+  if (m.https) {
+    lines.push(
+      `  ssl-default-bind-curves ${MOZILLA_INTERMEDIATE.curves}`,
+      `  ssl-default-bind-ciphers ${MOZILLA_INTERMEDIATE.ciphers}`,
+      `  ssl-default-bind-ciphersuites ${MOZILLA_INTERMEDIATE.ciphersuites}`,
+      `  ssl-default-bind-options ${MOZILLA_INTERMEDIATE.options}`,
+      '  tune.ssl.default-dh-param 2048',
+    );
+  }
+  return lines;
+}
+
+function defaultsSection(m: EdgeModel): string[] {
+  const lines = ['defaults', '  mode http'];
+  if (m.runtime.log) lines.push('  log global', '  option httplog', '  option dontlognull');
+  lines.push(
+    '  option forwardfor',
+    '  option redispatch',
+    // A reload must not close idle keep-alive connections under a client that is about to reuse them.
+    '  option idle-close-on-response',
+    '  retries 3',
+    '  timeout connect 5s',
+    '  timeout client 30s',
+    '  timeout server 30s',
+    '  timeout http-request 10s',
+    '  timeout http-keep-alive 10s',
+    '  timeout queue 30s',
+  );
+  return lines;
+}
+
+function resolversSection(): string[] {
+  return [
+    `resolvers ${RESOLVERS}`,
+    '  parse-resolv-conf',
+    '  resolve_retries 3',
+    '  timeout resolve 1s',
+    '  timeout retry 1s',
+    '  hold valid 10s',
+    '  hold obsolete 30s',
+  ];
+}
+
+function frontendSection(m: EdgeModel): string[] {
+  const lines = ['frontend edge'];
+  const httpBinds = m.http.addresses.length ? m.http.addresses.map((a) => `${a}:${m.http.port}`) : [`:${m.http.port}`];
+  for (const b of httpBinds) lines.push(`  bind ${b}`);
+  if (m.https) {
+    const httpsBinds = m.https.addresses.length ? m.https.addresses.map((a) => `${a}:${m.https!.port}`) : [`:${m.https.port}`];
+    for (const b of httpsBinds) lines.push(`  bind ${b} ssl crt ${m.https.certDir} alpn h2,http/1.1`);
+  }
+
+  if (m.acme) lines.push(`  acl acme_challenge path_beg ${ACME_PATH}`);
+  for (const t of m.tenants) lines.push(`  acl host_${t.name} ${hostMatch(t.hosts)}`);
+  for (const s of m.sites) lines.push(`  acl site_${s.name} ${hostMatch(s.hosts)}`);
+  const tlsHosts = [...m.tenants.filter((t) => t.tls).flatMap((t) => t.hosts), ...m.sites.filter((s) => s.tls).flatMap((s) => s.hosts)].sort();
+  if (m.https && tlsHosts.length) lines.push(`  acl tls_host ${hostMatch(tlsHosts)}`);
+  for (const r of m.routes) lines.push(...routeAcls(r));
+
+  if (m.https) {
+    lines.push('  http-request set-header X-Forwarded-Proto https if { ssl_fc }', '  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }');
+    if (tlsHosts.length) lines.push(`  http-request redirect scheme https code 301 if !{ ssl_fc } tls_host${m.acme ? ' !acme_challenge' : ''}`);
+  } else {
+    lines.push('  http-request set-header X-Forwarded-Proto http');
+  }
+
+  if (m.acme) lines.push('  use_backend letsencrypt_backend if acme_challenge');
+  for (const s of m.sites) lines.push(`  use_backend ${s.backend} if site_${s.name}`);
+  for (const t of m.tenants) lines.push(...tenantRules(m.routes, t));
+  lines.push('  default_backend default_503');
+  return lines;
+}
+
+/** Host header without its port (veza.localhost:18080 matches veza.localhost), lower-cased by host_only. */
+function hostMatch(hosts: string[]): string {
+  return `req.hdr(host),host_only -m str ${hosts.join(' ')}`;
+}
+
+function routeAcls(r: EdgeRoute): string[] {
+  const out: string[] = [];
+  const prefixes = r.prefixes.map((p) => p.replace(/\/+$/, ''));
+  // `path_beg /api/v1` alone would also claim /api/v1x: match the exact path or the path under it.
+  const exact = prefixes.filter((p) => p !== '');
+  if (exact.length) out.push(`  acl route_${r.backend} path ${exact.join(' ')}`);
+  if (prefixes.length) out.push(`  acl route_${r.backend} path_beg ${prefixes.map((p) => `${p}/`).join(' ')}`);
+  if (r.suffixes.length) {
+    out.push(`  acl route_${r.backend}_suffix path_end ${r.suffixes.join(' ')}`);
+    if (r.suffixUnder) out.push(`  acl route_${r.backend}_under path_beg ${r.suffixUnder}`);
+  }
+  return out;
+}
+
+function tenantRules(routes: EdgeRoute[], t: EdgeTenant): string[] {
+  const out: string[] = [];
+  for (const r of routes) {
+    const pool = t.pools.find((p) => p.name === `${t.name}_${r.backend}`)!;
+    if (r.prefixes.length) out.push(`  use_backend ${pool.name} if host_${t.name} route_${r.backend}`);
+    if (r.suffixes.length) out.push(`  use_backend ${pool.name} if host_${t.name}${r.suffixUnder ? ` route_${r.backend}_under` : ''} route_${r.backend}_suffix`);
+  }
+  if (t.defaultPool) out.push(`  use_backend ${t.defaultPool} if host_${t.name}`);
+  return out;
+}
+
+function siteBackend(s: EdgeSite): string[] {
+  const lines = [`backend ${s.backend}`, `  # ${s.hosts.join(' ')} — outside the deploy pipeline`];
+  if (s.server) lines.push(`  server ${s.name} ${s.server.host}:${s.server.port}${isIpv4(s.server.host) ? '' : ` ${DNS_SERVER}`}`);
+  else lines.push(`  http-request return status 503 content-type "text/plain; charset=utf-8" string "${s.placeholder}"`);
+  return lines;
+}
+
+function poolBackend(t: EdgeTenant, p: EdgePool): string[] {
+  const lines = [`backend ${p.name}`, `  # ${p.component}${t.color ? `, active colour ${t.color}` : ''}`];
+  if (p.balance === 'uri-hash') {
+    // Consistent hashing keeps a track's segments on one instance and moves only its keys when one goes away.
+    lines.push('  balance uri', '  hash-type consistent');
+  } else {
+    lines.push('  balance roundrobin');
+  }
+  if (p.cookie) lines.push(`  cookie ${p.cookie} insert indirect nocache httponly${p.secureCookie ? ' secure' : ''}`);
+  lines.push('  option httpchk', `  http-check send meth GET uri ${p.health}`);
+  if (p.websocket || p.balance === 'uri-hash') lines.push('  timeout tunnel 1h');
+  const dns = p.servers.some((s) => !isIpv4(s.host));
+  lines.push(`  default-server ${CHECK}${dns ? ` ${DNS_SERVER}` : ''}`);
+  for (const s of p.servers) lines.push(serverLine(s));
+  return lines;
+}
+
+function serverLine(s: EdgeServer): string {
+  const parts = [`  server ${s.name} ${s.host}:${s.port}`];
+  if (s.backup) parts.push('backup');
+  if (s.cookie) parts.push(`cookie ${s.cookie}`);
+  if (s.disabled) parts.push('disabled');
+  return parts.join(' ');
+}
+
+function needsResolvers(m: EdgeModel): boolean {
+  return m.tenants.some((t) => t.pools.some((p) => p.servers.some((s) => !isIpv4(s.host)))) || m.sites.some((s) => s.server && !isIpv4(s.server.host));
+}
+
+function isIpv4(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
+}

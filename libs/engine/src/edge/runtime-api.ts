@@ -1,0 +1,96 @@
+import { connect } from 'node:net';
+import { VezaError } from '../log/errors';
+
+/**
+ * HAProxy's Runtime API (and master CLI) over a unix socket: one connection
+ * per request, the request half-closed so HAProxy answers and hangs up.
+ */
+export async function cliRequest(socketPath: string, line: string, timeoutMs = 5_000): Promise<string> {
+  if (/[\r\n]/.test(line)) throw new VezaError('a runtime API request must be one line', 'this is a bug in the caller', 'INVALID_INPUT');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const sock = connect(socketPath);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new VezaError(`HAProxy did not answer on ${socketPath} within ${timeoutMs} ms`, 'check that the edge runs (infra-edge:bootstrap) and is not overloaded', 'EDGE_RUNTIME'));
+    }, timeoutMs);
+    sock.on('connect', () => sock.end(line + '\n'));
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new VezaError(`cannot reach HAProxy on ${socketPath}: ${e.code ?? e.message}`, 'start the edge with nx run infra-edge:bootstrap', 'EDGE_RUNTIME'));
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+/** Server admin-state bits (`show servers state`): forced maintenance and forced drain. */
+const ADMIN_FORCED_MAINT = 0x01;
+const ADMIN_FORCED_DRAIN = 0x08;
+
+export interface ServerRuntimeState {
+  backend: string;
+  server: string;
+  /** 0 stopped, 1 starting, 2 running, 3 stopping. */
+  opState: number;
+  adminState: number;
+  maint: boolean;
+  drain: boolean;
+}
+
+/** Parses `show servers state` (format version 1). */
+export function parseServersState(text: string): ServerRuntimeState[] {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (lines[0] !== '1') throw new VezaError(`unexpected "show servers state" answer: ${lines[0]?.slice(0, 80) ?? '(empty)'}`, 'check the HAProxy version (2.6 expected)', 'EDGE_RUNTIME');
+  return lines.slice(1).filter((l) => !l.startsWith('#')).map((l) => {
+    const f = l.split(/\s+/);
+    const admin = Number(f[6]);
+    return { backend: f[1]!, server: f[3]!, opState: Number(f[5]), adminState: admin, maint: (admin & ADMIN_FORCED_MAINT) !== 0, drain: (admin & ADMIN_FORCED_DRAIN) !== 0 };
+  });
+}
+
+/** Current sessions per `backend/server` from `show stat` (CSV). */
+export function parseCurrentSessions(csv: string): Map<string, number> {
+  const lines = csv.split('\n').filter(Boolean);
+  const head = lines[0]?.replace(/^# /, '').split(',') ?? [];
+  const px = head.indexOf('pxname');
+  const sv = head.indexOf('svname');
+  const scur = head.indexOf('scur');
+  if (px < 0 || sv < 0 || scur < 0) throw new VezaError('unexpected "show stat" answer', 'check the HAProxy version (2.6 expected)', 'EDGE_RUNTIME');
+  const out = new Map<string, number>();
+  for (const l of lines.slice(1)) {
+    const f = l.split(',');
+    out.set(`${f[px]}/${f[sv]}`, Number(f[scur] || 0));
+  }
+  return out;
+}
+
+export interface MasterProcInfo {
+  masterPid: number;
+  reloads: number;
+  failedReloads: number;
+  /** Workers of the current generation first; HAProxy lists old (leaving) workers after them. */
+  workers: { pid: number; reloads: number }[];
+}
+
+/** Parses the master CLI's `show proc`. */
+export function parseShowProc(text: string): MasterProcInfo {
+  let master: MasterProcInfo | undefined;
+  const workers: { pid: number; reloads: number }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+)\s+master\s+(\d+)\s+\[failed:\s*(\d+)\]/.exec(line);
+    if (m) master = { masterPid: Number(m[1]), reloads: Number(m[2]), failedReloads: Number(m[3]), workers };
+    const w = /^(\d+)\s+worker\s+(\d+)/.exec(line);
+    if (w) workers.push({ pid: Number(w[1]), reloads: Number(w[2]) });
+  }
+  if (!master) throw new VezaError(`unexpected "show proc" answer: ${text.slice(0, 80)}`, 'check that the socket is the HAProxy master socket', 'EDGE_RUNTIME');
+  return master;
+}
+
+/** Runtime API answers that mean a command was refused (success prints nothing for `set server`). */
+export function runtimeErrors(output: string): string[] {
+  return output.split('\n').map((l) => l.trim()).filter((l) => l && !/^\d+$/.test(l));
+}

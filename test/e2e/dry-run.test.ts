@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { deploy } from '@veza/engine/deploy/deploy';
+import { rollback } from '@veza/engine/deploy/rollback';
+import { cleanup } from '@veza/engine/deploy/cleanup';
+import { down } from '@veza/engine/deploy/down';
+import { e2eWorkspace, type E2eWorkspace } from './support/workspace';
+import { snapshotTree } from './support/tree';
+
+/**
+ * --dry-run prints the whole plan and changes nothing: the workspace's
+ * .veza/ tree (state, slots, edge, data, registry, cache) and the processes
+ * running from it are compared before and after, byte for byte.
+ */
+const A = 'ab'.repeat(20);
+const B = 'cd'.repeat(20);
+
+/** Processes that belong to the workspace: started from it, or naming it on their command line. */
+function workspaceProcesses(root: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cmdline.includes(root) || cwd.startsWith(root)) out.push(`${pid} ${cmdline}`);
+    } catch {
+      // Gone between readdir and read, or not ours to read.
+    }
+  }
+  return out.sort();
+}
+
+async function unchanged(ws: E2eWorkspace, fn: () => Promise<unknown>): Promise<void> {
+  const tree = await snapshotTree(join(ws.root, '.veza'));
+  const procs = workspaceProcesses(ws.root);
+  await fn();
+  assert.deepEqual(await snapshotTree(join(ws.root, '.veza')), tree, 'no file under .veza/ changed');
+  assert.deepEqual(workspaceProcesses(ws.root), procs, 'no process started or stopped');
+}
+
+test('dry runs print the plan and change nothing', async (t) => {
+  const ws = await e2eWorkspace(t, 'dry', { octet: 4, database: true });
+
+  await t.test('on a fresh environment: every phase, command and file of a first deploy', async () => {
+    await ws.release(A);
+    const o = { ...ws.options(A), dryRun: true };
+    await unchanged(ws, async () => {
+      const r = await deploy(o);
+      assert.equal(r.dryRun, true);
+    });
+    const out = o.lines.join('\n');
+    for (const phase of ['validate', 'lock', 'release', 'fetch', 'edge', 'data', 'A', 'B', 'C', 'D', 'E', 'F', 'record']) {
+      assert.match(out, new RegExp(`^\\[${phase}\\] .*: ok`, 'm'), `phase ${phase} is in the plan`);
+    }
+    assert.match(out, /\[plan\] upload veza\/veza-release@abab[0-9a-f]+\/release\.json/);
+    assert.match(out, /\[plan\] download veza\/api@abab\S+ \(\d+ bytes\) .* verifying sha256 [0-9a-f]{64}/);
+    assert.match(out, /\[plan\] start edge e2e-dry-edge/);
+    assert.match(out, /\[plan\] write \S+\/haproxy\.cfg:\n[^]*\+\+\+ \S+haproxy\.cfg \(planned\)/, 'the edge config is shown as a diff');
+    assert.match(out, /\[plan\] \$ .*\/initdb --pgdata /, 'the data tier commands are listed as argv');
+    assert.match(out, /\[plan\] in slot veza-e2e-dry-api-tools: \$ node migrate\.js --up/);
+    assert.match(out, /\[plan\] create slot veza-e2e-dry-api-green .* DATABASE_URL=\(set, not shown\)/);
+    assert.match(out, /\[plan\] start slot veza-e2e-dry-web-green: \$ node server\.js/);
+    assert.match(out, /\[plan\] switch edge e2e-dry-edge to green/);
+    assert.match(out, /\[plan\] write \S+\/history-e2e-dry\.json:/);
+    assert.match(out, /dry run, nothing was changed/);
+    assert.doesNotMatch(out, /postgres:\/\/veza:[^(]/, 'no secret is printed');
+  });
+
+  await t.test('against a live environment: the diff of every file the next release would change', async () => {
+    await deploy(ws.options(A));
+    await ws.release(B, { api: { schema: '0002' } });
+    const o = { ...ws.options(B), dryRun: true };
+    await unchanged(ws, () => deploy(o));
+    const out = o.lines.join('\n');
+    assert.match(out, /\[plan\] # snapshot veza as pre-deploy-cdcd/);
+    assert.match(out, /\$ \S+\/pg_dump --format custom/);
+    assert.match(out, /^-\s+server blue 127\.79\.4\.10:18301 disabled$/m, 'the switch diff takes blue out of maintenance…');
+    assert.match(out, /^\+\s+server blue 127\.79\.4\.10:18301$/m, '…and serves it');
+    assert.match(out, /\[plan\] append to \S+\/audit\.log: \{"time"/);
+    assert.equal(await ws.releaseAt('/api/status'), A, 'the live release still serves');
+  });
+
+  await t.test('rollback, cleanup and down have dry runs too', async () => {
+    await deploy(ws.options(B));
+    for (const run of [
+      () => rollback({ ...ws.common(), mode: 'fast', dryRun: true }),
+      () => rollback({ ...ws.common(), mode: 'full', dryRun: true }),
+      () => cleanup({ ...ws.common(), color: 'green', dryRun: true }),
+      () => down({ ...ws.common(), dryRun: true }),
+    ]) await unchanged(ws, run);
+    assert.equal(await ws.releaseAt('/api/status'), B);
+  });
+});

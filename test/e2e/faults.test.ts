@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { deploy } from '@veza/engine/deploy/deploy';
+import { rollback } from '@veza/engine/deploy/rollback';
+import { readActiveColor, readHistory } from '@veza/engine/deploy/history';
+import { createDirStateStore } from '@veza/engine/ports/state-store';
+import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
+import { createLocalDriver } from '@veza/engine/hosts/local/driver';
+import type { VezaError } from '@veza/engine/log/errors';
+import { e2eWorkspace } from './support/workspace';
+import { startLoad } from './support/load';
+import { snapshotTree } from './support/tree';
+
+/**
+ * The deploy's failure paths, each against a live environment serving a good
+ * release: a release failing its health check, one passing it but failing
+ * the external verification (under load: no user request may fail), a
+ * tampered or truncated artifact, and bad input. After each, the good release
+ * still serves and nothing it depends on was touched.
+ */
+const A = 'a0'.repeat(20);
+const B = 'b0'.repeat(20);
+const UNHEALTHY = 'c0'.repeat(20);
+const WRONG = 'd0'.repeat(20);
+const TAMPERED = 'e0'.repeat(20);
+const TRUNCATED = 'f0'.repeat(20);
+
+type Coded = VezaError & { code: string };
+
+test('a live environment survives every deploy fault', async (t) => {
+  const ws = await e2eWorkspace(t, 'faults', { octet: 2 });
+  const store = createDirStateStore(join(localEdgeDir(ws.root, `${ws.env}-edge`), 'state'));
+  const driver = createLocalDriver({ workspaceRoot: ws.root });
+  /** What a fault must not change: every slot's record, process and state. */
+  const slotsNow = async () => JSON.stringify(await Promise.all((await driver.list(ws.env)).map(async (s) => ({
+    ...s,
+    record: await fs.readFile(join(ws.root, '.veza/envs', ws.env, 'slots', s.name, 'slot.json'), 'utf8'),
+  }))));
+
+  await ws.release(A);
+  await deploy(ws.options(A));
+  await ws.release(B);
+  await deploy(ws.options(B));
+  assert.equal(await ws.releaseAt('/api/status'), B);
+
+  await t.test('a release failing its health check never reaches the edge; its slots are kept with their logs command', async () => {
+    await ws.release(UNHEALTHY, { api: { healthy: false } });
+    const err = await deploy(ws.options(UNHEALTHY)).then(() => undefined, (e: Coded) => e);
+    assert.ok(err, 'the deploy failed');
+    assert.equal(err.code, 'HEALTH_FAILED', err.message);
+    assert.match(err.hint, new RegExp(`tail -n 200 -f \\S+/veza-${ws.env}-api-green/log`), 'the hint is the one command that shows the failing slot\'s logs');
+    assert.match(err.hint, /was not switched/);
+    assert.equal(await readActiveColor(store, ws.env), 'blue');
+    assert.equal(await ws.releaseAt('/api/status'), B, 'the old colour keeps serving');
+    const history = await readHistory(store, ws.env);
+    assert.deepEqual([history[0]!.sha, history[0]!.color, history[0]!.outcome], [UNHEALTHY, 'green', 'failed']);
+    const kept = (await driver.list(ws.env)).find((s) => s.name === `veza-${ws.env}-api-green`);
+    assert.deepEqual([kept?.state, kept?.release], ['running', UNHEALTHY], 'the failed slot is kept for forensics');
+  });
+
+  await t.test('fast rollback refuses a colour holding a failed release and points at --mode=full', async () => {
+    const err = await rollback({ ...ws.common(), mode: 'fast' }).then(() => undefined, (e: Coded) => e);
+    assert.equal(err?.code, 'ROLLBACK_REFUSED');
+    assert.match(err!.message, /green holds release c0c0.*failed/);
+    assert.match(err!.hint, /--mode=full/);
+    assert.equal(await ws.releaseAt('/api/status'), B);
+  });
+
+  await t.test('a release that passes health but fails verification is switched back with no failed request', async () => {
+    await ws.release(WRONG, { api: { release: '0'.repeat(40) } });
+    const load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
+    const err = await deploy(ws.options(WRONG)).then(() => undefined, (e: Coded) => e);
+    const report = await load.stop();
+    assert.equal(err?.code, 'VERIFY_FAILED', err?.message);
+    assert.match(err!.hint, /switched back to blue/);
+    assert.match(err!.hint, /tail -n 200 -f \S+\/log/);
+    assert.equal(await readActiveColor(store, ws.env), 'blue');
+    assert.equal(await ws.releaseAt('/api/status'), B);
+    assert.ok(report.requests >= 50, `the load ran through the episode (${report.requests} requests)`);
+    assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed`);
+    const history = await readHistory(store, ws.env);
+    assert.deepEqual([history[0]!.sha, history[0]!.outcome], [WRONG, 'failed']);
+  });
+
+  await t.test('a tampered or truncated artifact in the registry is refused before any slot changes', async () => {
+    for (const [sha, component, damage] of [
+      [TAMPERED, 'web', (b: Buffer) => { b[b.length >> 1] ^= 0xff; return b; }],
+      [TRUNCATED, 'api', (b: Buffer) => b.subarray(0, b.length - 7)],
+    ] as const) {
+      await ws.release(sha);
+      const file = join(ws.root, '.veza/registry/veza/generic', component, sha, `${component}-${sha}.tar.zst`);
+      await fs.writeFile(file, damage(await fs.readFile(file)));
+      const before = await slotsNow();
+      const err = await deploy(ws.options(sha)).then(() => undefined, (e: Coded) => e);
+      assert.equal(err?.code, 'ARTIFACT_MISMATCH', err?.message);
+      assert.match(err!.message, new RegExp(`${component}@${sha}`));
+      assert.equal(await slotsNow(), before, 'no slot was touched');
+      assert.equal(await ws.releaseAt('/api/status'), B);
+    }
+  });
+
+  await t.test('bad input fails with one clear error and touches nothing', async () => {
+    const before = await slotsNow();
+    const stateBefore = await snapshotTree(join(ws.root, '.veza'));
+    const cases: [Parameters<typeof deploy>[0], RegExp][] = [
+      [{ ...ws.options(A), sha: 'abc' }, /invalid version "abc"/],
+      [{ ...ws.options(A), sha: 'A'.repeat(40) }, /invalid version/],
+      [{ ...ws.options(A), env: 'Prod;rm' }, /invalid environment name/],
+      [{ ...ws.options(A), env: 'nowhere' }, /unknown environment "nowhere"/],
+      [{ ...ws.options(A), sha: '9'.repeat(40) }, /not published/],
+    ];
+    for (const [opts, re] of cases) await assert.rejects(deploy(opts), re);
+    const web = join(ws.root, 'apps/web/component.json');
+    const decl = await fs.readFile(web, 'utf8');
+    await fs.writeFile(web, decl.replace('"status": "/status.json"', '"status": "/status.json", "env": { "required": ["E2E_API_KEY"] }'));
+    try {
+      await assert.rejects(deploy(ws.options(B)), (e: Coded) => e.code === 'MISSING_VAR' && /web requires E2E_API_KEY/.test(e.message) && /export E2E_API_KEY/.test(e.hint));
+    } finally {
+      await fs.writeFile(web, decl);
+    }
+    assert.equal(await slotsNow(), before);
+    assert.deepEqual(await snapshotTree(join(ws.root, '.veza')), stateBefore);
+    assert.equal(await ws.releaseAt('/api/status'), B);
+  });
+});

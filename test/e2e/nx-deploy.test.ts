@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { httpGet } from '@veza/engine/deploy/http';
+import { reportedRelease } from '@veza/engine/deploy/probe';
+import { parseReleaseManifest } from '@veza/engine/release/manifest';
+import type { StatusReport } from '@veza/engine/deploy/status';
+import { WORKSPACE_ROOT } from '../support/entry-process';
+import { copyRepository } from './support/copy';
+import { stopEverything } from './support/workspace';
+
+/**
+ * The README's main job on the real components, through the real Nx task
+ * graph: `nx run infra-deploy:deploy --env=local` tests, builds, packages
+ * and publishes veza-api, veza-stream and veza-web, provisions Postgres,
+ * starts the edge and deploys — in a copy of this repository, on a loopback
+ * subnet and port of its own. It shares this checkout's Nx cache, so what
+ * was built here is not built again.
+ */
+const SUBNET = '127.79.5';
+const PORT = 18405;
+const exec = promisify(execFile);
+
+test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op, then rebuilds only what changed', async (t) => {
+  const repo = await copyRepository(t, { subnet: SUBNET, port: PORT });
+  repo.defer(() => stopEverything(repo.dir, 'local'));
+  const nx = async (...args: string[]) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', FORCE_COLOR: '0', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
+    // The copy decides its own release and runs its own tests.
+    delete env.VEZA_RELEASE_SHA;
+    delete env.NODE_TEST_CONTEXT;
+    const r = await exec(join(repo.dir, 'node_modules', '.bin', 'nx'), args, { cwd: repo.dir, env, maxBuffer: 64 * 1024 * 1024, timeout: 10 * 60_000 }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+    return { ...r, stdout: plain(r.stdout), out: plain(`${r.stdout}\n${r.stderr}`) };
+  };
+  const publicRelease = async (path: string) => {
+    const r = await httpGet({ host: `${SUBNET}.1`, port: PORT, hostHeader: `veza.localhost:${PORT}`, path, timeoutMs: 5_000 });
+    return reportedRelease(r.body);
+  };
+  const releaseManifest = async (sha: string) =>
+    parseReleaseManifest(await fs.readFile(join(repo.dir, '.veza/registry/veza/generic/veza-release', sha, 'release.json'), 'utf8'), 'release.json', sha);
+
+  const first = await repo.head();
+  const up = await nx('run', 'infra-deploy:deploy', '--env=local');
+  assert.ok(!('code' in up && up.code), up.out);
+  assert.match(up.out, new RegExp(`release ${first} is live on green: http://veza\\.localhost:${PORT}`), 'the last line names the public URL');
+  assert.equal(await publicRelease('/api/v1/status'), first);
+  assert.equal(await publicRelease('/stream/status'), first);
+  assert.equal(await publicRelease('/status.json'), first);
+
+  const again = await nx('run', 'infra-deploy:deploy', '--env=local');
+  assert.ok(!('code' in again && again.code), again.out);
+  assert.match(again.out, new RegExp(`release ${first} is already deployed on green`));
+
+  await fs.appendFile(join(repo.dir, 'apps/veza-web/index.html'), '<!-- a change to veza-web only -->\n');
+  const second = await repo.commit('veza-web only');
+  const web = await nx('run', 'infra-deploy:deploy', '--env=local');
+  assert.ok(!('code' in web && web.code), web.out);
+  for (const p of ['veza-api', 'veza-stream']) {
+    assert.match(web.out, new RegExp(`nx run ${p}:build.*\\[(local cache|existing outputs match the cache, left as is)\\]`), `${p} is not rebuilt`);
+  }
+  assert.match(web.out, /> nx run veza-web:build\s*\n/, 'veza-web is rebuilt');
+  const [r1, r2] = [await releaseManifest(first), await releaseManifest(second)];
+  assert.deepEqual(r2.components['veza-api'], r1.components['veza-api'], 'the release reuses the veza-api artifact');
+  assert.equal(r2.components['veza-web']!.version, second);
+  assert.equal(await publicRelease('/api/v1/status'), second);
+
+  const st = await nx('run', 'infra-deploy:status', '--env=local', '--json');
+  const json = /^\{\n[^]*?\n\}$/m.exec(st.stdout)?.[0];
+  assert.ok(json, st.out);
+  const report = JSON.parse(json) as StatusReport;
+  assert.deepEqual([report.env, report.activeColor, report.release, report.publicUrl], ['local', 'blue', second, `http://veza.localhost:${PORT}`]);
+  assert.deepEqual(report.components.map((c) => c.health), ['ok', 'ok', 'ok']);
+});

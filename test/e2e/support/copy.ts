@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { tempWorkspace, type TempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
+import { WORKSPACE_ROOT } from '../../support/entry-process';
+
+const run = promisify(execFile);
+const GIT_ID = ['-c', 'user.name=veza-e2e', '-c', 'user.email=veza-e2e@localhost'];
+
+/**
+ * A copy of this repository (tracked and new files, not ignored ones) in a
+ * temp dir, committed to a git repository of its own, sharing node_modules.
+ * The `local` environment and its edge are moved to another loopback subnet
+ * and port, so the copy never collides with a developer's own `local`.
+ */
+export interface RepoCopy extends TempWorkspace {
+  head(): Promise<string>;
+  commit(message: string): Promise<string>;
+}
+
+export async function copyRepository(t: { after(fn: () => unknown): void }, opts: { subnet: string; port: number }): Promise<RepoCopy> {
+  const tmp = await tempWorkspace(t, 'repo');
+  const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: WORKSPACE_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  for (const rel of stdout.split('\0').filter(Boolean)) {
+    const from = join(WORKSPACE_ROOT, rel);
+    const st = await fs.lstat(from).catch(() => undefined);
+    if (!st?.isFile()) continue; // deleted in the work tree, or a link
+    await fs.mkdir(dirname(join(tmp.dir, rel)), { recursive: true });
+    await fs.copyFile(from, join(tmp.dir, rel));
+  }
+  await fs.symlink(join(WORKSPACE_ROOT, 'node_modules'), join(tmp.dir, 'node_modules'));
+  await edit(join(tmp.dir, 'infra/environments/local.yaml'), (s) => s.replace(/subnet: [0-9.]+/, `subnet: ${opts.subnet}`).replace(/:18080\b/, `:${opts.port}`));
+  await edit(join(tmp.dir, 'infra/edges/local-edge.yaml'), (s) => s.replace(/port: 18080/, `port: ${opts.port}`).replace(/addresses: \[127\.0\.0\.1\]/, `addresses: [${opts.subnet}.1]`));
+
+  const git = (...args: string[]) => run('git', [...GIT_ID, ...args], { cwd: tmp.dir }).then((r) => r.stdout.trim());
+  await git('init', '-q');
+  await fs.appendFile(join(tmp.dir, '.git/info/exclude'), 'node_modules\n');
+  const commit = async (message: string) => {
+    await git('add', '-A');
+    await git('commit', '-q', '--allow-empty', '-m', message);
+    return git('rev-parse', 'HEAD');
+  };
+  await commit('e2e copy');
+  return { ...tmp, head: () => git('rev-parse', 'HEAD'), commit };
+}
+
+async function edit(file: string, fn: (s: string) => string): Promise<void> {
+  const before = await fs.readFile(file, 'utf8');
+  const after = fn(before);
+  if (after === before) throw new Error(`${file}: the e2e copy expected to move its address or port, but the file has another shape`);
+  await fs.writeFile(file, after);
+}

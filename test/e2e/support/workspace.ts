@@ -1,0 +1,222 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { packDirectory } from '@veza/engine/artifact/pack';
+import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
+import { createDataTier } from '@veza/engine/data/tier';
+import { loadEnvironment } from '@veza/engine/config/environment';
+import { loadEdgeDefinition } from '@veza/engine/edge/definition';
+import { openEdgeHost } from '@veza/engine/edge/open-host';
+import { createLocalDriver } from '@veza/engine/hosts/local/driver';
+import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
+import { publishArtifact } from '@veza/engine/registry/publish-artifact';
+import { tempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
+import type { DeployOptions } from '@veza/engine/deploy/deploy';
+import { httpGet, type HttpResponse } from '@veza/engine/deploy/http';
+import { reportedRelease } from '@veza/engine/deploy/probe';
+
+/**
+ * A throw-away workspace for the local end-to-end tests: one environment
+ * with its own loopback subnet (127.79.<n>), its own edge (a real HAProxy on
+ * <subnet>.1), its own Postgres when the components use one, and two tiny
+ * components whose releases the test packs with the real packer and
+ * publishes with the real publish code — no Nx build per test. Everything
+ * it starts is stopped, by pid files, after the test, pass or fail.
+ */
+export interface E2eWorkspace {
+  root: string;
+  env: string;
+  publicUrl: string;
+  /** Where the edge listens for this environment. */
+  edge: { host: string; port: number; hostHeader: string };
+  subnet: string;
+  /** Packs and publishes a release of every component; `variant` changes what a component does. */
+  release(sha: string, variants?: Partial<Record<ComponentName, Variant>>): Promise<void>;
+  /** GET through the edge, as a browser at the public URL would. */
+  get(path: string): Promise<HttpResponse>;
+  /** The release `path` reports through the public URL. */
+  releaseAt(path: string): Promise<string | undefined>;
+  /** What deploy() needs besides env and sha: the workspace builds `sha` (VEZA_RELEASE_SHA) and output is kept. */
+  options(sha: string): DeployOptions & { lines: string[] };
+  /** workspace + env, with progress and logs kept in memory: for rollback, cleanup, status, down. */
+  common(): { workspaceRoot: string; env: string; write: (l: string) => void; log: Logger; lines: string[] };
+}
+
+export type ComponentName = 'api' | 'web';
+
+export interface Variant {
+  /** false: the health path answers 503. */
+  healthy?: boolean;
+  /** Reported on the status path instead of VEZA_RELEASE_SHA (a build stamped with the wrong release). */
+  release?: string;
+  /** The schema version the api's migration records (a release with a new migration). */
+  schema?: string;
+}
+
+export interface E2eOptions {
+  /** 127.79.<octet>; also picks the edge port. Unique per test file. */
+  octet: number;
+  /** The api declares DATABASE_URL and migrations, so the deploy provisions Postgres and runs them. */
+  database?: boolean;
+}
+
+const PORTS = { api: 18301, web: 18302 } as const;
+
+const COMPONENTS = (database: boolean): Record<ComponentName, object> => ({
+  api: {
+    name: 'api',
+    build: { preset: 'node' },
+    run: { command: ['node', 'server.js'], port: PORTS.api, health: '/api/health', status: '/api/status', env: { required: database ? ['DATABASE_URL'] : [], optional: [] } },
+    edge: { backend: 'api_pool', prefixes: ['/api'] },
+    ...(database ? { migrations: { command: ['node', 'migrate.js', '--up'] } } : {}),
+  },
+  web: {
+    name: 'web',
+    build: { preset: 'node' },
+    run: { command: ['node', 'server.js'], port: PORTS.web, health: '/healthz', status: '/status.json' },
+    edge: { backend: 'web_pool', default: true },
+  },
+});
+
+/** Plain node:http, no dependencies: what the slot runs from the unpacked artifact. */
+const SERVER_JS = `'use strict';
+const http = require('node:http');
+const v = require('./variant.json');
+const release = v.release || process.env.VEZA_RELEASE_SHA;
+const json = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }); res.end(JSON.stringify(body)); };
+const server = http.createServer((req, res) => {
+  const path = (req.url || '/').split('?')[0];
+  if (path === v.health) return v.healthy === false ? json(res, 503, { status: 'broken on purpose' }) : json(res, 200, { status: 'ok' });
+  if (path === v.status) return json(res, 200, { component: v.component, release, color: process.env.VEZA_COLOR || null, env: process.env.VEZA_ENV || null, database: Boolean(process.env.DATABASE_URL) });
+  json(res, 200, { component: v.component, release, path });
+});
+server.listen(Number(process.env.PORT), process.env.HOST);
+process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeIdleConnections(); setTimeout(() => process.exit(0), 2000).unref(); });
+`;
+
+/** The api's migrate tool: one row per schema version in a table of its own; "no changes" when applied, as migrate_tool says it. */
+const MIGRATE_SOURCE = `
+import { Client } from 'pg';
+const version: string = require('./variant.json').schema;
+async function main() {
+  const c = new Client({ connectionString: process.env.DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS e2e_schema (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const r = await c.query('INSERT INTO e2e_schema (version) VALUES ($1) ON CONFLICT DO NOTHING', [version]);
+    process.stdout.write(r.rowCount ? 'applied ' + version + '\\n' : 'no changes\\n');
+  } finally {
+    await c.end();
+  }
+}
+main().catch((e) => { process.stderr.write('migrate: ' + e.message + '\\n'); process.exit(1); });
+`;
+
+let migrateBundle: Promise<string> | undefined;
+
+/** pg bundled into one file, as the real node preset bundles migrate_tool: the slot has no node_modules. */
+function bundledMigrate(): Promise<string> {
+  migrateBundle ??= build({
+    stdin: { contents: MIGRATE_SOURCE, loader: 'ts', resolveDir: __dirname },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['pg-native', './variant.json'],
+    write: false,
+    logLevel: 'silent',
+  }).then((r) => r.outputFiles[0]!.text);
+  return migrateBundle;
+}
+
+export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: string, opts: E2eOptions): Promise<E2eWorkspace> {
+  const tmp = await tempWorkspace(t, `e2e-${name}`);
+  const root = tmp.dir;
+  const env = `e2e-${name}`;
+  const subnet = `127.79.${opts.octet}`;
+  const port = 18400 + opts.octet;
+  const publicUrl = `http://${env}.localhost:${port}`;
+  const database = opts.database ?? false;
+
+  await write(root, `infra/environments/${env}.yaml`, [
+    `name: ${env}`,
+    'driver: local',
+    `prefix: veza-${env}-`,
+    `publicHosts: [${env}.localhost]`,
+    `publicUrl: ${publicUrl}`,
+    `edge: ${env}-edge`,
+    'registry: { url: "file:.veza/registry", owner: veza }',
+    `local: { subnet: ${subnet} }`,
+    'health: { timeoutMs: 4000, intervalMs: 50 }',
+    'verify: { retries: 10, intervalMs: 100 }',
+    '',
+  ].join('\n'));
+  await write(root, `infra/edges/${env}-edge.yaml`, [
+    `name: ${env}-edge`,
+    'host: local',
+    `http: { port: ${port}, addresses: [${subnet}.1] }`,
+    'runtime: { socketDir: "${VEZA_EDGE_DIR}" }',
+    'apply: runtime',
+    'drainMs: 500',
+    '',
+  ].join('\n'));
+  for (const [c, decl] of Object.entries(COMPONENTS(database))) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
+
+  tmp.defer(() => stopEverything(root, env));
+
+  return {
+    root,
+    env,
+    publicUrl,
+    edge: { host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}` },
+    subnet,
+    get: (path) => httpGet({ host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}`, path, timeoutMs: 5_000 }),
+    async releaseAt(path) {
+      const r = await httpGet({ host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}`, path, timeoutMs: 5_000 });
+      return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;
+    },
+    options(sha) {
+      const lines: string[] = [];
+      return { workspaceRoot: root, env, sha, processEnv: { ...process.env, VEZA_RELEASE_SHA: sha }, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
+    },
+    common() {
+      const lines: string[] = [];
+      return { workspaceRoot: root, env, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
+    },
+    async release(sha, variants = {}) {
+      for (const c of Object.keys(COMPONENTS(database)) as ComponentName[]) {
+        const decl = COMPONENTS(database)[c] as { run: { health: string; status: string } };
+        const src = join(root, 'dist', 'src', c, sha);
+        await fs.rm(src, { recursive: true, force: true });
+        await write(src, 'server.js', SERVER_JS);
+        // The sha in the content gives every release its own bytes, like a real build stamped with it.
+        await write(src, 'variant.json', JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n');
+        if (c === 'api' && database) await write(src, 'migrate.js', await bundledMigrate());
+        const dir = join(root, 'dist', 'artifacts', c);
+        await fs.rm(dir, { recursive: true, force: true });
+        const file = artifactFileName(c, sha);
+        const packed = await packDirectory(src, join(dir, file));
+        const manifest: PackageManifest = { component: c, package: c, version: sha, file, sha256: packed.sha256, size: packed.size, fileCount: packed.fileCount };
+        await write(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+        await publishArtifact({ workspaceRoot: root, project: c, envName: env, log: createMemoryLogger() });
+      }
+    },
+  };
+}
+
+/** Slots, Postgres and the edge of the environment, each through its own pid bookkeeping. */
+export async function stopEverything(root: string, envName: string): Promise<void> {
+  const env = await loadEnvironment(root, envName);
+  const errors: unknown[] = [];
+  const attempt = async (fn: () => Promise<unknown>) => fn().catch((e) => errors.push(e));
+  await attempt(() => createLocalDriver({ workspaceRoot: root, stopTimeoutMs: 3_000 }).stopAll(envName));
+  await attempt(() => createDataTier(env, { workspaceRoot: root, log: createMemoryLogger() }).stop());
+  await attempt(async () => openEdgeHost(root, await loadEdgeDefinition(root, env.edge)).stop());
+  if (errors.length) throw errors[0];
+}
+
+async function write(dir: string, rel: string, text: string): Promise<void> {
+  const path = join(dir, rel);
+  await fs.mkdir(join(path, '..'), { recursive: true });
+  await fs.writeFile(path, text);
+}

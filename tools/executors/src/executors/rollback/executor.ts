@@ -1,0 +1,17 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { rollback } from '@veza/engine/deploy/rollback';
+import { runExecutor } from '../../report';
+
+export interface RollbackExecutorOptions {
+  env?: string;
+  mode?: string;
+  sha?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export default async function rollbackExecutor(options: RollbackExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+  return runExecutor(context, async (log) => {
+    await rollback({ workspaceRoot: context.root, env: options.env, mode: options.mode, sha: options.sha, dryRun: options.dryRun, json: options.json, log });
+  }, { json: options.json });
+}
