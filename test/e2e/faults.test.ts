@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { deploy } from '@veza/engine/deploy/deploy';
 import { rollback } from '@veza/engine/deploy/rollback';
 import { readActiveColor, readHistory } from '@veza/engine/deploy/history';
+import { readMetricsState } from '@veza/engine/deploy/metrics';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
@@ -56,6 +57,8 @@ test('a live environment survives every deploy fault', async (t) => {
     assert.equal(await ws.releaseAt('/api/status'), B, 'the old colour keeps serving');
     const history = await readHistory(store, ws.env);
     assert.deepEqual([history[0]!.sha, history[0]!.color, history[0]!.outcome], [UNHEALTHY, 'green', 'failed']);
+    const metrics = await readMetricsState(store, ws.env);
+    assert.deepEqual([metrics?.activeColor, metrics?.sha, typeof metrics?.lastFailureSeconds], ['blue', B, 'number'], 'the failure is in the metrics; what serves is unchanged');
     const kept = (await driver.list(ws.env)).find((s) => s.name === `veza-${ws.env}-api-green`);
     assert.deepEqual([kept?.state, kept?.release], ['running', UNHEALTHY], 'the failed slot is kept for forensics');
   });

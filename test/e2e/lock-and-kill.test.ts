@@ -25,13 +25,20 @@ function sha(n: number): string {
   return n.toString(16).padStart(2, '0').repeat(20);
 }
 
-function childDeploy(t: { after(fn: () => unknown): void }, ws: E2eWorkspace, release: string): RunningEntry {
-  const entry = spawnEntry(CLI, [ws.root, ws.env, release], { VEZA_RELEASE_SHA: release });
+function childDeploy(t: { after(fn: () => unknown): void }, ws: E2eWorkspace, release: string, extra: string[] = []): RunningEntry {
+  const entry = spawnEntry(CLI, [ws.root, ws.env, release, ...extra], { VEZA_RELEASE_SHA: release });
   t.after(async () => {
     if (entry.child.exitCode === null && entry.child.signalCode === null) entry.child.kill('SIGKILL');
     await entry.exited;
   });
   return entry;
+}
+
+/** A deploy process that has loaded and waits for SIGUSR2: its start-up overlaps the previous step's work. */
+async function preparedDeploy(t: { after(fn: () => unknown): void }, ws: E2eWorkspace, release: string): Promise<RunningEntry & { go(): void }> {
+  const entry = childDeploy(t, ws, release, ['--on-signal']);
+  await entry.waitFor(/^ready$/m, 60_000);
+  return { ...entry, go: () => void entry.child.kill('SIGUSR2') };
 }
 
 const phaseStart = (id: string) => new RegExp(`"event":"phase-start","time":"[^"]*","id":"${id}"`);
@@ -72,11 +79,14 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
     assert.equal(await ws.releaseAt('/api/status'), sha(3));
   });
 
+  let next = preparedDeploy(t, ws, sha(0x10));
   for (const [i, phase] of PHASES.entries()) {
-    await t.test(`killed when phase ${phase} starts, the next deploy converges`, async (t) => {
+    await t.test(`killed when phase ${phase} starts, the next deploy converges`, async () => {
       const release = sha(0x10 + i);
       await ws.release(release);
-      const killed = childDeploy(t, ws, release);
+      const killed = await next;
+      if (i + 1 < PHASES.length) next = preparedDeploy(t, ws, sha(0x10 + i + 1));
+      killed.go();
       await killed.waitFor(phaseStart(phase), 60_000);
       killed.child.kill('SIGKILL');
       assert.equal((await killed.exited).signal, 'SIGKILL');

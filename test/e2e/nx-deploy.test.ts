@@ -28,7 +28,7 @@ test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op
   const repo = await copyRepository(t, { subnet: SUBNET, port: PORT });
   repo.defer(() => stopEverything(repo.dir, 'local'));
   const nx = async (...args: string[]) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', FORCE_COLOR: '0', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
+    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
     // The copy decides its own release and runs its own tests.
     delete env.VEZA_RELEASE_SHA;
     delete env.NODE_TEST_CONTEXT;

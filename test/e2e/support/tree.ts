@@ -5,14 +5,19 @@ import { join, relative } from 'node:path';
 /**
  * Every file, directory and link under `dir` with its type, mode and
  * content hash: two snapshots are equal only if nothing was created,
- * removed, rewritten or re-permissioned. Unix sockets count by name only.
+ * removed, rewritten or re-permissioned. Unix sockets count by name only,
+ * and so do paths `opaque` names: files a running server rewrites on its own.
  */
-export async function snapshotTree(dir: string): Promise<Record<string, string>> {
+export async function snapshotTree(dir: string, opaque: (rel: string) => boolean = () => false): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (d: string): Promise<void> => {
     for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
       const p = join(d, e.name);
       const rel = relative(dir, p);
+      if (opaque(rel)) {
+        out[rel] = 'opaque';
+        continue;
+      }
       const st = await fs.lstat(p);
       const mode = (st.mode & 0o7777).toString(8);
       if (e.isDirectory()) {

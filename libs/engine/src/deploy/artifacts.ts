@@ -43,7 +43,12 @@ export async function fetchArtifacts(registry: Registry, cacheDir: string, manif
       opts.step?.(`${component}: ${label} already in the cache, sha256 verified`);
     } else if (opts.plan) {
       const remote = await registry.remoteSha256(coordsOf(c));
-      if (remote === undefined) throw new VezaError(`artifact ${label} is not in ${registry.describe()}`, 'publish it first: npx nx run-many -t publish', 'ARTIFACT_NOT_FOUND');
+      if (remote === undefined) {
+        // `infra-deploy:plan` packages but does not publish: the deploy target publishes first.
+        opts.plan(`publish ${label} (not in ${registry.describe()} yet; the deploy target's publish step uploads it), then download it to ${path}, verifying sha256 ${c.sha256}`);
+        out[component] = { path, sha256: c.sha256 };
+        continue;
+      }
       if (remote !== c.sha256) {
         throw new VezaError(`artifact ${label} in ${registry.describe()} has sha256 ${remote}, but the release says ${c.sha256}`,
           'the registry copy is corrupt or was altered; re-publish the artifact from a clean build', 'ARTIFACT_MISMATCH');

@@ -2,6 +2,7 @@ import { loadComponents, type ComponentDeclaration } from '../config/component';
 import { loadEnvironment, type Environment } from '../config/environment';
 import { validate } from '../config/names';
 import { createDataTier, type DataTier } from '../data/tier';
+import { createIncusDriver } from '../hosts/incus/driver';
 import { createLocalDriver } from '../hosts/local/driver';
 import type { HostDriver } from '../hosts/port';
 import { VezaError } from '../log/errors';
@@ -95,8 +96,7 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
 
 function createHostDriver(env: Environment, workspaceRoot: string, runner: ProcessRunner): HostDriver {
   if (env.driver === 'local') return createLocalDriver({ workspaceRoot, runner });
-  throw new VezaError(`environment ${env.name} uses the incus driver, which this build cannot drive yet`,
-    'deploy a local environment, or use the Ansible playbooks for Incus hosts until the incus driver lands', 'NOT_IMPLEMENTED');
+  return createIncusDriver({ env, runner });
 }
 
 function once<T>(make: () => T): () => T {

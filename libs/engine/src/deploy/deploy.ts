@@ -84,8 +84,18 @@ function checkVersion(v: string, allowLocal: boolean, env: string): string {
   }
 }
 
-/** Deploys a release to the inactive colour; full rollback uses it too. */
+/** Deploys a release to the inactive colour; full rollback uses it too. Any failure sets the last-failure metric. */
 export async function placeRelease(ctx: Context, source: ReleaseSource, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+  try {
+    return await place(ctx, source, scope, opts);
+  } catch (e) {
+    await recordDeployMetrics(ctx.ports.store, ctx.env.name, { outcome: 'failure', time: new Date() })
+      .catch((m) => ctx.log.warn(`could not record the failure metric: ${describeError(m)}`));
+    throw e;
+  }
+}
+
+async function place(ctx: Context, source: ReleaseSource, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge, tier } = ctx.ports;
   const registry = ctx.ports.registry();
@@ -161,7 +171,6 @@ export async function placeRelease(ctx: Context, source: ReleaseSource, scope: A
   await recordStart(store, env.name, rec, { retention });
   const failed = async (e: unknown, where: string, edgeState: string): Promise<never> => {
     await recordFailure(store, env.name, rec, { retention });
-    await recordDeployMetrics(store, env.name, { outcome: 'failure', time: new Date() });
     const logs = e instanceof SlotError ? `; ${logsHint(ctx, e.slot)}` : '';
     throw new VezaError(`deploying ${sha} to ${target} failed in ${where}: ${isVezaError(e) ? e.message : describeError(e)}`,
       `${edgeState}; the ${target} slots are kept for forensics${logs}; remove them with nx run infra-deploy:cleanup --env=${env.name} --color=${target}`,
@@ -181,7 +190,7 @@ export async function placeRelease(ctx: Context, source: ReleaseSource, scope: A
       p.note(`${edge.name} serves ${target}`);
     });
   } catch (e) {
-    return failed(e, 'the edge switch', `the edge switch restored ${prior}`);
+    return failed(e, 'the edge switch', `the edge still serves ${prior} (a failed switch restores what it served)`);
   }
 
   try {

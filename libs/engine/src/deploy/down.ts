@@ -38,7 +38,7 @@ export async function down(o: DownOptions): Promise<DownResult> {
     });
     const data = await ctx.progress.phase('data', 'stop data tier', async (p) => {
       const stopped = await tier.stop();
-      p.note(stopped ? 'postgres stopped, data kept' : 'postgres was not running');
+      p.note(ctx.plan ? 'planned' : stopped ? 'postgres stopped, data kept' : 'postgres was not running');
       return stopped;
     });
     const edgeStopped = await ctx.progress.phase('edge', 'stop edge', async (p) => {

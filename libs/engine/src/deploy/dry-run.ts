@@ -57,12 +57,11 @@ export function planningDriver(real: HostDriver, plan: Plan): HostDriver {
   };
 }
 
-export function planningStore(real: StateStore, plan: Plan): StateStore & { overlay: Map<string, string | undefined> } {
+export function planningStore(real: StateStore, plan: Plan): StateStore {
   const overlay = new Map<string, string | undefined>();
   const read = async (key: string) => (overlay.has(key) ? overlay.get(key) : real.read(key));
   return {
     location: real.location,
-    overlay,
     read,
     async write(key, data) {
       const current = await read(key);
@@ -122,8 +121,8 @@ export function planningTier(real: DataTier, plan: Plan): DataTier {
     },
     listSnapshots: () => real.listSnapshots(),
     async stop() {
-      plan.add('stop the data services (their data stays)');
-      return true;
+      plan.add('stop the data services if they run (their data stays)');
+      return false;
     },
     async databaseUrl() {
       try {
@@ -162,8 +161,9 @@ export function planningEdge(real: DeployEdge, plan: Plan, store: StateStore, en
     renderPlanned: (color) => real.renderPlanned(color),
     publicTarget: () => real.publicTarget(),
     async stop() {
-      plan.add(`stop edge ${real.name}`);
-      return true;
+      const up = await real.isUp();
+      plan.add(up ? `stop edge ${real.name}` : `edge ${real.name} does not run: nothing to stop`);
+      return up;
     },
   };
 }

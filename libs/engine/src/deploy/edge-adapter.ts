@@ -31,14 +31,14 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
   const host: EdgeHost = openEdgeHost(o.workspaceRoot, def, { runner: o.runner });
   const url = new URL(o.env.publicUrl);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-  const quiet = o.log.child({ phase: 'edge' });
+  const edgeLog = o.log.child({ phase: 'edge' });
 
   return {
     name: def.name,
     stateStore: () => host.state,
     isUp: async () => (await host.status()).running,
     async ensureUp() {
-      await bootstrapEdge({ workspaceRoot: o.workspaceRoot, edge: def.name, log: quiet, host });
+      await bootstrapEdge({ workspaceRoot: o.workspaceRoot, edge: def.name, log: edgeLog, host });
     },
     async probeFromEdge(t) {
       const r = await host.probe(t.host, t.port, t.path, EDGE_PROBE_TIMEOUT_MS);
@@ -46,7 +46,7 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
       return { status: r.status, body: '' };
     },
     async switchTo(color, opts) {
-      await switchColor({ workspaceRoot: o.workspaceRoot, env: o.env.name, color, sha: opts.sha, force: opts.force, log: quiet, host });
+      await switchColor({ workspaceRoot: o.workspaceRoot, env: o.env.name, color, sha: opts.sha, force: opts.force, log: edgeLog, host });
     },
     async renderPlanned(color) {
       const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);

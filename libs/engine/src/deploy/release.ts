@@ -98,7 +98,7 @@ export async function findPublishedRelease(registry: Registry, owner: string, sh
   return remote === undefined ? undefined : fetchRelease(registry, owner, sha, remote);
 }
 
-export function sameArtifacts(a: ReleaseManifest, b: ReleaseManifest): boolean {
+function sameArtifacts(a: ReleaseManifest, b: ReleaseManifest): boolean {
   const key = (m: ReleaseManifest) => JSON.stringify(Object.entries(m.components).sort(([x], [y]) => x.localeCompare(y)));
   return a.sha === b.sha && key(a) === key(b);
 }

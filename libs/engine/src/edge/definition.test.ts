@@ -6,7 +6,7 @@ import { listEdges, loadEdgeDefinition, parseEdgeDefinition } from './definition
 const ROOT = resolve(__dirname, '../../../..');
 
 test('every edge in infra/edges parses', async () => {
-  assert.deepEqual(await listEdges(ROOT), ['local-edge', 'veza-haproxy', 'veza-lab']);
+  assert.deepEqual(await listEdges(ROOT), ['local-edge', 'veza-haproxy', 'veza-itest-haproxy', 'veza-lab']);
   const shared = await loadEdgeDefinition(ROOT, 'veza-haproxy');
   assert.equal(shared.https?.certDir, '/usr/local/etc/tls/haproxy/');
   assert.deepEqual(shared.sites.map((s) => [s.name, s.tls]), [['forgejo', false], ['talas_vitrine', true]]);

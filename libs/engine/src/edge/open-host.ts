@@ -1,8 +1,8 @@
 import { loadEnvironment, type Environment } from '../config/environment';
-import { VezaError } from '../log/errors';
 import type { ProcessRunner } from '../ports/process';
 import { loadEdgeDefinition, type EdgeDefinition } from './definition';
 import type { EdgeHost } from './edge-host';
+import { createIncusEdgeHost } from './incus-edge-host';
 import { createLocalEdgeHost } from './local-edge-host';
 
 export interface OpenEdgeHostOptions {
@@ -13,11 +13,7 @@ export interface OpenEdgeHostOptions {
 /** The EdgeHost implementation an edge file asks for. */
 export function openEdgeHost(workspaceRoot: string, def: EdgeDefinition, opts: OpenEdgeHostOptions = {}): EdgeHost {
   if (def.host === 'local') return createLocalEdgeHost({ workspaceRoot, edge: def.name, ...opts });
-  throw new VezaError(
-    `edge ${def.name} runs on incus, which this build cannot drive yet`,
-    'the Incus edge host arrives with the Incus driver; until then render and validate it (nx run infra-edge:validate)',
-    'NOT_IMPLEMENTED',
-  );
+  return createIncusEdgeHost({ workspaceRoot, def, runner: opts.runner });
 }
 
 /** For deploy: the edge serving `envName`, and where that environment's state lives. */

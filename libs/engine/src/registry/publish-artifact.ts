@@ -17,10 +17,12 @@ export interface PublishArtifactOptions extends RegistryOptions {
   project: string;
   envName: string;
   log: Logger;
+  /** Check everything, then say what would be uploaded instead of uploading. */
+  dryRun?: boolean;
 }
 
 export interface PublishResult {
-  status: 'created' | 'exists';
+  status: 'created' | 'exists' | 'planned';
   coords: ArtifactCoords;
   registry: string;
 }
@@ -45,6 +47,10 @@ export async function publishArtifact(o: PublishArtifactOptions): Promise<Publis
   await verifyAgainstManifest(artifactPath, `${dirRel}/${manifest.file}`, manifest, project);
 
   const label = coordsLabel(coords);
+  if (o.dryRun) {
+    o.log.info(`[dry-run] would publish ${label} (${manifest.size} bytes, sha256 ${manifest.sha256}) to ${registry.describe()}`);
+    return { status: 'planned', coords, registry: registry.describe() };
+  }
   o.log.info(`publishing ${label} (${manifest.size} bytes) to ${registry.describe()}`);
   const status = await registry.upload(coords, artifactPath, manifest.sha256);
   o.log.info(status === 'created' ? `published ${label}` : `${label} is already published with identical content; nothing to do`);

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { createLocalRegistry } from '../registry/local-registry';
+import { artifactFile, tempDir } from '../registry/testing/fixtures';
+import type { Registry } from '../registry/registry';
+import { buildReleaseManifest } from '../release/manifest';
+import { fetchArtifacts } from './artifacts';
+
+const SHA = 'ab'.repeat(20);
+
+async function setup(t: { after(fn: () => Promise<void>): void }) {
+  const dir = await tempDir(t);
+  const real = createLocalRegistry(join(dir, 'registry'));
+  const downloads: string[] = [];
+  const registry: Registry = { ...real, download: (c, dest, sha) => (downloads.push(c.package), real.download(c, dest, sha)) };
+  const a = await artifactFile(dir, 'veza-api.tar.zst', 4096);
+  const coords = { owner: 'veza', package: 'veza-api', version: SHA, file: `veza-api-${SHA}.tar.zst` };
+  await real.upload(coords, a.path, a.sha256);
+  const manifest = buildReleaseManifest(SHA, [{ component: 'veza-api', ...coords, sha256: a.sha256, size: 4096 }], { owner: 'veza', createdAt: new Date() });
+  return { dir, registry, downloads, manifest, a, published: join(dir, 'registry', 'veza', 'generic', 'veza-api', SHA, coords.file), cache: join(dir, 'cache') };
+}
+
+test('artifacts are fetched verified into a content-addressed cache and reused from it', async (t) => {
+  const s = await setup(t);
+  const got = await fetchArtifacts(s.registry, s.cache, s.manifest);
+  assert.deepEqual(got, { 'veza-api': { path: join(s.cache, `${s.a.sha256}.tar.zst`), sha256: s.a.sha256 } });
+  assert.deepEqual(await fs.readFile(got['veza-api']!.path), s.a.data);
+  await fetchArtifacts(s.registry, s.cache, s.manifest);
+  assert.deepEqual(s.downloads, ['veza-api'], 'the second fetch used the cache');
+  // A cache file that no longer hashes right is fetched again.
+  await fs.writeFile(got['veza-api']!.path, 'rot');
+  await fetchArtifacts(s.registry, s.cache, s.manifest);
+  assert.deepEqual(await fs.readFile(got['veza-api']!.path), s.a.data);
+});
+
+test('a tampered registry copy is refused and leaves nothing in the cache', async (t) => {
+  const s = await setup(t);
+  const bytes = await fs.readFile(s.published);
+  bytes[100] ^= 1;
+  await fs.writeFile(s.published, bytes);
+  await assert.rejects(fetchArtifacts(s.registry, s.cache, s.manifest), (e: Error & { code?: string }) => e.code === 'ARTIFACT_MISMATCH');
+  assert.deepEqual(await fs.readdir(s.cache).catch(() => []), []);
+});
+
+test('a dry run checks the registry copy, downloads nothing and writes nothing', async (t) => {
+  const s = await setup(t);
+  const plan: string[] = [];
+  await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (l) => plan.push(l) });
+  assert.equal(plan.length, 1);
+  assert.match(plan[0]!, /^download veza\/veza-api@abab\S+ \(4096 bytes\) from local registry .* verifying sha256/);
+  assert.deepEqual(s.downloads, []);
+  await assert.rejects(fs.access(s.cache));
+  await fs.writeFile(s.published, 'tampered');
+  await assert.rejects(fetchArtifacts(s.registry, s.cache, s.manifest, { plan: () => undefined }), (e: Error & { code?: string }) => e.code === 'ARTIFACT_MISMATCH');
+  await fs.rm(s.published);
+  const unpublished: string[] = [];
+  await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (l) => unpublished.push(l) });
+  assert.match(unpublished[0]!, /^publish veza\/veza-api@\S+ \(not in local registry .* yet; the deploy target's publish step uploads it\), then download/);
+});

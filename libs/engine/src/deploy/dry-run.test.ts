@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { createDirStateStore } from '../ports/state-store';
+import { tempDir } from '../registry/testing/fixtures';
+import { acquireLock } from './lock';
+import { recordStart, readHistory } from './history';
+import { planningStore } from './dry-run';
+
+const SHA = 'ab'.repeat(20);
+const manifest = { owner: 'veza', package: 'veza-release', version: SHA, file: 'release.json', sha256: 'c'.repeat(64) };
+
+test('a planning store shows every write as a diff, lets later steps read it, and leaves the real store alone', async (t) => {
+  const dir = await tempDir(t);
+  const real = createDirStateStore(dir);
+  await real.write('active-color-prod', 'blue\n');
+  const lines: string[] = [];
+  const store = planningStore(real, { add: (l) => lines.push(l) });
+
+  await store.write('active-color-prod', 'green\n');
+  assert.equal(await store.read('active-color-prod'), 'green\n');
+  assert.equal(await real.read('active-color-prod'), 'blue\n');
+  assert.match(lines[0]!, /^write \S+\/active-color-prod:\n--- \S+\n\+\+\+ \S+ \(planned\)\n@@ [^\n]+\n-blue\n\+green$/);
+
+  // Code that builds on earlier writes (recordStart then readHistory) sees them.
+  await recordStart(store, 'prod', { sha: SHA, color: 'green', actor: 'ci', manifest });
+  assert.equal((await readHistory(store, 'prod'))[0]?.outcome, 'deploying');
+  assert.equal(await real.read('history-prod.json'), undefined);
+
+  await store.append('audit.log', '{"a":1}');
+  assert.equal(await store.read('audit.log'), '{"a":1}\n');
+  const lock = await acquireLock(store, 'prod', { action: 'deploy', user: 'ci' });
+  assert.equal(await store.createExclusive('locks/prod.lock', 'x'), false, 'the planned lock exists for later steps');
+  await lock.release();
+  assert.equal(await store.read('locks/prod.lock'), undefined);
+  assert.deepEqual((await fs.readdir(dir)).sort(), ['active-color-prod']);
+});

@@ -1,0 +1,288 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ENVIRONMENTS_DIR, environmentSchema, type Environment } from '../config/environment';
+import { PATTERNS } from '../config/names';
+import { parseYamlWithSchema } from '../config/yaml-errors';
+import { VezaError } from '../log/errors';
+import { createProcessRunner, type Command, type ProcessRunner } from '../ports/process';
+import * as cli from '../hosts/incus/cli';
+import { IncusClient } from '../hosts/incus/client';
+import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from '../hosts/incus/host';
+import type { Instance } from '../hosts/incus/json';
+import { createIncusStateStore } from '../hosts/incus/state-store';
+import type { EdgeDefinition } from './definition';
+import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
+import { parseShowProc, type MasterProcInfo } from './runtime-api';
+import { validateHaproxyConfig } from './validate';
+
+/**
+ * The Incus edge: HAProxy in a container named after the edge (seed:
+ * veza-haproxy), run by the image's own haproxy.service (master-worker, its
+ * master CLI on /run/haproxy-master.sock), reached only through `incus exec`
+ * and `incus file`: the config is written in place atomically, validated by
+ * that HAProxy, applied through the master CLI, and the state of every
+ * environment it serves lives beside it in /var/lib/veza/state.
+ *
+ * The host forwards the edge's ports into the container with Incus proxy
+ * devices (seed 0bd3e563b2): each address the edge file lists — 0.0.0.0
+ * when it lists none — and its port, to 127.0.0.1:<port> inside.
+ *
+ * The container is created on the first write (bootstrap, a lock, a state
+ * file); reads of an edge that does not exist yet find nothing.
+ */
+export const INCUS_EDGE_PATHS = {
+  config: '/etc/haproxy/haproxy.cfg',
+  master: '/run/haproxy-master.sock',
+  state: '/var/lib/veza/state',
+  dropIn: '/etc/systemd/system/haproxy.service.d/veza.conf',
+} as const;
+
+/** What the container needs besides the image; installed only when missing (images:debian/13 has none of them). */
+const PACKAGES = ['haproxy', 'socat', 'curl'];
+const MISSING_PACKAGES = 'for p in "$@"; do command -v "$p" >/dev/null || echo "$p"; done';
+const VALIDATE = 'set -u\nt=$(mktemp /tmp/veza-validate-XXXXXX.cfg)\ntrap \'rm -f "$t"\' EXIT\ncat > "$t"\nhaproxy -dW -c -f "$t"';
+const BACKUP = 'set -e\nln -f "$1" "$1.bak.tmp"\nmv -f "$1.bak.tmp" "$1.bak"';
+
+export interface IncusEdgeHostOptions {
+  workspaceRoot: string;
+  def: EdgeDefinition;
+  runner?: ProcessRunner;
+  readyTimeoutMs?: number;
+}
+
+export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
+  const def = opts.def;
+  const name = cli.checkName('edge container', def.name);
+  const settings = edgeSettings(opts.workspaceRoot, def);
+  const devices = proxyDevices(def);
+  const runner = opts.runner ?? createProcessRunner();
+  const client = new IncusClient(runner, settings.project);
+  const host = new IncusHost(client, settings);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 180_000;
+
+  let ensured: Promise<void> | undefined;
+  const ensure = (): Promise<void> => {
+    ensured ??= ensureContainer();
+    ensured.catch(() => (ensured = undefined));
+    return ensured;
+  };
+
+  const ensureContainer = async (): Promise<void> => {
+    const { pool } = await host.ensure();
+    let inst = await client.instance(name);
+    if (!inst) {
+      await client.run(cli.launch(client.scope, { image: settings.image, name, profiles: [APP_PROFILE], network: settings.network, pool, config: { 'user.veza.edge': name } }));
+    } else if (inst.status !== 'Running') {
+      await client.run(cli.startInstance(client.scope, name));
+    }
+    inst = await client.waitReady(name, { timeoutMs: readyTimeoutMs });
+    const missing = (await client.sh(name, MISSING_PACKAGES, PACKAGES, { description: `check the packages of ${name}` })).stdout.split('\n').filter(Boolean);
+    if (missing.length) {
+      await client.sh(name, 'apt-get update -q && apt-get install -y -q --no-install-recommends "$@"', missing, { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 15 * 60_000, description: `install ${missing.join(', ')} in ${name}` });
+    }
+    for (const c of deviceCommands(client.scope, name, inst, devices)) await client.run(c);
+    // The socket directory the rendered config names must exist whenever HAProxy starts.
+    const dropIn = `# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p ${def.runtime.socketDir}\n`;
+    if ((await client.readFile(name, INCUS_EDGE_PATHS.dropIn)) !== dropIn) {
+      await client.writeFile(name, INCUS_EDGE_PATHS.dropIn, dropIn, { description: `make ${def.runtime.socketDir} at every HAProxy start` });
+      await client.exec(name, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${name}` });
+    }
+  };
+
+  const master = async (line: string, timeoutMs = 10_000): Promise<string> => {
+    if (/[\r\n]/.test(line)) throw new VezaError('a runtime API request must be one line', 'this is a bug in the caller', 'INVALID_INPUT');
+    const res = await client.exec(name, ['socat', '-t', String(Math.ceil(timeoutMs / 1000)), 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], {
+      input: `${line}\n`, timeoutMs: timeoutMs + 5_000, check: false, description: `HAProxy master CLI in ${name}`,
+    });
+    if (res.exitCode !== 0) throw new VezaError(`cannot reach HAProxy's master CLI in ${name}: ${res.stderr.trim() || `exit ${res.exitCode}`}`, 'start the edge with nx run infra-edge:bootstrap', 'EDGE_RUNTIME');
+    return res.stdout;
+  };
+  const showProc = async (): Promise<MasterProcInfo> => parseShowProc(await master('show proc'));
+
+  const waitFor = async <T>(what: string, ready: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const v = await ready();
+        if (v !== undefined) return v;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      if (Date.now() > deadline) throw new VezaError(`the ${name} edge did not ${what} within ${timeoutMs} ms${last ? ` (${last})` : ''}`, `look at it: incus exec ${name} --project ${settings.project} -- journalctl -u haproxy -n 50`, 'EDGE_RUNTIME');
+      await sleep(100);
+    }
+  };
+
+  const status = async (): Promise<EdgeHostStatus> => {
+    const inst = await client.instance(name);
+    if (!inst) return { running: false, detail: `container ${name} does not exist yet (infra-edge:bootstrap creates it)` };
+    if (inst.status !== 'Running') return { running: false, detail: `container ${name} is ${inst.status}` };
+    const res = await client.exec(name, ['systemctl', 'show', 'haproxy.service', '--property', 'ActiveState', '--property', 'MainPID'], { check: false, description: `read the state of HAProxy in ${name}` });
+    const props = Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string]));
+    const pid = Number(props.MainPID);
+    if (props.ActiveState !== 'active' || !(pid > 0)) return { running: false, detail: `HAProxy in ${name} is ${props.ActiveState ?? 'unknown'}` };
+    return { running: true, pid, detail: `HAProxy master ${pid} in container ${name}, config ${INCUS_EDGE_PATHS.config}` };
+  };
+
+  const startCommand = (): Command => cli.exec(client.scope, name, ['systemctl', 'enable', '--now', 'haproxy.service'], { timeoutMs: 120_000, description: `start HAProxy in ${name}` });
+
+  const edgeHost: EdgeHost = {
+    kind: 'incus',
+    edge: def.name,
+    configPath: `${name}:${INCUS_EDGE_PATHS.config}`,
+    state: createIncusStateStore({ client, container: name, dir: INCUS_EDGE_PATHS.state, ensure }),
+    vars: {},
+    async readConfig() {
+      if (!(await client.instance(name))) return undefined;
+      return client.readFile(name, INCUS_EDGE_PATHS.config);
+    },
+    async writeConfig(text) {
+      await ensure();
+      await client.writeFile(name, INCUS_EDGE_PATHS.config, text, { description: `write the config of ${name}` });
+    },
+    async backupConfig() {
+      await client.sh(name, BACKUP, [INCUS_EDGE_PATHS.config], { description: `back up the config of ${name}` });
+    },
+    async validate(text) {
+      // Before the container exists, the runner's own HAProxy checks it (with stand-ins for files only the edge has).
+      const inst = await client.instance(name);
+      if (inst?.status !== 'Running') return validateHaproxyConfig(text, { runner, label: `${name}:${INCUS_EDGE_PATHS.config}` });
+      // As validate.ts does: slots that do not exist yet must not turn into resolver warnings under -dW.
+      const checked = text.replace(/\binit-addr libc,none\b/g, 'init-addr none');
+      const res = await client.sh(name, VALIDATE, [], { input: checked, check: false, timeoutMs: 60_000, description: `validate the config with haproxy -c in ${name}` });
+      if (res.exitCode !== 0) {
+        const lines = `${res.stderr}\n${res.stdout}`.split('\n').filter((l) => /\[(ALERT|WARNING)\]/.test(l))
+          .map((l) => l.replace(/^\[(ALERT|WARNING)\]\s+\(\d+\)\s*:\s*/, '$1: ').replace(/\/tmp\/veza-validate-\w+\.cfg/g, INCUS_EDGE_PATHS.config).trim());
+        throw new VezaError(`haproxy -c in ${name} rejected the config: ${lines.join(' | ') || `exit ${res.exitCode}`}`,
+          'fix the edge definition, environment or renderer named above; nothing on the edge was changed', 'EDGE_CONFIG_INVALID');
+      }
+      return { substitutions: [] };
+    },
+    status,
+    startCommand,
+    async start() {
+      if ((await status()).running) return;
+      await ensure();
+      if ((await edgeHost.readConfig()) === undefined) throw new VezaError(`no config at ${edgeHost.configPath}`, 'run nx run infra-edge:bootstrap, which renders it first', 'EDGE_RUNTIME');
+      await client.run(startCommand());
+      await waitFor('start a worker', async () => ((await showProc()).workers.length ? true : undefined));
+      await waitFor('answer on its runtime API', async () => (/^Pid:/m.test(await edgeHost.runtime(['show info'])) ? true : undefined));
+    },
+    async stop() {
+      if (!(await status()).running) return;
+      await client.exec(name, ['systemctl', 'stop', 'haproxy.service'], { timeoutMs: 120_000, description: `stop HAProxy in ${name}` });
+    },
+    async reload() {
+      const before = await showProc();
+      const oldPids = new Set(before.workers.map((w) => w.pid));
+      // The master re-executes itself and hangs up; it answers again once the new generation is forked.
+      await master('reload').catch(() => '');
+      const after = await waitFor('finish its reload', async () => {
+        const now = await showProc();
+        return now.reloads > before.reloads || now.failedReloads > before.failedReloads ? now : undefined;
+      });
+      if (after.failedReloads > before.failedReloads) {
+        throw new VezaError(`HAProxy in ${name} refused to reload ${INCUS_EDGE_PATHS.config}; the previous workers still serve`, `run: incus exec ${name} --project ${settings.project} -- haproxy -c -f ${INCUS_EDGE_PATHS.config}`, 'EDGE_RELOAD_FAILED');
+      }
+      const fresh = after.workers.find((w) => !oldPids.has(w.pid));
+      if (!fresh) throw new VezaError(`HAProxy in ${name} reloaded but no new worker appeared`, `look at: incus exec ${name} --project ${settings.project} -- journalctl -u haproxy -n 50`, 'EDGE_RELOAD_FAILED');
+      await waitFor('serve from its new worker', async () => (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(await master(`@!${fresh.pid} show info`)) ? true : undefined));
+    },
+    async runtime(commands) {
+      for (const c of commands) {
+        if (/[;\r\n]/.test(c)) throw new VezaError(`invalid runtime API command ${JSON.stringify(c)}`, 'this is a bug in the caller', 'INVALID_INPUT');
+      }
+      return master(`@1; ${commands.join('; ')}`);
+    },
+    probe: (h, port, path, timeoutMs) => probeFrom(client, name, h, port, path, timeoutMs),
+  };
+  return edgeHost;
+}
+
+/**
+ * GET from inside the edge container, the way HAProxy's own check resolves
+ * and reaches a slot (its DNS name on the Incus network); 2xx/3xx is healthy.
+ */
+async function probeFrom(client: IncusClient, container: string, host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  if (!(PATTERNS.host.test(host) || /^\d{1,3}(\.\d{1,3}){3}$/.test(host)) || !Number.isInteger(port) || port < 1 || port > 65535 || !/^\/[^\s]*$/.test(path)) {
+    return { ok: false, error: `invalid probe target ${host}:${port}${path}` };
+  }
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const res = await client.exec(container, ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', String(seconds), '--noproxy', '*', `http://${host}:${port}${path}`], {
+    check: false, timeoutMs: timeoutMs + 15_000, description: `probe ${host}:${port}${path} from ${container}`,
+  }).catch((e: unknown) => ({ exitCode: -1, stdout: '', stderr: (e as Error).message }));
+  const status = Number(res.stdout.trim());
+  if (res.exitCode !== 0 || !(status > 0)) return { ok: false, error: res.stderr.trim().split('\n').pop() || `curl exit ${res.exitCode}` };
+  return { ok: status >= 200 && status < 400, status };
+}
+
+/**
+ * The Incus settings of the environments this edge serves: its container
+ * lives in their project, on their network, from their image, so they must
+ * agree. Read synchronously: openEdgeHost is synchronous.
+ */
+export function edgeSettings(workspaceRoot: string, def: EdgeDefinition): IncusSettings {
+  const dir = join(workspaceRoot, ENVIRONMENTS_DIR);
+  const served: Environment[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  } catch {
+    files = [];
+  }
+  for (const f of files) {
+    const env = parseYamlWithSchema(join(ENVIRONMENTS_DIR, f), readFileSync(join(dir, f), 'utf8'), environmentSchema, 'fix the environment file (see README, "Environments")');
+    if (env.edge === def.name) served.push(env);
+  }
+  // An edge no environment names (the lab) gets the schema's defaults.
+  if (served.length === 0) return incusSettings(environmentSchema.parse({ name: 'none', driver: 'incus', prefix: 'none-', publicHosts: ['localhost'], publicUrl: 'http://localhost', edge: def.name, registry: { url: 'file:none', owner: 'none' } }));
+  const all = served.map((e) => ({ env: e.name, s: incusSettings(e) }));
+  const first = all[0]!;
+  for (const key of ['project', 'network', 'image'] as const) {
+    const other = all.find((x) => x.s[key] !== first.s[key]);
+    if (other) {
+      throw new VezaError(`environments on edge ${def.name} disagree on their Incus ${key}: ${first.env} has ${first.s[key]}, ${other.env} has ${other.s[key]}`,
+        `the edge container is shared: give every environment on ${def.name} the same ${key === 'network' ? 'network' : `incus.${key}`}`, 'BAD_CONFIG');
+    }
+  }
+  return first.s;
+}
+
+export interface ProxyDevice {
+  name: string;
+  listen: string;
+  connect: string;
+}
+
+/** One proxy device per address and port the edge listens on; the container side is always its loopback. */
+export function proxyDevices(def: EdgeDefinition): ProxyDevice[] {
+  const out: ProxyDevice[] = [];
+  const add = (kind: 'http' | 'https', port: number, addresses: string[]) => {
+    const list = addresses.length ? addresses : ['0.0.0.0'];
+    list.forEach((a, i) => {
+      if (addresses.length && !a.startsWith('127.')) {
+        throw new VezaError(`edge ${def.name}: ${kind} address ${a} cannot be bound inside its container`,
+          `list no ${kind}.addresses (the host forwards 0.0.0.0:${port}), or loopback ones (127.x, e.g. a test edge)`, 'BAD_CONFIG');
+      }
+      out.push({ name: i === 0 ? kind : `${kind}-${i + 1}`, listen: `tcp:${a}:${port}`, connect: `tcp:127.0.0.1:${port}` });
+    });
+  };
+  add('http', def.http.port, def.http.addresses);
+  if (def.https) add('https', def.https.port, def.https.addresses);
+  return out;
+}
+
+/** Adds missing proxy devices and corrects changed ones; a device already right is left alone. */
+export function deviceCommands(scope: cli.IncusScope, container: string, inst: Instance, devices: ProxyDevice[]): Command[] {
+  const out: Command[] = [];
+  for (const d of devices) {
+    const have = inst.devices[d.name];
+    const settings = [`listen=${d.listen}`, `connect=${d.connect}`];
+    if (!have) out.push(cli.deviceAdd(scope, container, d.name, 'proxy', settings));
+    else if (have.type !== 'proxy') throw new VezaError(`${container} has a device ${d.name} of type ${have.type}`, `remove it (incus config device remove ${container} ${d.name}) so the edge can add its proxy device`, 'BAD_STATE');
+    else if (have.listen !== d.listen || have.connect !== d.connect) out.push(cli.deviceSet(scope, container, d.name, settings));
+  }
+  return out;
+}

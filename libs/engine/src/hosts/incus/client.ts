@@ -1,0 +1,126 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VezaError, isVezaError } from '../../log/errors';
+import { commandFailed, type Command, type ProcessRunner, type RunResult } from '../../ports/process';
+import * as cli from './cli';
+import { parseInstances, type Instance } from './json';
+
+/**
+ * One Incus project as the engine uses it: every call an argv through the
+ * ProcessRunner (so dry-runs and tests see it), the failing command quoted in
+ * every error, and the few in-container file operations built from constant
+ * scripts whose data arrive as positional arguments or on stdin — never
+ * spliced into a shell string.
+ */
+export interface ReadyOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+}
+
+/** Written to stdin, renamed into place: readers see the old or the new file, never a torn one. */
+const WRITE_FILE = [
+  'set -eu',
+  'dest=$1 owner=$2 mode=$3',
+  'dir=$(dirname "$dest")',
+  'mkdir -p "$dir"',
+  'tmp=$(mktemp "$dir/.veza-write-XXXXXX")',
+  'trap \'rm -f "$tmp"\' EXIT',
+  'cat > "$tmp"',
+  'chown "$owner" "$tmp"',
+  'chmod "$mode" "$tmp"',
+  'sync "$tmp"',
+  'mv -f "$tmp" "$dest"',
+  'trap - EXIT',
+  'sync "$dir"',
+].join('\n');
+
+/**
+ * Exit 3 tells "no such file" apart from every other failure. The trailing
+ * "." survives the runner's stripping of a final newline, so the content
+ * comes back byte for byte.
+ */
+const READ_FILE = 'set -e\n[ -e "$1" ] || exit 3\ncat -- "$1"\nprintf .';
+export const MISSING = 3;
+
+export class IncusClient {
+  readonly scope: cli.IncusScope;
+
+  constructor(readonly runner: ProcessRunner, readonly project: string) {
+    this.scope = { project };
+  }
+
+  /** Runs an incus command; a daemon that cannot be reached is reported as such, with the command. */
+  async run(command: Command, opts: { check?: boolean } = {}): Promise<RunResult> {
+    try {
+      return await this.runner.run(command, opts);
+    } catch (e) {
+      if (isVezaError(e) && /unix\.socket|daemon.*running|connection refused/i.test(e.message)) {
+        throw new VezaError(`cannot reach the Incus daemon: ${e.message}`, 'start it (systemctl start incus, or bash tools/scripts/incus-setup.sh on a test machine) and check that this user may use its socket', 'INCUS_UNREACHABLE');
+      }
+      throw e;
+    }
+  }
+
+  async instances(): Promise<Instance[]> {
+    return parseInstances((await this.run(cli.listInstances(this.scope))).stdout);
+  }
+
+  async instance(name: string): Promise<Instance | undefined> {
+    return (await this.instances()).find((i) => i.name === name);
+  }
+
+  /** Runs argv inside the instance; with `check: false` the caller reads the exit code. */
+  exec(name: string, argv: string[], o: cli.ExecOptions & { check?: boolean } = {}): Promise<RunResult> {
+    return this.run(cli.exec(this.scope, name, argv, o), { check: o.check });
+  }
+
+  /** A constant script with its data as positional arguments ($1…). */
+  sh(name: string, script: string, args: string[], o: cli.ExecOptions & { check?: boolean } = {}): Promise<RunResult> {
+    return this.exec(name, ['sh', '-c', script, 'veza', ...args], o);
+  }
+
+  writeFileCommand(name: string, path: string, content: string | Uint8Array, o: { owner?: string; mode?: string; description?: string } = {}): Command {
+    return cli.exec(this.scope, name, ['sh', '-c', WRITE_FILE, 'veza', cli.checkPath(path), o.owner ?? 'root:root', o.mode ?? '0644'], {
+      input: content,
+      description: o.description ?? `write ${name}:${path}`,
+    });
+  }
+
+  async writeFile(name: string, path: string, content: string | Uint8Array, o: { owner?: string; mode?: string; description?: string } = {}): Promise<void> {
+    await this.run(this.writeFileCommand(name, path, content, o));
+  }
+
+  /** The file's content, or undefined when it does not exist. */
+  async readFile(name: string, path: string): Promise<string | undefined> {
+    const command = cli.exec(this.scope, name, ['sh', '-c', READ_FILE, 'veza', cli.checkPath(path)], { description: `read ${name}:${path}` });
+    const res = await this.run(command, { check: false });
+    if (res.exitCode === MISSING) return undefined;
+    if (res.exitCode !== 0 || !res.stdout.endsWith('.')) throw commandFailed(command, res);
+    return res.stdout.slice(0, -1);
+  }
+
+  /**
+   * Bounded wait until the instance runs, has an IPv4 address, answers exec
+   * and its init has finished booting (systemd: running or degraded).
+   */
+  async waitReady(name: string, o: ReadyOptions): Promise<Instance> {
+    const deadline = Date.now() + o.timeoutMs;
+    let last = 'not listed yet';
+    for (;;) {
+      const inst = await this.instance(name);
+      if (!inst) last = 'it does not exist';
+      else if (inst.status !== 'Running') last = `its status is ${inst.status}`;
+      else if (inst.ipv4.length === 0) last = 'it has no IPv4 address yet (DHCP)';
+      else {
+        const res = await this.exec(name, ['systemctl', 'is-system-running'], { check: false, timeoutMs: 15_000, description: `check that ${name} has booted` }).catch((e: unknown) => ({ exitCode: -1, stdout: '', stderr: String(e) }));
+        const state = res.stdout.trim();
+        if (state === 'running' || state === 'degraded') return inst;
+        last = `systemd is ${state || `not answering (${res.stderr.trim().split('\n').pop()})`}`;
+      }
+      if (Date.now() + (o.intervalMs ?? 500) > deadline) {
+        throw new VezaError(`${name} did not become ready within ${o.timeoutMs} ms: ${last}`,
+          `look at it with: incus info ${name} --show-log --project ${this.project}`, 'INSTANCE_NOT_READY');
+      }
+      await sleep(o.intervalMs ?? 500);
+    }
+  }
+}

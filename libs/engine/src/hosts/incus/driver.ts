@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, posix } from 'node:path';
+import type { Environment } from '../../config/environment';
+import { validate } from '../../config/names';
+import { unpackArtifact } from '../../artifact/unpack';
+import { VezaError } from '../../log/errors';
+import type { Command, ProcessRunner, RunResult } from '../../ports/process';
+import type { HostDriver, SlotInfo, SlotSpec, SlotState } from '../port';
+import type { SlotRole } from '../naming';
+import { checkEnvVars } from '../local/env-file';
+import { formatSlotEnvFile } from './env-file';
+import * as cli from './cli';
+import { IncusClient } from './client';
+import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './host';
+import type { Instance } from './json';
+import { EXEC_SCRIPT, INSTALL_SCRIPT, SLOT_PATHS, renderUnit, SLOT_UNIT } from './unit';
+
+/**
+ * The `incus` host driver: a slot is a container of its own, launched from
+ * the environment's image with the `veza-app` profile on its network. The
+ * artifact is verified on the runner, pushed in and unpacked there — no
+ * registry token ever enters a container; the component runs as a hardened
+ * systemd unit under its own user, its variables in a 0600 env file pushed
+ * over stdin. What the slot is (env, component, colour, release) lives in
+ * the instance's own `user.veza.*` config, so one `incus list` answers list().
+ * Only containers labelled as slots are ever deleted.
+ */
+export interface IncusDriverOptions {
+  env: Environment;
+  runner: ProcessRunner;
+  /** Bounded wait for a new container: running, addressed, booted. */
+  readyTimeoutMs?: number;
+}
+
+const LABEL = {
+  slot: 'user.veza.slot',
+  env: 'user.veza.env',
+  component: 'user.veza.component',
+  role: 'user.veza.role',
+  release: 'user.veza.release',
+  sha256: 'user.veza.artifact-sha256',
+  port: 'user.veza.port',
+} as const;
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+export class IncusDriver implements HostDriver {
+  readonly kind = 'incus' as const;
+  readonly client: IncusClient;
+  readonly settings: IncusSettings;
+  private readonly host: IncusHost;
+  private readonly readyTimeoutMs: number;
+
+  constructor(opts: IncusDriverOptions) {
+    this.settings = incusSettings(opts.env);
+    this.client = new IncusClient(opts.runner, this.settings.project);
+    this.host = new IncusHost(this.client, this.settings);
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+  }
+
+  async create(spec: SlotSpec): Promise<void> {
+    const labels = checkSpec(spec);
+    const vars = slotVars(spec);
+    // A bad artifact fails here, before the old slot is touched.
+    await verifyArtifact(spec.artifactPath, spec.artifactSha256);
+    const { pool } = await this.host.ensure();
+    const existing = await this.client.instance(spec.name);
+    if (existing) {
+      ownSlot(existing, spec.name, 're-create');
+      await this.client.run(cli.deleteInstance(this.client.scope, spec.name));
+    }
+    await this.client.run(cli.launch(this.client.scope, { image: this.settings.image, name: spec.name, profiles: [APP_PROFILE], network: this.settings.network, pool, config: labels }));
+    await this.client.waitReady(spec.name, { timeoutMs: this.readyTimeoutMs });
+    await this.client.run(cli.filePush(this.client.scope, spec.name, spec.artifactPath, SLOT_PATHS.artifact, { uid: 0, gid: 0, mode: '0600' }));
+    await this.client.sh(spec.name, INSTALL_SCRIPT, [spec.component, SLOT_PATHS.artifact, SLOT_PATHS.app], { description: `install ${spec.component} in ${spec.name}`, timeoutMs: 5 * 60_000 });
+    await this.client.writeFile(spec.name, SLOT_PATHS.envFile, formatSlotEnvFile(vars), { mode: '0600', description: `write the env file of ${spec.name}` });
+    await this.client.writeFile(spec.name, `/etc/systemd/system/${SLOT_UNIT}`, renderUnit({ component: spec.component, role: spec.role, release: spec.release, command: spec.command }), { description: `write the unit of ${spec.name}` });
+    await this.client.exec(spec.name, ['systemctl', 'daemon-reload'], { description: `load the unit of ${spec.name}` });
+  }
+
+  async start(name: string): Promise<void> {
+    const inst = this.find(name, 'start', await this.client.instance(cli.checkName('slot', name)));
+    if (inst.status !== 'Running') {
+      await this.client.run(cli.startInstance(this.client.scope, name));
+      await this.client.waitReady(name, { timeoutMs: this.readyTimeoutMs });
+    }
+    // enable: the slot comes back with its container after a host reboot.
+    await this.client.exec(name, ['systemctl', 'enable', '--now', SLOT_UNIT], { description: `start the unit of ${name}`, timeoutMs: 120_000 });
+  }
+
+  async stop(name: string): Promise<void> {
+    const inst = await this.client.instance(cli.checkName('slot', name));
+    if (!inst || inst.status !== 'Running') return;
+    ownSlot(inst, name, 'stop');
+    await this.client.exec(name, ['systemctl', 'disable', '--now', SLOT_UNIT], { description: `stop the unit of ${name}`, timeoutMs: 120_000 });
+  }
+
+  async delete(name: string): Promise<void> {
+    const inst = await this.client.instance(cli.checkName('slot', name));
+    if (!inst) return;
+    ownSlot(inst, name, 'delete');
+    await this.client.run(cli.deleteInstance(this.client.scope, name));
+  }
+
+  async list(env: string): Promise<SlotInfo[]> {
+    validate.env(env);
+    const slots = (await this.client.instances()).filter((i) => i.config[LABEL.slot] === i.name && i.config[LABEL.env] === env);
+    const out = await Promise.all(slots.map(async (i): Promise<SlotInfo> => {
+      const unit = i.status === 'Running' ? await this.unitState(i) : undefined;
+      const state: SlotState = unit?.active ? 'running' : 'stopped';
+      return {
+        name: i.name,
+        component: i.config[LABEL.component]!,
+        role: i.config[LABEL.role] as SlotRole,
+        state,
+        release: i.config[LABEL.release],
+        ...(unit?.active && unit.pid ? { pid: unit.pid } : {}),
+        host: `${i.name}.${this.settings.dnsSuffix}`,
+        port: Number(i.config[LABEL.port]),
+      };
+    }));
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async exec(name: string, cmd: Command): Promise<RunResult> {
+    const inst = this.find(name, 'exec in', await this.client.instance(cli.checkName('slot', name)));
+    const user = inst.config[LABEL.component]!;
+    const cwd = cmd.cwd === undefined ? SLOT_PATHS.app : inside(cmd.cwd);
+    // The command's own variables may be secrets: a 0600 file read once and removed, never --env.
+    let extra = '-';
+    if (cmd.env && Object.keys(cmd.env).length > 0) {
+      checkEnvVars(cmd.env);
+      extra = `/run/veza-exec-${randomBytes(6).toString('hex')}.env`;
+      await this.client.writeFile(name, extra, formatSlotEnvFile(cmd.env), { mode: '0600', description: `pass the variables of an exec in ${name}` });
+    }
+    return this.client.run(cli.exec(this.client.scope, name, ['sh', '-c', EXEC_SCRIPT, 'veza-exec', SLOT_PATHS.envFile, extra, user, ...cmd.argv], {
+      cwd,
+      ...(cmd.input !== undefined ? { input: cmd.input } : {}),
+      timeoutMs: cmd.timeoutMs ?? 10 * 60_000,
+      description: cmd.description ?? `run ${cmd.argv[0]} in ${name}`,
+    }));
+  }
+
+  logsCommand(name: string): string[] {
+    return cli.exec(this.client.scope, cli.checkName('slot', name), ['journalctl', '--no-pager', '-n', '200', '-f', '-u', SLOT_UNIT]).argv.filter((a) => a !== '--disable-stdin');
+  }
+
+  private async unitState(i: Instance): Promise<{ active: boolean; pid?: number }> {
+    const res = await this.client.exec(i.name, ['systemctl', 'show', SLOT_UNIT, '--property', 'ActiveState', '--property', 'MainPID'], { check: false, description: `read the unit state of ${i.name}` });
+    const props = Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string]));
+    const pid = Number(props.MainPID);
+    return { active: res.exitCode === 0 && props.ActiveState === 'active', ...(pid > 0 ? { pid } : {}) };
+  }
+
+  private find(name: string, verb: string, inst: Instance | undefined): Instance {
+    if (!inst) throw new VezaError(`cannot ${verb} slot ${name}: it does not exist`, 'deploy first (nx run infra-deploy:deploy), or check the name with infra-deploy:status', 'NO_SLOT');
+    return ownSlot(inst, name, verb);
+  }
+}
+
+export function createIncusDriver(opts: IncusDriverOptions): IncusDriver {
+  return new IncusDriver(opts);
+}
+
+/** A container of that name that is not a Veza slot is someone else's: never touched. */
+function ownSlot(inst: Instance, name: string, verb: string): Instance {
+  if (inst.config[LABEL.slot] !== name || !inst.config[LABEL.component]) {
+    throw new VezaError(`refusing to ${verb} ${name}: that container exists but is not a Veza slot (no ${LABEL.slot} label)`,
+      'rename or remove it by hand, or give the environment another prefix', 'NOT_A_SLOT');
+  }
+  return inst;
+}
+
+function checkSpec(spec: SlotSpec): Record<string, string> {
+  cli.checkName('slot', spec.name);
+  validate.env(spec.env);
+  validate.component(spec.component);
+  if (spec.role !== 'tools') validate.color(spec.role);
+  validate.version(spec.release, true);
+  if (!/^[0-9a-f]{64}$/.test(spec.artifactSha256)) {
+    throw new VezaError(`invalid artifact sha256 for slot ${spec.name}`, 'pass the 64-hex sha256 from the release manifest', 'INVALID_INPUT');
+  }
+  if (spec.command.length === 0 || spec.command.some((a) => typeof a !== 'string' || a === '' || /[\n\r\0]/.test(a))) {
+    throw new VezaError(`invalid command for slot ${spec.name}: ${JSON.stringify(spec.command)}`, 'run.command in component.json must be a non-empty list of non-empty one-line strings', 'INVALID_INPUT');
+  }
+  if (!IPV4.test(spec.bind.host)) {
+    throw new VezaError(`slot ${spec.name} would bind ${spec.bind.host}`, 'an Incus slot binds an IPv4 address of its container, usually 0.0.0.0', 'INVALID_INPUT');
+  }
+  if (!Number.isInteger(spec.bind.port) || spec.bind.port < 1 || spec.bind.port > 65535) {
+    throw new VezaError(`invalid port ${spec.bind.port} for slot ${spec.name}`, 'use a TCP port 1-65535 (run.port in component.json)', 'INVALID_INPUT');
+  }
+  return {
+    [LABEL.slot]: spec.name,
+    [LABEL.env]: spec.env,
+    [LABEL.component]: spec.component,
+    [LABEL.role]: spec.role,
+    [LABEL.release]: spec.release,
+    [LABEL.sha256]: spec.artifactSha256,
+    [LABEL.port]: String(spec.bind.port),
+  };
+}
+
+/** The env file: the spec's vars plus HOST and PORT, which always match the bind address. */
+function slotVars(spec: SlotSpec): Record<string, string> {
+  checkEnvVars(spec.vars);
+  const bind = { HOST: spec.bind.host, PORT: String(spec.bind.port) };
+  for (const [k, v] of Object.entries(bind)) {
+    if (spec.vars[k] !== undefined && spec.vars[k] !== v) {
+      throw new VezaError(`slot ${spec.name}: ${k}=${spec.vars[k]} contradicts its bind address ${spec.bind.host}:${spec.bind.port}`, `leave ${k} out of the slot's vars; the driver sets it`, 'INVALID_INPUT');
+    }
+  }
+  return { ...spec.vars, ...bind };
+}
+
+/** sha256 and safe entries, proven by the engine's own unpacker into a throwaway directory. */
+async function verifyArtifact(file: string, sha256: string): Promise<void> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-incus-verify-'));
+  try {
+    await unpackArtifact({ file, sha256, dest: join(dir, 'app') });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+function inside(rel: string): string {
+  const full = posix.normalize(posix.join(SLOT_PATHS.app, rel));
+  if (isAbsolute(rel) || (full !== SLOT_PATHS.app && !full.startsWith(`${SLOT_PATHS.app}/`))) {
+    throw new VezaError(`working directory ${JSON.stringify(rel)} leaves the slot`, 'use a path relative to the artifact root', 'INVALID_INPUT');
+  }
+  return full;
+}

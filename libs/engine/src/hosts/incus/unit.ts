@@ -1,0 +1,105 @@
+import { VezaError } from '../../log/errors';
+
+/**
+ * What a slot container holds, and the systemd unit that runs its component:
+ * its own system user, the artifact read-only under /srv/veza/app, the env
+ * file 0600 read by systemd (never by the process's user), and the sandbox
+ * the seed's templates used (ProtectSystem=strict, NoNewPrivileges, …).
+ */
+export const SLOT_PATHS = {
+  app: '/srv/veza/app',
+  envFile: '/etc/veza/slot.env',
+  /** Where the artifact is pushed; removed once unpacked. */
+  artifact: '/var/lib/veza/artifact.tar.zst',
+} as const;
+
+/** One component per container: the unit's name is fixed, so the logs command needs no lookup. */
+export const SLOT_UNIT = 'veza-slot.service';
+
+/** One ExecStart word: double-quoted, with what systemd would expand or unescape escaped. */
+export function systemdWord(arg: string): string {
+  if (/[\n\r\0]/.test(arg)) throw new VezaError(`command argument ${JSON.stringify(arg)} holds a line break or NUL`, 'run.command in component.json must be plain one-line words', 'INVALID_INPUT');
+  return `"${arg.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
+}
+
+export interface UnitSpec {
+  component: string;
+  role: string;
+  release: string;
+  command: string[];
+}
+
+export function renderUnit(u: UnitSpec): string {
+  return [
+    '# written by veza; re-created with the slot',
+    '[Unit]',
+    `Description=${u.component} (${u.role}, release ${u.release})`,
+    'After=network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    `User=${u.component}`,
+    `Group=${u.component}`,
+    `WorkingDirectory=${SLOT_PATHS.app}`,
+    `EnvironmentFile=${SLOT_PATHS.envFile}`,
+    `ExecStart=${u.command.map(systemdWord).join(' ')}`,
+    'Restart=on-failure',
+    'RestartSec=1s',
+    'TimeoutStopSec=10s',
+    // Writable only here; everything else is read-only or private.
+    `StateDirectory=${u.component}`,
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'ProtectHome=yes',
+    'PrivateTmp=yes',
+    'PrivateDevices=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectControlGroups=yes',
+    'RestrictSUIDSGID=yes',
+    'RestrictRealtime=yes',
+    'RestrictNamespaces=yes',
+    'LockPersonality=yes',
+    'CapabilityBoundingSet=',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Run inside a fresh slot container: the component's own system user, then
+ * the pushed artifact unpacked beside the app directory and renamed into
+ * place. The artifact's bytes were verified and its entries proven safe on
+ * the runner before the push; GNU tar's own guards (no absolute names, no
+ * `..`, links delayed) apply again here.
+ */
+export const INSTALL_SCRIPT = [
+  'set -eu',
+  'user=$1 artifact=$2 app=$3',
+  'id -u "$user" >/dev/null 2>&1 || useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$user"',
+  'rm -rf "$app.new"',
+  'mkdir -p "$app.new"',
+  'tar --zstd -xf "$artifact" -C "$app.new" --no-same-owner',
+  'rm -rf "$app"',
+  'mv "$app.new" "$app"',
+  'rm -f "$artifact"',
+].join('\n');
+
+/**
+ * `HostDriver.exec` inside a slot: as root, read the env file (0600, root's)
+ * and the exec's own variables (a 0600 file pushed for this call, or "-"),
+ * then drop to the component's user and run the command: $1 env file, $2
+ * extra file, $3 user, the rest the command.
+ */
+export const EXEC_SCRIPT = [
+  'set -eu',
+  'set -a',
+  '. "$1"',
+  'if [ "$2" != - ]; then . "$2"; rm -f "$2"; fi',
+  'set +a',
+  'user=$3',
+  'shift 3',
+  'exec setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- "$@"',
+].join('\n');

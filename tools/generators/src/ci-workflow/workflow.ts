@@ -1,0 +1,180 @@
+import { Document } from 'yaml';
+
+/**
+ * The Forgejo deploy workflow (seed 000, 989d88236b) as data, rendered to
+ * YAML. Every value a step needs reaches its script through `env:`; no
+ * `${{ }}` expression is ever spliced into a `run:` script, so no input can
+ * become shell code.
+ */
+export interface WorkflowInput {
+  /** The workflow_dispatch choice: the environments CI deploys to. */
+  envs: string[];
+  /** Variables holding the registry tokens: needed to publish. */
+  publishSecrets: string[];
+  /** Every secret a deploy reads (tokens and data-tier passwords). */
+  deploySecrets: string[];
+}
+
+export const ACTIONS = {
+  checkout: 'https://code.forgejo.org/actions/checkout@v4',
+  setupNode: 'https://code.forgejo.org/actions/setup-node@v4',
+  // Forgejo's fork: upstream upload-artifact v4 refuses to run against a server that is not github.com.
+  uploadArtifact: 'https://code.forgejo.org/forgejo/upload-artifact@v4',
+} as const;
+
+/** The deploy runner has root-equivalent access to the Incus host (its socket is mounted in). */
+export const DEPLOY_RUNNER = ['self-hosted', 'incus'];
+export const BUILD_RUNNER = 'ubuntu-latest';
+export const LOG_RETENTION_DAYS = 30;
+export const NODE_VERSION = '20';
+
+const SECRETS_FILE = '"$RUNNER_TEMP/veza-deploy-secrets.env"';
+const LOG_DIR = 'veza-logs';
+const logFile = (name: string) => `"$RUNNER_TEMP/${LOG_DIR}/${name}.log"`;
+
+const out = (name: string) => `\${{ needs.resolve.outputs.${name} }}`;
+const secret = (name: string) => `\${{ secrets.${name} }}`;
+const secretsEnv = (names: string[]) => Object.fromEntries(names.map((n) => [n, secret(n)]));
+
+/** `history`: nx affected needs the commits between base and head. */
+function setupSteps(checkout: { ref?: string; history?: boolean }): Record<string, unknown>[] {
+  const options = { ...(checkout.ref ? { ref: checkout.ref } : {}), ...(checkout.history ? { 'fetch-depth': 0 } : {}) };
+  return [
+    { name: 'Check out', uses: ACTIONS.checkout, ...(Object.keys(options).length ? { with: options } : {}) },
+    { name: 'Set up Node', uses: ACTIONS.setupNode, with: { 'node-version': NODE_VERSION } },
+  ];
+}
+
+const script = (...lines: string[]) => `${lines.join('\n')}\n`;
+
+export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
+  const releaseEnv = { VEZA_ENV: out('env'), VEZA_RELEASE_SHA: out('sha'), NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
+  // Keyed on the resolved env, so two runs for one environment never overlap; the newer commit is what the operator wants.
+  const concurrency = () => ({ group: `veza-deploy-${out('env')}`, 'cancel-in-progress': true });
+  return {
+    name: 'deploy',
+    // Deliberately no pull_request, pull_request_target or any other event a fork can cause: the deploy runner controls the host.
+    on: {
+      push: { branches: ['main'], tags: ['v*'] },
+      workflow_dispatch: {
+        inputs: {
+          env: { description: 'Environment to deploy', type: 'choice', required: true, options: input.envs },
+          release_sha: { description: 'Full 40-hex commit to deploy (empty: the commit this run is on)', type: 'string', required: false, default: '' },
+        },
+      },
+    },
+    permissions: { contents: 'read' },
+    defaults: { run: { shell: 'bash' } },
+    jobs: {
+      resolve: {
+        name: 'Resolve environment and release',
+        'runs-on': BUILD_RUNNER,
+        outputs: {
+          env: '${{ steps.resolve.outputs.env }}',
+          sha: '${{ steps.resolve.outputs.sha }}',
+          base: '${{ steps.resolve.outputs.base }}',
+        },
+        steps: [
+          ...setupSteps({}),
+          { name: 'Install npm packages', run: 'npm install --no-save --no-audit --no-fund --loglevel=error\n' },
+          {
+            name: "Resolve with the engine's resolveRelease",
+            id: 'resolve',
+            run: 'node -r @swc-node/register tools/scripts/resolve-release.ts | tee -a "$GITHUB_OUTPUT"\n',
+          },
+        ],
+      },
+      build: {
+        name: 'Test, build and publish what changed',
+        needs: 'resolve',
+        'runs-on': BUILD_RUNNER,
+        concurrency: concurrency(),
+        env: { ...releaseEnv, VEZA_BASE: out('base') },
+        steps: [
+          ...setupSteps({ ref: out('sha'), history: true }),
+          { name: 'Install toolchains and npm packages', run: 'bash tools/scripts/setup.sh\n' },
+          {
+            name: 'Test, build and package the affected components',
+            run: 'npx nx affected -t package --base="${VEZA_BASE:-$VEZA_RELEASE_SHA~1}" --head="$VEZA_RELEASE_SHA"\n',
+          },
+          {
+            // Only cache hits run before publish now: no component code runs with the token in its environment.
+            name: "Publish them to the environment's registry",
+            env: secretsEnv(input.publishSecrets),
+            run: 'npx nx affected -t publish --base="${VEZA_BASE:-$VEZA_RELEASE_SHA~1}" --head="$VEZA_RELEASE_SHA" --env="$VEZA_ENV"\n',
+          },
+        ],
+      },
+      deploy: {
+        name: 'Deploy',
+        needs: ['resolve', 'build'],
+        'runs-on': DEPLOY_RUNNER,
+        concurrency: concurrency(),
+        env: releaseEnv,
+        steps: [
+          ...setupSteps({ ref: out('sha') }),
+          { name: 'Install toolchains and npm packages', run: 'bash tools/scripts/setup.sh\n' },
+          {
+            name: 'Test, build and package every component',
+            run: script(`mkdir -p "$RUNNER_TEMP/${LOG_DIR}"`, `npx nx run-many -t package --projects=tag:type:component 2>&1 | tee ${logFile('package')}`),
+          },
+          {
+            name: 'Write the deploy secrets to a private temporary file',
+            env: secretsEnv(input.deploySecrets),
+            run: script(
+              'umask 077',
+              `for name in ${input.deploySecrets.join(' ')}; do`,
+              `  printf '%s=%q\\n' "$name" "\${!name}"`,
+              `done > ${SECRETS_FILE}`,
+            ),
+          },
+          {
+            // publish, provision and deploy read the secrets; the package chain they depend on is all cache hits by now.
+            name: 'Deploy the release',
+            run: script(
+              'set -a',
+              `. ${SECRETS_FILE}`,
+              'set +a',
+              `npx nx run infra-deploy:deploy --env="$VEZA_ENV" --sha="$VEZA_RELEASE_SHA" 2>&1 | tee ${logFile('deploy')}`,
+            ),
+          },
+          {
+            name: 'Shred the secrets file',
+            if: 'always()',
+            run: script(`if [ -e ${SECRETS_FILE} ]; then shred --remove --zero ${SECRETS_FILE}; fi`),
+          },
+          {
+            name: 'Upload the deploy logs',
+            if: 'always()',
+            uses: ACTIONS.uploadArtifact,
+            with: {
+              name: `deploy-logs-${out('env')}-${out('sha')}`,
+              path: `\${{ runner.temp }}/${LOG_DIR}`,
+              'retention-days': LOG_RETENTION_DAYS,
+            },
+          },
+        ],
+      },
+    },
+  };
+}
+
+export function renderWorkflow(input: WorkflowInput): string {
+  const doc = new Document(buildWorkflow(input));
+  doc.commentBefore = [
+    ' Generated by `npx nx g @veza/generators:ci-workflow` from infra/environments/*.yaml;',
+    ' change the generator (tools/generators/src/ci-workflow) and regenerate, do not edit.',
+    '',
+    ' push to main deploys staging, a v* tag deploys prod, workflow_dispatch deploys the chosen',
+    ' environment at release_sha (or the run commit). tools/scripts/resolve-release.ts decides,',
+    ' with the engine\'s resolveRelease; every other event is refused.',
+    '',
+    ' SECURITY: no pull_request or other fork-influenced trigger, ever: the deploy runner',
+    ` (${DEPLOY_RUNNER.join(', ')}) has the Incus socket, i.e. root on the host.`,
+    ' Secrets reach steps only through env: and a 0600 temp file shredded in an always() step.',
+    '',
+    ' Repository secrets the operator sets up:',
+    ...input.deploySecrets.map((s) => `   ${s}`),
+  ].join('\n');
+  return doc.toString({ lineWidth: 0 });
+}

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { httpGet } from '@veza/engine/deploy/http';
+import { reportedRelease } from '@veza/engine/deploy/probe';
+import { WORKSPACE_ROOT } from '../../../test/support/entry-process';
+import { copyRepository } from '../../../test/e2e/support/copy';
+import { stopEverything } from '../../../test/e2e/support/workspace';
+
+/**
+ * The promise of the component generator, end to end on `local`: in a
+ * committed copy of this repository (its own loopback subnet and edge port),
+ * `nx g` creates a node component and `nx run infra-deploy:deploy` deploys it
+ * beside the others with no other edit — the edge routes its prefix to it
+ * and it reports the release through the public URL.
+ */
+const SUBNET = '127.79.47';
+const PORT = 18447;
+
+test('a generated node component deploys on local and answers through the edge', async (t) => {
+  const repo = await copyRepository(t, { subnet: SUBNET, port: PORT });
+  repo.defer(() => stopEverything(repo.dir, 'local'));
+  const nx = async (...args: string[]) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
+    // The copy decides its own release and runs its own tests.
+    delete env.VEZA_RELEASE_SHA;
+    delete env.NODE_TEST_CONTEXT;
+    const r = await promisify(execFile)(join(repo.dir, 'node_modules', '.bin', 'nx'), args, { cwd: repo.dir, env, maxBuffer: 64 * 1024 * 1024, timeout: 10 * 60_000 })
+      .catch((e: { stdout: string; stderr: string; code: number }) => e);
+    assert.ok(!('code' in r && r.code), `nx ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
+    return `${r.stdout}\n${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+  };
+  const publicGet = (path: string) => httpGet({ host: `${SUBNET}.1`, port: PORT, hostHeader: `veza.localhost:${PORT}`, path, timeoutMs: 5_000 });
+
+  await nx('g', '@veza/generators:component', 'demo-svc', '--kind=node', '--routes=/demo');
+  const sha = await repo.commit('a generated component');
+  const out = await nx('run', 'infra-deploy:deploy', '--env=local');
+  assert.match(out, new RegExp(`release ${sha} is live on green`));
+  assert.match(out, /> nx run demo-svc:publish/);
+
+  const status = await publicGet('/demo/status');
+  assert.equal(status.status, 200);
+  assert.equal(JSON.parse(status.body).component, 'demo-svc');
+  assert.equal(reportedRelease(status.body), sha);
+  assert.equal((await publicGet('/demo/health')).status, 200);
+  assert.equal(reportedRelease((await publicGet('/api/v1/status')).body), sha, 'the other components deployed beside it');
+});

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { isVezaError } from '@veza/engine/log/errors';
+import { ciEnvironments, formatOutputs, main, resolveCiRelease } from './resolve-release';
+
+const ROOT = join(__dirname, '..', '..');
+const ENVS = ['prod', 'staging'];
+const SHA = '0123456789abcdef0123456789abcdef01234567';
+const BEFORE = 'fedcba9876543210fedcba9876543210fedcba98';
+
+const vars = (event: string, ref: string, sha = SHA) => ({ GITHUB_EVENT_NAME: event, GITHUB_REF: ref, GITHUB_SHA: sha });
+
+test('each deploying trigger resolves to its environment, sha and affected base', () => {
+  assert.deepEqual(resolveCiRelease(vars('push', 'refs/heads/main'), { before: BEFORE }, ENVS), { env: 'staging', sha: SHA, base: BEFORE });
+  // A new tag's `before` is all zeros: no base, the workflow falls back to the sha's parent.
+  assert.deepEqual(resolveCiRelease(vars('push', 'refs/tags/v1.2.0'), { before: '0'.repeat(40) }, ENVS), { env: 'prod', sha: SHA, base: '' });
+  assert.deepEqual(resolveCiRelease(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'prod', release_sha: BEFORE } }, ENVS), { env: 'prod', sha: BEFORE, base: '' });
+  assert.deepEqual(resolveCiRelease(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'staging', release_sha: '' } }, ENVS), { env: 'staging', sha: SHA, base: '' });
+  assert.deepEqual(resolveCiRelease(vars('push', 'refs/heads/main'), { before: 'not-a-sha; rm -rf /' }, ENVS).base, '');
+  assert.equal(formatOutputs({ env: 'prod', sha: SHA, base: '' }), `env=prod\nsha=${SHA}\nbase=\n`);
+});
+
+test('pull requests, other refs and bad input are refused by the engine', () => {
+  const refused = (v: NodeJS.ProcessEnv, payload: unknown, re: RegExp) =>
+    assert.throws(() => resolveCiRelease(v, payload, ENVS), (e: unknown) => isVezaError(e) && re.test(e.message));
+  refused(vars('pull_request', 'refs/pull/3/merge'), {}, /the pull_request event never deploys/);
+  refused(vars('pull_request_target', 'refs/heads/main'), {}, /never deploys/);
+  refused(vars('push', 'refs/heads/feature'), {}, /does not deploy/);
+  refused(vars('push', 'refs/heads/main', 'HEAD'), {}, /not a 40-hex sha/);
+  refused(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'local' } }, /unknown environment "local"/);
+  refused(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'prod', release_sha: 'abc' } }, /release_sha "abc" is not a full 40-hex/);
+});
+
+test('CI deploys to the non-local environments only', () => {
+  assert.deepEqual(ciEnvironments([{ name: 'staging', driver: 'incus' }, { name: 'local', driver: 'local' }, { name: 'prod', driver: 'incus' }]), ['prod', 'staging']);
+});
+
+test('main reads the environment files and the event payload of the run', async (t) => {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-resolve-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const event = join(dir, 'event.json');
+  await fs.writeFile(event, JSON.stringify({ inputs: { env: 'prod', release_sha: BEFORE } }));
+  assert.equal(await main({ ...vars('workflow_dispatch', 'refs/heads/main'), GITHUB_EVENT_PATH: event }, ROOT), `env=prod\nsha=${BEFORE}\nbase=\n`);
+  await fs.writeFile(event, JSON.stringify({ inputs: { env: 'local' } }));
+  await assert.rejects(main({ ...vars('workflow_dispatch', 'refs/heads/main'), GITHUB_EVENT_PATH: event }, ROOT), /unknown environment "local"/);
+});
+
+test('as a CLI: outputs for $GITHUB_OUTPUT on stdout; a refusal is one line on stderr and exit 1', async (t) => {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-resolve-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const event = join(dir, 'event.json');
+  await fs.writeFile(event, JSON.stringify({ before: BEFORE, ref: 'refs/heads/main' }));
+  const run = (env: NodeJS.ProcessEnv) => promisify(execFile)(process.execPath, ['-r', '@swc-node/register', 'tools/scripts/resolve-release.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.base.json'), GITHUB_EVENT_PATH: event, ...env },
+  });
+  assert.deepEqual(await run(vars('push', 'refs/heads/main')), { stdout: `env=staging\nsha=${SHA}\nbase=${BEFORE}\n`, stderr: '' });
+  await assert.rejects(run(vars('pull_request', 'refs/pull/1/merge')), (e: { code: number; stdout: string; stderr: string }) => {
+    assert.equal(e.code, 1);
+    assert.equal(e.stdout, '');
+    assert.match(e.stderr, /^resolve-release: the pull_request event never deploys — deploys run only on a push to main, a v\* tag or workflow_dispatch; [^\n]+\n$/);
+    return true;
+  });
+});
