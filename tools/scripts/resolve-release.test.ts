@@ -36,8 +36,14 @@ test('pull requests, other refs and bad input are refused by the engine', () => 
   refused(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'prod', release_sha: 'abc' } }, /release_sha "abc" is not a full 40-hex/);
 });
 
-test('CI deploys to the non-local environments only', () => {
-  assert.deepEqual(ciEnvironments([{ name: 'staging', driver: 'incus' }, { name: 'local', driver: 'local' }, { name: 'prod', driver: 'incus' }]), ['prod', 'staging']);
+test('CI deploys only the environments with a shared (https) registry', () => {
+  const registry = (url: string) => ({ url, owner: 'veza' });
+  assert.deepEqual(ciEnvironments([
+    { name: 'staging', registry: registry('https://forgejo.example/api/packages') },
+    { name: 'local', registry: registry('file:.veza/registry') },
+    { name: 'incus-test', registry: registry('file:.veza/registry') },
+    { name: 'prod', registry: registry('https://forgejo.example/api/packages') },
+  ]), ['prod', 'staging']);
 });
 
 test('main reads the environment files and the event payload of the run', async (t) => {

@@ -17,9 +17,13 @@ import { resolveRelease, triggerFromActions } from '@veza/engine/release/resolve
 
 const WORKSPACE_ROOT = join(__dirname, '..', '..');
 
-/** CI deploys to environments on real hosts; a local-driver environment belongs to a developer's machine. */
-export function ciEnvironments(envs: Pick<Environment, 'name' | 'driver'>[]): string[] {
-  return envs.filter((e) => e.driver !== 'local').map((e) => e.name).sort();
+/**
+ * CI deploys only environments whose registry is shared (Forgejo over https):
+ * the build job publishes from another runner than the deploy, and a `file:`
+ * registry (local, test tiers) exists on one machine only.
+ */
+export function ciEnvironments(envs: Pick<Environment, 'name' | 'registry'>[]): string[] {
+  return envs.filter((e) => e.registry.url.startsWith('https://')).map((e) => e.name).sort();
 }
 
 export interface CiRelease {

@@ -9,9 +9,9 @@ import { describeError } from '@veza/engine/log/errors';
 export async function runExecutor(
   context: ExecutorContext,
   body: (log: Logger) => Promise<void>,
-  opts: { json?: boolean } = {},
+  opts: { json?: boolean; write?: (line: string) => void } = {},
 ): Promise<{ success: boolean }> {
-  const log = createLogger({ format: opts.json ? 'json' : undefined, base: { project: context.projectName } });
+  const log = createLogger({ format: opts.json ? 'json' : undefined, write: opts.write, base: { project: context.projectName } });
   try {
     await body(log);
     return { success: true };

@@ -15,7 +15,8 @@ import { listTree } from './tree';
  * Memory stays bounded whatever the tree size: the tar stream is cut into
  * fixed-size chunks, each compressed as an independent zstd frame (a
  * concatenation of frames is a valid zstd stream), with at most
- * `concurrency` chunks in flight on the libuv pool while the next one fills.
+ * `concurrency` chunks compressing on the libuv pool while this thread
+ * reads the next chunk and hashes and writes the finished frames in order.
  */
 export interface PackOptions {
   chunkSize?: number;
@@ -53,8 +54,10 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
         return frame;
       }, concurrency);
       for await (const frame of frames) {
+        // The write runs on the pool while this thread hashes the same bytes.
+        const written = writeAll(fh, frame);
         hash.update(frame);
-        await writeAll(fh, frame);
+        await written;
         size += frame.length;
       }
       await fh.sync();

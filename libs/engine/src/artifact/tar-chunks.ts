@@ -26,13 +26,15 @@ export class ChunkPool {
 
 /**
  * Writes the tar stream of `entries` into fixed-size chunks, reading file
- * content straight into the chunk (no intermediate copies). Reads are
- * synchronous on purpose: the libuv pool is busy compressing, and an async
- * read per small file would queue behind those jobs and starve them of input. A yielded chunk
+ * content straight into the chunk (no intermediate copies). A yielded chunk
  * belongs to the consumer, which may still be compressing it while the next
  * one fills, and hands it back to the pool when done. Every chunk but the
  * last is `chunkSize` long, so the cut points, and with them the compressed
  * frames, depend only on the content.
+ *
+ * Reads are synchronous on purpose: the libuv pool is busy compressing, and
+ * async reads (three pool round trips per small file) queued behind those
+ * jobs starved them of input — the benchmark ran markedly slower that way.
  */
 export async function* tarChunks(root: string, entries: TreeEntry[], pool: ChunkPool): AsyncGenerator<Buffer> {
   const chunkSize = pool.chunkSize;

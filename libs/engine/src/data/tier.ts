@@ -1,16 +1,16 @@
 import type { Environment } from '../config/environment';
-import { VezaError } from '../log/errors';
 import { createLogger, type Logger } from '../log/logger';
 import { createProcessRunner, type ProcessRunner } from '../ports/process';
+import { IncusDataTier } from './incus/tier';
 import { LocalDataTier } from './local/tier';
 import type { DataPlan } from './plan';
 import type { SnapshotInfo } from './snapshots';
 
 /**
  * An environment's data services, whatever hosts them. `local` runs
- * PostgreSQL from the machine's binaries; `incus` (postgres, redis, rabbitmq
- * and minio containers, seed 001 deploy_data) comes later behind the same
- * interface. Nothing here ever destroys data: there is no delete.
+ * PostgreSQL from the machine's binaries; `incus` runs postgres, redis,
+ * rabbitmq and minio containers (seed 001 deploy_data). Nothing here ever
+ * destroys data: there is no delete.
  */
 export interface ProvisionOptions {
   /** When given, a `pre-deploy-<release>` snapshot is taken (or kept, if it exists) after the services are up. */
@@ -40,9 +40,8 @@ export interface DataTierDeps {
 }
 
 export function createDataTier(env: Environment, deps: DataTierDeps): DataTier {
-  if (env.driver === 'incus') {
-    throw new VezaError(`the data tier is not implemented for incus yet (environment ${env.name})`,
-      'provision its data containers with the Ansible deploy_data playbook for now, or use a local environment', 'NOT_IMPLEMENTED');
-  }
-  return new LocalDataTier(env, deps.workspaceRoot, deps.runner ?? createProcessRunner(), deps.log ?? createLogger());
+  const runner = deps.runner ?? createProcessRunner();
+  const log = deps.log ?? createLogger();
+  if (env.driver === 'incus') return new IncusDataTier(env, runner, log);
+  return new LocalDataTier(env, deps.workspaceRoot, runner, log);
 }

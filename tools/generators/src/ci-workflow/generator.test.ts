@@ -42,7 +42,7 @@ test('triggers: push to main, v* tags and workflow_dispatch only — never pull_
   assert.deepEqual(Object.keys(inputs).sort(), ['env', 'release_sha']);
   assert.equal(inputs.env.type, 'choice');
   assert.equal(inputs.env.required, true);
-  assert.deepEqual(inputs.env.options, ['prod', 'staging'], 'the non-local environment files');
+  assert.deepEqual(inputs.env.options, ['prod', 'staging'], 'the environment files with an https registry');
   assert.equal(inputs.release_sha.type, 'string');
   assert.equal(inputs.release_sha.required, false);
   for (const forbidden of ['pull_request', 'pull_request_target', 'pull_request_review', 'pull_request_review_comment', 'issue_comment', 'workflow_run', 'fork']) {
@@ -190,6 +190,6 @@ test('without a staging or prod environment the workflow is refused, nothing wri
   const tree = workspaceTree();
   tree.delete('infra/environments/staging.yaml');
   const before = snapshot(tree);
-  assert.throws(() => generateCiWorkflow(tree), (e: unknown) => isVezaError(e) && /deploys staging, but there is no non-local environment of that name/.test(e.message));
+  assert.throws(() => generateCiWorkflow(tree), (e: unknown) => isVezaError(e) && /deploys staging, but there is no such environment with a shared \(https\) registry/.test(e.message));
   assert.deepEqual(snapshot(tree), before);
 });

@@ -22,7 +22,7 @@ export function workflowInput(environments: Environment[]): WorkflowInput {
   const envs = ciEnvironments(environments);
   const missing = TRIGGERED_ENVS.filter((e) => !envs.includes(e));
   if (missing.length) {
-    throw new VezaError(`the deploy workflow deploys ${missing.join(' and ')}, but there is no non-local environment of that name`,
+    throw new VezaError(`the deploy workflow deploys ${missing.join(' and ')}, but there is no such environment with a shared (https) registry`,
       `add infra/environments/${missing[0]}.yaml (npx nx g @veza/generators:environment ${missing[0]} --driver=incus --hosts=…)`, 'UNKNOWN_ENV');
   }
   const deployed = environments.filter((e) => envs.includes(e.name));

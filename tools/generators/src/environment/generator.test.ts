@@ -60,7 +60,7 @@ test('the edge gives a new environment its Host ACL and its own pool for every c
 
 test('an incus environment shares registry, Incus and data settings with its edge siblings', () => {
   const tree = workspaceTree();
-  generateEnvironment(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr' });
+  generateEnvironment(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr', edge: 'veza-haproxy' });
   const env = environmentSchema.parse(parse(tree.read('infra/environments/qa.yaml', 'utf8')!));
   assert.equal(env.edge, 'veza-haproxy');
   assert.equal(env.publicUrl, 'https://qa.veza.fr');
@@ -77,7 +77,7 @@ test('an incus environment shares registry, Incus and data settings with its edg
 
 test('bad input is refused with one reason and nothing is written', () => {
   const tree = workspaceTree();
-  const ok = { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr' };
+  const ok = { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr', edge: 'veza-haproxy' };
   refused(tree, { ...ok, name: 'QA' }, /invalid environment name "QA"/, 'INVALID_INPUT');
   refused(tree, { ...ok, name: 'staging' }, /infra\/environments\/staging\.yaml already exists/, 'ALREADY_EXISTS');
   refused(tree, { ...ok, driver: 'docker' }, /unknown driver "docker"/, 'INVALID_INPUT');
@@ -94,15 +94,23 @@ test('bad input is refused with one reason and nothing is written', () => {
 
 test('an incus environment with no sibling to share settings with is refused', () => {
   const tree = workspaceTree();
-  tree.delete('infra/environments/staging.yaml');
-  tree.delete('infra/environments/prod.yaml');
-  refused(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr' }, /there is no incus environment to take the registry, Incus and data settings from/, 'NO_TEMPLATE');
+  for (const e of readDeclarations(tree).environments) if (e.driver === 'incus') tree.delete(`infra/environments/${e.name}.yaml`);
+  refused(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr', edge: 'veza-haproxy' }, /there is no incus environment to take the registry, Incus and data settings from/, 'NO_TEMPLATE');
+});
+
+test('--edge defaults to the one blue-green edge of the driver, and must be given when there are several', () => {
+  const tree = workspaceTree();
+  tree.write('infra/edges/second-local.yaml', tree.read('infra/edges/local-edge.yaml', 'utf8')!.replace('name: local-edge', 'name: second-local').replace('port: 18080', 'port: 18081'));
+  refused(tree, { name: 'dev2', driver: 'local', hosts: 'dev2.localhost' }, /several blue-green local edges in infra\/edges: local-edge, second-local/, 'INVALID_INPUT');
+  tree.delete('infra/edges/second-local.yaml');
+  generateEnvironment(tree, { name: 'dev2', driver: 'local', hosts: 'dev2.localhost' });
+  assert.equal(environmentSchema.parse(parse(tree.read('infra/environments/dev2.yaml', 'utf8')!)).edge, 'local-edge');
 });
 
 test('running it twice: the second run refuses and changes nothing', () => {
   const tree = workspaceTree();
-  generateEnvironment(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr' });
-  refused(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr' }, /qa\.yaml already exists/, 'ALREADY_EXISTS');
+  generateEnvironment(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr', edge: 'veza-haproxy' });
+  refused(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr', edge: 'veza-haproxy' }, /qa\.yaml already exists/, 'ALREADY_EXISTS');
 });
 
 test('an existing deploy workflow is regenerated so its environment choice includes the new one', () => {
@@ -110,14 +118,14 @@ test('an existing deploy workflow is regenerated so its environment choice inclu
   generateEnvironment(tree, { name: 'dev2', driver: 'local', hosts: 'dev2.localhost' });
   assert.ok(!tree.exists(WORKFLOW_FILE), 'no workflow is created where there was none');
   generateCiWorkflow(tree);
-  generateEnvironment(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr' });
+  generateEnvironment(tree, { name: 'qa', driver: 'incus', hosts: 'qa.veza.fr', edge: 'veza-haproxy' });
   const wf = parse(tree.read(WORKFLOW_FILE, 'utf8')!);
   assert.deepEqual(wf.on.workflow_dispatch.inputs.env.options, ['prod', 'qa', 'staging']);
 });
 
 test('the Nx entry point reports bad input as one line', async () => {
   const tree = workspaceTree();
-  await assert.rejects(environmentGenerator(tree, { name: 'qa', driver: 'incus', hosts: 'qa veza' }), (e: Error) => {
+  await assert.rejects(environmentGenerator(tree, { name: 'qa', driver: 'incus', hosts: 'qa veza', edge: 'veza-haproxy' }), (e: Error) => {
     assert.equal(e.message, 'invalid host "qa veza" in --hosts — give comma-separated lower-case DNS names, e.g. --hosts=qa.veza.fr,www.qa.veza.fr');
     return true;
   });

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
@@ -7,7 +7,7 @@ export const WORKSPACE_ROOT = join(__dirname, '..', '..', '..', '..');
 
 /** The declarations the generators read, copied from this workspace: a virtual tree that renders like the real one. */
 export const DECLARATIONS = [
-  ...readdirSync(join(WORKSPACE_ROOT, 'apps')).map((a) => `apps/${a}/component.json`),
+  ...readdirSync(join(WORKSPACE_ROOT, 'apps')).map((a) => `apps/${a}/component.json`).filter((f) => existsSync(join(WORKSPACE_ROOT, f))),
   ...readdirSync(join(WORKSPACE_ROOT, 'infra/environments')).map((f) => `infra/environments/${f}`),
   ...readdirSync(join(WORKSPACE_ROOT, 'infra/edges')).map((f) => `infra/edges/${f}`),
 ];

@@ -177,16 +177,3 @@ test('stop keeps the data; provision starts the same cluster again, and moves it
   assert.match(movedUrl, /:15433\//);
   assert.deepEqual(await query(movedUrl, 'SELECT v FROM kept'), [{ v: 'survives' }]);
 });
-
-test('incus environments are refused with a clear error until their data tier exists', () => {
-  const env = environmentSchema.parse({
-    name: 'staging',
-    driver: 'incus',
-    prefix: 'veza-staging-',
-    publicHosts: ['staging.veza.fr'],
-    publicUrl: 'https://staging.veza.fr',
-    edge: 'veza-haproxy',
-    registry: { url: 'https://git.example/api/packages', owner: 'talas' },
-  });
-  assert.throws(() => createDataTier(env, { workspaceRoot: '/nonexistent' }), (e: unknown) => e instanceof VezaError && e.code === 'NOT_IMPLEMENTED' && /not implemented for incus yet/.test(e.message));
-});

@@ -8,7 +8,16 @@ export interface PublishExecutorOptions {
 }
 
 export default async function publishExecutor(options: PublishExecutorOptions, context: ExecutorContext) {
-  return runExecutor(context, async (log) => {
-    await publishArtifact({ workspaceRoot: context.root, project: context.projectName ?? '', envName: options.env ?? 'local', dryRun: options.dryRun, log });
-  });
+  return publishTask(options, context);
+}
+
+/** One component's publish; `write` takes its log lines when several publishes share a process (batch.ts). */
+export function publishTask(options: PublishExecutorOptions, context: ExecutorContext, write?: (line: string) => void) {
+  return runExecutor(
+    context,
+    async (log) => {
+      await publishArtifact({ workspaceRoot: context.root, project: context.projectName ?? '', envName: options.env ?? 'local', dryRun: options.dryRun, log });
+    },
+    { write },
+  );
 }

@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import type { Environment } from '../../config/environment';
+import { VezaError } from '../../log/errors';
+import type { Command } from '../../ports/process';
+import * as cli from '../../hosts/incus/cli';
+import type { IncusClient } from '../../hosts/incus/client';
+import { DATA_PROFILE, type IncusSettings } from '../../hosts/incus/host';
+import type { PlanStep } from '../plan';
+import { ensureRoleAndDatabaseSql } from '../sql';
+
+/**
+ * The Incus data tier's services (seed 257ea4b159): one container each,
+ * `<prefix>postgres|redis|rabbitmq|minio`, created only when absent and
+ * never destroyed. Everything here is pure: what each container should hold,
+ * the constant scripts that inspect and configure it (data as arguments,
+ * contents and passwords on stdin), and the plan from an inspected state.
+ */
+export type ServiceName = 'postgres' | 'redis' | 'rabbitmq' | 'minio';
+export const SERVICE_ORDER: readonly ServiceName[] = ['postgres', 'redis', 'rabbitmq', 'minio'];
+
+export const PORTS = { postgres: 5432, redis: 6379, rabbitmq: 5672, minio: 9000 } as const;
+
+/** The Debian packages each service needs (MinIO has none: its binary comes from the operator). */
+const PACKAGES: Record<ServiceName, string[]> = {
+  postgres: ['postgresql'],
+  redis: ['redis-server'],
+  rabbitmq: ['rabbitmq-server'],
+  minio: [],
+};
+
+export interface Secrets {
+  postgres: string;
+  redis?: string;
+  rabbitmq?: string;
+  minio?: string;
+}
+
+export function configuredServices(env: Environment): ServiceName[] {
+  return SERVICE_ORDER.filter((s) => s === 'postgres' || env.data[s] !== undefined);
+}
+
+export function containerName(env: Pick<Environment, 'prefix'>, service: ServiceName): string {
+  return cli.checkName('data container', `${env.prefix}${service}`);
+}
+
+/** How slots reach a service: its container's name on the Incus network's DNS. */
+export function serviceHost(env: Environment, settings: IncusSettings, service: ServiceName): string {
+  return `${containerName(env, service)}.${settings.dnsSuffix}`;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+// ---- scripts (constant; $1… are their data) -------------------------------
+
+/** Bounded: the container booted and has an address (DHCP), so package installs and clients work. */
+export const WAIT_BOOTED = [
+  'systemctl is-system-running --wait >/dev/null || true',
+  'i=0',
+  'until ip -4 -o addr show scope global | grep -q inet; do i=$((i+1)); [ $i -ge 120 ] && { echo "no IPv4 address after 120 s" >&2; exit 1; }; sleep 1; done',
+].join('\n');
+
+export const INSTALL_PACKAGES = 'set -eu\nmissing=$(for p in "$@"; do dpkg-query -W -f=\'${Status}\' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)\n[ -z "$missing" ] && exit 0\napt-get update -q\napt-get install -y -q --no-install-recommends $missing';
+
+/** Replaces a config file atomically: $1 its directory (a `*` is resolved: postgres' version), $2 its name, $3 owner, $4 mode. */
+export const WRITE_CONFIG = [
+  'set -eu',
+  'for dir in $1; do :; done',
+  '[ -d "$dir" ] || { echo "no directory $1" >&2; exit 1; }',
+  'tmp=$(mktemp "$dir/.veza-XXXXXX")',
+  'trap \'rm -f "$tmp"\' EXIT',
+  'cat > "$tmp"',
+  'chown "$3" "$tmp"',
+  'chmod "$4" "$tmp"',
+  'sync "$tmp"',
+  'mv -f "$tmp" "$dir/$2"',
+  'trap - EXIT',
+].join('\n');
+
+export const RESTART = 'set -eu\nsystemctl enable "$1" >/dev/null 2>&1\nsystemctl restart "$1"';
+
+/** key=value lines the plan compares with what it wants; a missing tool prints installed=0. */
+export const INSPECT: Record<ServiceName, string> = {
+  postgres: [
+    'command -v pg_lsclusters >/dev/null || { echo installed=0; exit 0; }',
+    'echo installed=1',
+    'set -- $(pg_lsclusters --no-header | head -n 1)',
+    '[ $# -ge 4 ] || { echo cluster=none; exit 0; }',
+    'echo cluster=$1/$2; echo status=$4',
+    'd=/etc/postgresql/$1/$2',
+    'echo conf=$(cat "$d/conf.d/veza.conf" 2>/dev/null | sha256sum | cut -c1-64)',
+    'echo hba=$(sha256sum < "$d/pg_hba.conf" | cut -c1-64)',
+  ].join('\n'),
+  redis: [
+    'command -v redis-server >/dev/null || { echo installed=0; exit 0; }',
+    'echo installed=1',
+    'echo conf=$(sha256sum < /etc/redis/redis.conf | cut -c1-64)',
+    'echo active=$(systemctl is-active redis-server)',
+  ].join('\n'),
+  rabbitmq: [
+    'command -v rabbitmqctl >/dev/null || { echo installed=0; exit 0; }',
+    'echo installed=1',
+    'echo active=$(systemctl is-active rabbitmq-server)',
+  ].join('\n'),
+  minio: [
+    'echo installed=$([ -x /usr/local/bin/minio ] && [ -x /usr/local/bin/mc ] && echo 1 || echo 0)',
+    'echo binary=$(cat /usr/local/bin/minio 2>/dev/null | sha256sum | cut -c1-64)',
+    'echo env=$(cat /etc/default/minio 2>/dev/null | sha256sum | cut -c1-64)',
+    'echo unit=$(cat /etc/systemd/system/minio.service 2>/dev/null | sha256sum | cut -c1-64)',
+    'echo active=$(systemctl is-active minio)',
+  ].join('\n'),
+};
+
+/** Logs in as the app role with the password from stdin: prints the database's owner, or nothing. */
+export const POSTGRES_APP_CHECK = 'IFS= read -r PGPASSWORD; export PGPASSWORD\npsql --no-psqlrc -tA "host=127.0.0.1 port=$3 user=$1 dbname=$2 connect_timeout=5" -c "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database WHERE datname = current_database()" 2>/dev/null || true';
+
+/** Waits (bounded) for redis to answer PONG to the password from stdin. */
+export const REDIS_READY = 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH\ni=0\nuntil [ "$(redis-cli -h 127.0.0.1 -p "$1" --no-auth-warning ping 2>/dev/null)" = PONG ]; do i=$((i+1)); [ $i -ge 60 ] && { echo "redis does not answer PONG" >&2; exit 1; }; sleep 0.5; done';
+
+/**
+ * rabbitmqctl reads a password from stdin when none is given, so it never
+ * reaches argv; the Erlang VM also swallows any stdin it is handed, so the
+ * password is read first and every other call gets /dev/null. $1 user, $2 vhost.
+ */
+export const RABBITMQ_INSPECT = [
+  'IFS= read -r pw',
+  'rabbitmqctl await_startup --timeout 120 </dev/null >/dev/null 2>&1 || { echo up=0; exit 0; }',
+  'echo up=1',
+  'echo vhost=$(rabbitmqctl list_vhosts -q --no-table-headers name </dev/null | grep -Fxc -- "$2")',
+  'echo user=$(rabbitmqctl list_users -q --no-table-headers </dev/null | cut -f1 | grep -Fxc -- "$1")',
+  'echo perms=$(rabbitmqctl list_user_permissions -q --no-table-headers "$1" </dev/null 2>/dev/null | grep -Fxc -- "$(printf "%s\\t.*\\t.*\\t.*" "$2")")',
+  'echo password=$(printf "%s\\n" "$pw" | rabbitmqctl authenticate_user "$1" >/dev/null 2>&1 && echo 1 || echo 0)',
+].join('\n');
+
+export const RABBITMQ_VHOST = 'set -eu\nrabbitmqctl await_startup --timeout 120 </dev/null >/dev/null\nrabbitmqctl add_vhost "$1" </dev/null';
+export const RABBITMQ_USER = [
+  'set -eu',
+  'IFS= read -r pw',
+  'rabbitmqctl await_startup --timeout 120 </dev/null >/dev/null',
+  'if rabbitmqctl list_users -q --no-table-headers </dev/null | cut -f1 | grep -Fxq -- "$1"; then verb=change_password; else verb=add_user; fi',
+  'printf "%s\\n" "$pw" | rabbitmqctl "$verb" "$1"',
+].join('\n');
+export const RABBITMQ_PERMS = 'set -eu\nrabbitmqctl set_permissions -p "$2" "$1" ".*" ".*" ".*" </dev/null';
+
+/** The bucket through mc, its credentials in MC_HOST_veza read from stdin. $1 bucket. */
+export const MINIO_BUCKET = 'set -eu\nIFS= read -r MC_HOST_veza; export MC_HOST_veza\ni=0\nuntil mc ready veza >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 60 ] && { echo "minio is not ready" >&2; exit 1; }; sleep 1; done\nmc mb --ignore-existing "veza/$1"';
+
+export const MINIO_USER = 'id -u minio-user >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/minio --create-home --shell /usr/sbin/nologin minio-user\nmkdir -p /var/lib/minio && chown minio-user:minio-user /var/lib/minio';
+
+// ---- desired contents ------------------------------------------------------
+
+export function postgresConf(port: number): string {
+  return `# written by veza\nlisten_addresses = '*'\nport = ${port}\npassword_encryption = scram-sha-256\n`;
+}
+
+/** Local administration by peer; the app role from its own network only. */
+export function postgresHba(database: string, user: string): string {
+  return [
+    '# written by veza',
+    'local   all        postgres                 peer',
+    'local   all        all                      peer',
+    'host    all        all        127.0.0.1/32  scram-sha-256',
+    `host    ${database}  ${user}  samenet  scram-sha-256`,
+    '',
+  ].join('\n');
+}
+
+function oneLine(what: string, secret: string): string {
+  if (/[\r\n\0]/.test(secret)) throw new VezaError(`the ${what} password holds a line break or NUL`, 'use a password on one line', 'INVALID_INPUT');
+  return secret;
+}
+
+/** A complete redis.conf: password, append-only file, LRU eviction under the memory cap. */
+export function redisConf(password: string, maxmemory: string): string {
+  if (!/^\d+(b|kb|mb|gb)?$/i.test(maxmemory)) throw new VezaError(`invalid redis maxmemory ${JSON.stringify(maxmemory)}`, 'use a size such as 256mb', 'BAD_CONFIG');
+  const quoted = `"${oneLine('redis', password).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return [
+    '# written by veza; holds the password: 0640 redis',
+    'bind 0.0.0.0',
+    'protected-mode yes',
+    `port ${PORTS.redis}`,
+    `requirepass ${quoted}`,
+    'appendonly yes',
+    'appendfsync everysec',
+    `maxmemory ${maxmemory}`,
+    'maxmemory-policy allkeys-lru',
+    'dir /var/lib/redis',
+    'pidfile /run/redis/redis-server.pid',
+    'logfile /var/log/redis/redis-server.log',
+    '',
+  ].join('\n');
+}
+
+export function minioEnv(password: string): string {
+  return `# written by veza; holds the root password: 0600\nMINIO_ROOT_USER="veza"\nMINIO_ROOT_PASSWORD="${oneLine('minio', password).replace(/[\\"$`]/g, (c) => `\\${c}`)}"\nMINIO_VOLUMES="/var/lib/minio"\nMINIO_OPTS="--address :${PORTS.minio}"\n`;
+}
+
+export const MINIO_UNIT = [
+  '# written by veza',
+  '[Unit]',
+  'Description=MinIO object storage',
+  'After=network-online.target',
+  '',
+  '[Service]',
+  'User=minio-user',
+  'Group=minio-user',
+  'EnvironmentFile=/etc/default/minio',
+  'ExecStart=/usr/local/bin/minio server $MINIO_OPTS $MINIO_VOLUMES',
+  'Restart=on-failure',
+  'LimitNOFILE=65536',
+  'NoNewPrivileges=yes',
+  'ProtectSystem=strict',
+  'ReadWritePaths=/var/lib/minio',
+  'ProtectHome=yes',
+  'PrivateTmp=yes',
+  '',
+  '[Install]',
+  'WantedBy=multi-user.target',
+  '',
+].join('\n');
+
+/** `MC_HOST_<alias>` form: credentials URL-encoded into the endpoint. */
+export function minioClientHost(password: string): string {
+  return `http://veza:${encodeURIComponent(oneLine('minio', password))}@127.0.0.1:${PORTS.minio}`;
+}
+
+// ---- the plan ---------------------------------------------------------------
+
+export interface ServiceState {
+  service: ServiceName;
+  container: string;
+  exists: boolean;
+  running: boolean;
+  /** INSPECT's key=value lines; empty when the container does not run. */
+  facts: Record<string, string>;
+  /** postgres: the owner of the app database when the app role logs in with its password. */
+  appOwner?: string;
+  /** rabbitmq: RABBITMQ_INSPECT's answers. */
+  broker?: Record<string, string>;
+}
+
+export function parseFacts(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export interface PlanContext {
+  env: Environment;
+  settings: IncusSettings;
+  pool: string;
+  client: IncusClient;
+  secrets: Secrets;
+  /** MinIO's operator-provided binaries on the runner; mc is expected beside minio. */
+  minio?: { server: string; client: string; serverSha256: string };
+}
+
+const run = (title: string, command: Command): PlanStep => ({ kind: 'run', title, command });
+
+export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {
+  const { client, env } = ctx;
+  const ct = st.container;
+  const steps: PlanStep[] = [];
+  const fresh = !st.exists;
+  const sh = (script: string, args: string[], description: string, o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}) =>
+    cli.exec(client.scope, ct, ['sh', '-c', script, 'veza', ...args], { description, timeoutMs: o.timeoutMs ?? 5 * 60_000, ...(o.input !== undefined ? { input: o.input } : {}), ...(o.env ? { env: o.env } : {}) });
+  const writeConfig = (path: string, content: string, owner: string, mode: string, title: string, secret: boolean) =>
+    run(title, sh(WRITE_CONFIG, [posix.dirname(path), posix.basename(path), owner, mode], `${title}${secret ? ' (secret content on stdin)' : ''}`, { input: content }));
+
+  if (fresh) {
+    steps.push(run(`create ${ct} (never destroyed by the pipeline)`, cli.launch(client.scope, { image: ctx.settings.image, name: ct, profiles: [DATA_PROFILE], network: ctx.settings.network, pool: ctx.pool, config: { 'user.veza.data': `${env.name}/${st.service}` } })));
+  } else if (!st.running) {
+    steps.push(run(`start ${ct}`, cli.startInstance(client.scope, ct)));
+  }
+  if (fresh || !st.running) steps.push(run(`wait for ${ct} to boot`, sh(WAIT_BOOTED, [], `wait for ${ct} to boot`, { timeoutMs: 5 * 60_000 })));
+  const f = st.facts;
+  if (PACKAGES[st.service].length && (fresh || f.installed !== '1')) {
+    steps.push(run(`install ${PACKAGES[st.service].join(', ')} in ${ct}`, sh(INSTALL_PACKAGES, PACKAGES[st.service], `install ${PACKAGES[st.service].join(', ')}`, { timeoutMs: 20 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } })));
+  }
+
+  switch (st.service) {
+    case 'postgres': {
+      const pg = env.data.postgres;
+      const conf = postgresConf(pg.port);
+      const hba = postgresHba(pg.database, pg.user);
+      const changed: PlanStep[] = [];
+      if (f.conf !== sha256(conf)) changed.push(writeConfig('/etc/postgresql/*/main/conf.d/veza.conf', conf, 'postgres:postgres', '0644', `write ${ct}'s veza.conf (listen on its network, port ${pg.port})`, false));
+      if (f.hba !== sha256(hba)) changed.push(writeConfig('/etc/postgresql/*/main/pg_hba.conf', hba, 'postgres:postgres', '0640', `write ${ct}'s pg_hba.conf (app role from its network, by password)`, false));
+      steps.push(...changed);
+      if (changed.length || f.status !== 'online') steps.push(run(`restart postgresql in ${ct}`, sh(RESTART, ['postgresql'], 'restart postgresql', { timeoutMs: 2 * 60_000 })));
+      if (st.appOwner !== pg.user) {
+        steps.push(run(`ensure role ${pg.user} and database ${pg.database}`, cli.exec(client.scope, ct, ['runuser', '-u', 'postgres', '--', 'psql', '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1', '--dbname', 'postgres'], {
+          input: ensureRoleAndDatabaseSql(pg.user, pg.database, ctx.secrets.postgres),
+          description: 'create the app role and database',
+          timeoutMs: 2 * 60_000,
+        })));
+      }
+      break;
+    }
+    case 'redis': {
+      const conf = redisConf(ctx.secrets.redis!, env.data.redis!.maxmemory);
+      const changed = f.conf !== sha256(conf);
+      if (changed) steps.push(writeConfig('/etc/redis/redis.conf', conf, 'redis:redis', '0640', `write ${ct}'s redis.conf (password, appendonly, allkeys-lru)`, true));
+      if (changed || f.active !== 'active') {
+        steps.push(run(`restart redis-server in ${ct}`, sh(RESTART, ['redis-server'], 'restart redis-server', { timeoutMs: 2 * 60_000 })));
+        steps.push(run(`wait for redis in ${ct} to answer its password`, sh(REDIS_READY, [String(PORTS.redis)], 'wait for redis', { input: `${ctx.secrets.redis!}\n`, timeoutMs: 60_000 })));
+      }
+      break;
+    }
+    case 'rabbitmq': {
+      const r = env.data.rabbitmq!;
+      const b = st.broker ?? {};
+      if (f.active !== 'active') steps.push(run(`start rabbitmq-server in ${ct}`, sh(RESTART, ['rabbitmq-server'], 'start rabbitmq-server', { timeoutMs: 5 * 60_000 })));
+      if (b.vhost !== '1') steps.push(run(`add vhost ${r.vhost}`, sh(RABBITMQ_VHOST, [r.vhost], `add vhost ${r.vhost}`)));
+      if (b.user !== '1' || b.password !== '1') steps.push(run(`ensure user ${r.user} with its password`, sh(RABBITMQ_USER, [r.user], `ensure user ${r.user}`, { input: `${ctx.secrets.rabbitmq!}\n` })));
+      if (b.perms !== '1') steps.push(run(`grant ${r.user} everything on ${r.vhost}`, sh(RABBITMQ_PERMS, [r.user, r.vhost], `grant ${r.user} on ${r.vhost}`)));
+      break;
+    }
+    case 'minio': {
+      const m = ctx.minio;
+      if (!m) throw new VezaError(`environment ${env.name} has MinIO but no data.minio.binary`, 'set data.minio.binary to the path of the minio server binary (mc beside it)', 'BAD_CONFIG');
+      const envFile = minioEnv(ctx.secrets.minio!);
+      const changed: PlanStep[] = [];
+      if (f.binary !== m.serverSha256 || f.installed !== '1') {
+        changed.push(run(`push the minio server into ${ct}`, cli.filePush(client.scope, ct, m.server, '/usr/local/bin/minio', { uid: 0, gid: 0, mode: '0755' })));
+        changed.push(run(`push the mc client into ${ct}`, cli.filePush(client.scope, ct, m.client, '/usr/local/bin/mc', { uid: 0, gid: 0, mode: '0755' })));
+      }
+      if (fresh || f.installed !== '1') changed.push(run(`create the minio-user in ${ct}`, sh(MINIO_USER, [], 'create the minio user')));
+      if (f.env !== sha256(envFile)) changed.push(writeConfig('/etc/default/minio', envFile, 'root:root', '0600', `write ${ct}'s /etc/default/minio (root credentials)`, true));
+      if (f.unit !== sha256(MINIO_UNIT)) changed.push(writeConfig('/etc/systemd/system/minio.service', MINIO_UNIT, 'root:root', '0644', `write ${ct}'s minio.service`, false));
+      steps.push(...changed);
+      if (changed.length || f.active !== 'active') {
+        steps.push(run(`restart minio in ${ct}`, sh('set -eu\nsystemctl daemon-reload\nsystemctl enable minio >/dev/null 2>&1\nsystemctl restart minio', [], 'restart minio', { timeoutMs: 2 * 60_000 })));
+        const bucket = env.data.minio?.bucket ?? `veza-${env.name}`;
+        steps.push(run(`ensure bucket ${bucket}`, sh(MINIO_BUCKET, [bucket], `mc mb --ignore-existing ${bucket}`, { input: `${minioClientHost(ctx.secrets.minio!)}\n`, timeoutMs: 2 * 60_000 })));
+      }
+      break;
+    }
+  }
+  return steps;
+}

@@ -1,0 +1,168 @@
+import { dirname, join } from 'node:path';
+import type { Environment } from '../../config/environment';
+import { validate } from '../../config/names';
+import { VezaError } from '../../log/errors';
+import type { Logger } from '../../log/logger';
+import { registerSecret } from '../../log/redact';
+import type { ProcessRunner } from '../../ports/process';
+import { sha256File } from '../../artifact/manifest';
+import * as cli from '../../hosts/incus/cli';
+import { IncusClient } from '../../hosts/incus/client';
+import { incusSettings, planHost, type IncusSettings } from '../../hosts/incus/host';
+import { parseSnapshots } from '../../hosts/incus/json';
+import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
+import { applyPlan, type DataPlan, type PlanStep } from '../plan';
+import type { SnapshotInfo } from '../snapshots';
+import type { DataTier, ProvisionOptions } from '../tier';
+import { planSnapshots, type ContainerSnapshots } from './snapshots';
+import {
+  INSPECT, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, parseFacts, planService, serviceHost,
+  type PlanContext, type Secrets, type ServiceName, type ServiceState,
+} from './services';
+
+/**
+ * The Incus data tier: inspect every data container, plan what differs from
+ * what the environment asks for, apply (or, dry, only return) the plan.
+ * Containers are created when absent and never deleted; `stop` stops them,
+ * keeping every byte. Snapshots are Incus snapshots, which every storage
+ * driver supports (the seed's were ZFS-only).
+ */
+export class IncusDataTier implements DataTier {
+  readonly kind = 'incus' as const;
+  private readonly settings: IncusSettings;
+  private readonly client: IncusClient;
+
+  constructor(private readonly env: Environment, runner: ProcessRunner, private readonly log: Logger) {
+    this.settings = incusSettings(env);
+    this.client = new IncusClient(runner, this.settings.project);
+  }
+
+  async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
+    const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
+    const secrets = resolveSecrets(this.env);
+    const minio = await this.minioBinaries();
+    const host = await planHost(this.client, this.settings);
+    const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
+    const states = await this.inspect(secrets);
+    const steps: PlanStep[] = [
+      ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
+      ...states.flatMap((st) => planService(ctx, st)),
+    ];
+    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...states.filter((s) => s.exists).map((s) => `${s.container} exists: kept`)];
+    const services = states.map((s) => s.service).join(', ');
+    const plan: DataPlan = {
+      steps,
+      notes,
+      summary: steps.length ? `${services} of ${this.env.name} ready` : `${services} of ${this.env.name} already provisioned: nothing to do`,
+    };
+    if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
+    if (release === undefined) return plan;
+    // The snapshot is planned against the containers as they are now: provisioning may just have made them.
+    const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh: states.filter((s) => !s.exists).map((s) => s.container) });
+    return { steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes], summary: snap.steps.length ? `${plan.summary}; ${snap.summary}` : plan.summary };
+  }
+
+  async snapshot(release: string, opts: { dryRun?: boolean; fresh?: string[] } = {}): Promise<DataPlan> {
+    validate.version(release, true);
+    const existing = await this.snapshotsOf(opts.fresh ?? []);
+    const missing = configuredServices(this.env).map((s) => containerName(this.env, s)).filter((c) => !existing.some((e) => e.container === c));
+    if (missing.length && !opts.dryRun) {
+      throw new VezaError(`${missing.join(', ')} of ${this.env.name} do not exist, so they cannot be snapshotted`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_RUNNING');
+    }
+    const plan = { ...planSnapshots(this.client.scope, existing, release, this.env.retention.snapshots), summary: `pre-deploy snapshots of ${this.env.name}: incus snapshot list <container> --project ${this.settings.project}` };
+    if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
+    return plan;
+  }
+
+  async listSnapshots(): Promise<SnapshotInfo[]> {
+    return (await this.snapshotsOf([]))
+      .flatMap((c) => c.snapshots.filter((s) => s.name.startsWith('pre-deploy-')).map((s) => ({
+        name: s.name,
+        release: s.name.slice('pre-deploy-'.length),
+        path: `${c.container}/${s.name}`,
+        size: 0,
+        createdAt: s.createdAt,
+      })))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.path.localeCompare(b.path));
+  }
+
+  async stop(): Promise<boolean> {
+    const names = new Set(configuredServices(this.env).map((s) => containerName(this.env, s)));
+    const running = (await this.client.instances()).filter((i) => names.has(i.name) && i.status === 'Running');
+    for (const i of running) await this.client.run(cli.stopInstance(this.client.scope, i.name));
+    if (running.length) this.log.info(`stopped ${running.map((i) => i.name).join(', ')}; their data stays in the containers`);
+    return running.length > 0;
+  }
+
+  async databaseUrl(): Promise<string> {
+    const pg = this.env.data.postgres;
+    const password = await resolvePostgresPassword(this.env, '', { generate: false });
+    return buildDatabaseUrl({ host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
+  }
+
+  private async inspect(secrets: Secrets): Promise<ServiceState[]> {
+    const instances = await this.client.instances();
+    return Promise.all(configuredServices(this.env).map(async (service): Promise<ServiceState> => {
+      const container = containerName(this.env, service);
+      const inst = instances.find((i) => i.name === container);
+      const running = inst?.status === 'Running';
+      const st: ServiceState = { service, container, exists: Boolean(inst), running, facts: {} };
+      if (!running) return st;
+      st.facts = parseFacts((await this.client.sh(container, INSPECT[service], [], { description: `inspect ${service} in ${container}` })).stdout);
+      if (service === 'postgres' && st.facts.status === 'online') {
+        const pg = this.env.data.postgres;
+        const owner = await this.client.sh(container, POSTGRES_APP_CHECK, [pg.user, pg.database, String(pg.port)], { input: `${secrets.postgres}\n`, description: `log in as ${pg.user} in ${container}` });
+        st.appOwner = owner.stdout.trim();
+      }
+      if (service === 'rabbitmq' && st.facts.active === 'active') {
+        const r = this.env.data.rabbitmq!;
+        st.broker = parseFacts((await this.client.sh(container, RABBITMQ_INSPECT, [r.user, r.vhost], { input: `${secrets.rabbitmq}\n`, timeoutMs: 5 * 60_000, description: `inspect the broker in ${container}` })).stdout);
+      }
+      return st;
+    }));
+  }
+
+  /** Snapshots of every data container that exists (or, in `fresh`, is about to); a fresh one has none. */
+  private async snapshotsOf(fresh: string[]): Promise<ContainerSnapshots[]> {
+    const names = configuredServices(this.env).map((s) => containerName(this.env, s));
+    const present = new Set((await this.client.instances()).map((i) => i.name));
+    return Promise.all(names.filter((n) => present.has(n) || fresh.includes(n)).map(async (container) => ({
+      container,
+      snapshots: present.has(container) ? parseSnapshots((await this.client.run(cli.snapshotList(this.client.scope, container))).stdout) : [],
+    })));
+  }
+
+  private async minioBinaries(): Promise<PlanContext['minio']> {
+    const binary = this.env.data.minio?.binary;
+    if (!this.env.data.minio) return undefined;
+    if (!binary) throw new VezaError(`environment ${this.env.name} has MinIO but no data.minio.binary`, 'set data.minio.binary to the path of the minio server binary on the runner (mc beside it): MinIO is not packaged by Debian', 'BAD_CONFIG');
+    const server = binary;
+    const client = join(dirname(binary), 'mc');
+    for (const f of [server, client]) {
+      await sha256File(f).catch(() => {
+        throw new VezaError(`MinIO binary ${f} is missing`, 'download minio and mc onto the runner and point data.minio.binary at minio', 'BAD_CONFIG');
+      });
+    }
+    return { server, client, serverSha256: (await sha256File(server)).sha256 };
+  }
+}
+
+/** Every password the environment's services need, from the variables its file names; checked before anything runs. */
+export function resolveSecrets(env: Environment): Secrets {
+  const need = (service: ServiceName, varName: string | undefined): string => {
+    if (!varName) throw new VezaError(`environment ${env.name} names no data.${service}.passwordEnv`, `set data.${service}.passwordEnv in its environment file; passwords come from secrets, never from files in the repo`, 'BAD_CONFIG');
+    const value = process.env[varName];
+    if (!value) throw new VezaError(`${varName} is not set (the ${service} password of ${env.name})`, `export ${varName}=… before running, or keep it in your CI secrets`, 'MISSING_SECRET');
+    registerSecret(value);
+    registerSecret(encodeURIComponent(value));
+    return value;
+  };
+  const services = configuredServices(env);
+  return {
+    postgres: need('postgres', env.data.postgres.passwordEnv),
+    ...(services.includes('redis') ? { redis: need('redis', env.data.redis!.passwordEnv) } : {}),
+    ...(services.includes('rabbitmq') ? { rabbitmq: need('rabbitmq', env.data.rabbitmq!.passwordEnv) } : {}),
+    ...(services.includes('minio') ? { minio: need('minio', env.data.minio!.passwordEnv) } : {}),
+  };
+}
+

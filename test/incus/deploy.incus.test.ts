@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { deploy } from '@veza/engine/deploy/deploy';
+import { rollback } from '@veza/engine/deploy/rollback';
+import { cleanup } from '@veza/engine/deploy/cleanup';
+import { status } from '@veza/engine/deploy/status';
+import { isVezaError } from '@veza/engine/log/errors';
+import { createDataTier } from '@veza/engine/data/tier';
+import { IncusClient } from '@veza/engine/hosts/incus/client';
+import { createProcessRunner } from '@veza/engine/ports/process';
+import { incusWorkspace } from './support/workspace';
+import { bridgeAddress, wipeProject } from './support/project';
+import { resolveThroughBridge } from './support/bridge-dns';
+
+/**
+ * The real Incus tier: one environment taken through a release's life on
+ * real containers — data containers (postgres, redis, rabbitmq), the edge
+ * container with its proxy device, three components × blue/green, the
+ * switch, verification through the public URL, a fast rollback and a
+ * cleanup — through the same deploy engine the local driver uses. It starts
+ * from an empty project of its own and leaves it removed, pass or fail.
+ * Needs root, a running incusd and the image: npm run test:incus.
+ */
+const A = 'a1'.repeat(20);
+const B = 'b2'.repeat(20);
+
+test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real containers', { timeout: 60 * 60_000 }, async (t) => {
+  const started = Date.now();
+  const say = (m: string) => process.stderr.write(`[incus-tier +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
+  const secrets = {
+    VEZA_ITEST_POSTGRES_PASSWORD: `pg-${randomBytes(12).toString('base64url')}'$`,
+    VEZA_ITEST_REDIS_PASSWORD: `redis-${randomBytes(12).toString('base64url')}"\\`,
+    VEZA_ITEST_RABBITMQ_PASSWORD: `mq-${randomBytes(12).toString('base64url')} x`,
+  };
+  Object.assign(process.env, secrets);
+  t.after(() => {
+    for (const k of Object.keys(secrets)) delete process.env[k];
+  });
+
+  const ws = await incusWorkspace(t, (l) => say(l));
+  const leftovers = await wipeProject(ws.env);
+  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
+  t.after(async () => {
+    const removed = await wipeProject(ws.env);
+    say(`teardown: removed project ${ws.env.incus!.project} with ${removed.join(', ') || 'nothing'}`);
+  });
+  t.after(resolveThroughBridge(ws.env.incus!.dnsSuffix, await bridgeAddress(ws.env.network)));
+
+  const client = new IncusClient(createProcessRunner(), ws.env.incus!.project);
+  const inside = async (container: string, argv: string[], input?: string) => (await client.exec(container, argv, input === undefined ? {} : { input })).stdout.trim();
+  const names = async () => (await client.instances()).map((i) => i.name).sort();
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    say(`── ${name}`);
+    try {
+      return await fn();
+    } finally {
+      say(`── ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  };
+
+  await t.test('the first deploy creates the data, edge and green containers and the public URL serves the release', async () => {
+    await ws.release(A);
+    const r = await phase('deploy A', () => deploy(ws.options(A)));
+    assert.equal(r.outcome, 'success');
+    assert.equal(r.color, 'green');
+    assert.equal(await ws.releaseAt('/api/status'), A);
+    assert.equal(await ws.releaseAt('/stream/status'), A);
+    assert.equal(await ws.releaseAt('/status.json'), A);
+    const api = JSON.parse((await ws.get('/api/status')).body) as Record<string, unknown>;
+    assert.equal(api.database, true, 'the api got DATABASE_URL from the data tier');
+    assert.equal(api.color, 'green');
+    assert.equal(api.user, 'api', 'the component runs as its own user, not root');
+    assert.equal(api.host, 'veza-itest-api-green', 'served from its own container');
+    assert.deepEqual(await names(), [
+      'veza-itest-api-green', 'veza-itest-api-tools', 'veza-itest-haproxy', 'veza-itest-postgres',
+      'veza-itest-rabbitmq', 'veza-itest-redis', 'veza-itest-stream-green', 'veza-itest-web-green',
+    ]);
+  });
+
+  await t.test('each piece is what the issue asks for, inside its container', async () => {
+    assert.equal(await inside('veza-itest-api-green', ['stat', '-c', '%a %U', '/etc/veza/slot.env']), '600 root');
+    const unit = await inside('veza-itest-api-green', ['systemctl', 'show', 'veza-slot.service', '--property', 'User', '--property', 'ProtectSystem', '--property', 'NoNewPrivileges', '--property', 'ActiveState']);
+    assert.deepEqual(unit.split('\n').sort(), ['ActiveState=active', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'User=api']);
+    assert.equal(await inside('veza-itest-api-green', ['sh', '-c', 'ls /srv/veza/app']), 'migrate.js\nserver.js\nvariant.json');
+    const edge = await client.instance('veza-itest-haproxy');
+    assert.deepEqual(edge?.devices.http, { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' });
+    assert.equal(await inside('veza-itest-postgres', ['runuser', '-u', 'postgres', '--', 'psql', '-d', 'veza', '-tAc', 'SELECT version FROM itest_schema']), '0001', 'the migration ran from the tools container');
+    const redis = await inside('veza-itest-redis', ['sh', '-c', 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli --no-auth-warning config get maxmemory-policy; redis-cli --no-auth-warning config get appendonly'], `${secrets.VEZA_ITEST_REDIS_PASSWORD}\n`);
+    assert.deepEqual(redis.split('\n'), ['maxmemory-policy', 'allkeys-lru', 'appendonly', 'yes']);
+    assert.equal(await inside('veza-itest-redis', ['sh', '-c', 'redis-cli ping 2>&1 || true']), 'NOAUTH Authentication required.');
+    assert.match(await inside('veza-itest-rabbitmq', ['rabbitmqctl', 'list_vhosts', '-q', '--no-table-headers']), /^\/veza$/m);
+    const snaps = (await createDataTier(ws.env, { workspaceRoot: ws.root }).listSnapshots()).map((s) => s.path).sort();
+    assert.deepEqual(snaps, ['veza-itest-postgres', 'veza-itest-rabbitmq', 'veza-itest-redis'].map((c) => `${c}/pre-deploy-${A}`));
+  });
+
+  await t.test('deploying the same release again is a no-op that touches no container', async () => {
+    const before = await client.instances();
+    const o = ws.options(A);
+    const r = await phase('redeploy A', () => deploy(o));
+    assert.equal(r.outcome, 'noop');
+    assert.ok(o.lines.some((l) => /already deployed/.test(l)), o.lines.join('\n'));
+    assert.deepEqual((await client.instances()).map((i) => [i.name, i.config['volatile.uuid']]), before.map((i) => [i.name, i.config['volatile.uuid']]));
+  });
+
+  await t.test('a second release goes to blue; green keeps running as the fallback', async () => {
+    await ws.release(B, { api: { schema: '0002' } });
+    const r = await phase('deploy B', () => deploy(ws.options(B)));
+    assert.equal(r.color, 'blue');
+    assert.equal(await ws.releaseAt('/api/status'), B);
+    assert.equal(await ws.releaseAt('/status.json'), B);
+    assert.ok((await names()).includes('veza-itest-web-green'), 'the previous colour is kept');
+    const report = await status(ws.options());
+    assert.equal(report.activeColor, 'blue');
+    assert.equal(report.inactive.release, A);
+    assert.ok(report.inactive.components.every((c) => c.health === 'ok'), JSON.stringify(report.inactive.components));
+  });
+
+  await t.test('a fast rollback flips the edge back to green, which still runs the first release', async () => {
+    const r = await phase('fast rollback', () => rollback({ ...ws.options(), mode: 'fast' }));
+    assert.equal(r.color, 'green');
+    assert.equal(r.sha, A);
+    assert.equal(await ws.releaseAt('/api/status'), A);
+    assert.equal(await ws.releaseAt('/stream/status'), A);
+  });
+
+  await t.test('cleanup refuses the active colour and removes the other one', async () => {
+    await assert.rejects(cleanup({ ...ws.options(), color: 'green' }), (e: unknown) => isVezaError(e) && e.code === 'CLEANUP_REFUSED');
+    const r = await phase('cleanup blue', () => cleanup({ ...ws.options(), color: 'blue' }));
+    assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue', 'veza-itest-web-blue']);
+    assert.ok(!(await names()).some((n) => n.endsWith('-blue')));
+    assert.equal(await ws.releaseAt('/status.json'), A, 'green still serves');
+  });
+});

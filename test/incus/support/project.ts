@@ -1,0 +1,42 @@
+import type { Environment } from '@veza/engine/config/environment';
+import * as cli from '@veza/engine/hosts/incus/cli';
+import { IncusClient } from '@veza/engine/hosts/incus/client';
+import { parseNames, parseProfiles } from '@veza/engine/hosts/incus/json';
+import { createProcessRunner, type Command } from '@veza/engine/ports/process';
+
+/**
+ * The tier's Incus project is its own (infra/environments/incus-test.yaml):
+ * whatever is in it was made by this tier, so wiping it — instances with
+ * their snapshots, profiles, the project — touches nothing else on the host.
+ * The shared image, pool and bridge stay for the next run.
+ */
+export async function wipeProject(env: Environment): Promise<string[]> {
+  const project = env.incus!.project;
+  if (project === 'default') throw new Error('refusing to wipe the default Incus project');
+  const runner = createProcessRunner();
+  const projects = parseNames((await runner.run(cli.listProjects())).stdout, 'incus project list');
+  if (!projects.includes(project)) return [];
+  const client = new IncusClient(runner, project);
+  const removed: string[] = [];
+  for (const i of await client.instances()) {
+    await client.run(cli.deleteInstance(client.scope, i.name));
+    removed.push(i.name);
+  }
+  for (const p of parseProfiles((await client.run(cli.listProfiles(client.scope))).stdout)) {
+    if (p.name !== 'default') await runner.run(raw(['profile', 'delete', p.name, '--project', project]));
+  }
+  await runner.run(raw(['project', 'delete', project]));
+  return removed;
+}
+
+/** The bridge's own address: its dnsmasq answers for the instances on it. */
+export async function bridgeAddress(network: string): Promise<string> {
+  const res = await createProcessRunner().run(raw(['network', 'get', network, 'ipv4.address']));
+  const address = res.stdout.trim().split('/')[0]!;
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) throw new Error(`network ${network} has no IPv4 address (${res.stdout.trim()}); run bash tools/scripts/incus-setup.sh`);
+  return address;
+}
+
+function raw(args: string[]): Command {
+  return { argv: [cli.INCUS, ...args], input: '', timeoutMs: 120_000, description: `incus ${args.slice(0, 2).join(' ')}` };
+}

@@ -1,0 +1,170 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { packDirectory } from '@veza/engine/artifact/pack';
+import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
+import { loadEnvironment, type Environment } from '@veza/engine/config/environment';
+import { tempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
+import { createMemoryLogger, createLogger, type Logger } from '@veza/engine/log/logger';
+import { publishArtifact } from '@veza/engine/registry/publish-artifact';
+import type { DeployOptions } from '@veza/engine/deploy/deploy';
+import { httpGet, type HttpResponse } from '@veza/engine/deploy/http';
+import { reportedRelease } from '@veza/engine/deploy/probe';
+
+/**
+ * A throw-away workspace for the real Incus tier: the repository's own
+ * `incus-test` environment and its edge (copied, so the names the setup
+ * script created are the ones used), and three tiny components — an api
+ * with a database and migrations, a stream and a web default route — whose
+ * releases the test packs and publishes with the real code. Deploys run
+ * through the same engine entry points as everywhere else.
+ */
+export const ENV = 'incus-test';
+const WORKSPACE_ROOT = join(__dirname, '..', '..', '..');
+
+export type ComponentName = 'api' | 'stream' | 'web';
+
+export interface Variant {
+  /** false: the health path answers 503. */
+  healthy?: boolean;
+  schema?: string;
+}
+
+const COMPONENTS: Record<ComponentName, object> = {
+  api: {
+    name: 'api',
+    build: { preset: 'node' },
+    run: { command: ['node', 'server.js'], port: 8080, health: '/api/health', status: '/api/status', env: { required: ['DATABASE_URL'], optional: [] } },
+    edge: { backend: 'api_pool', prefixes: ['/api'] },
+    migrations: { command: ['node', 'migrate.js', '--up'] },
+  },
+  stream: {
+    name: 'stream',
+    build: { preset: 'node' },
+    run: { command: ['node', 'server.js'], port: 8082, health: '/stream/health', status: '/stream/status' },
+    edge: { backend: 'stream_pool', prefixes: ['/stream'] },
+  },
+  web: {
+    name: 'web',
+    build: { preset: 'node' },
+    run: { command: ['node', 'server.js'], port: 8081, health: '/healthz', status: '/status.json' },
+    edge: { backend: 'web_pool', default: true },
+  },
+};
+
+/** Plain node:http (Node 18 in the test image): what each slot runs from its unpacked artifact. */
+const SERVER_JS = `'use strict';
+const http = require('node:http');
+const os = require('node:os');
+const v = require('./variant.json');
+const json = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }); res.end(JSON.stringify(body)); };
+const server = http.createServer((req, res) => {
+  const path = (req.url || '/').split('?')[0];
+  if (path === v.health) return v.healthy === false ? json(res, 503, { status: 'broken on purpose' }) : json(res, 200, { status: 'ok' });
+  if (path === v.status) return json(res, 200, { component: v.component, release: process.env.VEZA_RELEASE_SHA, color: process.env.VEZA_COLOR || null, env: process.env.VEZA_ENV || null, database: Boolean(process.env.DATABASE_URL), user: os.userInfo().username, host: os.hostname() });
+  json(res, 200, { component: v.component, path });
+});
+server.listen(Number(process.env.PORT), process.env.HOST);
+process.on('SIGTERM', () => { server.close(() => process.exit(0)); setTimeout(() => process.exit(0), 2000).unref(); });
+`;
+
+const MIGRATE_SOURCE = `
+import { Client } from 'pg';
+const version: string = require('./variant.json').schema;
+async function main() {
+  const c = new Client({ connectionString: process.env.DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS itest_schema (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const r = await c.query('INSERT INTO itest_schema (version) VALUES ($1) ON CONFLICT DO NOTHING', [version]);
+    process.stdout.write(r.rowCount ? 'applied ' + version + '\\n' : 'no changes\\n');
+  } finally {
+    await c.end();
+  }
+}
+main().catch((e) => { process.stderr.write('migrate: ' + e.message + '\\n'); process.exit(1); });
+`;
+
+let migrateBundle: Promise<string> | undefined;
+function bundledMigrate(): Promise<string> {
+  migrateBundle ??= build({
+    stdin: { contents: MIGRATE_SOURCE, loader: 'ts', resolveDir: __dirname },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['pg-native', './variant.json'],
+    write: false,
+    logLevel: 'silent',
+  }).then((r) => r.outputFiles[0]!.text);
+  return migrateBundle;
+}
+
+export interface IncusWorkspace {
+  root: string;
+  env: Environment;
+  /** Where the edge's proxy device listens on this machine. */
+  edge: { host: string; port: number; hostHeader: string };
+  release(sha: string, variants?: Partial<Record<ComponentName, Variant>>): Promise<void>;
+  get(path: string): Promise<HttpResponse>;
+  releaseAt(path: string): Promise<string | undefined>;
+  options(sha?: string): DeployOptions & { lines: string[]; workspaceRoot: string; env: string };
+}
+
+export async function incusWorkspace(t: { after(fn: () => unknown): void }, log: (line: string) => void): Promise<IncusWorkspace> {
+  const tmp = await tempWorkspace(t, 'incus-tier');
+  const root = tmp.dir;
+  for (const rel of [`infra/environments/${ENV}.yaml`]) await copy(rel, root);
+  const env = await loadEnvironment(root, ENV);
+  await copy(`infra/edges/${env.edge}.yaml`, root);
+  for (const [c, decl] of Object.entries(COMPONENTS)) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
+  const url = new URL(env.publicUrl);
+  const edge = { host: '127.0.0.1', port: Number(url.port), hostHeader: url.host };
+
+  return {
+    root,
+    env,
+    edge,
+    get: (path) => httpGet({ ...edge, path, timeoutMs: 5_000 }),
+    async releaseAt(path) {
+      const r = await httpGet({ ...edge, path, timeoutMs: 5_000 });
+      return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;
+    },
+    options(sha) {
+      const lines: string[] = [];
+      const write = (l: string) => {
+        lines.push(l);
+        log(l);
+      };
+      const logger: Logger = createLogger({ format: 'plain', write });
+      return { workspaceRoot: root, env: ENV, ...(sha ? { sha, processEnv: { ...process.env, VEZA_RELEASE_SHA: sha } } : {}), write, log: logger, lines };
+    },
+    async release(sha, variants = {}) {
+      for (const c of Object.keys(COMPONENTS) as ComponentName[]) {
+        const decl = COMPONENTS[c] as { run: { health: string; status: string } };
+        const src = join(root, 'dist', 'src', c, sha);
+        await fs.rm(src, { recursive: true, force: true });
+        await write(src, 'server.js', SERVER_JS);
+        await write(src, 'variant.json', JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n');
+        if (c === 'api') await write(src, 'migrate.js', await bundledMigrate());
+        const dir = join(root, 'dist', 'artifacts', c);
+        await fs.rm(dir, { recursive: true, force: true });
+        const file = artifactFileName(c, sha);
+        const packed = await packDirectory(src, join(dir, file));
+        const manifest: PackageManifest = { component: c, package: c, version: sha, file, sha256: packed.sha256, size: packed.size, fileCount: packed.fileCount };
+        await write(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+        await publishArtifact({ workspaceRoot: root, project: c, envName: ENV, log: createMemoryLogger() });
+      }
+    },
+  };
+}
+
+async function copy(rel: string, root: string): Promise<void> {
+  await write(root, rel, await fs.readFile(join(WORKSPACE_ROOT, rel), 'utf8'));
+}
+
+async function write(dir: string, rel: string, text: string): Promise<void> {
+  const path = join(dir, rel);
+  await fs.mkdir(join(path, '..'), { recursive: true });
+  await fs.writeFile(path, text);
+}
