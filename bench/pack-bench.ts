@@ -3,7 +3,7 @@
  * the same generated tree, in the same run, interleaved; then our peak RSS
  * on a larger tree. Prints figures; asserts nothing (speed is not a test).
  *
- *   node -r @swc-node/register bench/pack-bench.ts [--size 256M] [--rss-size 1G] [--runs 3]
+ *   node -r @swc-node/register bench/pack-bench.ts [--size 256M] [--rss-size 1G] [--runs 5]
  *
  * Our pack runs in a child process (bench/pack-bench.child.ts) so its max RSS
  * is its own. The child is the engine bundled by esbuild and run by plain
@@ -94,7 +94,7 @@ function run(argv: string[]): Promise<void> {
   });
 }
 
-interface Timing { ms: number; cpuMs: number }
+interface Timing { ms: number; cpuMs: number; shaMs: number }
 
 /** tar's stdout is handed to zstd as its stdin fd, so node is not in the data path; /usr/bin/time reports each side's CPU. */
 async function theirs(src: string, out: string, work: string): Promise<Timing> {
@@ -107,9 +107,13 @@ async function theirs(src: string, out: string, work: string): Promise<Timing> {
   const zstd = spawn('/usr/bin/time', timed(1, ['zstd', '-3', '-T0', '-q', '-f', '-o', out, '-']), { stdio: [tar.stdout!, 'ignore', 'inherit'] });
   await Promise.all([exited(tar, 'tar'), exited(zstd, 'zstd')]);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  // Our pack also hashes what it writes; this is the same work done after the fact, timed apart.
+  const s0 = process.hrtime.bigint();
+  await run(['openssl', 'dgst', '-sha256', out]);
+  const shaMs = Number(process.hrtime.bigint() - s0) / 1e6;
   const cpuMs = cpuFiles.map((f) => readFileSync(f, 'utf8').trim().split(/\s+/).map(Number).reduce((a, b) => a + b, 0) * 1000)
     .reduce((a, b) => a + b, 0);
-  return { ms, cpuMs };
+  return { ms, cpuMs, shaMs };
 }
 
 interface OursResult { packMs: number; cpuMs: number; wallMs: number; rssBeforeMiB: number; maxRssMiB: number; size: number }
@@ -174,6 +178,9 @@ async function compare(work: string, child: string, label: string, bytes: number
   console.log(`tar | zstd -3 -T0                      ${s(theirsMs).padStart(8)}  ${s(theirsCpu).padStart(8)}  ${fmtMiB(theirsSize)}`);
   console.log(`veza pack                              ${s(oursMs).padStart(8)}  ${s(oursCpu).padStart(8)}  ${fmtMiB(o[0]!.size)}`);
   console.log(`ratio ours/theirs: wall ${(oursMs / theirsMs).toFixed(2)} (goal <= 1.25), cpu ${(oursCpu / theirsCpu).toFixed(2)}, size ${(o[0]!.size / theirsSize).toFixed(3)}`);
+  const withSha = median(t.map((r) => r.ms + r.shaMs));
+  console.log(`tar | zstd, then its sha256 (openssl dgst; our pack computes it too): ${s(withSha)}; ratio ours/that ${(oursMs / withSha).toFixed(2)}`);
+  console.log(`each run, wall: theirs ${t.map((r) => (r.ms / 1000).toFixed(2)).join(' ')} | ours ${o.map((r) => (r.packMs / 1000).toFixed(2)).join(' ')}`);
   console.log(`our pack process wall incl. node start: ${s(oursWall)} (ratio ${(oursWall / theirsMs).toFixed(2)})`);
   const peak = o.reduce((a, b) => (b.maxRssMiB > a.maxRssMiB ? b : a));
   console.log(`our peak RSS: ${peak.maxRssMiB.toFixed(0)} MiB (goal < 256 MiB at 1 GiB; ${peak.rssBeforeMiB.toFixed(0)} MiB before packing: node + zstd binding)`);
@@ -186,7 +193,7 @@ async function compare(work: string, child: string, label: string, bytes: number
 async function main(): Promise<void> {
   const size = parseSize(arg('size', '256M'));
   const rssSize = parseSize(arg('rss-size', '1G'));
-  const runs = Number(arg('runs', '3'));
+  const runs = Number(arg('runs', '5'));
   const work = mkdtempSync(join(tmpdir(), 'veza-pack-bench-'));
   const cleanup = () => rmSync(work, { recursive: true, force: true });
   process.on('SIGINT', () => {

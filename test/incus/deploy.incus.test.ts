@@ -8,7 +8,8 @@ import { status } from '@veza/engine/deploy/status';
 import { isVezaError } from '@veza/engine/log/errors';
 import { createDataTier } from '@veza/engine/data/tier';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
-import { createProcessRunner } from '@veza/engine/ports/process';
+import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
+import * as cli from '@veza/engine/hosts/incus/cli';
 import { incusWorkspace } from './support/workspace';
 import { bridgeAddress, wipeProject } from './support/project';
 import { resolveThroughBridge } from './support/bridge-dns';
@@ -24,6 +25,7 @@ import { resolveThroughBridge } from './support/bridge-dns';
  */
 const A = 'a1'.repeat(20);
 const B = 'b2'.repeat(20);
+const C = 'c3'.repeat(20);
 
 test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real containers', { timeout: 60 * 60_000 }, async (t) => {
   const started = Date.now();
@@ -104,8 +106,19 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
     assert.deepEqual((await client.instances()).map((i) => [i.name, i.config['volatile.uuid']]), before.map((i) => [i.name, i.config['volatile.uuid']]));
   });
 
-  await t.test('a second release goes to blue; green keeps running as the fallback', async () => {
+  await t.test('a dry-run of the second release lists the incus work and changes nothing', async () => {
     await ws.release(B, { api: { schema: '0002' } });
+    const before = await client.instances();
+    const o = { ...ws.options(B), dryRun: true };
+    const r = await phase('dry-run B', () => deploy(o));
+    assert.equal(r.color, 'blue');
+    assert.ok(o.lines.some((l) => /create slot veza-itest-api-blue/.test(l)), o.lines.join('\n'));
+    assert.ok(o.lines.some((l) => new RegExp(`incus snapshot create veza-itest-postgres pre-deploy-${B}`).test(l)), o.lines.join('\n'));
+    assert.deepEqual((await client.instances()).map((i) => i.name), before.map((i) => i.name));
+    assert.equal(await ws.releaseAt('/api/status'), A);
+  });
+
+  await t.test('a second release goes to blue; green keeps running as the fallback', async () => {
     const r = await phase('deploy B', () => deploy(ws.options(B)));
     assert.equal(r.color, 'blue');
     assert.equal(await ws.releaseAt('/api/status'), B);
@@ -131,5 +144,35 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
     assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue', 'veza-itest-web-blue']);
     assert.ok(!(await names()).some((n) => n.endsWith('-blue')));
     assert.equal(await ws.releaseAt('/status.json'), A, 'green still serves');
+  });
+
+  await t.test('an unreachable daemon, a missing pool or an unknown image is refused before anything is touched', async () => {
+    const before = await names();
+    const real = createProcessRunner();
+    const deadSocket: ProcessRunner = { dryRun: false, run: (c, o) => real.run({ ...c, env: { ...c.env, INCUS_SOCKET: '/nonexistent/unix.socket' } }, o) };
+    await assert.rejects(createDataTier(ws.env, { workspaceRoot: ws.root, runner: deadSocket }).provision(),
+      (e: unknown) => isVezaError(e) && e.code === 'INCUS_UNREACHABLE' && /incus query \/1\.0/.test(e.message));
+    const broken = (incus: object) => ({ ...ws.env, incus: { ...ws.env.incus!, ...incus } });
+    await assert.rejects(createDataTier(broken({ storagePool: 'veza-no-such-pool' }), { workspaceRoot: ws.root }).provision(),
+      (e: unknown) => isVezaError(e) && e.code === 'NO_STORAGE_POOL' && /veza-no-such-pool/.test(e.message) && /veza-test-pool/.test(e.hint));
+    await assert.rejects(createDataTier(broken({ image: 'veza-no-such-image' }), { workspaceRoot: ws.root }).provision(),
+      (e: unknown) => isVezaError(e) && e.code === 'NO_IMAGE');
+    assert.deepEqual(await names(), before);
+  });
+
+  await t.test('an incus step failing mid-deploy keeps the edge on green and what existed, names the logs command, releases the lock', async () => {
+    // Someone else's container where the release wants its web-blue slot.
+    await client.run(cli.launch(client.scope, { image: ws.env.incus!.image, name: 'veza-itest-web-blue', profiles: ['veza-app'], network: ws.env.network, pool: ws.env.incus!.storagePool! }));
+    await ws.release(C);
+    await assert.rejects(phase('deploy C (fails in phase C)', () => deploy(ws.options(C))), (e: unknown) => isVezaError(e) && e.code === 'NOT_A_SLOT'
+      && /refusing to re-create veza-itest-web-blue/.test(e.message) && /incus exec veza-itest-web-blue .*journalctl/.test(e.hint) && /still serves green/.test(e.hint));
+    assert.equal(await ws.releaseAt('/status.json'), A, 'the edge was not switched');
+    const foreign = await client.instance('veza-itest-web-blue');
+    assert.equal(foreign?.config['user.veza.slot'], undefined, 'the foreign container is untouched');
+    const report = await status(ws.options());
+    assert.equal(report.lock, null, 'the deploy lock was released');
+    const r = await phase('cleanup blue after the failure', () => cleanup({ ...ws.options(), color: 'blue' }));
+    assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue'], 'only slots are removed');
+    assert.ok((await names()).includes('veza-itest-web-blue'));
   });
 });

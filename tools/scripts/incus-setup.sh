@@ -8,6 +8,9 @@
 # The names below must match infra/environments/incus-test.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# `incus storage/network create` read YAML from a stdin that is not a
+# terminal: a CI pipe left open would hang them.
+exec </dev/null
 
 POOL=${VEZA_INCUS_TEST_POOL:-veza-test-pool}
 BRIDGE=${VEZA_INCUS_TEST_BRIDGE:-vezatestbr0}
@@ -124,7 +127,7 @@ build_rootfs() {
   local build=$1 root=$1/rootfs
   rm -rf "$build"
   mkdir -p "$root"
-  command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >"$LOG_DIR/apt-debootstrap.log" 2>&1
   log "debootstrap $codename (minbase) from the machine's Debian mirror"
   debootstrap --variant=minbase --keyring="$keyring" --components=main "$codename" "$root" "$mirror" >"$LOG_DIR/debootstrap.log" 2>&1 \
     || die "debootstrap failed (log: $LOG_DIR/debootstrap.log)" "read the log's last lines"

@@ -17,11 +17,9 @@ export async function wipeProject(env: Environment): Promise<string[]> {
   const projects = parseNames((await runner.run(cli.listProjects())).stdout, 'incus project list');
   if (!projects.includes(project)) return [];
   const client = new IncusClient(runner, project);
-  const removed: string[] = [];
-  for (const i of await client.instances()) {
-    await client.run(cli.deleteInstance(client.scope, i.name));
-    removed.push(i.name);
-  }
+  const removed = (await client.instances()).map((i) => i.name);
+  // Deleting a container on a dir pool is mostly disk work: side by side it finishes sooner.
+  await Promise.all(removed.map((name) => client.run(cli.deleteInstance(client.scope, name))));
   for (const p of parseProfiles((await client.run(cli.listProfiles(client.scope))).stdout)) {
     if (p.name !== 'default') await runner.run(raw(['profile', 'delete', p.name, '--project', project]));
   }

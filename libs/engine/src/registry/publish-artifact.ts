@@ -9,7 +9,9 @@ import { MANIFEST_FILE, packageManifestSchema, sha256File, type PackageManifest 
 import { coordsLabel, validateCoords, type ArtifactCoords } from './coords';
 import { createRegistry, type RegistryOptions } from './registry';
 
-export const ARTIFACTS_DIR = 'dist/artifacts';
+import { ARTIFACTS_DIR } from '../artifact/package-component';
+
+export { ARTIFACTS_DIR };
 
 export interface PublishArtifactOptions extends RegistryOptions {
   workspaceRoot: string;

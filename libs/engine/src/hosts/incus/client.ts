@@ -53,7 +53,7 @@ export class IncusClient {
     try {
       return await this.runner.run(command, opts);
     } catch (e) {
-      if (isVezaError(e) && /unix\.socket|daemon.*running|connection refused/i.test(e.message)) {
+      if (isVezaError(e) && /unix\.socket|daemon.*(running|started)|connection refused/i.test(e.message)) {
         throw new VezaError(`cannot reach the Incus daemon: ${e.message}`, 'start it (systemctl start incus, or bash tools/scripts/incus-setup.sh on a test machine) and check that this user may use its socket', 'INCUS_UNREACHABLE');
       }
       throw e;

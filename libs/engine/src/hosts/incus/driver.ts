@@ -48,8 +48,8 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 export class IncusDriver implements HostDriver {
   readonly kind = 'incus' as const;
-  readonly client: IncusClient;
-  readonly settings: IncusSettings;
+  private readonly client: IncusClient;
+  private readonly settings: IncusSettings;
   private readonly host: IncusHost;
   private readonly readyTimeoutMs: number;
 

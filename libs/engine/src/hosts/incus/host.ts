@@ -1,10 +1,10 @@
+import { parse as parseYaml } from 'yaml';
 import type { Environment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import * as cli from './cli';
 import type { IncusClient } from './client';
 import { parseNames, parseProfiles, type Profile } from './json';
-import { parse as parseYaml } from 'yaml';
 
 /**
  * Host bootstrap: what every Veza instance on an Incus host relies on — the

@@ -100,6 +100,7 @@ export const EXEC_SCRIPT = [
   'if [ "$2" != - ]; then . "$2"; rm -f "$2"; fi',
   'set +a',
   'user=$3',
+  'gid=$(id -g "$user")',
   'shift 3',
-  'exec setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs -- "$@"',
+  'exec setpriv --reuid="$user" --regid="$gid" --init-groups --no-new-privs -- "$@"',
 ].join('\n');

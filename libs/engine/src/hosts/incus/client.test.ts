@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isVezaError } from '../../log/errors';
+import { IncusClient } from './client';
+import { parseInstances, parseSnapshots } from './json';
+import { instancesJson, scriptedRunner, sub } from './testing/scripted-runner';
+
+test('incus list JSON: status, labels, devices and the global IPv4 addresses of every interface but lo', () => {
+  const [i] = parseInstances(instancesJson([{ name: 'veza-itest-api-blue', config: { 'user.veza.slot': 'veza-itest-api-blue' }, devices: { http: { type: 'proxy', listen: 'tcp:0.0.0.0:80' } }, ipv4: '10.0.20.7' }]));
+  assert.deepEqual(i, {
+    name: 'veza-itest-api-blue', status: 'Running', config: { 'user.veza.slot': 'veza-itest-api-blue' },
+    devices: { http: { type: 'proxy', listen: 'tcp:0.0.0.0:80' } }, expandedDevices: { http: { type: 'proxy', listen: 'tcp:0.0.0.0:80' } }, ipv4: ['10.0.20.7'],
+  });
+  assert.deepEqual(parseInstances('null'), []);
+  assert.throws(() => parseInstances('Error: not json'), (e: unknown) => isVezaError(e) && e.code === 'INCUS_OUTPUT');
+  assert.throws(() => parseInstances('[{"status":"Running"}]'), /name is missing/);
+});
+
+test('snapshots come oldest first', () => {
+  const s = parseSnapshots(JSON.stringify([{ name: 'b', created_at: '2026-01-02T00:00:00Z' }, { name: 'a', created_at: '2026-01-01T00:00:00Z' }]));
+  assert.deepEqual(s.map((x) => x.name), ['a', 'b']);
+});
+
+test('readFile returns the bytes exactly, undefined for a missing file, and quotes the command otherwise', async () => {
+  const runner = scriptedRunner((argv) => {
+    const path = argv[argv.length - 1];
+    if (path === '/etc/missing') return { exitCode: 3 };
+    if (path === '/etc/broken') return { exitCode: 1, stderr: 'cat: /etc/broken: Permission denied' };
+    // The runner strips one final newline, as execa does; the sentinel keeps the file's own.
+    return { stdout: 'line\n.' };
+  });
+  const c = new IncusClient(runner, 'default');
+  assert.equal(await c.readFile('edge', '/etc/haproxy/haproxy.cfg'), 'line\n');
+  assert.equal(await c.readFile('edge', '/etc/missing'), undefined);
+  await assert.rejects(c.readFile('edge', '/etc/broken'), (e: unknown) => isVezaError(e) && e.code === 'COMMAND_FAILED' && /incus exec edge/.test(e.message) && /Permission denied/.test(e.message));
+});
+
+test('writeFile sends the content on stdin and names path, owner and mode as arguments', async () => {
+  const runner = scriptedRunner(() => ({}));
+  await new IncusClient(runner, 'p1').writeFile('ct', '/etc/veza/slot.env', 'SECRET="x"\n', { mode: '0600' });
+  const cmd = runner.commands[0]!;
+  assert.equal(cmd.input, 'SECRET="x"\n');
+  assert.deepEqual(cmd.argv.slice(-4), ['veza', '/etc/veza/slot.env', 'root:root', '0600']);
+  assert.ok(!cmd.argv.some((a) => a.includes('SECRET')));
+});
+
+test('waitReady waits for running, an address and a booted systemd, and gives up at its bound naming the last state', async () => {
+  let polls = 0;
+  const booting = scriptedRunner((argv) => {
+    if (sub(argv).startsWith('list')) {
+      polls++;
+      return { stdout: instancesJson([{ name: 'ct', ...(polls > 2 ? { ipv4: '10.1.1.2' } : {}) }]) };
+    }
+    return { stdout: polls > 3 ? 'degraded' : 'starting', exitCode: 1 };
+  });
+  const inst = await new IncusClient(booting, 'default').waitReady('ct', { timeoutMs: 5_000, intervalMs: 1 });
+  assert.deepEqual(inst.ipv4, ['10.1.1.2']);
+
+  const noDhcp = scriptedRunner(() => ({ stdout: instancesJson([{ name: 'ct' }]) }));
+  const t0 = Date.now();
+  await assert.rejects(new IncusClient(noDhcp, 'p1').waitReady('ct', { timeoutMs: 200, intervalMs: 20 }),
+    (e: unknown) => isVezaError(e) && e.code === 'INSTANCE_NOT_READY' && /ct did not become ready within 200 ms: it has no IPv4 address yet/.test(e.message) && /incus info ct --show-log --project p1/.test(e.hint));
+  assert.ok(Date.now() - t0 < 5_000, 'the wait is bounded');
+});
