@@ -42,8 +42,10 @@ test('nx g creates a node component; nx packages it and the rendered edge routes
   });
 
   const gen = await nx('g', '@veza/generators:component', 'demo-svc', '--kind=node', '--port=8090', '--routes=/demo');
-  assert.match(gen.stdout, /CREATE apps\/demo-svc\/component\.json/);
-  assert.match(gen.stdout, /CREATE apps\/demo-svc\/src\/main\.ts/);
+  // CI=true makes Nx colour its output even without a TTY.
+  const created = gen.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+  assert.match(created, /CREATE apps\/demo-svc\/component\.json/);
+  assert.match(created, /CREATE apps\/demo-svc\/src\/main\.ts/);
   await assert.rejects(fs.access(join(ws, 'apps', 'demo-svc', 'project.json')));
 
   await nx('run-many', '-t', 'package', 'render', '--projects=demo-svc,infra-edge', '--outputStyle=static');
