@@ -16,6 +16,7 @@ import { IncusClient } from './client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './host';
 import type { Instance } from './json';
 import { EXEC_SCRIPT, INSTALL_SCRIPT, SLOT_PATHS, renderUnit, SLOT_UNIT } from './unit';
+import { checkCommonSlotSpec } from '../slot-spec';
 
 /**
  * The `incus` host driver: a slot is a container of its own, launched from
@@ -175,21 +176,12 @@ function ownSlot(inst: Instance, name: string, verb: string): Instance {
 
 function checkSpec(spec: SlotSpec): Record<string, string> {
   cli.checkName('slot', spec.name);
-  validate.env(spec.env);
-  validate.component(spec.component);
-  if (spec.role !== 'tools') validate.color(spec.role);
-  validate.version(spec.release, true);
-  if (!/^[0-9a-f]{64}$/.test(spec.artifactSha256)) {
-    throw new VezaError(`invalid artifact sha256 for slot ${spec.name}`, 'pass the 64-hex sha256 from the release manifest', 'INVALID_INPUT');
-  }
+  checkCommonSlotSpec(spec);
   if (spec.command.length === 0 || spec.command.some((a) => typeof a !== 'string' || a === '' || /[\n\r\0]/.test(a))) {
     throw new VezaError(`invalid command for slot ${spec.name}: ${JSON.stringify(spec.command)}`, 'run.command in component.json must be a non-empty list of non-empty one-line strings', 'INVALID_INPUT');
   }
   if (!IPV4.test(spec.bind.host)) {
     throw new VezaError(`slot ${spec.name} would bind ${spec.bind.host}`, 'an Incus slot binds an IPv4 address of its container, usually 0.0.0.0', 'INVALID_INPUT');
-  }
-  if (!Number.isInteger(spec.bind.port) || spec.bind.port < 1 || spec.bind.port > 65535) {
-    throw new VezaError(`invalid port ${spec.bind.port} for slot ${spec.name}`, 'use a TCP port 1-65535 (run.port in component.json)', 'INVALID_INPUT');
   }
   return {
     [LABEL.slot]: spec.name,

@@ -4,7 +4,6 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VezaError } from '../../log/errors';
 import { unpackArtifact } from '../../artifact/unpack';
-import { validate } from '../../config/names';
 import { createProcessRunner, type Command, type ProcessRunner, type RunResult } from '../../ports/process';
 import { readJsonOr, writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
 import type { HostDriver, SlotInfo, SlotSpec } from '../port';
@@ -12,6 +11,7 @@ import type { SlotRole } from '../naming';
 import { checkEnvVars, formatEnvFile, parseEnvFile } from './env-file';
 import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
 import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from '../../util/proc';
+import { checkCommonSlotSpec } from '../slot-spec';
 
 /**
  * The `local` host driver: a slot is a directory under
@@ -203,21 +203,12 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
 
 function checkSpec(spec: SlotSpec): SlotRecord {
   checkSlotName(spec.name);
-  validate.env(spec.env);
-  validate.component(spec.component);
-  if (spec.role !== 'tools') validate.color(spec.role);
-  validate.version(spec.release, true);
-  if (!/^[0-9a-f]{64}$/.test(spec.artifactSha256)) {
-    throw new VezaError(`invalid artifact sha256 for slot ${spec.name}`, 'pass the 64-hex sha256 from the release manifest', 'INVALID_INPUT');
-  }
+  checkCommonSlotSpec(spec);
   if (spec.command.length === 0 || spec.command.some((a) => typeof a !== 'string' || a.includes('\0') || a === '')) {
     throw new VezaError(`invalid command for slot ${spec.name}: ${JSON.stringify(spec.command)}`, 'run.command in component.json must be a non-empty list of non-empty strings', 'INVALID_INPUT');
   }
   if (!LOOPBACK_V4.test(spec.bind.host)) {
     throw new VezaError(`slot ${spec.name} would bind ${spec.bind.host}`, 'the local driver binds only 127.x.y.z addresses; check local.subnet in the environment file', 'INVALID_INPUT');
-  }
-  if (!Number.isInteger(spec.bind.port) || spec.bind.port < 1 || spec.bind.port > 65535) {
-    throw new VezaError(`invalid port ${spec.bind.port} for slot ${spec.name}`, 'use a TCP port 1-65535 (run.port in component.json)', 'INVALID_INPUT');
   }
   return {
     name: spec.name,
