@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundledMigrate } from '../../support/migrate-bundle';
 import { packDirectory } from '@veza/engine/artifact/pack';
 import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
 import { createDataTier } from '@veza/engine/data/tier';
@@ -94,41 +94,6 @@ server.listen(Number(process.env.PORT), process.env.HOST);
 process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeIdleConnections(); setTimeout(() => process.exit(0), 2000).unref(); });
 `;
 
-/** The api's migrate tool: one row per schema version in a table of its own; "no changes" when applied, as migrate_tool says it. */
-const MIGRATE_SOURCE = `
-import { Client } from 'pg';
-const version: string = require('./variant.json').schema;
-async function main() {
-  const c = new Client({ connectionString: process.env.DATABASE_URL });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS e2e_schema (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-    const r = await c.query('INSERT INTO e2e_schema (version) VALUES ($1) ON CONFLICT DO NOTHING', [version]);
-    process.stdout.write(r.rowCount ? 'applied ' + version + '\\n' : 'no changes\\n');
-  } finally {
-    await c.end();
-  }
-}
-main().catch((e) => { process.stderr.write('migrate: ' + e.message + '\\n'); process.exit(1); });
-`;
-
-let migrateBundle: Promise<string> | undefined;
-
-/** pg bundled into one file, as the real node preset bundles migrate_tool: the slot has no node_modules. */
-function bundledMigrate(): Promise<string> {
-  migrateBundle ??= build({
-    stdin: { contents: MIGRATE_SOURCE, loader: 'ts', resolveDir: __dirname },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['pg-native', './variant.json'],
-    write: false,
-    logLevel: 'silent',
-  }).then((r) => r.outputFiles[0]!.text);
-  return migrateBundle;
-}
-
 export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: string, opts: E2eOptions): Promise<E2eWorkspace> {
   const tmp = await tempWorkspace(t, `e2e-${name}`);
   const root = tmp.dir;
@@ -191,7 +156,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
         await write(src, 'server.js', SERVER_JS);
         // The sha in the content gives every release its own bytes, like a real build stamped with it.
         await write(src, 'variant.json', JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n');
-        if (c === 'api' && database) await write(src, 'migrate.js', await bundledMigrate());
+        if (c === 'api' && database) await write(src, 'migrate.js', await bundledMigrate('e2e_schema', 'node20'));
         const dir = join(root, 'dist', 'artifacts', c);
         await fs.rm(dir, { recursive: true, force: true });
         const file = artifactFileName(c, sha);

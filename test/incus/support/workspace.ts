@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundledMigrate } from '../../support/migrate-bundle';
 import { packDirectory } from '@veza/engine/artifact/pack';
 import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
 import { loadEnvironment, type Environment } from '@veza/engine/config/environment';
@@ -68,38 +68,6 @@ server.listen(Number(process.env.PORT), process.env.HOST);
 process.on('SIGTERM', () => { server.close(() => process.exit(0)); setTimeout(() => process.exit(0), 2000).unref(); });
 `;
 
-const MIGRATE_SOURCE = `
-import { Client } from 'pg';
-const version: string = require('./variant.json').schema;
-async function main() {
-  const c = new Client({ connectionString: process.env.DATABASE_URL });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS itest_schema (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-    const r = await c.query('INSERT INTO itest_schema (version) VALUES ($1) ON CONFLICT DO NOTHING', [version]);
-    process.stdout.write(r.rowCount ? 'applied ' + version + '\\n' : 'no changes\\n');
-  } finally {
-    await c.end();
-  }
-}
-main().catch((e) => { process.stderr.write('migrate: ' + e.message + '\\n'); process.exit(1); });
-`;
-
-let migrateBundle: Promise<string> | undefined;
-function bundledMigrate(): Promise<string> {
-  migrateBundle ??= build({
-    stdin: { contents: MIGRATE_SOURCE, loader: 'ts', resolveDir: __dirname },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    external: ['pg-native', './variant.json'],
-    write: false,
-    logLevel: 'silent',
-  }).then((r) => r.outputFiles[0]!.text);
-  return migrateBundle;
-}
-
 export interface IncusWorkspace {
   root: string;
   env: Environment;
@@ -146,7 +114,7 @@ export async function incusWorkspace(t: { after(fn: () => unknown): void }, log:
         await fs.rm(src, { recursive: true, force: true });
         await write(src, 'server.js', SERVER_JS);
         await write(src, 'variant.json', JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n');
-        if (c === 'api') await write(src, 'migrate.js', await bundledMigrate());
+        if (c === 'api') await write(src, 'migrate.js', await bundledMigrate('itest_schema', 'node18'));
         const dir = join(root, 'dist', 'artifacts', c);
         await fs.rm(dir, { recursive: true, force: true });
         const file = artifactFileName(c, sha);
