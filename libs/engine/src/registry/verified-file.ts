@@ -43,6 +43,8 @@ export class DigestMismatchError extends Error {
 export async function writeVerified(source: AsyncIterable<Uint8Array>, tmpPath: string, expectedSha256: string): Promise<void> {
   const hash = createHash('sha256');
   let size = 0;
+  // `flush` fsyncs before close: a rename after a crash never exposes an empty file.
+  const out = createWriteStream(tmpPath, { flags: 'wx', mode: 0o644, flush: true });
   try {
     await pipeline(
       source,
@@ -53,12 +55,15 @@ export async function writeVerified(source: AsyncIterable<Uint8Array>, tmpPath: 
           yield chunk;
         }
       },
-      // `flush` fsyncs before close: a rename after a crash never exposes an empty file.
-      createWriteStream(tmpPath, { flags: 'wx', mode: 0o644, flush: true }),
+      out,
     );
     const actual = hash.digest('hex');
     if (actual !== expectedSha256) throw new DigestMismatchError(expectedSha256, actual, size);
   } catch (e) {
+    // The stream opens its file asynchronously: when the source fails early,
+    // the open can still be in flight and would recreate the file after an
+    // immediate rm. Wait for the descriptor to be closed first.
+    if (!out.closed) await new Promise((resolve) => out.once('close', resolve));
     await fs.rm(tmpPath, { force: true });
     throw e;
   }
