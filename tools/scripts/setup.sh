@@ -31,13 +31,14 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev
   systemctl stop haproxy || true
 fi
 
-# Install from the lockfile only when it changed since the last install.
-# `npm ci` is not used: npm 11.19 leaves other platforms' optional native
-# packages out of the lockfile and then refuses it as "out of sync".
+# Install exactly the lockfile, only when it changed since the last install.
+# The lockfile must list every platform's optional native package for
+# `npm ci` to accept it: @swc/core and rollup are pinned (package.json
+# "overrides") to versions whose platform packages the registry serves.
 stamp=node_modules/.veza-lock-stamp
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-  log "installing npm dependencies from package-lock.json"
-  npm install --no-save --no-audit --no-fund --loglevel=error
+  log "installing npm dependencies from package-lock.json (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
   printf '%s' "$lock_hash" > "$stamp"
 fi
