@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { isVezaError } from '@veza/engine/log/errors';
-import { ciEnvironments, formatOutputs, main, resolveCiRelease } from './resolve-release';
+import { createProcessRunner } from '@veza/engine/ports/process';
+import { ciEnvironments, formatOutputs, main, provenanceCommands, resolveCiRelease } from './resolve-release';
 
 const ROOT = join(__dirname, '..', '..');
 const ENVS = ['prod', 'staging'];
@@ -46,14 +47,48 @@ test('CI deploys only the environments with a shared (https) registry', () => {
   ]), ['prod', 'staging']);
 });
 
-test('main reads the environment files and the event payload of the run', async (t) => {
+const git = promisify(execFile);
+
+/**
+ * A real repository as the resolve job's checkout sees it: main (also as
+ * origin/main), a feature branch nobody merged, and a v* tag on a commit off main.
+ */
+async function checkout(dir: string): Promise<{ onMain: string; feature: string; tagged: string }> {
+  const g = async (...args: string[]) => (await git('git', ['-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...args], { cwd: dir })).stdout.trim();
+  await g('init', '-q', '-b', 'main');
+  await g('commit', '-q', '--allow-empty', '-m', 'on main');
+  const onMain = await g('rev-parse', 'HEAD');
+  await g('update-ref', 'refs/remotes/origin/main', onMain);
+  await g('checkout', '-q', '-b', 'feature');
+  await g('commit', '-q', '--allow-empty', '-m', 'unreviewed');
+  const feature = await g('rev-parse', 'HEAD');
+  await g('checkout', '-q', '--detach', onMain);
+  await g('commit', '-q', '--allow-empty', '-m', 'hotfix release');
+  const tagged = await g('rev-parse', 'HEAD');
+  await g('tag', 'v1.0.1');
+  return { onMain, feature, tagged };
+}
+
+test('main reads the environment files and the event payload of the run; a dispatch deploys only a commit on main or tagged v*', async (t) => {
   const dir = await fs.mkdtemp(join(tmpdir(), 'veza-resolve-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const repo = join(dir, 'repo');
+  await fs.mkdir(repo);
+  const c = await checkout(repo);
   const event = join(dir, 'event.json');
-  await fs.writeFile(event, JSON.stringify({ inputs: { env: 'prod', release_sha: BEFORE } }));
-  assert.equal(await main({ ...vars('workflow_dispatch', 'refs/heads/main'), GITHUB_EVENT_PATH: event }, ROOT), `env=prod\nsha=${BEFORE}\nbase=\n`);
-  await fs.writeFile(event, JSON.stringify({ inputs: { env: 'local' } }));
-  await assert.rejects(main({ ...vars('workflow_dispatch', 'refs/heads/main'), GITHUB_EVENT_PATH: event }, ROOT), /unknown environment "local"/);
+  const dispatch = async (inputs: Record<string, string>, runSha = c.onMain) => {
+    await fs.writeFile(event, JSON.stringify({ inputs }));
+    return main({ ...vars('workflow_dispatch', 'refs/heads/main', runSha), GITHUB_EVENT_PATH: event }, ROOT, repo, createProcessRunner());
+  };
+  assert.equal(await dispatch({ env: 'prod', release_sha: c.onMain }), `env=prod\nsha=${c.onMain}\nbase=\n`);
+  assert.equal(await dispatch({ env: 'prod', release_sha: c.tagged }), `env=prod\nsha=${c.tagged}\nbase=\n`);
+  assert.equal(await dispatch({ env: 'staging' }), `env=staging\nsha=${c.onMain}\nbase=\n`);
+  await assert.rejects(dispatch({ env: 'prod', release_sha: c.feature }), new RegExp(`commit ${c.feature} is neither on main .* nor tagged v\\*`));
+  // Dispatched from the feature branch with no release_sha: the run's own commit is held to the same bar.
+  await assert.rejects(dispatch({ env: 'staging' }, c.feature), /is neither on main/);
+  await assert.rejects(dispatch({ env: 'prod', release_sha: BEFORE }), /is neither on main/);
+  await assert.rejects(dispatch({ env: 'local' }), /unknown environment "local"/);
+  assert.deepEqual(provenanceCommands(c.onMain, repo).onMain, ['git', 'merge-base', '--is-ancestor', c.onMain, 'refs/remotes/origin/main']);
 });
 
 test('as a CLI: outputs for $GITHUB_OUTPUT on stdout; a refusal is one line on stderr and exit 1', async (t) => {

@@ -4,7 +4,9 @@
  * resolveRelease from the Actions variables (GITHUB_EVENT_NAME, GITHUB_REF,
  * GITHUB_SHA) and the event payload at GITHUB_EVENT_PATH. Prints `env=`,
  * `sha=` and `base=` lines for $GITHUB_OUTPUT; anything that does not deploy
- * is refused with one line on stderr and exit 1.
+ * is refused with one line on stderr and exit 1. A manual dispatch deploys
+ * only a commit on main or one tagged `v*` (the checkout must have the full
+ * history and tags).
  *
  *   node -r @swc-node/register tools/scripts/resolve-release.ts
  */
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { listEnvironments, loadEnvironment, type Environment } from '@veza/engine/config/environment';
 import { PATTERNS } from '@veza/engine/config/names';
 import { describeError, VezaError } from '@veza/engine/log/errors';
+import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
 import { resolveRelease, triggerFromActions } from '@veza/engine/release/resolve';
 
 const WORKSPACE_ROOT = join(__dirname, '..', '..');
@@ -56,9 +59,41 @@ function readPayload(path: string | undefined): unknown {
   }
 }
 
-export async function main(vars: NodeJS.ProcessEnv = process.env, workspaceRoot = WORKSPACE_ROOT): Promise<string> {
+const MAIN_REF = 'refs/remotes/origin/main';
+
+/** The git commands that tell whether a commit went through review: it is on main, or a `v*` tag names it. */
+export function provenanceCommands(sha: string, cwd: string): { onMain: string[]; releaseTags: string[]; cwd: string } {
+  return {
+    onMain: ['git', 'merge-base', '--is-ancestor', sha, MAIN_REF],
+    releaseTags: ['git', 'tag', '--points-at', sha, '--list', 'v*'],
+    cwd,
+  };
+}
+
+/**
+ * A push deploys what was merged or tagged; a dispatch names its commit (or
+ * runs on whatever branch the operator picked), so it is held to the same
+ * bar: without this, any pushed branch could reach prod through the
+ * workflow's own secrets.
+ */
+export async function checkDispatchedCommit(sha: string, gitDir: string, runner: ProcessRunner): Promise<void> {
+  const cmds = provenanceCommands(sha, gitDir);
+  const onMain = await runner.run({ argv: cmds.onMain, cwd: cmds.cwd, description: 'is the commit on main' }, { check: false });
+  if (onMain.exitCode === 0) return;
+  const tags = await runner.run({ argv: cmds.releaseTags, cwd: cmds.cwd, description: 'release tags on the commit' }, { check: false });
+  if (tags.exitCode === 0 && tags.stdout.trim() !== '') return;
+  throw new VezaError(
+    `commit ${sha} is neither on main (${MAIN_REF}) nor tagged v*, so a dispatch may not deploy it`,
+    'merge it to main or tag it v*, then dispatch again; the checkout of the resolve job needs fetch-depth: 0 to see main and the tags',
+    'NOT_DEPLOYABLE',
+  );
+}
+
+export async function main(vars: NodeJS.ProcessEnv = process.env, workspaceRoot = WORKSPACE_ROOT, gitDir = workspaceRoot, runner: ProcessRunner = createProcessRunner()): Promise<string> {
   const envs = await Promise.all((await listEnvironments(workspaceRoot)).map((name) => loadEnvironment(workspaceRoot, name)));
-  return formatOutputs(resolveCiRelease(vars, readPayload(vars.GITHUB_EVENT_PATH), ciEnvironments(envs)));
+  const release = resolveCiRelease(vars, readPayload(vars.GITHUB_EVENT_PATH), ciEnvironments(envs));
+  if (vars.GITHUB_EVENT_NAME === 'workflow_dispatch') await checkDispatchedCommit(release.sha, gitDir, runner);
+  return formatOutputs(release);
 }
 
 if (require.main === module) {

@@ -36,7 +36,7 @@ const out = (name: string) => `\${{ needs.resolve.outputs.${name} }}`;
 const secret = (name: string) => `\${{ secrets.${name} }}`;
 const secretsEnv = (names: string[]) => Object.fromEntries(names.map((n) => [n, secret(n)]));
 
-/** `history`: nx affected needs the commits between base and head. */
+/** `history`: nx affected needs the commits between base and head; the resolve job needs main and the tags. */
 function setupSteps(checkout: { ref?: string; history?: boolean }): Record<string, unknown>[] {
   const options = { ...(checkout.ref ? { ref: checkout.ref } : {}), ...(checkout.history ? { 'fetch-depth': 0 } : {}) };
   return [
@@ -75,8 +75,9 @@ export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
           base: '${{ steps.resolve.outputs.base }}',
         },
         steps: [
-          ...setupSteps({}),
-          { name: 'Install npm packages', run: 'npm install --no-save --no-audit --no-fund --loglevel=error\n' },
+          // History and tags: a dispatched commit must be on main or tagged v*.
+          ...setupSteps({ history: true }),
+          { name: 'Install npm packages', run: 'npm ci --no-audit --no-fund --loglevel=error\n' },
           {
             name: "Resolve with the engine's resolveRelease",
             id: 'resolve',
