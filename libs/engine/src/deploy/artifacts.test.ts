@@ -6,7 +6,7 @@ import { createLocalRegistry } from '../registry/local-registry';
 import { artifactFile, tempDir } from '../registry/testing/fixtures';
 import type { Registry } from '../registry/registry';
 import { buildReleaseManifest } from '../release/manifest';
-import { fetchArtifacts } from './artifacts';
+import { fetchArtifacts, pruneArtifactCache } from './artifacts';
 
 const SHA = 'ab'.repeat(20);
 
@@ -58,4 +58,27 @@ test('a dry run checks the registry copy, downloads nothing and writes nothing',
   const unpublished: string[] = [];
   await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (l) => unpublished.push(l) });
   assert.match(unpublished[0]!, /^publish veza\/veza-api@\S+ \(not in local registry .* yet; the deploy target's publish step uploads it\), then download/);
+});
+
+test('the cache keeps the most recently used artifacts and the release in use, and prunes the rest', async (t) => {
+  const s = await setup(t);
+  await fs.mkdir(s.cache, { recursive: true });
+  const names = ['1', '2', '3', '4'].map((d) => `${d.repeat(64)}.tar.zst`);
+  for (const [i, f] of names.entries()) {
+    await fs.writeFile(join(s.cache, f), f);
+    const used = new Date(Date.UTC(2026, 0, 1 + i));
+    await fs.utimes(join(s.cache, f), used, used);
+  }
+  await fs.writeFile(join(s.cache, 'notes.txt'), 'not an artifact');
+  // A cache hit counts as a use: the oldest file becomes the newest.
+  await fetchArtifacts(s.registry, s.cache, s.manifest);
+  const fetched = `${s.a.sha256}.tar.zst`;
+  const longAgo = new Date(Date.UTC(2025, 0, 1));
+  await fs.utimes(join(s.cache, fetched), longAgo, longAgo);
+  await fetchArtifacts(s.registry, s.cache, s.manifest);
+  assert.deepEqual(s.downloads, ['veza-api'], 'the second fetch was a cache hit');
+  const removed = await pruneArtifactCache(s.cache, ['1'.repeat(64)], 2);
+  assert.deepEqual(removed.sort(), [names[1], names[2]]);
+  assert.deepEqual((await fs.readdir(s.cache)).sort(), [names[0], names[3], fetched, 'notes.txt'].sort());
+  assert.deepEqual(await pruneArtifactCache(join(s.dir, 'no-cache-yet'), [], 2), []);
 });

@@ -13,7 +13,10 @@ import { coordsOf } from './release';
  * deployer's cache and sha256-verified before any slot is touched: a
  * tampered or truncated file fails here, with nothing changed. The cache is
  * content-addressed (`<sha256>.tar.zst`), so a file already there is reused
- * once its bytes hash right, and a rollback fetches nothing.
+ * once its bytes hash right, and a rollback fetches nothing. Every fetch
+ * marks the release's files as used (mtime); pruneArtifactCache keeps the
+ * most recently used ones, so the cache holds about the releases the history
+ * remembers and no more.
  */
 export interface FetchedArtifact {
   path: string;
@@ -40,6 +43,7 @@ export async function fetchArtifacts(registry: Registry, cacheDir: string, manif
     const path = join(cacheDir, `${c.sha256}.tar.zst`);
     const label = coordsLabel(coordsOf(c));
     if (await cachedAndIntact(path, c.sha256)) {
+      if (!opts.plan) await markUsed(path);
       opts.step?.(`${component}: ${label} already in the cache, sha256 verified`);
     } else if (opts.plan) {
       const remote = await registry.remoteSha256(coordsOf(c));
@@ -71,6 +75,32 @@ async function cachedAndIntact(path: string, sha256: string): Promise<boolean> {
     return false;
   }
   return (await sha256File(path)).sha256 === sha256;
+}
+
+async function markUsed(path: string): Promise<void> {
+  const now = new Date();
+  await fs.utimes(path, now, now);
+}
+
+const CACHED_ARTIFACT = /^[0-9a-f]{64}\.tar\.zst$/;
+
+/**
+ * Removes all but the `keepNewest` most recently used artifacts, never one in
+ * `inUse` (the release just deployed). Returns the names removed. A full
+ * rollback to a release pruned here downloads its artifacts again.
+ */
+export async function pruneArtifactCache(cacheDir: string, inUse: readonly string[], keepNewest: number): Promise<string[]> {
+  const keep = new Set(inUse.map((sha) => `${sha}.tar.zst`));
+  const files = (await fs.readdir(cacheDir).catch(() => [] as string[])).filter((f) => CACHED_ARTIFACT.test(f));
+  const byUse = await Promise.all(files.map(async (f) => ({ f, used: (await fs.stat(join(cacheDir, f))).mtimeMs })));
+  byUse.sort((a, b) => b.used - a.used || a.f.localeCompare(b.f));
+  const removed: string[] = [];
+  for (const [i, { f }] of byUse.entries()) {
+    if (i < keepNewest || keep.has(f)) continue;
+    await fs.rm(join(cacheDir, f), { force: true });
+    removed.push(f);
+  }
+  return removed;
 }
 
 /** Temp files of a download killed half-way; only this environment's deploy, which holds the lock, writes here. */

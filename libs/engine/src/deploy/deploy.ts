@@ -3,7 +3,7 @@ import { VezaError, describeError, isVezaError } from '../log/errors';
 import { RELEASE_SHA_ENV, resolveBuildVersion } from '../release/version';
 import { lockedAction, reported, type ActionResult, type ActionScope } from './action';
 import { currentActor } from './actor';
-import { artifactCacheDir, fetchArtifacts } from './artifacts';
+import { artifactCacheDir, fetchArtifacts, pruneArtifactCache } from './artifacts';
 import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from './history';
 import { recordDeployMetrics } from './metrics';
@@ -207,7 +207,9 @@ async function place(ctx: Context, source: ReleaseSource, scope: ActionScope, op
   await progress.phase('record', 'record', async (p) => {
     await recordSuccess(store, env.name, rec, { retention, rollback: opts.rollback });
     await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: target, sha });
-    p.note(`history, metrics and audit of ${env.name}`);
+    // About the releases the history remembers: retention × components files.
+    const pruned = ctx.plan ? [] : await pruneArtifactCache(artifactCacheDir(ctx.root, env.name), Object.values(artifacts).map((a) => a.sha256), retention * ctx.components.length);
+    p.note(`history, metrics and audit of ${env.name}${pruned.length ? `; ${pruned.length} unused cached artifact(s) pruned` : ''}`);
   });
   return { outcome: 'success', value: result('success', target, prior), message: `release ${sha} is live on ${target}: ${env.publicUrl}` };
 }

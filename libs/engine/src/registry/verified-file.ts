@@ -63,7 +63,7 @@ export async function writeVerified(source: AsyncIterable<Uint8Array>, tmpPath: 
     // The stream opens its file asynchronously: when the source fails early,
     // the open can still be in flight and would recreate the file after an
     // immediate rm. Wait for the descriptor to be closed first.
-    if (!out.closed) await new Promise((resolve) => out.once('close', resolve));
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await fs.rm(tmpPath, { force: true });
     throw e;
   }
