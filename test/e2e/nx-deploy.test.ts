@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { httpGet } from '@veza/engine/deploy/http';
+import { httpGet } from '@veza/engine/util/http';
 import { reportedRelease } from '@veza/engine/deploy/probe';
 import { parseReleaseManifest } from '@veza/engine/release/manifest';
 import type { StatusReport } from '@veza/engine/deploy/status';

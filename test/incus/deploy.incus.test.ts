@@ -10,6 +10,9 @@ import { createDataTier } from '@veza/engine/data/tier';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
 import * as cli from '@veza/engine/hosts/incus/cli';
+import { PROBE_USER_AGENT } from '@veza/engine/hosts/incus/probe';
+import { INCUS_EDGE_PATHS } from '@veza/engine/edge/incus-edge-host';
+import { parseShowProc } from '@veza/engine/edge/runtime-api';
 import { incusWorkspace } from './support/workspace';
 import { bridgeAddress, wipeProject } from './support/project';
 import { resolveThroughBridge } from './support/bridge-dns';
@@ -47,7 +50,8 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
     const removed = await wipeProject(ws.env);
     say(`teardown: removed project ${ws.env.incus!.project} with ${removed.join(', ') || 'nothing'}`);
   });
-  t.after(resolveThroughBridge(ws.env.incus!.dnsSuffix, await bridgeAddress(ws.env.network)));
+  const bridge = await bridgeAddress(ws.env.network);
+  t.after(resolveThroughBridge(ws.env.incus!.dnsSuffix, bridge));
 
   const client = new IncusClient(createProcessRunner(), ws.env.incus!.project);
   const inside = async (container: string, argv: string[], input?: string) => (await client.exec(container, argv, input === undefined ? {} : { input })).stdout.trim();
@@ -88,6 +92,22 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
     assert.equal(await inside('veza-itest-api-green', ['sh', '-c', 'ls /srv/veza/app']), 'migrate.js\nserver.js\nvariant.json');
     const edge = await client.instance('veza-itest-haproxy');
     assert.deepEqual(edge?.devices.http, { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' });
+    // Phase C probed each slot from inside its own container (127.0.0.1, the in-slot probe's agent); nothing probed it from this runner.
+    for (const path of ['/api/status', '/stream/status', '/status.json']) {
+      const seen = Object.keys((JSON.parse((await ws.get(path)).body) as { healthProbes: Record<string, number> }).healthProbes);
+      assert.ok(seen.includes(`127.0.0.1 ${PROBE_USER_AGENT}`), `${path}: ${seen.join(', ')}`);
+      assert.ok(!seen.some((w) => w.startsWith(`${bridge} `)), `${path}: the runner (${bridge}) probed the slot itself: ${seen.join(', ')}`);
+    }
+    // HAProxy's master keeps root (ports, reloads, its CLI); every worker runs as haproxy, locked in Debian's chroot.
+    const proc = parseShowProc(await inside('veza-itest-haproxy', ['socat', 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], 'show proc\n'));
+    assert.ok(proc.workers.length > 0);
+    assert.equal(await inside('veza-itest-haproxy', ['ps', '-o', 'user=', '-p', String(proc.masterPid)]), 'root');
+    for (const w of proc.workers) {
+      assert.deepEqual((await inside('veza-itest-haproxy', ['ps', '-o', 'user=,group=', '-p', String(w.pid)])).split(/\s+/), ['haproxy', 'haproxy'], `worker ${w.pid}`);
+      assert.equal(await inside('veza-itest-haproxy', ['readlink', `/proc/${w.pid}/root`]), '/var/lib/haproxy', `worker ${w.pid}`);
+    }
+    // The runtime socket the worker serves stays reachable for the pipeline's `incus exec` (root in the container).
+    assert.match(await inside('veza-itest-haproxy', ['socat', 'STDIO', 'UNIX-CONNECT:/run/haproxy/admin.sock'], 'show info\n'), new RegExp(`^Pid: ${proc.workers[0]!.pid}$`, 'm'));
     assert.equal(await inside('veza-itest-postgres', ['runuser', '-u', 'postgres', '--', 'psql', '-d', 'veza', '-tAc', 'SELECT version FROM itest_schema']), '0001', 'the migration ran from the tools container');
     const redis = await inside('veza-itest-redis', ['sh', '-c', 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli --no-auth-warning config get maxmemory-policy; redis-cli --no-auth-warning config get appendonly'], `${secrets.VEZA_ITEST_REDIS_PASSWORD}\n`);
     assert.deepEqual(redis.split('\n'), ['maxmemory-policy', 'allkeys-lru', 'appendonly', 'yes']);
@@ -113,6 +133,7 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
     const r = await phase('dry-run B', () => deploy(o));
     assert.equal(r.color, 'blue');
     assert.ok(o.lines.some((l) => /create slot veza-itest-api-blue/.test(l)), o.lines.join('\n'));
+    assert.ok(o.lines.some((l) => /wait up to 60000 ms for veza-itest-api-blue to answer 2xx on port 8080 \/api\/health, probed inside its container/.test(l)), o.lines.join('\n'));
     assert.ok(o.lines.some((l) => new RegExp(`incus snapshot create veza-itest-postgres pre-deploy-${B}`).test(l)), o.lines.join('\n'));
     assert.deepEqual((await client.instances()).map((i) => i.name), before.map((i) => i.name));
     assert.equal(await ws.releaseAt('/api/status'), A);

@@ -1,5 +1,5 @@
 import { describeError } from '@veza/engine/log/errors';
-import type { HttpResponse } from '@veza/engine/deploy/http';
+import type { HttpResponse } from '@veza/engine/util/http';
 
 /**
  * A small, bounded loopback load through the edge: `concurrency` loops of

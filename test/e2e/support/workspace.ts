@@ -12,7 +12,7 @@ import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
 import { tempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
 import type { DeployOptions } from '@veza/engine/deploy/deploy';
-import { httpGet, type HttpResponse } from '@veza/engine/deploy/http';
+import { httpGet, type HttpResponse } from '@veza/engine/util/http';
 import { reportedRelease } from '@veza/engine/deploy/probe';
 
 /**

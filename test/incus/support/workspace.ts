@@ -8,7 +8,7 @@ import { tempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
 import { createMemoryLogger, createLogger, type Logger } from '@veza/engine/log/logger';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
 import type { DeployOptions } from '@veza/engine/deploy/deploy';
-import { httpGet, type HttpResponse } from '@veza/engine/deploy/http';
+import { httpGet, type HttpResponse } from '@veza/engine/util/http';
 import { reportedRelease } from '@veza/engine/deploy/probe';
 
 /**
@@ -58,10 +58,16 @@ const http = require('node:http');
 const os = require('node:os');
 const v = require('./variant.json');
 const json = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }); res.end(JSON.stringify(body)); };
+// Who asked for the health path ("<peer address> <user-agent>" -> count): proves where the deploy probed from.
+const healthProbes = {};
 const server = http.createServer((req, res) => {
   const path = (req.url || '/').split('?')[0];
-  if (path === v.health) return v.healthy === false ? json(res, 503, { status: 'broken on purpose' }) : json(res, 200, { status: 'ok' });
-  if (path === v.status) return json(res, 200, { component: v.component, release: process.env.VEZA_RELEASE_SHA, color: process.env.VEZA_COLOR || null, env: process.env.VEZA_ENV || null, database: Boolean(process.env.DATABASE_URL), user: os.userInfo().username, host: os.hostname() });
+  if (path === v.health) {
+    const who = String(req.socket.remoteAddress).replace(/^::ffff:/, '') + ' ' + (req.headers['user-agent'] || '-');
+    healthProbes[who] = (healthProbes[who] || 0) + 1;
+    return v.healthy === false ? json(res, 503, { status: 'broken on purpose' }) : json(res, 200, { status: 'ok' });
+  }
+  if (path === v.status) return json(res, 200, { component: v.component, release: process.env.VEZA_RELEASE_SHA, color: process.env.VEZA_COLOR || null, env: process.env.VEZA_ENV || null, database: Boolean(process.env.DATABASE_URL), user: os.userInfo().username, host: os.hostname(), healthProbes });
   json(res, 200, { component: v.component, path });
 });
 server.listen(Number(process.env.PORT), process.env.HOST);

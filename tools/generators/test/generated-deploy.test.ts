@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { httpGet } from '@veza/engine/deploy/http';
+import { httpGet } from '@veza/engine/util/http';
 import { reportedRelease } from '@veza/engine/deploy/probe';
 import { WORKSPACE_ROOT } from '../../../test/support/entry-process';
 import { copyRepository } from '../../../test/e2e/support/copy';

@@ -70,13 +70,14 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
   const progress = createProgress({ title: title(env), mode: o.json ? 'json' : undefined, write });
 
   const edge = await createDeployEdge({ workspaceRoot: o.workspaceRoot, env, log, runner });
+  const driver = createHostDriver(env, o.workspaceRoot, runner);
   const real: Ports = {
-    driver: createHostDriver(env, o.workspaceRoot, runner),
+    driver,
     registry: once(() => createRegistry(env, o.workspaceRoot, { processEnv, log })),
     tier: createDataTier(env, { workspaceRoot: o.workspaceRoot, runner, log }),
     edge,
     store: edge.stateStore(),
-    checks: createChecks(edge),
+    checks: createChecks(edge, driver),
   };
   if (!o.dryRun) return { root: o.workspaceRoot, env, components, ports: real, log, runner, processEnv, progress };
 
@@ -89,7 +90,7 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
     tier: planningTier(real.tier, plan),
     edge: planned,
     store,
-    checks: planningChecks(real.checks, plan),
+    checks: planningChecks(real.checks, plan, driver.kind),
   };
   return { root: o.workspaceRoot, env, components, ports, log, runner, processEnv, progress, plan };
 }

@@ -5,7 +5,8 @@ import { createDirStateStore } from '../ports/state-store';
 import { tempDir } from '../registry/testing/fixtures';
 import { acquireLock } from './lock';
 import { recordStart, readHistory } from './history';
-import { planningStore } from './dry-run';
+import { planningChecks, planningStore } from './dry-run';
+import type { Checks, SlotTarget } from './probe';
 
 const SHA = 'ab'.repeat(20);
 const manifest = { owner: 'veza', package: 'veza-release', version: SHA, file: 'release.json', sha256: 'c'.repeat(64) };
@@ -34,4 +35,16 @@ test('a planning store shows every write as a diff, lets later steps read it, an
   await lock.release();
   assert.equal(await store.read('locks/prod.lock'), undefined);
   assert.deepEqual((await fs.readdir(dir)).sort(), ['active-color-prod']);
+});
+
+test('a planned phase C lists each in-slot probe and where it runs, and probes nothing', async () => {
+  const untouched = new Proxy({}, { get: (_, k) => () => assert.fail(`the real checks were called: ${String(k)}`) }) as Checks;
+  const target: SlotTarget = { component: 'veza-api', slot: 'veza-prod-api-green', host: 'veza-prod-api-green.lxd', port: 8080, path: '/api/v1/health' };
+  const lines: string[] = [];
+  await planningChecks(untouched, { add: (l) => lines.push(l) }, 'incus').waitHealthy(target, { timeoutMs: 60_000, intervalMs: 250 });
+  await planningChecks(untouched, { add: (l) => lines.push(l) }, 'local').waitHealthy({ ...target, host: '127.77.1.11' }, { timeoutMs: 60_000, intervalMs: 250 });
+  assert.deepEqual(lines, [
+    'wait up to 60000 ms for veza-prod-api-green to answer 2xx on port 8080 /api/v1/health, probed inside its container (incus exec)',
+    'wait up to 60000 ms for veza-prod-api-green to answer 2xx on port 8080 /api/v1/health, probed at 127.77.1.11',
+  ]);
 });

@@ -47,6 +47,7 @@ export function planningDriver(real: HostDriver, plan: Plan): HostDriver {
       plan.add(`in slot ${name}: $ ${formatArgv(cmd.argv)}${cmd.description ? `   # ${cmd.description}` : ''}`);
       return { exitCode: 0, stdout: '', stderr: '' };
     },
+    probe: (name, port, path, timeoutMs) => real.probe(name, port, path, timeoutMs),
     logsCommand(name) {
       try {
         return real.logsCommand(name);
@@ -168,10 +169,11 @@ export function planningEdge(real: DeployEdge, plan: Plan, store: StateStore, en
   };
 }
 
-export function planningChecks(real: Checks, plan: Plan): Checks {
+export function planningChecks(real: Checks, plan: Plan, driver: HostDriver['kind']): Checks {
   return {
     async waitHealthy(t, wait) {
-      plan.add(`wait up to ${wait.timeoutMs} ms for http://${t.host}:${t.port}${t.path} (${t.slot}) to answer 2xx`);
+      const from = driver === 'incus' ? 'inside its container (incus exec)' : `at ${t.host}`;
+      plan.add(`wait up to ${wait.timeoutMs} ms for ${t.slot} to answer 2xx on port ${t.port} ${t.path}, probed ${from}`);
     },
     async fromEdge(t) {
       plan.add(`probe ${t.slot} at http://${t.host}:${t.port}${t.path} from the edge`);

@@ -1,6 +1,6 @@
 import type { Color } from '../config/names';
 import type { StateStore } from '../ports/state-store';
-import type { HttpResponse } from './http';
+import type { HttpResponse } from '../util/http';
 
 /**
  * What the deploy engine needs from the edge of one environment, and nothing

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import type { HostDriver, SlotProbe } from '../hosts/port';
 import type { DeployEdge } from './edge-port';
+import { httpGet } from '../util/http';
 import { createChecks, type SlotTarget } from './probe';
 
 /** A real HTTP server on loopback whose answers the test changes as it goes. */
@@ -23,6 +25,17 @@ function edgeAt(port: number): DeployEdge {
   } as unknown as DeployEdge;
 }
 
+/** A driver whose probe is a real GET on loopback, as the local driver's is, recording which slot each probe was for. */
+function driverAt(port: number, asked: string[] = []): HostDriver {
+  return {
+    async probe(name: string, p: number, path: string, timeoutMs: number): Promise<SlotProbe> {
+      asked.push(`${name} ${p}${path}`);
+      const target = `http://127.0.0.1:${port}${path} for ${name}`;
+      return httpGet({ host: '127.0.0.1', port: p, path, timeoutMs }).then((r) => ({ target, status: r.status }), (e: Error) => ({ target, error: e.message }));
+    },
+  } as unknown as HostDriver;
+}
+
 const SHA = 'ab'.repeat(20);
 
 test('verification goes through the edge address with the public Host header and retries until the release shows', async (t) => {
@@ -33,28 +46,32 @@ test('verification goes through the edge address with the public Host header and
     calls++;
     return path === '/api/v1/status' ? [200, { release: calls < 3 ? 'old' : SHA }] : [404, {}];
   });
-  await createChecks(edgeAt(port)).publicRelease('veza-api', '/api/v1/status', SHA, { retries: 5, intervalMs: 10 });
+  await createChecks(edgeAt(port), driverAt(port)).publicRelease('veza-api', '/api/v1/status', SHA, { retries: 5, intervalMs: 10 });
   assert.equal(calls, 3);
   assert.deepEqual([...hosts], ['veza.localhost:18080']);
 });
 
 test('verification fails after its retries, saying what the public URL reports', async (t) => {
   const port = await server(t, () => [200, { release: 'f'.repeat(40) }]);
-  await assert.rejects(createChecks(edgeAt(port)).publicRelease('veza-api', '/api/v1/status', SHA, { retries: 3, intervalMs: 5 }), (e: Error & { code?: string }) =>
+  await assert.rejects(createChecks(edgeAt(port), driverAt(port)).publicRelease('veza-api', '/api/v1/status', SHA, { retries: 3, intervalMs: 5 }), (e: Error & { code?: string }) =>
     e.code === 'VERIFY_FAILED' && /after 3 tries: it reports release ffff/.test(e.message));
 });
 
-test('a health wait is bounded and names the slot and the last answer', async (t) => {
+test('a health wait probes through the host driver, is bounded, and names the slot, where it probed and the last answer', async (t) => {
   let healthy = false;
   const port = await server(t, () => (healthy ? [200, { status: 'ok' }] : [503, {}]));
-  const target: SlotTarget = { component: 'veza-api', slot: 'veza-local-api-green', host: '127.0.0.1', port, path: '/health' };
-  const checks = createChecks(edgeAt(port));
-  const started = Date.now();
+  // The slot's DNS name, as on Incus: only the driver knows how to reach the slot from where it runs.
+  const target: SlotTarget = { component: 'veza-api', slot: 'veza-local-api-green', host: 'veza-local-api-green.incus', port, path: '/health' };
+  const asked: string[] = [];
+  const checks = createChecks(edgeAt(port), driverAt(port, asked));
   await assert.rejects(checks.waitHealthy(target, { timeoutMs: 200, intervalMs: 20 }), (e: Error & { code?: string }) =>
-    e.code === 'HEALTH_FAILED' && /veza-local-api-green did not answer 2xx .* within 200 ms; last: HTTP 503/.test(e.message));
-  assert.ok(Date.now() - started < 2_000);
+    e.code === 'HEALTH_FAILED' && e.message.startsWith(`slot veza-local-api-green did not answer 2xx on http://127.0.0.1:${port}/health for veza-local-api-green within 200 ms; last: HTTP 503`));
+  assert.ok(asked.length > 1 && asked.every((a) => a === `veza-local-api-green ${port}/health`), asked.join(', '));
+  // Bounded by the wait, not by luck: no more probes than 200 ms holds 20 ms intervals.
+  assert.ok(asked.length <= 200 / 20 + 1, `${asked.length} probes`);
   assert.equal(await checks.isHealthy(target), false);
   healthy = true;
   await checks.waitHealthy(target, { timeoutMs: 200, intervalMs: 20 });
   assert.equal(await checks.isHealthy({ ...target, port: 1 }), false, 'nothing listening is unhealthy, not an error');
+  await assert.rejects(checks.waitHealthy({ ...target, port: 1 }, { timeoutMs: 50, intervalMs: 20 }), (e: Error) => /last: .*ECONNREFUSED/.test(e.message));
 });

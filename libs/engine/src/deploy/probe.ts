@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { HostDriver } from '../hosts/port';
 import { describeError, VezaError } from '../log/errors';
 import type { DeployEdge } from './edge-port';
-import { describeTarget, httpGet, type HttpRequest, type HttpResponse } from './http';
+import { describeTarget, httpGet, type HttpRequest, type HttpResponse } from '../util/http';
 
 /**
- * The deploy's HTTP checks (seed 001): the in-slot health probe (phase C),
- * the probe from the edge host (D), and the external verification through
- * the public URL (F). A port of its own, so a dry-run can list them instead
- * of making them against slots that do not exist.
+ * The deploy's HTTP checks (seed 001): the in-slot health probe (phase C,
+ * through the host driver, from where the slot runs), the probe from the
+ * edge host (D), and the external verification through the public URL (F).
+ * A port of its own, so a dry-run can list them instead of making them
+ * against slots that do not exist.
  */
 export interface SlotTarget {
   component: string;
@@ -23,28 +25,34 @@ export interface Wait {
 }
 
 export interface Checks {
-  /** Phase C: the slot answers 2xx on its health path within `wait.timeoutMs`. */
+  /** Phase C: the slot answers 2xx on its health path, probed from inside it, within `wait.timeoutMs`. */
   waitHealthy(t: SlotTarget, wait: Wait): Promise<void>;
   /** Phase D: the edge host reaches the slot and gets 2xx. */
   fromEdge(t: SlotTarget, wait: Wait): Promise<void>;
   /** Phase F: `path` through the public URL reports `release`, within `retries` tries. */
   publicRelease(component: string, path: string, release: string, retry: { retries: number; intervalMs: number }): Promise<void>;
-  /** One read-only probe: whether the slot answers 2xx now (status, already-deployed, fast rollback). */
+  /** One read-only in-slot probe: whether the slot answers 2xx now (status, already-deployed, fast rollback). */
   isHealthy(t: SlotTarget): Promise<boolean>;
 }
 
 /** One probe's own deadline; the waits above bound the whole. */
 const PROBE_TIMEOUT_MS = 2_000;
 
-export function createChecks(edge: DeployEdge, get: (r: HttpRequest) => Promise<HttpResponse> = httpGet): Checks {
+export function createChecks(edge: DeployEdge, driver: HostDriver, get: (r: HttpRequest) => Promise<HttpResponse> = httpGet): Checks {
   const direct = (t: SlotTarget): HttpRequest => ({ host: t.host, port: t.port, path: t.path, timeoutMs: PROBE_TIMEOUT_MS });
   return {
     async waitHealthy(t, wait) {
-      await until(wait, () => get(direct(t)), `slot ${t.slot} did not answer 2xx on ${describeTarget(direct(t))} within ${wait.timeoutMs} ms`);
+      let where = `${t.path} on port ${t.port}`;
+      await until(wait, async () => {
+        const p = await driver.probe(t.slot, t.port, t.path, PROBE_TIMEOUT_MS);
+        where = p.target;
+        if (p.status === undefined) throw new Error(p.error ?? 'no answer');
+        return { status: p.status };
+      }, () => `slot ${t.slot} did not answer 2xx on ${where} within ${wait.timeoutMs} ms`);
     },
     async fromEdge(t, wait) {
       await until(wait, () => edge.probeFromEdge({ host: t.host, port: t.port, path: t.path }),
-        `edge ${edge.name} cannot reach slot ${t.slot} at ${describeTarget(direct(t))} (it answers locally, so check the address the edge uses)`);
+        () => `edge ${edge.name} cannot reach slot ${t.slot} at ${describeTarget(direct(t))} (it answers from inside, so check the address the edge uses)`);
     },
     async publicRelease(component, path, release, retry) {
       const pub = edge.publicTarget();
@@ -68,17 +76,13 @@ export function createChecks(edge: DeployEdge, get: (r: HttpRequest) => Promise<
       );
     },
     async isHealthy(t) {
-      try {
-        const res = await get(direct(t));
-        return res.status >= 200 && res.status < 300;
-      } catch {
-        return false;
-      }
+      const p = await driver.probe(t.slot, t.port, t.path, PROBE_TIMEOUT_MS).catch(() => undefined);
+      return p?.status !== undefined && p.status >= 200 && p.status < 300;
     },
   };
 }
 
-async function until(wait: Wait, probe: () => Promise<HttpResponse>, failure: string): Promise<void> {
+async function until(wait: Wait, probe: () => Promise<{ status: number }>, failure: () => string): Promise<void> {
   const deadline = Date.now() + wait.timeoutMs;
   let last = 'no answer';
   for (;;) {
@@ -92,7 +96,7 @@ async function until(wait: Wait, probe: () => Promise<HttpResponse>, failure: st
     if (Date.now() + wait.intervalMs > deadline) break;
     await sleep(wait.intervalMs);
   }
-  throw new VezaError(`${failure}; last: ${last}`, 'read the slot log (command below); the edge was not switched', 'HEALTH_FAILED');
+  throw new VezaError(`${failure()}; last: ${last}`, 'read the slot log (command below); the edge was not switched', 'HEALTH_FAILED');
 }
 
 /** The `release` field of a component's status document (component.json run.status). */

@@ -77,3 +77,13 @@ test('the local edge binds 127.0.0.1 and each local environment\'s own edge addr
   assert.deepEqual(m.http, { port: 18080, addresses: ['127.0.0.1', '127.77.1.1'] });
   assert.equal(m.https, undefined);
 });
+
+test('an edge run as root in its container drops its workers to haproxy in a chroot; the local edge, run unprivileged, does not', async () => {
+  const global = (text: string) => text.split('\n\n').find((b) => b.startsWith('global'))!.split('\n');
+  for (const edge of ['veza-haproxy', 'veza-itest-haproxy', 'veza-lab']) {
+    const lines = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(ROOT, edge))));
+    assert.deepEqual(lines.filter((l) => /^ {2}(chroot|user|group) /.test(l)), ['  chroot /var/lib/haproxy', '  user haproxy', '  group haproxy'], edge);
+  }
+  const local = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(ROOT, 'local-edge'))));
+  assert.deepEqual(local.filter((l) => /^ {2}(chroot|user|group|uid|gid) /.test(l)), []);
+});

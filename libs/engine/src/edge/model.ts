@@ -69,9 +69,26 @@ export interface EdgeSite {
   tls: boolean;
 }
 
+/** Who HAProxy's workers run as once the master, still root, has bound every socket. */
+export interface EdgePrivileges {
+  user: string;
+  group: string;
+  /** An empty directory the workers are locked into: they read nothing from disk after start. */
+  chroot: string;
+}
+
+/**
+ * Debian's packaged haproxy.cfg: the `haproxy` user and group its package
+ * creates, and the empty chroot its unit bind-mounts /dev/log into. Only for
+ * an edge started as root (the Incus edge container); the local edge runs
+ * HAProxy as the invoking user, who cannot change identity.
+ */
+export const CONTAINER_PRIVILEGES: EdgePrivileges = { user: 'haproxy', group: 'haproxy', chroot: '/var/lib/haproxy' };
+
 export interface EdgeModel {
   name: string;
   topology: EdgeDefinition['topology'];
+  privileges?: EdgePrivileges;
   http: { port: number; addresses: string[] };
   https?: { port: number; addresses: string[]; certDir: string };
   acme?: { host: string; port: number };
@@ -138,6 +155,7 @@ export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<strin
   return {
     name: def.name,
     topology: def.topology,
+    privileges: def.host === 'incus' ? CONTAINER_PRIVILEGES : undefined,
     http: { port: def.http.port, addresses: unique([...def.http.addresses, ...envAddresses]) },
     https: def.https ? { port: def.https.port, addresses: def.https.addresses, certDir: def.https.certDir } : undefined,
     acme: def.acme ? splitHostPort(def.acme.server) : undefined,

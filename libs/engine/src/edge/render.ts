@@ -56,6 +56,10 @@ function globalSection(m: EdgeModel): string[] {
   const r = m.runtime;
   const lines = ['global'];
   if (r.log) lines.push(`  log ${r.log} local0`);
+  if (m.privileges) {
+    // The master keeps root to bind ports, re-read certificates on reload and serve its CLI; a worker needs none of it.
+    lines.push(`  chroot ${m.privileges.chroot}`, `  user ${m.privileges.user}`, `  group ${m.privileges.group}`);
+  }
   // expose-fd listeners lets a reloading process take the listening sockets over, so no connection is refused.
   lines.push(`  stats socket "${r.socketDir}/admin.sock" mode 600 level admin expose-fd listeners`);
   if (r.exporter) lines.push(`  stats socket ipv4@${r.exporter} level user`);

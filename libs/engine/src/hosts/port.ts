@@ -38,6 +38,16 @@ export interface SlotInfo {
   port: number;
 }
 
+/** One GET of a slot's health path, as seen from where the slot runs. */
+export interface SlotProbe {
+  /** Where the GET went, for messages, e.g. `http://127.0.0.1:8080/health inside veza-prod-api-blue`. */
+  target: string;
+  /** The HTTP status; absent when nothing answered. */
+  status?: number;
+  /** Why nothing answered. */
+  error?: string;
+}
+
 export interface HostDriver {
   readonly kind: 'local' | 'incus';
   /** Creates (or re-creates) the slot: removes an old one of that name, installs the artifact and env. */
@@ -52,6 +62,13 @@ export interface HostDriver {
   list(env: string): Promise<SlotInfo[]>;
   /** Runs a command inside the slot (cwd: the artifact root, env: the slot's env file plus cmd.env). */
   exec(name: string, cmd: Command): Promise<RunResult>;
+  /**
+   * GETs `path` on the slot's own `port` from where the slot runs (seed 001's
+   * in-container probe): incus execs inside the slot's container against
+   * 127.0.0.1, so the runner needs no route to the Incus network; local GETs
+   * the slot's loopback address. Never throws for a slot that does not answer.
+   */
+  probe(name: string, port: number, path: string, timeoutMs: number): Promise<SlotProbe>;
   /** The one command an operator pastes to read a slot's logs. */
   logsCommand(name: string): string[];
 }

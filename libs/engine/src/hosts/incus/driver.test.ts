@@ -132,3 +132,16 @@ test('the logs command follows the slot unit inside its container', () => {
   assert.deepEqual(createIncusDriver({ env: ENV, runner: host([]) }).logsCommand('veza-staging-api-blue'),
     ['incus', 'exec', 'veza-staging-api-blue', '--project', 'default', '--', 'journalctl', '--no-pager', '-n', '200', '-f', '-u', 'veza-slot.service']);
 });
+
+test('probe: one GET inside the slot container as nobody, against 127.0.0.1; a failed exec is a reason, not a throw', async () => {
+  const runner = host([], (argv) => (argv.includes('8080') ? { stdout: 'HTTP/1.1 200 OK\r' } : { exitCode: 1, stderr: 'Error: Instance not found' }));
+  const driver = createIncusDriver({ env: ENV, runner });
+  assert.deepEqual(await driver.probe('veza-staging-api-blue', 8080, '/api/v1/health', 2_000), { target: 'http://127.0.0.1:8080/api/v1/health inside veza-staging-api-blue', status: 200 });
+  const argv = runner.commands[0]!.argv;
+  assert.deepEqual(argv.slice(0, argv.indexOf('--') + 5), ['incus', 'exec', 'veza-staging-api-blue', '--disable-stdin', '--cwd', '/', '--user', '65534', '--group', '65534', '--project', 'default', '--', 'timeout', '-k', '1', '2']);
+  assert.deepEqual(argv.slice(-3), ['veza-probe', '8080', '/api/v1/health']);
+  assert.equal(runner.commands.length, 1, 'nothing but the probe runs');
+  assert.deepEqual(await driver.probe('veza-staging-api-blue', 8081, '/health', 2_000), { target: 'http://127.0.0.1:8081/health inside veza-staging-api-blue', error: 'Error: Instance not found' });
+  await assert.rejects(driver.probe('veza-staging-api-blue', 8080, '/a b', 2_000), (e: unknown) => isVezaError(e) && e.code === 'INVALID_INPUT');
+  assert.equal(runner.commands.length, 2, 'bad input runs nothing');
+});

@@ -5,9 +5,9 @@ import { isAbsolute, join, posix } from 'node:path';
 import type { Environment } from '../../config/environment';
 import { validate } from '../../config/names';
 import { unpackArtifact } from '../../artifact/unpack';
-import { VezaError } from '../../log/errors';
+import { describeError, VezaError } from '../../log/errors';
 import type { Command, ProcessRunner, RunResult } from '../../ports/process';
-import type { HostDriver, SlotInfo, SlotSpec, SlotState } from '../port';
+import type { HostDriver, SlotInfo, SlotProbe, SlotSpec, SlotState } from '../port';
 import type { SlotRole } from '../naming';
 import { checkEnvVars } from '../local/env-file';
 import { formatSlotEnvFile } from './env-file';
@@ -15,6 +15,7 @@ import * as cli from './cli';
 import { IncusClient } from './client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './host';
 import type { Instance } from './json';
+import { probeAnswer, probeArgv } from './probe';
 import { EXEC_SCRIPT, INSTALL_SCRIPT, SLOT_PATHS, renderUnit, SLOT_UNIT } from './unit';
 import { checkCommonSlotSpec } from '../slot-spec';
 
@@ -44,6 +45,9 @@ const LABEL = {
   sha256: 'user.veza.artifact-sha256',
   port: 'user.veza.port',
 } as const;
+
+/** Debian's nobody/nogroup: a GET needs no privilege, and not the component's own. */
+const NOBODY = 65_534;
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
@@ -142,6 +146,18 @@ export class IncusDriver implements HostDriver {
       timeoutMs: cmd.timeoutMs ?? 10 * 60_000,
       description: cmd.description ?? `run ${cmd.argv[0]} in ${name}`,
     }));
+  }
+
+  async probe(name: string, port: number, path: string, timeoutMs: number): Promise<SlotProbe> {
+    const argv = probeArgv(port, path, timeoutMs);
+    const target = `http://127.0.0.1:${port}${path} inside ${cli.checkName('slot', name)}`;
+    // `incus exec` itself takes a moment beyond the probe's own deadline, which `timeout` enforces inside.
+    const command = cli.exec(this.client.scope, name, argv, { uid: NOBODY, gid: NOBODY, cwd: '/', timeoutMs: timeoutMs + 15_000, description: `probe ${path} inside ${name}` });
+    try {
+      return { target, ...probeAnswer(await this.client.run(command, { check: false }), timeoutMs) };
+    } catch (e) {
+      return { target, error: describeError(e) };
+    }
   }
 
   logsCommand(name: string): string[] {

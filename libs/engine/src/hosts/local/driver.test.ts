@@ -82,8 +82,14 @@ test('a slot is created, started, listed, served, exec-ed into, stopped and dele
   const log = join(c.ws, '.veza/envs/drv-life/slots', name, 'log');
   assert.deepEqual(c.driver.logsCommand(name), ['tail', '-n', '200', '-f', log]);
 
+  // The probe is a GET to the slot's own loopback address.
+  assert.deepEqual(await c.driver.probe(name, PORT, '/', 2_000), { target: `http://127.77.200.10:${PORT}/`, status: 200 });
+
   await c.driver.stop(name);
   assert.equal((await c.driver.list('drv-life'))[0]!.state, 'stopped');
+  const down = await c.driver.probe(name, PORT, '/', 2_000);
+  assert.equal(down.status, undefined);
+  assert.match(down.error ?? '', /ECONNREFUSED/, 'a stopped slot is a reason, not a throw');
   assert.equal(identify(env.pid), undefined, 'the command stopped with its supervisor');
   await assert.rejects(httpGet(c.url()));
   assert.match(await fs.readFile(log, 'utf8'), /\[veza-supervisor .*\] stopped/);
@@ -91,6 +97,7 @@ test('a slot is created, started, listed, served, exec-ed into, stopped and dele
   await c.driver.delete(name);
   assert.deepEqual(await c.driver.list('drv-life'), []);
   await c.driver.delete(name); // absent: nothing to do
+  assert.deepEqual(await c.driver.probe(name, PORT, '/', 2_000), { target: `slot ${name}`, error: 'the slot does not exist' });
   await assert.rejects(c.driver.start(name), (e: unknown) => e instanceof VezaError && e.code === 'NO_SLOT');
 });
 

@@ -2,16 +2,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync, promises as fs } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { VezaError } from '../../log/errors';
+import { describeError, VezaError } from '../../log/errors';
 import { unpackArtifact } from '../../artifact/unpack';
 import { createProcessRunner, type Command, type ProcessRunner, type RunResult } from '../../ports/process';
 import { readJsonOr, writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
-import type { HostDriver, SlotInfo, SlotSpec } from '../port';
+import type { HostDriver, SlotInfo, SlotProbe, SlotSpec } from '../port';
 import type { SlotRole } from '../naming';
 import { checkEnvVars, formatEnvFile, parseEnvFile } from './env-file';
 import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
 import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from '../../util/proc';
 import { checkCommonSlotSpec } from '../slot-spec';
+import { describeTarget, httpGet, type HttpRequest } from '../../util/http';
 
 /**
  * The `local` host driver: a slot is a directory under
@@ -42,7 +43,8 @@ export interface SlotRecord {
   createdAt: string;
 }
 
-const SUPERVISOR = join(__dirname, 'supervisor.js');
+// A package file rather than __dirname's neighbour: Nx runs this module bundled into tools/executors/dist (tools/scripts/fresh-bundle.cjs).
+const SUPERVISOR = require.resolve('@veza/engine/hosts/local/supervisor.js');
 /** The little a slot inherits from the deploying shell; everything else comes from its env file, as in a container. */
 const INHERITED_VARS = ['PATH', 'HOME', 'LANG', 'TZ'];
 const LOOPBACK_V4 = /^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/;
@@ -160,6 +162,19 @@ export class LocalDriver implements HostDriver {
       cwd: cmd.cwd === undefined ? p.app : inside(p.app, cmd.cwd),
       env: { ...inheritedEnv(), ...vars, ...cmd.env },
     });
+  }
+
+  /** A slot is its own loopback address here, so "from where it runs" is a GET to that address. */
+  async probe(name: string, port: number, path: string, timeoutMs: number): Promise<SlotProbe> {
+    const dir = this.locate(checkSlotName(name));
+    const record = dir === undefined ? undefined : await readJsonOr<SlotRecord | undefined>(slotPaths(dir).slotJson, undefined);
+    if (!record) return { target: `slot ${name}`, error: 'the slot does not exist' };
+    const req: HttpRequest = { host: record.bind.host, port, path, timeoutMs };
+    try {
+      return { target: describeTarget(req), status: (await httpGet(req)).status };
+    } catch (e) {
+      return { target: describeTarget(req), error: describeError(e) };
+    }
   }
 
   logsCommand(name: string): string[] {

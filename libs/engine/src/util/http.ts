@@ -1,11 +1,11 @@
 import { request } from 'node:http';
 
 /**
- * One bounded HTTP GET, the only way the deploy engine talks to slots and
- * the public URL. The address connected to and the Host header are separate,
- * so a public URL is checked through the edge's own listening address even
- * where its host name (veza.localhost) does not resolve, and no agent or
- * keep-alive outlives the call.
+ * One bounded HTTP GET, the only way the engine itself talks HTTP (the
+ * public URL, a local slot's health path). The address connected to and the
+ * Host header are separate, so a public URL is checked through the edge's
+ * own listening address even where its host name (veza.localhost) does not
+ * resolve, and no agent or keep-alive outlives the call.
  */
 export interface HttpRequest {
   host: string;
