@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ENVIRONMENTS_DIR, environmentSchema, type Environment } from '../config/environment';
 import { PATTERNS } from '../config/names';
 import { parseYamlWithSchema } from '../config/yaml-errors';
@@ -13,7 +12,7 @@ import type { Instance } from '../hosts/incus/json';
 import { createIncusStateStore } from '../hosts/incus/state-store';
 import type { EdgeDefinition } from './definition';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
-import { parseShowProc, type MasterProcInfo } from './runtime-api';
+import { masterWorker } from './master-worker';
 import { validateHaproxyConfig } from './validate';
 
 /**
@@ -98,22 +97,16 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
     if (res.exitCode !== 0) throw new VezaError(`cannot reach HAProxy's master CLI in ${name}: ${res.stderr.trim() || `exit ${res.exitCode}`}`, 'start the edge with nx run infra-edge:bootstrap', 'EDGE_RUNTIME');
     return res.stdout;
   };
-  const showProc = async (): Promise<MasterProcInfo> => parseShowProc(await master('show proc'));
-
-  const waitFor = async <T>(what: string, ready: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
-      try {
-        const v = await ready();
-        if (v !== undefined) return v;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      if (Date.now() > deadline) throw new VezaError(`the ${name} edge did not ${what} within ${timeoutMs} ms${last ? ` (${last})` : ''}`, `look at it: incus exec ${name} --project ${settings.project} -- journalctl -u haproxy -n 50`, 'EDGE_RUNTIME');
-      await sleep(100);
-    }
-  };
+  const mw = masterWorker({
+    request: master,
+    edge: name,
+    haproxy: `HAProxy in ${name}`,
+    configPath: INCUS_EDGE_PATHS.config,
+    checkCommand: `incus exec ${name} --project ${settings.project} -- haproxy -c -f ${INCUS_EDGE_PATHS.config}`,
+    lookHint: `look at it: incus exec ${name} --project ${settings.project} -- journalctl -u haproxy -n 50`,
+    waitMs: 20_000,
+    pollMs: 100,
+  });
 
   const status = async (): Promise<EdgeHostStatus> => {
     const inst = await client.instance(name);
@@ -167,35 +160,14 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
       await ensure();
       if ((await edgeHost.readConfig()) === undefined) throw new VezaError(`no config at ${edgeHost.configPath}`, 'run nx run infra-edge:bootstrap, which renders it first', 'EDGE_RUNTIME');
       await client.run(startCommand());
-      await waitFor('start a worker', async () => ((await showProc()).workers.length ? true : undefined));
-      await waitFor('answer on its runtime API', async () => (/^Pid:/m.test(await edgeHost.runtime(['show info'])) ? true : undefined));
+      await mw.waitServing();
     },
     async stop() {
       if (!(await status()).running) return;
       await client.exec(name, ['systemctl', 'stop', 'haproxy.service'], { timeoutMs: 120_000, description: `stop HAProxy in ${name}` });
     },
-    async reload() {
-      const before = await showProc();
-      const oldPids = new Set(before.workers.map((w) => w.pid));
-      // The master re-executes itself and hangs up; it answers again once the new generation is forked.
-      await master('reload').catch(() => '');
-      const after = await waitFor('finish its reload', async () => {
-        const now = await showProc();
-        return now.reloads > before.reloads || now.failedReloads > before.failedReloads ? now : undefined;
-      });
-      if (after.failedReloads > before.failedReloads) {
-        throw new VezaError(`HAProxy in ${name} refused to reload ${INCUS_EDGE_PATHS.config}; the previous workers still serve`, `run: incus exec ${name} --project ${settings.project} -- haproxy -c -f ${INCUS_EDGE_PATHS.config}`, 'EDGE_RELOAD_FAILED');
-      }
-      const fresh = after.workers.find((w) => !oldPids.has(w.pid));
-      if (!fresh) throw new VezaError(`HAProxy in ${name} reloaded but no new worker appeared`, `look at: incus exec ${name} --project ${settings.project} -- journalctl -u haproxy -n 50`, 'EDGE_RELOAD_FAILED');
-      await waitFor('serve from its new worker', async () => (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(await master(`@!${fresh.pid} show info`)) ? true : undefined));
-    },
-    async runtime(commands) {
-      for (const c of commands) {
-        if (/[;\r\n]/.test(c)) throw new VezaError(`invalid runtime API command ${JSON.stringify(c)}`, 'this is a bug in the caller', 'INVALID_INPUT');
-      }
-      return master(`@1; ${commands.join('; ')}`);
-    },
+    reload: mw.reload,
+    runtime: mw.runtime,
     probe: (h, port, path, timeoutMs) => probeFrom(client, name, h, port, path, timeoutMs),
   };
   return edgeHost;

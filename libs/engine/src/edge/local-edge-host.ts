@@ -10,7 +10,8 @@ import { writeFileAtomic } from '../util/atomic';
 import { identify } from '../util/proc';
 import { EDGE_DIR_VAR } from './definition';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
-import { cliRequest, parseShowProc, type MasterProcInfo } from './runtime-api';
+import { masterWorker } from './master-worker';
+import { cliRequest } from './runtime-api';
 import { validateHaproxyConfig } from './validate';
 
 /**
@@ -58,24 +59,16 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
     description: `start the ${opts.edge} HAProxy (master-worker)`,
   });
 
-  const master = (line: string, timeoutMs?: number) => cliRequest(p.master, line, timeoutMs);
-  const showProc = async (): Promise<MasterProcInfo> => parseShowProc(await master('show proc'));
-
-  /** Polls until `ready` holds; HAProxy answers in milliseconds, the bound only guards against a wedged process. */
-  const waitFor = async <T>(what: string, ready: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
-      try {
-        const v = await ready();
-        if (v !== undefined) return v;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      if (Date.now() > deadline) throw new VezaError(`the ${opts.edge} edge did not ${what} within ${timeoutMs} ms${last ? ` (${last})` : ''}`, `look at ${dir} and the HAProxy messages above`, 'EDGE_RUNTIME');
-      await sleep(10);
-    }
-  };
+  const mw = masterWorker({
+    request: (line, timeoutMs) => cliRequest(p.master, line, timeoutMs),
+    edge: opts.edge,
+    haproxy: 'HAProxy',
+    configPath: p.cfg,
+    checkCommand: `haproxy -c -f ${p.cfg}`,
+    lookHint: `look at ${dir} and the HAProxy messages above`,
+    waitMs: 10_000,
+    pollMs: 10,
+  });
 
   const status = async (): Promise<EdgeHostStatus> => {
     const text = await fs.readFile(p.pid, 'utf8').catch(() => undefined);
@@ -116,8 +109,7 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
       if ((await host.readConfig()) === undefined) throw new VezaError(`no config at ${p.cfg}`, 'run nx run infra-edge:bootstrap, which renders it first', 'EDGE_RUNTIME');
       await fs.rm(p.pid, { force: true });
       await runner.run(startCommand());
-      await waitFor('start a worker', async () => ((await showProc()).workers.length ? true : undefined));
-      await waitFor('answer on its runtime API', async () => (/^Pid:/m.test(await host.runtime(['show info'])) ? true : undefined));
+      await mw.waitServing();
     },
     async stop() {
       const st = await status();
@@ -138,29 +130,8 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
       }
       for (const f of [p.pid, p.master, p.admin]) await fs.rm(f, { force: true });
     },
-    async reload() {
-      const before = await showProc();
-      const oldPids = new Set(before.workers.map((w) => w.pid));
-      // The master re-executes itself and hangs up; it answers again once the new generation is forked.
-      await master('reload').catch(() => '');
-      const after = await waitFor('finish its reload', async () => {
-        const now = await showProc();
-        return now.reloads > before.reloads || now.failedReloads > before.failedReloads ? now : undefined;
-      });
-      if (after.failedReloads > before.failedReloads) {
-        throw new VezaError(`HAProxy refused to reload ${p.cfg}; the previous workers still serve`, `run haproxy -c -f ${p.cfg} to see why`, 'EDGE_RELOAD_FAILED');
-      }
-      const fresh = after.workers.find((w) => !oldPids.has(w.pid));
-      if (!fresh) throw new VezaError('HAProxy reloaded but no new worker appeared', `look at ${dir}`, 'EDGE_RELOAD_FAILED');
-      await waitFor('serve from its new worker', async () => (new RegExp(`^Pid: ${fresh.pid}$`, 'm').test(await master(`@!${fresh.pid} show info`)) ? true : undefined));
-    },
-    async runtime(commands) {
-      for (const c of commands) {
-        if (/[;\r\n]/.test(c)) throw new VezaError(`invalid runtime API command ${JSON.stringify(c)}`, 'this is a bug in the caller', 'INVALID_INPUT');
-      }
-      // `@1` is the current worker, whatever reloads happened since the last call.
-      return master(`@1; ${commands.join('; ')}`);
-    },
+    reload: mw.reload,
+    runtime: mw.runtime,
     probe: httpProbe,
   };
   return host;
