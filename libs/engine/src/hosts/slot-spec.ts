@@ -1,5 +1,6 @@
 import { validate } from '../config/names';
 import { VezaError } from '../log/errors';
+import { checkEnvVars } from './local/env-file';
 import type { SlotSpec } from './port';
 
 /**
@@ -18,4 +19,16 @@ export function checkCommonSlotSpec(spec: SlotSpec): void {
   if (!Number.isInteger(spec.bind.port) || spec.bind.port < 1 || spec.bind.port > 65535) {
     throw new VezaError(`invalid port ${spec.bind.port} for slot ${spec.name}`, 'use a TCP port 1-65535 (run.port in component.json)', 'INVALID_INPUT');
   }
+}
+
+/** A slot's env file: the spec's vars plus HOST and PORT, which always match the bind address. */
+export function slotVars(spec: SlotSpec): Record<string, string> {
+  checkEnvVars(spec.vars);
+  const bind = { HOST: spec.bind.host, PORT: String(spec.bind.port) };
+  for (const [k, v] of Object.entries(bind)) {
+    if (spec.vars[k] !== undefined && spec.vars[k] !== v) {
+      throw new VezaError(`slot ${spec.name}: ${k}=${spec.vars[k]} contradicts its bind address ${spec.bind.host}:${spec.bind.port}`, `leave ${k} out of the slot's vars; the driver sets it`, 'INVALID_INPUT');
+    }
+  }
+  return { ...spec.vars, ...bind };
 }

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Tree } from '@nx/devkit';
 import { componentSchema } from '@veza/engine/config/component';
-import { isVezaError } from '@veza/engine/log/errors';
 import { renderHaproxyConfig } from '@veza/engine/edge/render';
 import { edgeModels, readDeclarations } from '../shared/tree-config';
-import { snapshot, workspaceTree } from '../testing/workspace-tree';
+import { assertRefused, snapshot, workspaceTree } from '../testing/workspace-tree';
 import componentGenerator, { generateComponent, type ComponentGeneratorOptions } from './generator';
 
 function rendered(tree: Tree): Record<string, string> {
@@ -13,15 +12,7 @@ function rendered(tree: Tree): Record<string, string> {
 }
 
 function refused(tree: Tree, options: ComponentGeneratorOptions, message: RegExp, code: string): void {
-  const before = snapshot(tree);
-  assert.throws(() => generateComponent(tree, options), (e: unknown) => {
-    assert.ok(isVezaError(e), String(e));
-    assert.match(e.message, message);
-    assert.equal(e.code, code);
-    assert.ok(e.hint.length > 0);
-    return true;
-  });
-  assert.deepEqual(snapshot(tree), before, 'nothing written');
+  assertRefused(tree, (t) => generateComponent(t, options), message, code);
 }
 
 test('a node component: code, tests and a component.json the engine accepts', () => {

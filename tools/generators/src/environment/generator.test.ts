@@ -4,10 +4,9 @@ import type { Tree } from '@nx/devkit';
 import { parse } from 'yaml';
 import { environmentSchema } from '@veza/engine/config/environment';
 import { renderHaproxyConfig } from '@veza/engine/edge/render';
-import { isVezaError } from '@veza/engine/log/errors';
 import { generateCiWorkflow, WORKFLOW_FILE } from '../ci-workflow/generator';
 import { edgeModels, readDeclarations } from '../shared/tree-config';
-import { snapshot, workspaceTree } from '../testing/workspace-tree';
+import { assertRefused, workspaceTree } from '../testing/workspace-tree';
 import environmentGenerator, { generateEnvironment, type EnvironmentGeneratorOptions } from './generator';
 
 function rendered(tree: Tree, edge: string): string {
@@ -15,15 +14,7 @@ function rendered(tree: Tree, edge: string): string {
 }
 
 function refused(tree: Tree, options: EnvironmentGeneratorOptions, message: RegExp, code: string): void {
-  const before = snapshot(tree);
-  assert.throws(() => generateEnvironment(tree, options), (e: unknown) => {
-    assert.ok(isVezaError(e), String(e));
-    assert.match(e.message, message);
-    assert.equal(e.code, code);
-    assert.ok(e.hint.length > 0);
-    return true;
-  });
-  assert.deepEqual(snapshot(tree), before, 'nothing written');
+  assertRefused(tree, (t) => generateEnvironment(t, options), message, code);
 }
 
 test('a local environment: valid, on the local edge, with the next free 127.77.N subnet', () => {

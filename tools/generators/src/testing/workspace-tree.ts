@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { isVezaError } from '@veza/engine/log/errors';
 
 export const WORKSPACE_ROOT = join(__dirname, '..', '..', '..', '..');
 
@@ -21,4 +23,17 @@ export function workspaceTree(): Tree {
 /** Every file a generator changed, with its content, for "nothing written" and "written twice the same" checks. */
 export function snapshot(tree: Tree): Record<string, string> {
   return Object.fromEntries(tree.listChanges().map((c) => [c.path, `${c.type}:${c.content?.toString('utf8') ?? ''}`]));
+}
+
+/** Asserts that `generate` refuses with one clear error (message, code, a hint) and writes nothing. */
+export function assertRefused(tree: Tree, generate: (tree: Tree) => void, message: RegExp, code: string): void {
+  const before = snapshot(tree);
+  assert.throws(() => generate(tree), (e: unknown) => {
+    assert.ok(isVezaError(e), String(e));
+    assert.match(e.message, message);
+    assert.equal(e.code, code);
+    assert.ok(e.hint.length > 0);
+    return true;
+  });
+  assert.deepEqual(snapshot(tree), before, 'nothing written');
 }

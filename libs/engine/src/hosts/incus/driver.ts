@@ -17,7 +17,7 @@ import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './hos
 import type { Instance } from './json';
 import { probeAnswer, probeArgv } from './probe';
 import { EXEC_SCRIPT, INSTALL_SCRIPT, SLOT_PATHS, renderUnit, SLOT_UNIT } from './unit';
-import { checkCommonSlotSpec } from '../slot-spec';
+import { checkCommonSlotSpec, slotVars } from '../slot-spec';
 
 /**
  * The `incus` host driver: a slot is a container of its own, launched from
@@ -208,18 +208,6 @@ function checkSpec(spec: SlotSpec): Record<string, string> {
     [LABEL.sha256]: spec.artifactSha256,
     [LABEL.port]: String(spec.bind.port),
   };
-}
-
-/** The env file: the spec's vars plus HOST and PORT, which always match the bind address. */
-function slotVars(spec: SlotSpec): Record<string, string> {
-  checkEnvVars(spec.vars);
-  const bind = { HOST: spec.bind.host, PORT: String(spec.bind.port) };
-  for (const [k, v] of Object.entries(bind)) {
-    if (spec.vars[k] !== undefined && spec.vars[k] !== v) {
-      throw new VezaError(`slot ${spec.name}: ${k}=${spec.vars[k]} contradicts its bind address ${spec.bind.host}:${spec.bind.port}`, `leave ${k} out of the slot's vars; the driver sets it`, 'INVALID_INPUT');
-    }
-  }
-  return { ...spec.vars, ...bind };
 }
 
 /** sha256 and safe entries, proven by the engine's own unpacker into a throwaway directory. */

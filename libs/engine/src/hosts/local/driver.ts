@@ -8,10 +8,10 @@ import { createProcessRunner, type Command, type ProcessRunner, type RunResult }
 import { readJsonOr, writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
 import type { HostDriver, SlotInfo, SlotProbe, SlotSpec } from '../port';
 import type { SlotRole } from '../naming';
-import { checkEnvVars, formatEnvFile, parseEnvFile } from './env-file';
+import { formatEnvFile, parseEnvFile } from './env-file';
 import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
 import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from '../../util/proc';
-import { checkCommonSlotSpec } from '../slot-spec';
+import { checkCommonSlotSpec, slotVars } from '../slot-spec';
 import { describeTarget, httpGet, type HttpRequest } from '../../util/http';
 
 /**
@@ -236,18 +236,6 @@ function checkSpec(spec: SlotSpec): SlotRecord {
     command: [...spec.command],
     createdAt: new Date().toISOString(),
   };
-}
-
-/** The env file's content: the spec's vars plus HOST and PORT, which always match the bind address. */
-function slotVars(spec: SlotSpec): Record<string, string> {
-  checkEnvVars(spec.vars);
-  const bind = { HOST: spec.bind.host, PORT: String(spec.bind.port) };
-  for (const [k, v] of Object.entries(bind)) {
-    if (spec.vars[k] !== undefined && spec.vars[k] !== v) {
-      throw new VezaError(`slot ${spec.name}: ${k}=${spec.vars[k]} contradicts its bind address ${spec.bind.host}:${spec.bind.port}`, `leave ${k} out of the slot's vars; the driver sets it`, 'INVALID_INPUT');
-    }
-  }
-  return { ...spec.vars, ...bind };
 }
 
 function inheritedEnv(): Record<string, string> {
