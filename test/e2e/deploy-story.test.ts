@@ -55,6 +55,18 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
     assert.deepEqual(await driver.list(ws.env), before, 'no slot was touched');
   });
 
+  await t.test('a checkout of a published release whose packages now differ deploys what was published', async () => {
+    // As when a shared build cache hands this checkout bytes built elsewhere for the same sha: a release never changes.
+    await ws.release(A, { web: { schema: 'rebuilt elsewhere' } }, { publish: false });
+    const before = await driver.list(ws.env);
+    const o = { ...ws.options(A), sha: undefined };
+    const r = await deploy(o);
+    assert.equal(r.outcome, 'noop', o.lines.join('\n'));
+    assert.equal(r.sha, A);
+    assert.ok(o.lines.some((l) => /release .* from the registry/.test(l)), o.lines.join('\n'));
+    assert.deepEqual(await driver.list(ws.env), before, 'no slot was touched');
+  });
+
   await t.test('a second release goes to the other colour; the old colour keeps running', async () => {
     await ws.release(B, { api: { schema: '0002' } });
     const o = ws.options(B);
@@ -127,7 +139,7 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
   await t.test('every action left one audit line', async () => {
     const audit = await readAudit(store, { env: ws.env });
     assert.deepEqual(audit.map((e) => [e.action, e.outcome]).reverse(), [
-      ['deploy', 'success'], ['deploy', 'noop'], ['deploy', 'success'], ['cleanup', 'failure'], ['rollback', 'success'],
+      ['deploy', 'success'], ['deploy', 'noop'], ['deploy', 'noop'], ['deploy', 'success'], ['cleanup', 'failure'], ['rollback', 'success'],
       ['rollback', 'failure'], ['deploy', 'success'], ['rollback', 'success'], ['cleanup', 'success'],
     ]);
     const last = audit.find((e) => e.action === 'rollback' && e.outcome === 'success')!;

@@ -31,7 +31,8 @@ export interface E2eWorkspace {
   edge: { host: string; port: number; hostHeader: string };
   subnet: string;
   /** Packs and publishes a release of every component; `variant` changes what a component does. */
-  release(sha: string, variants?: Partial<Record<ComponentName, Variant>>): Promise<void>;
+  /** Packages every component at `sha` into dist/artifacts and publishes it, unless `publish` is false. */
+  release(sha: string, variants?: Partial<Record<ComponentName, Variant>>, opts?: { publish?: boolean }): Promise<void>;
   /** GET through the edge, as a browser at the public URL would. */
   get(path: string): Promise<HttpResponse>;
   /** The release `path` reports through the public URL. */
@@ -148,7 +149,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
       const lines: string[] = [];
       return { workspaceRoot: root, env, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
     },
-    async release(sha, variants = {}) {
+    async release(sha, variants = {}, { publish = true } = {}) {
       for (const c of Object.keys(COMPONENTS(database)) as ComponentName[]) {
         const decl = COMPONENTS(database)[c] as { run: { health: string; status: string } };
         const src = join(root, 'dist', 'src', c, sha);
@@ -163,7 +164,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
         const packed = await packDirectory(src, join(dir, file));
         const manifest: PackageManifest = { component: c, package: c, version: sha, file, sha256: packed.sha256, size: packed.size, fileCount: packed.fileCount };
         await write(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
-        await publishArtifact({ workspaceRoot: root, project: c, envName: env, log: createMemoryLogger() });
+        if (publish) await publishArtifact({ workspaceRoot: root, project: c, envName: env, log: createMemoryLogger() });
       }
     },
   };

@@ -56,18 +56,17 @@ export async function resolveSource(ctx: Context, requested: string | undefined)
   const registry = ctx.ports.registry();
   const allowLocal = registry.allowsLocalVersions;
   const owner = ctx.env.registry.owner;
-  if (requested === undefined) {
-    const built = await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner);
-    return { sha: checkVersion(built, allowLocal, ctx.env.name), kind: 'workspace' };
-  }
-  const sha = checkVersion(requested, allowLocal, ctx.env.name);
+  const built = requested === undefined ? await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner) : undefined;
+  const sha = checkVersion(requested ?? built!, allowLocal, ctx.env.name);
+  // A release is immutable once its manifest is published: deploying its sha again deploys what was
+  // published, even from a checkout of it whose build cache was refilled with other bytes.
   // A release deployed before is fetched against the sha256 its history recorded: the strongest check there is.
   const known = (await readHistory(ctx.ports.store, ctx.env.name)).find((e) => e.sha === sha);
   const published = known ? await fetchRelease(registry, owner, sha, known.manifest.sha256) : await findPublishedRelease(registry, owner, sha);
   if (published) return { sha, kind: 'published', release: published };
-  const built = await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner);
-  if (built !== sha) {
-    throw new VezaError(`release ${sha} is not published in ${registry.describe()}, and this workspace builds ${built}`,
+  const workspace = built ?? (await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner));
+  if (workspace !== sha) {
+    throw new VezaError(`release ${sha} is not published in ${registry.describe()}, and this workspace builds ${workspace}`,
       `check out ${sha} and deploy again (or set ${RELEASE_SHA_ENV}), or deploy a published release`, 'UNKNOWN_RELEASE');
   }
   return { sha, kind: 'workspace' };
