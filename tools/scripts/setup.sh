@@ -42,3 +42,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   printf '%s' "$lock_hash" > "$stamp"
 fi
+
+# The JS bundles Nx runs the executors and the component-nodes plugin from
+# (tools/scripts/fresh-bundle.cjs); each entry rebuilds its bundle only when
+# a source changed, so this is quick when nothing did.
+node -e 'require("./tools/executors/executors.js"); require("./tools/generators/component-nodes.js")'

@@ -14,8 +14,10 @@ import { promisify } from 'node:util';
  */
 const ROOT = join(__dirname, '..', '..', '..');
 const RELEASE = '0123456789abcdef0123456789abcdef0badcafe';
-// Build output, state and caches of this checkout are not part of a fresh clone.
-const TOP_LEVEL_SKIP = new Set(['node_modules', 'dist', '.nx', '.veza', '.git']);
+// Build output, state and caches of this checkout are not part of a fresh clone
+// (nor are the executor and plugin bundles in tools/*/dist: a clone builds its own).
+const TOP_LEVEL_SKIP = new Set(['.nx', '.veza', '.git']);
+const SKIP_ANYWHERE = new Set(['node_modules', 'dist']);
 
 async function copyWorkspace(t: { after(fn: () => unknown): void }): Promise<string> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'veza-nx-ws-'));
@@ -24,7 +26,7 @@ async function copyWorkspace(t: { after(fn: () => unknown): void }): Promise<str
     recursive: true,
     filter: (src) => {
       const rel = relative(ROOT, src);
-      return !TOP_LEVEL_SKIP.has(rel.split(sep)[0]) && !rel.split(sep).includes('node_modules');
+      return !TOP_LEVEL_SKIP.has(rel.split(sep)[0]) && !rel.split(sep).some((part) => SKIP_ANYWHERE.has(part));
     },
   });
   await fs.symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));

@@ -11,8 +11,16 @@ const context = (workspaceRoot: string) => ({ workspaceRoot, nxJsonConfiguration
 
 test('registered in nx.json for every apps/*/component.json', () => {
   const nxJson = JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'nx.json'), 'utf8'));
-  assert.deepEqual(nxJson.plugins, ['./tools/generators/src/plugin/component-nodes.ts']);
+  assert.deepEqual(nxJson.plugins, ['./tools/generators/component-nodes.js']);
   assert.equal(pattern, 'apps/*/component.json');
+});
+
+test("nx.json's JS entry serves this plugin, bundled from this source", async () => {
+  const entry: { createNodesV2: typeof createNodesV2 } = require(join(WORKSPACE_ROOT, 'tools/generators/component-nodes.js'));
+  const [bundledPattern, bundledCreateNodes] = entry.createNodesV2;
+  assert.equal(bundledPattern, pattern);
+  const files = readdirSync(join(WORKSPACE_ROOT, 'apps')).map((a) => `apps/${a}/component.json`).sort();
+  assert.deepEqual(await bundledCreateNodes(files, undefined, context(WORKSPACE_ROOT)), await createNodes(files, undefined, context(WORKSPACE_ROOT)));
 });
 
 test('the existing components get the project their hand-written project.json declared', async () => {

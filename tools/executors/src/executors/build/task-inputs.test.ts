@@ -73,7 +73,14 @@ for (const target of ['build', 'package']) {
     const entry = executors[target];
     if (!entry) return t.skip(`no ${target} executor registered yet`);
     const dir = join(ROOT, 'tools/executors');
-    const files = [...closure(join(dir, `${entry.implementation}.ts`)), relative(ROOT, join(dir, entry.schema)), 'tools/executors/executors.json'];
+    // `./executors.js#<name>`: the JS entry (and the bundler it loads) runs src/executors/<name>.ts bundled.
+    const [entryFile, name] = entry.implementation.split('#');
+    const files = [...new Set([
+      ...closure(join(dir, entryFile)),
+      ...closure(join(dir, 'src/executors', `${name}.ts`)),
+      relative(ROOT, join(dir, entry.schema)),
+      'tools/executors/executors.json',
+    ])].sort();
     const { include, exclude } = expand(nxJson.targetDefaults[target].inputs);
     const missing = files.filter((f) => !include.some((r) => r.test(f)) || exclude.some((r) => r.test(f)));
     assert.deepEqual(missing, [], `add these to the ${target} target's inputs in nx.json`);

@@ -1,0 +1,11 @@
+'use strict';
+/**
+ * The createNodesV2 plugin nx.json registers: src/plugin/component-nodes.ts,
+ * bundled to JS so Nx's plugin worker loads no TypeScript transpiler (see
+ * tools/scripts/fresh-bundle.cjs). Requiring this file rebuilds the bundle if
+ * a source changed.
+ */
+const { freshBundle } = require('../scripts/fresh-bundle.cjs');
+
+const bundle = freshBundle(__dirname, { 'component-nodes': './src/plugin/component-nodes.ts' });
+Object.defineProperty(exports, 'createNodesV2', { enumerable: true, get: () => bundle.load('component-nodes').createNodesV2 });

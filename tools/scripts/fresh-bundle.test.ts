@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const { freshBundle }: { freshBundle(dir: string, entryPoints: Record<string, string>): { load(name: string): Record<string, unknown> } } = require('./fresh-bundle.cjs');
+
+const run = promisify(execFile);
+
+/** A package whose entry imports a second file, so a change to a dependency (not the entry) must be noticed. */
+async function pkg(t: { after(fn: () => unknown): void }): Promise<string> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-fresh-bundle-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  await fs.writeFile(join(dir, 'entry.ts'), "import { word } from './word';\nexport const value: string = `hello ${word}`;\n");
+  await fs.writeFile(join(dir, 'word.ts'), "export const word = 'one';\n");
+  return dir;
+}
+
+const ENTRIES = { entry: './entry.ts' };
+const currentBuild = (dir: string): string => JSON.parse(readFileSync(join(dir, 'dist', 'current.json'), 'utf8')).build;
+
+test('a missing bundle is built, then reused while no input changed', async (t) => {
+  const dir = await pkg(t);
+  assert.equal(freshBundle(dir, ENTRIES).load('entry').value, 'hello one');
+  const first = currentBuild(dir);
+  assert.equal(freshBundle(dir, ENTRIES).load('entry').value, 'hello one');
+  assert.equal(currentBuild(dir), first);
+});
+
+test('a change to any file the bundle was built from rebuilds it before it is loaded', async (t) => {
+  const dir = await pkg(t);
+  freshBundle(dir, ENTRIES);
+  const first = currentBuild(dir);
+  await fs.writeFile(join(dir, 'word.ts'), "export const word = 'two';\n");
+  assert.equal(freshBundle(dir, ENTRIES).load('entry').value, 'hello two');
+  assert.notEqual(currentBuild(dir), first);
+});
+
+test('another set of entry points rebuilds', async (t) => {
+  const dir = await pkg(t);
+  freshBundle(dir, ENTRIES);
+  assert.equal(freshBundle(dir, { ...ENTRIES, word: './word.ts' }).load('word').word, 'one');
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(dir, 'dist', 'current.json'), 'utf8')).entryPoints), ['entry', 'word']);
+});
+
+test('processes that find it stale at the same time each publish a whole build', async (t) => {
+  const dir = await pkg(t);
+  const script = `const b = require(${JSON.stringify(join(__dirname, 'fresh-bundle.cjs'))}).freshBundle(${JSON.stringify(dir)}, ${JSON.stringify(ENTRIES)}); process.stdout.write(b.load('entry').value);`;
+  const outs = await Promise.all([1, 2, 3, 4].map(() => run(process.execPath, ['-e', script]).then((r) => r.stdout)));
+  assert.deepEqual(outs, ['hello one', 'hello one', 'hello one', 'hello one']);
+  assert.equal(freshBundle(dir, ENTRIES).load('entry').value, 'hello one');
+  await fs.access(join(dir, 'dist', currentBuild(dir), 'entry.js'));
+});
+
+test('a source that does not compile fails with the file and what to do, keeping the last good build', async (t) => {
+  const dir = await pkg(t);
+  freshBundle(dir, ENTRIES);
+  const good = currentBuild(dir);
+  await fs.writeFile(join(dir, 'word.ts'), 'export const word = ;\n');
+  assert.throws(() => freshBundle(dir, ENTRIES), /^Error: cannot bundle .*: word\.ts:1: .* — fix the source and run the command again$/);
+  assert.equal(currentBuild(dir), good);
+});
