@@ -48,7 +48,8 @@ function setupSteps(checkout: { ref?: string; history?: boolean }): Record<strin
 const script = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
-  const releaseEnv = { VEZA_ENV: out('env'), VEZA_RELEASE_SHA: out('sha'), NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
+  // No daemon in CI, so Nx would start a plugin worker process per command; our one plugin is plain JS and cheap in-process.
+  const releaseEnv = { VEZA_ENV: out('env'), VEZA_RELEASE_SHA: out('sha'), NX_DAEMON: 'false', NX_ISOLATE_PLUGINS: 'false', NX_NO_CLOUD: 'true' };
   // Keyed on the resolved env, so two runs for one environment never overlap; the newer commit is what the operator wants.
   const concurrency = () => ({ group: `veza-deploy-${out('env')}`, 'cancel-in-progress': true });
   return {
