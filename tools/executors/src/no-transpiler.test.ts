@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const TYPESCRIPT_LOADERS = ['typescript', '@swc-node/register', '@swc/core'];
@@ -38,6 +38,7 @@ Module._load = function (request) {
     maxBuffer: 16 * 1024 * 1024,
     env: { ...process.env, NODE_OPTIONS: `--require ${hook}`, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
   });
-  assert.match(stdout, /Successfully ran target status for project infra-deploy/);
+  // Nx colours its output when the environment asks for colour (FORCE_COLOR in CI).
+  assert.match(stripVTControlCharacters(stdout), /Successfully ran target status for project infra-deploy/);
   assert.equal(await fs.readFile(log, 'utf8').catch(() => ''), '');
 });
