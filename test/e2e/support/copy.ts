@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { tempWorkspace, type TempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
 import { WORKSPACE_ROOT } from '../../support/entry-process';
 
@@ -17,6 +17,15 @@ const GIT_ID = ['-c', 'user.name=veza-e2e', '-c', 'user.email=veza-e2e@localhost
 export interface RepoCopy extends TempWorkspace {
   head(): Promise<string>;
   commit(message: string): Promise<string>;
+  /** Runs the copy's own `nx` as CI would (no daemon, this checkout's Nx cache); output without colours. */
+  nx(...args: string[]): Promise<NxRun>;
+}
+
+export interface NxRun {
+  code: number;
+  stdout: string;
+  /** stdout and stderr. */
+  out: string;
 }
 
 export async function copyRepository(t: { after(fn: () => unknown): void }, opts: { subnet: string; port: number }): Promise<RepoCopy> {
@@ -42,7 +51,16 @@ export async function copyRepository(t: { after(fn: () => unknown): void }, opts
     return git('rev-parse', 'HEAD');
   };
   await commit('e2e copy');
-  return { ...tmp, head: () => git('rev-parse', 'HEAD'), commit };
+  const nx = async (...args: string[]): Promise<NxRun> => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
+    // The copy decides its own release and runs its own tests.
+    delete env.VEZA_RELEASE_SHA;
+    delete env.NODE_TEST_CONTEXT;
+    const r = await run(join(tmp.dir, 'node_modules', '.bin', 'nx'), args, { cwd: tmp.dir, env, maxBuffer: 64 * 1024 * 1024, timeout: 10 * 60_000 })
+      .then((ok) => ({ ...ok, code: 0 }), (e: { stdout: string; stderr: string; code: number }) => e);
+    return { code: r.code, stdout: stripVTControlCharacters(r.stdout), out: stripVTControlCharacters(`${r.stdout}\n${r.stderr}`) };
+  };
+  return { ...tmp, head: () => git('rev-parse', 'HEAD'), commit, nx };
 }
 
 async function edit(file: string, fn: (s: string) => string): Promise<void> {

@@ -1,8 +1,5 @@
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { bundledMigrate } from '../../support/migrate-bundle';
-import { packDirectory } from '@veza/engine/artifact/pack';
-import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
+import { stageArtifact, writeText as write } from '../../support/stage-artifact';
 import { createDataTier } from '@veza/engine/data/tier';
 import { loadEnvironment } from '@veza/engine/config/environment';
 import { loadEdgeDefinition } from '@veza/engine/edge/definition';
@@ -152,18 +149,12 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     async release(sha, variants = {}, { publish = true } = {}) {
       for (const c of Object.keys(COMPONENTS(database)) as ComponentName[]) {
         const decl = COMPONENTS(database)[c] as { run: { health: string; status: string } };
-        const src = join(root, 'dist', 'src', c, sha);
-        await fs.rm(src, { recursive: true, force: true });
-        await write(src, 'server.js', SERVER_JS);
-        // The sha in the content gives every release its own bytes, like a real build stamped with it.
-        await write(src, 'variant.json', JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n');
-        if (c === 'api' && database) await write(src, 'migrate.js', await bundledMigrate('e2e_schema', 'node20'));
-        const dir = join(root, 'dist', 'artifacts', c);
-        await fs.rm(dir, { recursive: true, force: true });
-        const file = artifactFileName(c, sha);
-        const packed = await packDirectory(src, join(dir, file));
-        const manifest: PackageManifest = { component: c, package: c, version: sha, file, sha256: packed.sha256, size: packed.size, fileCount: packed.fileCount };
-        await write(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+        await stageArtifact(root, c, sha, {
+          'server.js': SERVER_JS,
+          // The sha in the content gives every release its own bytes, like a real build stamped with it.
+          'variant.json': JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n',
+          ...(c === 'api' && database ? { 'migrate.js': await bundledMigrate('e2e_schema', 'node20') } : {}),
+        });
         if (publish) await publishArtifact({ workspaceRoot: root, project: c, envName: env, log: createMemoryLogger() });
       }
     },
@@ -181,8 +172,3 @@ export async function stopEverything(root: string, envName: string): Promise<voi
   if (errors.length) throw errors[0];
 }
 
-async function write(dir: string, rel: string, text: string): Promise<void> {
-  const path = join(dir, rel);
-  await fs.mkdir(join(path, '..'), { recursive: true });
-  await fs.writeFile(path, text);
-}

@@ -1,8 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { bundledMigrate } from '../../support/migrate-bundle';
-import { packDirectory } from '@veza/engine/artifact/pack';
-import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
+import { stageArtifact, writeText as write } from '../../support/stage-artifact';
 import { loadEnvironment, type Environment } from '@veza/engine/config/environment';
 import { tempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
 import { createMemoryLogger, createLogger, type Logger } from '@veza/engine/log/logger';
@@ -116,17 +115,11 @@ export async function incusWorkspace(t: { after(fn: () => unknown): void }, log:
     async release(sha, variants = {}) {
       for (const c of Object.keys(COMPONENTS) as ComponentName[]) {
         const decl = COMPONENTS[c] as { run: { health: string; status: string } };
-        const src = join(root, 'dist', 'src', c, sha);
-        await fs.rm(src, { recursive: true, force: true });
-        await write(src, 'server.js', SERVER_JS);
-        await write(src, 'variant.json', JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n');
-        if (c === 'api') await write(src, 'migrate.js', await bundledMigrate('itest_schema', 'node18'));
-        const dir = join(root, 'dist', 'artifacts', c);
-        await fs.rm(dir, { recursive: true, force: true });
-        const file = artifactFileName(c, sha);
-        const packed = await packDirectory(src, join(dir, file));
-        const manifest: PackageManifest = { component: c, package: c, version: sha, file, sha256: packed.sha256, size: packed.size, fileCount: packed.fileCount };
-        await write(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+        await stageArtifact(root, c, sha, {
+          'server.js': SERVER_JS,
+          'variant.json': JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n',
+          ...(c === 'api' ? { 'migrate.js': await bundledMigrate('itest_schema', 'node18') } : {}),
+        });
         await publishArtifact({ workspaceRoot: root, project: c, envName: ENV, log: createMemoryLogger() });
       }
     },
@@ -137,8 +130,3 @@ async function copy(rel: string, root: string): Promise<void> {
   await write(root, rel, await fs.readFile(join(WORKSPACE_ROOT, rel), 'utf8'));
 }
 
-async function write(dir: string, rel: string, text: string): Promise<void> {
-  const path = join(dir, rel);
-  await fs.mkdir(join(path, '..'), { recursive: true });
-  await fs.writeFile(path, text);
-}

@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { httpGet } from '@veza/engine/util/http';
 import { reportedRelease } from '@veza/engine/deploy/probe';
-import { WORKSPACE_ROOT } from '../../../test/support/entry-process';
 import { copyRepository } from '../../../test/e2e/support/copy';
 import { stopEverything } from '../../../test/e2e/support/workspace';
 
@@ -23,14 +19,9 @@ test('a generated node component deploys on local and answers through the edge',
   const repo = await copyRepository(t, { subnet: SUBNET, port: PORT });
   repo.defer(() => stopEverything(repo.dir, 'local'));
   const nx = async (...args: string[]) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
-    // The copy decides its own release and runs its own tests.
-    delete env.VEZA_RELEASE_SHA;
-    delete env.NODE_TEST_CONTEXT;
-    const r = await promisify(execFile)(join(repo.dir, 'node_modules', '.bin', 'nx'), args, { cwd: repo.dir, env, maxBuffer: 64 * 1024 * 1024, timeout: 10 * 60_000 })
-      .catch((e: { stdout: string; stderr: string; code: number }) => e);
-    assert.ok(!('code' in r && r.code), `nx ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
-    return `${r.stdout}\n${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+    const r = await repo.nx(...args);
+    assert.equal(r.code, 0, `nx ${args.join(' ')}:\n${r.out}`);
+    return r.out;
   };
   const publicGet = (path: string) => httpGet({ host: `${SUBNET}.1`, port: PORT, hostHeader: `veza.localhost:${PORT}`, path, timeoutMs: 5_000 });
 

@@ -10,7 +10,7 @@ import { createRegistry } from './registry';
 import { parseForgejoBase } from './forgejo-registry';
 import type { ArtifactCoords } from './coords';
 import { startForgejoDouble, type ForgejoDouble, type ForgejoDoubleOptions } from './testing/forgejo-double';
-import { FAST_RETRY, READ_ONLY_TOKEN, TOKEN, TOKEN_ENV, artifactFile, forgejoEnvironment, listFiles, sha256, tempDir } from './testing/fixtures';
+import { artifactFile, FAST_RETRY, forgejoEnvironment, listFiles, READ_ONLY_TOKEN, rejection, sha256, tempDir, TOKEN, TOKEN_ENV } from './testing/fixtures';
 
 const SHA = 'a'.repeat(40);
 const coords: ArtifactCoords = { owner: 'veza', package: 'veza-api', version: SHA, file: 'veza-api.tar.zst' };
@@ -27,16 +27,6 @@ function registry(d: { baseUrl: string }, opts: { token?: string; log?: Logger }
     retry: FAST_RETRY,
     log: opts.log,
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; line: string }> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isVezaError(e), `expected a VezaError, got ${String(e)}`);
-    return { code: e.code, line: e.toLine() };
-  }
-  assert.fail('expected a rejection');
 }
 
 const statuses = (d: ForgejoDouble) => d.requests.map((r) => `${r.method} ${r.status}`);

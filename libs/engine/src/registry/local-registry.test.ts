@@ -5,25 +5,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isVezaError } from '../log/errors';
 import { environmentSchema } from '../config/environment';
 import { createLocalRegistry } from './local-registry';
 import { createRegistry } from './registry';
 import type { ArtifactCoords } from './coords';
-import { artifactFile, listFiles, sha256, tempDir } from './testing/fixtures';
+import { artifactFile, listFiles, rejection, sha256, tempDir } from './testing/fixtures';
 
 const coords: ArtifactCoords = { owner: 'veza', package: 'veza-api', version: 'local-0123456789ab', file: 'veza-api.tar.zst' };
 const layoutPath = (root: string) => join(root, 'veza', 'generic', 'veza-api', 'local-0123456789ab', 'veza-api.tar.zst');
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; line: string }> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(isVezaError(e), `expected a VezaError, got ${String(e)}`);
-    return { code: e.code, line: e.toLine() };
-  }
-  assert.fail('expected a rejection');
-}
 
 test('file: registry URLs resolve against the workspace root and accept local-* versions', async (t) => {
   const ws = await tempDir(t);

@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environmentSchema, type Environment } from '../../config/environment';
+import { isVezaError } from '../../log/errors';
 
 /** Test helpers shared by the registry tests. */
 
@@ -46,4 +48,15 @@ export function forgejoEnvironment(registryUrl: string, name = 'remote'): Enviro
 export async function listFiles(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1)).sort();
+}
+
+/** The VezaError a promise rejects with, as its code and its one-line rendering. */
+export async function rejection(p: Promise<unknown>): Promise<{ code: string; line: string }> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(isVezaError(e), `expected a VezaError, got ${String(e)}`);
+    return { code: e.code, line: e.toLine() };
+  }
+  assert.fail('expected a rejection');
 }

@@ -1,0 +1,27 @@
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { packDirectory } from '@veza/engine/artifact/pack';
+import { artifactFileName, MANIFEST_FILE, type PackageManifest } from '@veza/engine/artifact/manifest';
+
+/**
+ * What the `package` target leaves in dist/artifacts/<component>, made from
+ * the given files instead of a build: the test workspaces' stand-in for a
+ * real component at release `sha`. The sources go to dist/src/<component>/<sha>.
+ */
+export async function stageArtifact(root: string, component: string, sha: string, files: Record<string, string>): Promise<void> {
+  const src = join(root, 'dist', 'src', component, sha);
+  await fs.rm(src, { recursive: true, force: true });
+  for (const [rel, text] of Object.entries(files)) await writeText(src, rel, text);
+  const dir = join(root, 'dist', 'artifacts', component);
+  await fs.rm(dir, { recursive: true, force: true });
+  const file = artifactFileName(component, sha);
+  const packed = await packDirectory(src, join(dir, file));
+  const manifest: PackageManifest = { component, package: component, version: sha, file, sha256: packed.sha256, size: packed.size, fileCount: packed.fileCount };
+  await writeText(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n');
+}
+
+export async function writeText(dir: string, rel: string, text: string): Promise<void> {
+  const path = join(dir, rel);
+  await fs.mkdir(dirname(path), { recursive: true });
+  await fs.writeFile(path, text);
+}
