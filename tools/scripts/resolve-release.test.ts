@@ -88,7 +88,7 @@ test('main reads the environment files and the event payload of the run; a dispa
   await assert.rejects(dispatch({ env: 'staging' }, c.feature), /is neither on main/);
   await assert.rejects(dispatch({ env: 'prod', release_sha: BEFORE }), /is neither on main/);
   await assert.rejects(dispatch({ env: 'local' }), /unknown environment "local"/);
-  assert.deepEqual(provenanceCommands(c.onMain, repo).onMain, ['git', 'merge-base', '--is-ancestor', c.onMain, 'refs/remotes/origin/main']);
+  assert.deepEqual(provenanceCommands(c.onMain).onMain, ['git', 'merge-base', '--is-ancestor', c.onMain, 'refs/remotes/origin/main']);
 });
 
 test('as a CLI: outputs for $GITHUB_OUTPUT on stdout; a refusal is one line on stderr and exit 1', async (t) => {

@@ -62,11 +62,10 @@ function readPayload(path: string | undefined): unknown {
 const MAIN_REF = 'refs/remotes/origin/main';
 
 /** The git commands that tell whether a commit went through review: it is on main, or a `v*` tag names it. */
-export function provenanceCommands(sha: string, cwd: string): { onMain: string[]; releaseTags: string[]; cwd: string } {
+export function provenanceCommands(sha: string): { onMain: string[]; releaseTags: string[] } {
   return {
     onMain: ['git', 'merge-base', '--is-ancestor', sha, MAIN_REF],
     releaseTags: ['git', 'tag', '--points-at', sha, '--list', 'v*'],
-    cwd,
   };
 }
 
@@ -77,10 +76,10 @@ export function provenanceCommands(sha: string, cwd: string): { onMain: string[]
  * workflow's own secrets.
  */
 export async function checkDispatchedCommit(sha: string, gitDir: string, runner: ProcessRunner): Promise<void> {
-  const cmds = provenanceCommands(sha, gitDir);
-  const onMain = await runner.run({ argv: cmds.onMain, cwd: cmds.cwd, description: 'is the commit on main' }, { check: false });
+  const cmds = provenanceCommands(sha);
+  const onMain = await runner.run({ argv: cmds.onMain, cwd: gitDir, description: 'is the commit on main' }, { check: false });
   if (onMain.exitCode === 0) return;
-  const tags = await runner.run({ argv: cmds.releaseTags, cwd: cmds.cwd, description: 'release tags on the commit' }, { check: false });
+  const tags = await runner.run({ argv: cmds.releaseTags, cwd: gitDir, description: 'release tags on the commit' }, { check: false });
   if (tags.exitCode === 0 && tags.stdout.trim() !== '') return;
   throw new VezaError(
     `commit ${sha} is neither on main (${MAIN_REF}) nor tagged v*, so a dispatch may not deploy it`,

@@ -1,6 +1,5 @@
 import { validate } from '../config/names';
 import { VezaError } from '../log/errors';
-import { checkEnvVars } from './local/env-file';
 import type { SlotSpec } from './port';
 
 /**
@@ -31,4 +30,14 @@ export function slotVars(spec: SlotSpec): Record<string, string> {
     }
   }
   return { ...spec.vars, ...bind };
+}
+
+export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Names a shell and systemd accept, and values with no NUL: what every driver's env file can carry. */
+export function checkEnvVars(vars: Record<string, string>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    if (!ENV_KEY.test(k)) throw new VezaError(`invalid environment variable name ${JSON.stringify(k)}`, 'use letters, digits and _ , not starting with a digit', 'INVALID_INPUT');
+    if (typeof v !== 'string' || v.includes('\0')) throw new VezaError(`environment variable ${k} holds a NUL byte or is not a string`, 'pass plain text values', 'INVALID_INPUT');
+  }
 }

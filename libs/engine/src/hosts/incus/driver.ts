@@ -9,7 +9,7 @@ import { describeError, VezaError } from '../../log/errors';
 import type { Command, ProcessRunner, RunResult } from '../../ports/process';
 import type { HostDriver, SlotInfo, SlotProbe, SlotSpec, SlotState } from '../port';
 import type { SlotRole } from '../naming';
-import { checkEnvVars } from '../local/env-file';
+import { checkEnvVars } from '../slot-spec';
 import { formatSlotEnvFile } from './env-file';
 import * as cli from './cli';
 import { IncusClient } from './client';

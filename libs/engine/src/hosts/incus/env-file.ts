@@ -1,4 +1,4 @@
-import { checkEnvVars } from '../local/env-file';
+import { checkEnvVars } from '../slot-spec';
 
 /**
  * A slot's env file inside its container, read two ways: by systemd

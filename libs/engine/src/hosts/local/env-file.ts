@@ -1,19 +1,11 @@
 import { VezaError } from '../../log/errors';
+import { checkEnvVars, ENV_KEY } from '../slot-spec';
 
 /**
  * A slot's env file: one `KEY='value'` per variable, quoted the POSIX-shell
  * way (`'` becomes `'\''`), so an operator can also `set -a; . ./env` it.
  * Values may hold any character but NUL, newlines included.
  */
-const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export function checkEnvVars(vars: Record<string, string>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (!KEY.test(k)) throw new VezaError(`invalid environment variable name ${JSON.stringify(k)}`, 'use letters, digits and _ , not starting with a digit', 'INVALID_INPUT');
-    if (typeof v !== 'string' || v.includes('\0')) throw new VezaError(`environment variable ${k} holds a NUL byte or is not a string`, 'pass plain text values', 'INVALID_INPUT');
-  }
-}
-
 export function formatEnvFile(vars: Record<string, string>): string {
   checkEnvVars(vars);
   const lines = Object.keys(vars)
@@ -44,7 +36,7 @@ export function parseEnvFile(text: string, file: string): Record<string, string>
     const eq = text.indexOf('=', i);
     if (eq === -1) fail('expected KEY=\'value\'');
     const key = text.slice(i, eq);
-    if (!KEY.test(key)) fail(`invalid variable name ${JSON.stringify(key)}`);
+    if (!ENV_KEY.test(key)) fail(`invalid variable name ${JSON.stringify(key)}`);
     i = eq + 1;
     let value = '';
     // A value is a run of '...' segments and \' escapes, ended by a newline or the end of the text.
