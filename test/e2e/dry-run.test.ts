@@ -68,7 +68,7 @@ test('dry runs print the plan and change nothing', async (t) => {
       assert.match(out, new RegExp(`^\\[${phase}\\] .*: ok`, 'm'), `phase ${phase} is in the plan`);
     }
     assert.match(out, /\[plan\] upload veza\/veza-release@abab[0-9a-f]+\/release\.json/);
-    assert.match(out, /\[plan\] download veza\/api@abab\S+ \(\d+ bytes\) .* verifying sha256 [0-9a-f]{64}/);
+    assert.match(out, /\[plan\] place veza\/api@abab\S+ \(checked in \S+\) in the cache as \S+\/[0-9a-f]{64}\.tar\.zst/);
     assert.match(out, /\[plan\] start edge e2e-dry-edge/);
     assert.match(out, /\[plan\] write \S+\/haproxy\.cfg:\n[^]*\+\+\+ \S+haproxy\.cfg \(planned\)/, 'the edge config is shown as a diff');
     assert.match(out, /\[plan\] \$ .*\/initdb --pgdata /, 'the data tier commands are listed as argv');

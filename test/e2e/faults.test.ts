@@ -96,10 +96,13 @@ test('a live environment survives every deploy fault', async (t) => {
       const file = join(ws.root, '.veza/registry/veza/generic', component, sha, `${component}-${sha}.tar.zst`);
       await fs.writeFile(file, damage(await fs.readFile(file)));
       const before = await slotsNow();
+      const stateBefore = await snapshotTree(join(ws.root, '.veza'));
       const err = await deploy(ws.options(sha)).then(() => undefined, (e: Coded) => e);
-      assert.equal(err?.code, 'ARTIFACT_MISMATCH', err?.message);
+      // The workspace still holds the packaged bytes: the registry's other bytes under those coordinates are refused.
+      assert.equal(err?.code, 'ARTIFACT_IMMUTABLE', err?.message);
       assert.match(err!.message, new RegExp(`${component}@${sha}`));
       assert.equal(await slotsNow(), before, 'no slot was touched');
+      assert.deepEqual(await snapshotTree(join(ws.root, '.veza')), stateBefore, 'refused before the lock: no file under .veza changed');
       assert.equal(await ws.releaseAt('/api/status'), B);
     }
   });

@@ -42,6 +42,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   printf '%s' "$lock_hash" > "$stamp"
 fi
+# npm ci runs it as postinstall; again here for a node_modules installed otherwise (quick, idempotent).
+node tools/scripts/patch-nx.cjs
 
 # The JS bundles Nx runs the executors and the component-nodes plugin from
 # (tools/scripts/fresh-bundle.cjs); each entry rebuilds its bundle only when

@@ -11,6 +11,12 @@ import { parseYamlWithSchema } from './yaml-errors';
  */
 const envVarName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name like FORGEJO_REGISTRY_TOKEN');
 const host = z.string().regex(PATTERNS.host, 'must be a lower-case DNS host name');
+const octet = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+/** `127.a.b`, each octet 0-255: the slots, edge and data tier bind `<subnet>.<n>`, so a bad octet must fail here, not at a restart. */
+const loopbackSubnet = z.string().regex(new RegExp(`^127\\.${octet}\\.${octet}$`), 'must be 127.<0-255>.<0-255>, e.g. 127.77.1');
+const tcpPort = z.number().int().min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)');
+/** What createRegistry accepts, checked here so a bad URL is reported with its line. */
+const registryUrl = z.string().regex(/^(file:.+|https?:\/\/[^\s/]+(\/\S*)?)$/, 'must be file:<dir> (e.g. file:.veza/registry) or an http(s) URL such as https://git.example/api/packages');
 
 export const environmentSchema = z.strictObject({
   name: z.string().regex(PATTERNS.env),
@@ -24,14 +30,14 @@ export const environmentSchema = z.strictObject({
   edge: z.string().regex(PATTERNS.component),
   registry: z.strictObject({
     /** `file:` path (relative to the workspace) or an https base such as https://git.example/api/packages */
-    url: z.string().min(1),
+    url: registryUrl,
     owner: z.string().regex(PATTERNS.owner),
     /** Name of the environment variable holding the token; the token itself never lives in a file. */
     tokenEnv: envVarName.optional(),
   }),
   local: z.strictObject({
     /** First three octets of the loopback range this env's slots bind to, e.g. 127.77.1 */
-    subnet: z.string().regex(/^127\.\d{1,3}\.\d{1,3}$/),
+    subnet: loopbackSubnet,
   }).optional(),
   incus: z.strictObject({
     project: z.string().default('default'),
@@ -44,7 +50,7 @@ export const environmentSchema = z.strictObject({
       database: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('veza'),
       user: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('veza'),
       passwordEnv: envVarName.optional(),
-      port: z.number().int().default(5432),
+      port: tcpPort.default(5432),
     }).default({ database: 'veza', user: 'veza', port: 5432 }),
     redis: z.strictObject({ passwordEnv: envVarName.optional(), maxmemory: z.string().default('256mb') }).optional(),
     rabbitmq: z.strictObject({ vhost: z.string().default('/veza'), user: z.string().default('veza'), passwordEnv: envVarName.optional() }).optional(),

@@ -16,11 +16,21 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
   }
   const parsed = schema.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.slice(0, 5).map((i) => {
-    const line = lineOf(doc, lineCounter, i.path as (string | number)[]);
-    return `${file}${line ? `:${line}` : ''}: ${i.path.join('.') || '(root)'}: ${i.message}`;
+  const lines = parsed.error.issues.flatMap(located).slice(0, 5).map(({ path, message }) => {
+    const line = lineOf(doc, lineCounter, path);
+    return `${file}${line ? `:${line}` : ''}: ${path.join('.') || '(root)'}: ${message}`;
   });
   throw new VezaError(lines.join('; '), hint, 'BAD_CONFIG');
+}
+
+/**
+ * zod reports unknown keys once, on the object that holds them: split that
+ * into one issue per key, pathed to the key itself, so the line is the key's.
+ */
+function located(i: z.core.$ZodIssue): { path: (string | number)[]; message: string }[] {
+  const path = i.path as (string | number)[];
+  if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: [...path, k], message: 'unknown key (check its spelling and where it is indented)' }));
+  return [{ path, message: i.message }];
 }
 
 /** The line of the deepest node on `path` that exists (a missing key points at its parent). */

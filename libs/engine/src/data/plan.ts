@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { VezaError } from '../log/errors';
+import { VezaError, describeError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { formatArgv, type Command, type ProcessRunner } from '../ports/process';
 import { fsyncDir, writeFileAtomic } from '../util/atomic';
@@ -33,6 +34,8 @@ export type PlanStep = { title: string } & (
   | { kind: 'ensure-line'; path: string; line: string }
   | { kind: 'rename'; from: string; to: string }
   | { kind: 'remove'; path: string }
+  /** Changes nothing: fails unless `host:port` can be bound now, so a service is never stopped to move where it cannot listen. */
+  | { kind: 'check-bind'; host: string; port: number }
 );
 
 export interface DataPlan {
@@ -41,6 +44,12 @@ export interface DataPlan {
   notes: string[];
   /** One line for the end of the run. */
   summary: string;
+  /**
+   * Run when a step fails after the first change: puts the previous
+   * settings back and the service up again, so a failed move never leaves
+   * it down. Its own failure is reported beside the original one.
+   */
+  rollback?: PlanStep[];
 }
 
 export function formatStep(step: PlanStep): string[] {
@@ -58,20 +67,44 @@ export function formatStep(step: PlanStep): string[] {
       return [head, `$ mv ${formatArgv([step.from, step.to])}`];
     case 'remove':
       return [head, `$ rm -f ${formatArgv([step.path])}`];
+    case 'check-bind':
+      return [head, `check that ${step.host}:${step.port} can be bound (changes nothing)`];
   }
 }
 
 export function formatPlan(plan: DataPlan): string[] {
-  return [...plan.notes.map((n) => `note: ${n}`), ...plan.steps.flatMap(formatStep), plan.summary];
+  const rollback = plan.rollback?.length ? ['if a step fails, put the previous settings back:', ...plan.rollback.flatMap(formatStep).map((l) => `  ${l}`)] : [];
+  return [...plan.notes.map((n) => `note: ${n}`), ...plan.steps.flatMap(formatStep), ...rollback, plan.summary];
 }
 
 export async function applyPlan(plan: DataPlan, runner: ProcessRunner, log: Logger): Promise<void> {
   for (const n of plan.notes) log.info(n);
+  let changed = false;
   for (const step of plan.steps) {
     log.info(step.title);
-    await applyStep(step, runner);
+    try {
+      await applyStep(step, runner);
+    } catch (e) {
+      if (changed && plan.rollback?.length) throw await rollBack(plan.rollback, e, runner, log);
+      throw e;
+    }
+    changed ||= step.kind !== 'check-bind';
   }
   log.info(plan.summary);
+}
+
+async function rollBack(steps: PlanStep[], cause: unknown, runner: ProcessRunner, log: Logger): Promise<VezaError> {
+  const original = cause instanceof VezaError ? cause : new VezaError(describeError(cause), 'fix the cause above and re-run', 'DATA_FAILED');
+  log.warn(`${original.message}: putting the previous settings back`);
+  try {
+    for (const step of steps) {
+      log.info(step.title);
+      await applyStep(step, runner);
+    }
+  } catch (r) {
+    return new VezaError(`${original.message}; putting the previous settings back failed too: ${describeError(r)}`, 'the service may be down: check it now, fix the cause and re-run', original.code);
+  }
+  return new VezaError(`${original.message}; the previous settings were put back and the service runs with them`, original.hint, original.code);
 }
 
 async function applyStep(step: PlanStep, runner: ProcessRunner): Promise<void> {
@@ -111,7 +144,19 @@ async function applyStep(step: PlanStep, runner: ProcessRunner): Promise<void> {
     case 'remove':
       await fs.rm(step.path, { force: true });
       return;
+    case 'check-bind':
+      await checkBindable(step.host, step.port);
+      return;
   }
+}
+
+function checkBindable(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new VezaError(`cannot listen on ${host}:${port} (${e.code ?? e.message})`,
+      e.code === 'EADDRINUSE' ? 'another process holds that port: pick a free one' : 'use an address this machine has (a 127.x.y.z loopback address on local)', 'DATA_UNBINDABLE')));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve()));
+  });
 }
 
 async function tail(file: string): Promise<string> {

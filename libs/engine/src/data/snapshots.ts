@@ -43,12 +43,14 @@ export async function listPartialFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * The snapshots to delete so that `retention` remain, oldest first; `keep`
- * (the one this deploy asked for) always stays, even when it is an old file
- * re-used because the same release is deployed again.
+ * The snapshots to delete so that `retention` remain, oldest first. Those of
+ * `keep` (the release now live and the one before it, which a rollback
+ * returns to) always stay, whatever the retention: only a deploy that
+ * succeeded prunes, so a refused or failed one never costs a backup.
  */
-export function snapshotsToPrune(existing: SnapshotInfo[], keep: string, retention: number): SnapshotInfo[] {
-  const others = existing.filter((s) => s.name !== keep);
-  const room = Math.max(retention - 1, 0);
+export function snapshotsToPrune(existing: SnapshotInfo[], keep: readonly string[], retention: number): SnapshotInfo[] {
+  const kept = new Set(keep.map(snapshotName));
+  const others = existing.filter((s) => !kept.has(s.name));
+  const room = Math.max(retention - existing.filter((s) => kept.has(s.name)).length, 0);
   return others.slice(0, Math.max(others.length - room, 0));
 }

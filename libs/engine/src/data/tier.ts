@@ -21,10 +21,14 @@ export interface ProvisionOptions {
 
 export interface DataTier {
   readonly kind: Environment['driver'];
+  /** Reads only: throws what provision would refuse (missing binaries or secrets), so a deploy refuses before its first change. */
+  preflight(): Promise<void>;
   /** Makes the services exist, configured and running; returns the plan it applied (or would apply, with dryRun). */
   provision(opts?: ProvisionOptions): Promise<DataPlan>;
-  /** Takes `pre-deploy-<release>` of the running services, idempotently, and prunes to the retention. */
+  /** Takes `pre-deploy-<release>` of the running services, idempotently; never deletes one. */
   snapshot(release: string, opts?: { dryRun?: boolean }): Promise<DataPlan>;
+  /** After a deploy succeeded: removes the oldest pre-deploy snapshots beyond the retention, never those of `keep` (the live and previous releases). */
+  pruneSnapshots(keep: readonly string[], opts?: { dryRun?: boolean }): Promise<DataPlan>;
   /** Snapshots on disk, oldest first. */
   listSnapshots(): Promise<SnapshotInfo[]>;
   /** Stops the services, keeping every byte of data; false when nothing ran. */

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { sha256File } from '../artifact/manifest';
 import { localEnvDir } from '../hosts/local/paths';
 import { VezaError } from '../log/errors';
@@ -30,10 +30,23 @@ export function artifactCacheDir(workspaceRoot: string, env: string): string {
   return join(localEnvDir(workspaceRoot, env), 'cache', 'artifacts');
 }
 
+/**
+ * A file already holding an artifact's exact bytes, checked before the
+ * deploy took its lock (deploy/preflight.ts): a packaged artifact in dist/,
+ * or a download into a temp folder that the cache may take over (`owned`).
+ */
+export interface VerifiedArtifact {
+  path: string;
+  sha256: string;
+  owned: boolean;
+}
+
 export interface FetchOptions {
   /** Dry-run: report what would be downloaded, after checking the registry holds the right bytes. */
   plan?: (line: string) => void;
   step?: (line: string) => void;
+  /** Per component: bytes verified already, placed in the cache instead of downloading them again. */
+  verified?: Readonly<Record<string, VerifiedArtifact>>;
 }
 
 export async function fetchArtifacts(registry: Registry, cacheDir: string, manifest: ReleaseManifest, opts: FetchOptions = {}): Promise<FetchedArtifacts> {
@@ -42,9 +55,14 @@ export async function fetchArtifacts(registry: Registry, cacheDir: string, manif
   for (const [component, c] of Object.entries(manifest.components).sort(([a], [b]) => a.localeCompare(b))) {
     const path = join(cacheDir, `${c.sha256}.tar.zst`);
     const label = coordsLabel(coordsOf(c));
+    const verified = opts.verified?.[component];
     if (await cachedAndIntact(path, c.sha256)) {
       if (!opts.plan) await markUsed(path);
       opts.step?.(`${component}: ${label} already in the cache, sha256 verified`);
+    } else if (verified?.sha256 === c.sha256) {
+      if (opts.plan) opts.plan(`place ${label} (checked in ${verified.path}) in the cache as ${path}`);
+      else await adopt(verified, path);
+      opts.step?.(`${component}: ${label} placed in the cache, sha256 and entries verified`);
     } else if (opts.plan) {
       const remote = await registry.remoteSha256(coordsOf(c));
       if (remote === undefined) {
@@ -68,7 +86,23 @@ export async function fetchArtifacts(registry: Registry, cacheDir: string, manif
   return out;
 }
 
-async function cachedAndIntact(path: string, sha256: string): Promise<boolean> {
+/** Into the cache through a temp name and a rename, so the cache never holds a partial file. */
+async function adopt(v: VerifiedArtifact, path: string): Promise<void> {
+  await fs.mkdir(dirname(path), { recursive: true });
+  const part = join(dirname(path), `.${basename(path)}.${process.pid}.part`);
+  try {
+    if (v.owned) await fs.rename(v.path, part).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EXDEV') throw e;
+      await fs.copyFile(v.path, part);
+    });
+    else await fs.copyFile(v.path, part);
+    await fs.rename(part, path);
+  } finally {
+    await fs.rm(part, { force: true });
+  }
+}
+
+export async function cachedAndIntact(path: string, sha256: string): Promise<boolean> {
   try {
     await fs.access(path);
   } catch {

@@ -8,7 +8,8 @@ import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from './history';
 import { recordDeployMetrics } from './metrics';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
-import { assembleRelease, fetchRelease, findPublishedRelease, publishRelease, releaseTime, type Release } from './release';
+import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
+import { coordsOf, fetchRelease, findPublishedRelease, publishRelease } from './release';
 import { checkDeclaredVars, needsPipelineVars, type PipelineVars } from './slots';
 
 /**
@@ -35,22 +36,24 @@ export interface DeployResult {
   dryRun: boolean;
 }
 
-/** Where the release comes from: the workspace's packaged artifacts, or the registry (already published). */
-export type ReleaseSource = { sha: string; kind: 'workspace' } | { sha: string; kind: 'published'; release: Release };
-
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const ctx = await openContext(o, (env) => `deploy ${env.name}${o.dryRun ? ' (dry run)' : ''}`);
   return reported(ctx, async () => {
-    const source = await ctx.progress.phase('validate', 'check inputs', async (p) => {
+    const checked = await ctx.progress.phase('validate', 'check inputs', async (p) => {
       const s = await resolveSource(ctx, o.sha);
-      p.note(`release ${s.sha} from ${s.kind === 'workspace' ? 'the packaged artifacts' : 'the registry'}`);
-      return s;
+      const c = await checkRelease(ctx, s, p.step);
+      p.note(`release ${s.sha} from ${s.kind === 'workspace' ? 'the packaged artifacts' : 'the registry'}: every artifact verified`);
+      return c;
     });
-    return lockedAction(ctx, 'deploy', source.sha, (scope) => placeRelease(ctx, source, scope, { rollback: false }));
+    try {
+      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false }));
+    } finally {
+      await checked.dispose();
+    }
   });
 }
 
-/** Every input checked before the first side effect. */
+/** Which release the request names: published already, or the one this workspace packaged. Reads only. */
 export async function resolveSource(ctx: Context, requested: string | undefined): Promise<ReleaseSource> {
   checkDeclaredVars(ctx.components, ctx.processEnv);
   const registry = ctx.ports.registry();
@@ -83,10 +86,10 @@ function checkVersion(v: string, allowLocal: boolean, env: string): string {
   }
 }
 
-/** Deploys a release to the inactive colour; full rollback uses it too. Any failure sets the last-failure metric. */
-export async function placeRelease(ctx: Context, source: ReleaseSource, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+/** Deploys a checked release to the inactive colour; full rollback uses it too. Any failure sets the last-failure metric. */
+export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
   try {
-    return await place(ctx, source, scope, opts);
+    return await place(ctx, checked, scope, opts);
   } catch (e) {
     await recordDeployMetrics(ctx.ports.store, ctx.env.name, { outcome: 'failure', time: new Date() })
       .catch((m) => ctx.log.warn(`could not record the failure metric: ${describeError(m)}`));
@@ -94,23 +97,21 @@ export async function placeRelease(ctx: Context, source: ReleaseSource, scope: A
   }
 }
 
-async function place(ctx: Context, source: ReleaseSource, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge, tier } = ctx.ports;
   const registry = ctx.ports.registry();
 
   const release = await progress.phase('release', 'release manifest', async (p) => {
-    if (source.kind === 'published') {
-      p.note(`published ${source.release.ref.owner}/${source.release.ref.package}@${source.sha} (sha256 ${source.release.ref.sha256.slice(0, 12)}…)`);
-      return source.release;
+    if (checked.kind === 'published') {
+      p.note(`published ${checked.release.ref.owner}/${checked.release.ref.package}@${checked.sha} (sha256 ${checked.release.ref.sha256.slice(0, 12)}…)`);
+      return checked.release;
     }
-    const manifest = await assembleRelease(ctx.root, source.sha, ctx.components, {
-      owner: env.registry.owner,
-      allowLocalVersions: registry.allowsLocalVersions,
-      createdAt: await releaseTime(ctx.root, source.sha, ctx.runner),
-    });
-    const { release: r, status } = await publishRelease(registry, env.registry.owner, manifest);
-    for (const [name, c] of Object.entries(r.manifest.components)) p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}…`);
+    for (const [name, c] of Object.entries(checked.release.manifest.components)) {
+      const status = await registry.upload(coordsOf(c), checked.packaged[name]!, c.sha256);
+      p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}… ${status === 'exists' ? 'already published' : ctx.plan ? 'to be published' : 'published'}`);
+    }
+    const { release: r, status } = await publishRelease(registry, env.registry.owner, checked.release.manifest);
     p.note(status === 'exists' ? 'already published, identical' : ctx.plan ? 'to be published beside the artifacts' : 'published beside the artifacts');
     return r;
   });
@@ -134,7 +135,7 @@ async function place(ctx: Context, source: ReleaseSource, scope: ActionScope, op
   }
 
   const artifacts = await progress.phase('fetch', 'fetch artifacts', async (p) => {
-    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan?.add, step: p.step });
+    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan?.add, step: p.step, verified: checked.verified });
     p.note(`${Object.keys(fetched).length} artifact(s), sha256 verified`);
     return fetched;
   });
@@ -204,8 +205,14 @@ async function place(ctx: Context, source: ReleaseSource, scope: ActionScope, op
   }
 
   await progress.phase('record', 'record', async (p) => {
+    const previous = heldBy(await readHistory(store, env.name), prior)?.sha;
     await recordSuccess(store, env.name, rec, { retention, rollback: opts.rollback });
     await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: target, sha });
+    // Only now, with the release live: the snapshots of it and of the one a rollback would return to always stay.
+    if (needsPipelineVars(ctx.components)) {
+      const pruned = await tier.pruneSnapshots(previous ? [sha, previous] : [sha]);
+      if (pruned.steps.length) p.step(pruned.summary);
+    }
     // About the releases the history remembers: retention × components files.
     const pruned = ctx.plan ? [] : await pruneArtifactCache(artifactCacheDir(ctx.root, env.name), Object.values(artifacts).map((a) => a.sha256), retention * ctx.components.length);
     p.note(`history, metrics and audit of ${env.name}${pruned.length ? `; ${pruned.length} unused cached artifact(s) pruned` : ''}`);

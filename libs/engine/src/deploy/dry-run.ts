@@ -110,6 +110,7 @@ export function planningTier(real: DataTier, plan: Plan): DataTier {
   const show = (lines: string[]) => lines.forEach((l) => plan.add(l));
   return {
     kind: real.kind,
+    preflight: () => real.preflight(),
     async provision(opts = {}) {
       const p = await real.provision({ ...opts, dryRun: true });
       show(formatPlan(p));
@@ -117,6 +118,11 @@ export function planningTier(real: DataTier, plan: Plan): DataTier {
     },
     async snapshot(release) {
       const p = await real.snapshot(release, { dryRun: true });
+      show(formatPlan(p));
+      return p;
+    },
+    async pruneSnapshots(keep) {
+      const p = await real.pruneSnapshots(keep, { dryRun: true });
       show(formatPlan(p));
       return p;
     },

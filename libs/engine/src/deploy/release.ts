@@ -54,27 +54,33 @@ export async function assembleRelease(
 }
 
 /**
- * Publishes the manifest; identical bytes already there are success. A
- * manifest already published for the sha with other bytes but the same
- * artifacts (say, written with another createdAt) is the release, and is
- * used as it is; one naming other artifacts is refused: releases are immutable.
+ * The release already published for the manifest's sha, when there is one:
+ * identical bytes, or other bytes (say, another createdAt) naming the same
+ * artifacts, which is the same release. One naming other artifacts is
+ * refused: releases are immutable. Reads only, so the deploy asks it before
+ * its first side effect.
  */
-export async function publishRelease(registry: Registry, owner: string, manifest: ReleaseManifest): Promise<{ release: Release; status: 'created' | 'exists' }> {
-  const text = serializeReleaseManifest(manifest);
+export async function publishedAs(registry: Registry, owner: string, manifest: ReleaseManifest): Promise<Release | undefined> {
   const ref = releaseManifestRef(owner, manifest);
   const coords = releaseManifestCoords(owner, manifest.sha);
   const remote = await registry.remoteSha256(coords);
-  if (remote === ref.sha256) return { release: { manifest, ref }, status: 'exists' };
-  if (remote !== undefined) {
-    const published = await fetchRelease(registry, owner, manifest.sha, remote);
-    if (sameArtifacts(published.manifest, manifest)) return { release: published, status: 'exists' };
-    throw new VezaError(
-      `release ${manifest.sha} is already published (${coordsLabel(coords)}) with other artifacts than the ones packaged now`,
-      'a release never changes; commit and deploy a new sha, or deploy the published one with --sha',
-      'RELEASE_IMMUTABLE',
-    );
-  }
-  const status = await withTempFile(text, (path) => registry.upload(coords, path, ref.sha256));
+  if (remote === undefined) return undefined;
+  if (remote === ref.sha256) return { manifest, ref };
+  const published = await fetchRelease(registry, owner, manifest.sha, remote);
+  if (sameArtifacts(published.manifest, manifest)) return published;
+  throw new VezaError(
+    `release ${manifest.sha} is already published (${coordsLabel(coords)}) with other artifacts than the ones packaged now`,
+    'a release never changes; commit and deploy a new sha, or deploy the published one with --sha',
+    'RELEASE_IMMUTABLE',
+  );
+}
+
+/** Publishes the manifest unless publishedAs finds it there already. */
+export async function publishRelease(registry: Registry, owner: string, manifest: ReleaseManifest): Promise<{ release: Release; status: 'created' | 'exists' }> {
+  const existing = await publishedAs(registry, owner, manifest);
+  if (existing) return { release: existing, status: 'exists' };
+  const ref = releaseManifestRef(owner, manifest);
+  const status = await withTempFile(serializeReleaseManifest(manifest), (path) => registry.upload(releaseManifestCoords(owner, manifest.sha), path, ref.sha256));
   return { release: { manifest, ref }, status };
 }
 

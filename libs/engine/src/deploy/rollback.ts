@@ -7,6 +7,7 @@ import { placeRelease, type DeployResult } from './deploy';
 import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess } from './history';
 import { recordDeployMetrics } from './metrics';
 import { colorProblems, verifyPublic } from './phases';
+import { checkRelease } from './preflight';
 import { fetchRelease } from './release';
 
 /**
@@ -42,10 +43,15 @@ export async function rollback(o: RollbackOptions): Promise<DeployResult> {
           o.sha ? `deploy it instead: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=${o.sha}` : `deploy a known-good sha: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=<sha>`, 'ROLLBACK_REFUSED');
       }
       const release = await fetchRelease(ctx.ports.registry(), good.manifest.owner, good.sha, good.manifest.sha256);
-      p.note(`${good.sha}, live on ${good.color} since ${good.time}`);
-      return { sha: good.sha, kind: 'published' as const, release };
+      const checked = await checkRelease(ctx, { sha: good.sha, kind: 'published', release }, p.step);
+      p.note(`${good.sha}, live on ${good.color} since ${good.time}; every artifact verified`);
+      return checked;
     });
-    return lockedAction(ctx, 'rollback', source.sha, (scope) => placeRelease(ctx, source, scope, { rollback: true }));
+    try {
+      return await lockedAction(ctx, 'rollback', source.sha, (scope) => placeRelease(ctx, source, scope, { rollback: true }));
+    } finally {
+      await source.dispose();
+    }
   });
 }
 

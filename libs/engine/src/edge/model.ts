@@ -3,7 +3,7 @@ import { listEnvironments, loadEnvironment, type Environment } from '../config/e
 import { loadComponents } from '../config/component';
 import { PATTERNS, otherColor, type Color } from '../config/names';
 import { VezaError } from '../log/errors';
-import { localAddress, shortName, slotEndpoint } from '../hosts/naming';
+import { LOCAL_HOST_OCTET, localAddress, shortName, slotEndpoint } from '../hosts/naming';
 import { loadEdgeDefinition, type EdgeDefinition } from './definition';
 
 /**
@@ -132,6 +132,7 @@ export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<strin
   const routed = inputs.components.filter((c): c is ComponentDeclaration & { edge: NonNullable<ComponentDeclaration['edge']> } => c.edge !== null);
   checkRoutes(routed);
   for (const env of envs) checkEnvOnEdge(def, env);
+  if (def.host === 'local') checkLocalAddresses(def, envs);
   for (const name of Object.keys(colors)) {
     if (!envs.some((e) => e.name === name)) {
       throw new VezaError(`environment "${name}" is not served by edge ${def.name}`, `served: ${envs.map((e) => e.name).join(', ') || 'none'}`, 'INVALID_INPUT');
@@ -234,6 +235,27 @@ function checkEnvOnEdge(def: EdgeDefinition, env: Environment): void {
   }
   if (!env.publicHosts.includes(url.hostname)) {
     throw new VezaError(`${file}: publicUrl host ${url.hostname} is not in publicHosts`, 'add it to publicHosts so the edge routes it', 'BAD_CONFIG');
+  }
+}
+
+/**
+ * Local environments on one edge each bind their own `<subnet>.<n>`
+ * addresses; two that share one, or an edge address that is another
+ * environment's slot or data address, would fight over a port at start.
+ */
+function checkLocalAddresses(def: EdgeDefinition, envs: Environment[]): void {
+  const owners = new Map<string, string>();
+  for (const a of def.http.addresses) owners.set(a, `edge ${def.name} (infra/edges/${def.name}.yaml http.addresses)`);
+  for (const env of envs) {
+    for (const role of Object.keys(LOCAL_HOST_OCTET) as (keyof typeof LOCAL_HOST_OCTET)[]) {
+      const address = localAddress(env, role);
+      const owner = owners.get(address);
+      if (owner && !(role === 'edge' && owner.startsWith('edge '))) {
+        throw new VezaError(`infra/environments/${env.name}.yaml: local.subnet ${env.local!.subnet} gives its ${role} the address ${address}, which ${owner} already uses`,
+          'give each local environment its own local.subnet (127.<0-255>.<0-255>)', 'BAD_CONFIG');
+      }
+      owners.set(address, `the ${role} of environment ${env.name}`);
+    }
   }
 }
 

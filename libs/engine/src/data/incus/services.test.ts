@@ -7,7 +7,7 @@ import { incusSettings } from '../../hosts/incus/host';
 import { createRecordingRunner } from '../../ports/process';
 import type { PlanStep } from '../plan';
 import { minioEnv, MINIO_UNIT, planService, postgresConf, postgresHba, redisConf, sha256, type PlanContext, type ServiceState } from './services';
-import { planSnapshots } from './snapshots';
+import { planSnapshotPrune, planSnapshots } from './snapshots';
 import { resolveSecrets } from './tier';
 
 function env(data: object = {}): Environment {
@@ -111,18 +111,24 @@ test('minio (not packaged by Debian, so planned rather than run by the real tier
   assert.throws(() => planService({ ...ctx(), minio: undefined }, fresh('minio')), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /data\.minio\.binary/.test(e.hint));
 });
 
-test('snapshots: created where missing, kept where present, pruned to the retention, an operator snapshot never touched', () => {
+test('snapshots: created where missing, kept where present, never pruned by the snapshot itself; pruning keeps the retention, the live and previous releases, and never an operator snapshot', () => {
   const d = (day: number) => new Date(Date.UTC(2026, 0, day));
   const P = { project: 'default' };
-  const plan = planSnapshots(P, [
+  const containers = [
     { container: 'veza-staging-postgres', snapshots: [{ name: 'pre-deploy-' + '1'.repeat(40), createdAt: d(1) }, { name: 'before-upgrade', createdAt: d(2) }, { name: 'pre-deploy-' + '2'.repeat(40), createdAt: d(3) }, { name: 'pre-deploy-' + '3'.repeat(40), createdAt: d(4) }] },
     { container: 'veza-staging-redis', snapshots: [{ name: 'pre-deploy-' + 'a'.repeat(40), createdAt: d(5) }] },
-  ], 'a'.repeat(40), 3);
+  ];
+  const plan = planSnapshots(P, containers, 'a'.repeat(40));
   assert.deepEqual(plan.steps.map((s) => s.kind === 'run' && s.command.argv.slice(1, 5).join(' ')), [
     `snapshot create veza-staging-postgres pre-deploy-${'a'.repeat(40)}`,
-    `snapshot delete veza-staging-postgres pre-deploy-${'1'.repeat(40)}`,
   ]);
   assert.deepEqual(plan.notes, [`snapshot veza-staging-redis/pre-deploy-${'a'.repeat(40)} exists: kept`]);
+
+  // Retention 1, but the live (3…) and previous (1…, the oldest) releases stay: only 2… goes.
+  const prune = planSnapshotPrune(P, containers, ['3'.repeat(40), '1'.repeat(40)], 1);
+  assert.deepEqual(prune.map((s) => s.kind === 'run' && s.command.argv.slice(1, 5).join(' ')), [
+    `snapshot delete veza-staging-postgres pre-deploy-${'2'.repeat(40)}`,
+  ]);
 });
 
 test('every password comes from the variable the environment names; missing ones stop before anything runs', () => {

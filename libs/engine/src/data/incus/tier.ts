@@ -14,7 +14,7 @@ import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../tier';
-import { planSnapshots, type ContainerSnapshots } from './snapshots';
+import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
 import {
   INSPECT, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, parseFacts, planService, serviceHost,
   type PlanContext, type Secrets, type ServiceName, type ServiceState,
@@ -35,6 +35,11 @@ export class IncusDataTier implements DataTier {
   constructor(private readonly env: Environment, runner: ProcessRunner, private readonly log: Logger) {
     this.settings = incusSettings(env);
     this.client = new IncusClient(runner, this.settings.project);
+  }
+
+  async preflight(): Promise<void> {
+    resolveSecrets(this.env);
+    await this.minioBinaries();
   }
 
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
@@ -69,20 +74,22 @@ export class IncusDataTier implements DataTier {
     if (missing.length && !opts.dryRun) {
       throw new VezaError(`${missing.join(', ')} of ${this.env.name} do not exist, so they cannot be snapshotted`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_RUNNING');
     }
-    const plan = { ...planSnapshots(this.client.scope, existing, release, this.env.retention.snapshots), summary: `pre-deploy snapshots of ${this.env.name}: incus snapshot list <container> --project ${this.settings.project}` };
+    const plan = { ...planSnapshots(this.client.scope, existing, release), summary: `pre-deploy snapshots of ${this.env.name}: incus snapshot list <container> --project ${this.settings.project}` };
+    if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
+    return plan;
+  }
+
+  async pruneSnapshots(keep: readonly string[], opts: { dryRun?: boolean } = {}): Promise<DataPlan> {
+    const retention = this.env.retention.snapshots;
+    const steps = planSnapshotPrune(this.client.scope, await this.snapshotsOf([]), keep, retention);
+    const plan: DataPlan = { steps, notes: [], summary: steps.length ? `${steps.length} old snapshot(s) of ${this.env.name} pruned` : `no snapshot of ${this.env.name} to prune` };
     if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
     return plan;
   }
 
   async listSnapshots(): Promise<SnapshotInfo[]> {
     return (await this.snapshotsOf([]))
-      .flatMap((c) => c.snapshots.filter((s) => s.name.startsWith('pre-deploy-')).map((s) => ({
-        name: s.name,
-        release: s.name.slice('pre-deploy-'.length),
-        path: `${c.container}/${s.name}`,
-        size: 0,
-        createdAt: s.createdAt,
-      })))
+      .flatMap(preDeploySnapshots)
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.path.localeCompare(b.path));
   }
 

@@ -5,7 +5,7 @@ import { registerSecret } from '../../log/redact';
 import { formatPlan, type PlanStep } from '../plan';
 import { snapshotsToPrune, type SnapshotInfo } from '../snapshots';
 import { renderHba, renderVezaConf, parsePostmasterPid } from './pg-files';
-import { localPgPaths, planProvision, type LocalPostgres, type PgState } from './postgres';
+import { localPgPaths, planProvision, planSnapshotPrune, type LocalPostgres, type PgState } from './postgres';
 
 /** Pure plan tests: a made-up server and state, no binaries, nothing run. */
 function server(opts: { root: boolean; retention?: number }): LocalPostgres {
@@ -57,10 +57,11 @@ test('an up-to-date running server gives an empty plan; drift gives exactly the 
   assert.match(ok.summary, /nothing to do$/);
 
   const drifted = planProvision(pg, { ...upToDate(pg), hba: 'host all all 0.0.0.0/0 trust\n' });
-  assert.deepEqual(drifted.steps.map((s) => s.title), ['write pg_hba.conf (socket: trust, TCP: password)', 'stop postgres of plan', 'start postgres of plan on 127.77.210.2:5432']);
+  assert.deepEqual(drifted.steps.map((s) => s.title), ['write pg_hba.conf (socket: trust, TCP: password)', 'check that postgres accepts the new settings of plan', 'stop postgres of plan', 'start postgres of plan on 127.77.210.2:5432']);
+  assert.deepEqual(drifted.rollback?.map((s) => s.title), ['restore the previous pg_hba.conf', 'restart postgres of plan on its previous settings'], 'a failed restart puts the previous file back');
 });
 
-test('snapshot planning: retention 0 disables, an existing snapshot is kept, the oldest others are pruned', () => {
+test('snapshot planning: retention 0 disables, an existing snapshot is kept, taking one prunes nothing, pruning spares the kept releases', () => {
   const release = 'c'.repeat(40);
   const off = planProvision(server({ root: false, retention: 0 }), upToDate(server({ root: false })), { release });
   assert.deepEqual(off.steps, []);
@@ -70,12 +71,14 @@ test('snapshot planning: retention 0 disables, an existing snapshot is kept, the
   const snap = (r: string, t: number): SnapshotInfo => ({ name: `pre-deploy-${r}`, release: r, path: `/s/pre-deploy-${r}.dump`, size: 1, createdAt: new Date(t) });
   const existing = [snap('a'.repeat(40), 1), snap('b'.repeat(40), 2)];
   const plan = planProvision(pg, { ...upToDate(pg), snapshots: existing }, { release });
-  assert.deepEqual(plan.steps.map((s) => s.kind), ['mkdir', 'run', 'rename', 'remove']);
-  assert.equal((plan.steps[3] as { path: string }).path, existing[0]!.path);
+  assert.deepEqual(plan.steps.map((s) => s.kind), ['mkdir', 'run', 'rename'], 'taking a snapshot never prunes one: only a deploy that succeeded does');
   assert.doesNotMatch(plan.summary, /nothing to do/);
+  assert.deepEqual(planSnapshotPrune(pg, [...existing, snap(release, 3)], [release]).map((s) => (s as { path: string }).path), [existing[0]!.path]);
 
   // Re-deploying an old release keeps its (oldest) snapshot and prunes the others instead.
-  assert.deepEqual(snapshotsToPrune([...existing, snap(release, 3)], `pre-deploy-${'a'.repeat(40)}`, 2).map((s) => s.release), ['b'.repeat(40)]);
+  assert.deepEqual(snapshotsToPrune([...existing, snap(release, 3)], ['a'.repeat(40)], 2).map((s) => s.release), ['b'.repeat(40)]);
+  // Retention 1 still keeps both the live and the previous release.
+  assert.deepEqual(snapshotsToPrune([...existing, snap(release, 3)], [release, 'a'.repeat(40)], 1).map((s) => s.release), ['b'.repeat(40)]);
 });
 
 test('postmaster.pid is read for pid, port, socket and listen address', () => {

@@ -205,6 +205,22 @@ export function stopStep(pg: LocalPostgres): PlanStep {
   return { kind: 'run', title: `stop postgres of ${pg.env.name}`, command: asServer(pg, argv, 'stop the local postgres', 90_000) };
 }
 
+/** `postgres -C` parses the configuration files as a start would, without touching the running server. */
+function configCheckStep(pg: LocalPostgres): PlanStep {
+  const argv = [tool(pg, 'postgres'), '-D', pg.paths.pgdata, '-C', 'port'];
+  return { kind: 'run', title: `check that postgres accepts the new settings of ${pg.env.name}`, command: asServer(pg, argv, 'check the new postgres settings', 30_000) };
+}
+
+/** The files as they were, and the server restarted on them (pg_ctl restart also starts a stopped one). */
+function restoreSteps(pg: LocalPostgres, state: PgState): PlanStep[] {
+  const files: [string, string | undefined][] = [[VEZA_CONF, state.vezaConf], ['pg_hba.conf', state.hba]];
+  const restore = files.flatMap(([name, content]): PlanStep[] => content === undefined ? [] : [
+    { kind: 'write', title: `restore the previous ${name}`, path: join(pg.paths.pgdata, name), content, mode: 0o600, ownerLike: pg.paths.pgdata },
+  ]);
+  const argv = [tool(pg, 'pg_ctl'), 'restart', '--pgdata', pg.paths.pgdata, '--log', pg.paths.logFile, '--mode', 'fast', '--wait', '--timeout', '60', '--silent'];
+  return [...restore, { kind: 'run', title: `restart postgres of ${pg.env.name} on its previous settings`, command: asServer(pg, argv, 'restart the local postgres on its previous settings', 90_000), failureLog: pg.paths.logFile }];
+}
+
 /** Creates what is missing, rewrites what drifted, starts what is stopped; an up-to-date server gives no steps. */
 export function planProvision(pg: LocalPostgres, state: PgState, opts: { release?: string } = {}): DataPlan {
   const { paths } = pg;
@@ -235,10 +251,14 @@ export function planProvision(pg: LocalPostgres, state: PgState, opts: { release
   if (fresh || !state.includesVezaConf) configSteps.push({ kind: 'ensure-line', title: `include ${VEZA_CONF} from postgresql.conf`, path: join(paths.pgdata, 'postgresql.conf'), line: INCLUDE_LINE });
   if (fresh || state.vezaConf !== vezaConf) configSteps.push({ kind: 'write', title: `write ${VEZA_CONF} (listen address, port, socket)`, path: join(paths.pgdata, VEZA_CONF), content: vezaConf, mode: 0o600, ownerLike: paths.pgdata });
   if (fresh || state.hba !== hba) configSteps.push({ kind: 'write', title: 'write pg_hba.conf (socket: trust, TCP: password)', path: join(paths.pgdata, 'pg_hba.conf'), content: hba, mode: 0o600, ownerLike: paths.pgdata });
-  steps.push(...configSteps);
 
   const restart = state.running !== undefined && (configSteps.length > 0 || !sameSettings(state.running, pg.settings));
-  if (restart) steps.push(stopStep(pg));
+  const moves = state.running !== undefined && (state.running.host !== pg.settings.host || state.running.port !== pg.settings.port);
+  // A running server is moved, never dropped: the new address is proven bindable before anything changes,
+  // the new files are proven readable by postgres before it stops, and any failure puts the old files back.
+  if (moves) steps.push({ kind: 'check-bind', title: `check that ${pg.settings.host}:${pg.settings.port} is free to listen on`, host: pg.settings.host, port: pg.settings.port });
+  steps.push(...configSteps);
+  if (restart) steps.push(configCheckStep(pg), stopStep(pg));
   if (!state.running || restart) steps.push(startStep(pg));
   if (!state.appReady) {
     steps.push({
@@ -258,6 +278,7 @@ export function planProvision(pg: LocalPostgres, state: PgState, opts: { release
   return {
     steps: [...steps, ...snap.steps],
     notes: snap.notes,
+    ...(restart ? { rollback: restoreSteps(pg, state) } : {}),
     summary: serverChanged
       ? `postgres of ${pg.env.name} ready at ${where(pg)}`
       : `postgres of ${pg.env.name} already provisioned at ${where(pg)}${snap.steps.length === 0 ? ': nothing to do' : ''}`,
@@ -266,8 +287,9 @@ export function planProvision(pg: LocalPostgres, state: PgState, opts: { release
 
 /**
  * `pre-deploy-<release>`: pg_dump of the app database into a partial file,
- * renamed into place once complete; skipped when it exists; older ones
- * pruned to the retention. Needs the server running (provision puts it first).
+ * renamed into place once complete; skipped when it exists. Needs the server
+ * running (provision puts it first). Pruning is planSnapshotPrune's, after a
+ * deploy succeeded.
  */
 export function planSnapshot(pg: LocalPostgres, state: PgState, release: string): { steps: PlanStep[]; notes: string[] } {
   const name = snapshotName(release);
@@ -287,6 +309,11 @@ export function planSnapshot(pg: LocalPostgres, state: PgState, release: string)
     );
   }
   for (const partial of state.partials.filter((p) => p !== file.partial)) steps.push({ kind: 'remove', title: 'remove an unfinished snapshot', path: partial });
-  for (const old of snapshotsToPrune(state.snapshots, name, pg.retention)) steps.push({ kind: 'remove', title: `prune snapshot ${old.name} (keeping ${pg.retention})`, path: old.path });
   return { steps, notes };
+}
+
+/** The snapshots beyond the retention, never those of `keep` (see snapshotsToPrune). */
+export function planSnapshotPrune(pg: LocalPostgres, snapshots: SnapshotInfo[], keep: readonly string[]): PlanStep[] {
+  return snapshotsToPrune(snapshots, keep, pg.retention).map((old): PlanStep => (
+    { kind: 'remove', title: `prune snapshot ${old.name} (keeping ${pg.retention} and the live and previous releases')`, path: old.path }));
 }

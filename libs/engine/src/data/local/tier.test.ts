@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { environmentSchema, type Environment } from '../../config/environment';
@@ -118,7 +119,7 @@ test('a password from the environment, with quotes and backslashes, is set and r
   assert.deepEqual(await query(await c.tier.databaseUrl(), 'SELECT current_user AS u'), [{ u: 'app_user' }]);
 });
 
-test('pre-deploy snapshots: taken once per release, kept when they exist, pruned oldest first', async (t) => {
+test('pre-deploy snapshots: taken once per release, kept when they exist, pruned only when asked and never the live or previous release', async (t) => {
   const c = await setup(t, testEnv('data-snap', 203));
   const first = await c.tier.provision({ release: RELEASE('a') });
   assert.match(first.notes.join(), /first provision of data-snap: no data to snapshot/);
@@ -140,7 +141,11 @@ test('pre-deploy snapshots: taken once per release, kept when they exist, pruned
 
   await c.tier.snapshot(RELEASE('b'));
   await c.tier.provision({ release: 'local-0123456789ab' });
-  assert.deepEqual((await c.tier.listSnapshots()).map((s) => s.release), [RELEASE('b'), 'local-0123456789ab'], 'retention 2: the oldest (a) went');
+  assert.deepEqual((await c.tier.listSnapshots()).map((s) => s.release), [RELEASE('a'), RELEASE('b'), 'local-0123456789ab'], 'taking snapshots never prunes one');
+  // After a deploy succeeded: retention 2, but the live (b) and previous (a) releases stay whatever their age.
+  const pruned = await c.tier.pruneSnapshots([RELEASE('b'), RELEASE('a')]);
+  assert.equal(pruned.steps.length, 1);
+  assert.deepEqual((await c.tier.listSnapshots()).map((s) => s.release), [RELEASE('a'), RELEASE('b')], 'the one neither live nor previous went');
   const files = await fs.readdir(join(c.ws, '.veza/envs/data-snap/snapshots'));
   assert.equal(files.length, 2, `no partial files left: ${files.join(', ')}`);
 
@@ -168,7 +173,9 @@ test('stop keeps the data; provision starts the same cluster again, and moves it
   const after = testEnv('data-stop', 204, { data: { postgres: { port: 15433 } } });
   const moved = await c.reopen(after).provision();
   assert.deepEqual(moved.steps.map((s) => s.title), [
+    'check that 127.77.204.2:15433 is free to listen on',
     'write veza.conf (listen address, port, socket)',
+    'check that postgres accepts the new settings of data-stop',
     'stop postgres of data-stop',
     'start postgres of data-stop on 127.77.204.2:15433',
     'ensure role veza and database veza',
@@ -176,4 +183,48 @@ test('stop keeps the data; provision starts the same cluster again, and moves it
   const movedUrl = await c.reopen(after).databaseUrl();
   assert.match(movedUrl, /:15433\//);
   assert.deepEqual(await query(movedUrl, 'SELECT v FROM kept'), [{ v: 'survives' }]);
+});
+
+/** What a refused or rolled-back move must leave as it was. */
+async function serverNow(c: Ctx) {
+  const paths = localPgPaths(c.ws, c.env.name);
+  return { pid: (await fs.readFile(join(paths.pgdata, 'postmaster.pid'), 'utf8')).split('\n')[0], conf: await fs.readFile(join(paths.pgdata, 'veza.conf'), 'utf8') };
+}
+
+test('a move to a port another process holds is refused before anything changes: same server, same files', async (t) => {
+  const c = await setup(t, testEnv('data-busy', 205));
+  await c.tier.provision();
+  const url = await c.tier.databaseUrl();
+  const before = await serverNow(c);
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(15439, '127.77.205.2', resolve));
+  t.after(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
+
+  const moved = c.reopen(testEnv('data-busy', 205, { data: { postgres: { port: 15439 } } }));
+  await assert.rejects(moved.provision(), (e: unknown) => e instanceof VezaError && e.code === 'DATA_UNBINDABLE' && /127\.77\.205\.2:15439/.test(e.message));
+  assert.deepEqual(await serverNow(c), before, 'the same postmaster runs on the same veza.conf');
+  assert.deepEqual(await query(url, 'SELECT 1 AS one'), [{ one: 1 }], 'and still serves on its old port');
+});
+
+test('a move whose restart fails puts the previous settings back and the server serves again', async (t) => {
+  const c = await setup(t, testEnv('data-back', 206));
+  await c.tier.provision();
+  const url = await c.tier.databaseUrl();
+  await query(url, 'CREATE TABLE kept (v text)');
+  await query(url, "INSERT INTO kept VALUES ('survives')");
+  const { conf } = await serverNow(c);
+
+  // The new port is free when checked, but the start on it fails (as when another process takes it in between).
+  const real = createProcessRunner();
+  const failingStart: ProcessRunner = {
+    dryRun: false,
+    run: (cmd, opts) => cmd.argv.includes('start') && cmd.argv.some((a) => a.endsWith('pg_ctl'))
+      ? Promise.reject(new VezaError('pg_ctl start failed on purpose', 'none', 'COMMAND_FAILED'))
+      : real.run(cmd, opts),
+  };
+  const after = testEnv('data-back', 206, { data: { postgres: { port: 15441 } } });
+  const moved = createDataTier(after, { workspaceRoot: c.ws, runner: failingStart, log: createMemoryLogger() });
+  await assert.rejects(moved.provision(), (e: unknown) => e instanceof VezaError && /failed on purpose; the previous settings were put back/.test(e.message));
+  assert.equal((await serverNow(c)).conf, conf, 'veza.conf is the previous one');
+  assert.deepEqual(await query(url, 'SELECT v FROM kept'), [{ v: 'survives' }], 'the server serves on its previous port again');
 });

@@ -7,7 +7,7 @@ import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { applyPlan, type DataPlan } from '../plan';
 import { listSnapshotFiles, type SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../tier';
-import { inspectPostgres, livePostmaster, localEndpoint, localPgPaths, localPostgres, planProvision, planSnapshot, stopStep } from './postgres';
+import { inspectPostgres, livePostmaster, localEndpoint, localPgPaths, localPostgres, planProvision, planSnapshot, planSnapshotPrune, stopStep } from './postgres';
 
 /** The local data tier: one PostgreSQL per environment, run from the machine's binaries. */
 export class LocalDataTier implements DataTier {
@@ -19,6 +19,10 @@ export class LocalDataTier implements DataTier {
     private readonly runner: ProcessRunner,
     private readonly log: Logger,
   ) {}
+
+  async preflight(): Promise<void> {
+    localPostgres(this.env, this.workspaceRoot);
+  }
 
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
@@ -36,6 +40,14 @@ export class LocalDataTier implements DataTier {
       throw new VezaError(`postgres of ${this.env.name} is not running, so it cannot be snapshotted`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_RUNNING');
     }
     const plan = { ...planSnapshot(pg, state, release), summary: `snapshots of ${this.env.name} are in ${pg.paths.snapshots}` };
+    if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
+    return plan;
+  }
+
+  async pruneSnapshots(keep: readonly string[], opts: { dryRun?: boolean } = {}): Promise<DataPlan> {
+    const pg = localPostgres(this.env, this.workspaceRoot);
+    const steps = planSnapshotPrune(pg, await this.listSnapshots(), keep);
+    const plan: DataPlan = { steps, notes: [], summary: steps.length ? `${steps.length} old snapshot(s) of ${this.env.name} pruned` : `no snapshot of ${this.env.name} to prune` };
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
     return plan;
   }
