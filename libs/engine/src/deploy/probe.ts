@@ -82,6 +82,18 @@ export function createChecks(edge: DeployEdge, driver: HostDriver, get: (r: Http
   };
 }
 
+/**
+ * A file the probe needs (the slot's pid file, its folder) that cannot be
+ * read is no slow start: waiting would only turn it into a timed-out health
+ * check that blames the slot. Say which path and which operation failed.
+ */
+function filesystemError(e: unknown): VezaError | undefined {
+  const f = e as NodeJS.ErrnoException;
+  if (!(f instanceof Error) || typeof f.syscall !== 'string' || typeof f.path !== 'string') return undefined;
+  return new VezaError(`${f.syscall} ${f.path} failed (${f.code ?? f.message}) while probing the slot`,
+    'check that path: it must be a folder or file the deploying user owns and can read (ls -ld it); then deploy again', 'FILESYSTEM_ERROR');
+}
+
 async function until(wait: Wait, probe: () => Promise<{ status: number }>, failure: () => string): Promise<void> {
   const deadline = Date.now() + wait.timeoutMs;
   let last = 'no answer';
@@ -91,6 +103,8 @@ async function until(wait: Wait, probe: () => Promise<{ status: number }>, failu
       if (res.status >= 200 && res.status < 300) return;
       last = `HTTP ${res.status}`;
     } catch (e) {
+      const local = filesystemError(e);
+      if (local) throw local;
       last = describeError(e);
     }
     if (Date.now() + wait.intervalMs > deadline) break;

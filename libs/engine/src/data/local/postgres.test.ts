@@ -58,7 +58,7 @@ test('an up-to-date running server gives an empty plan; drift gives exactly the 
 
   const drifted = planProvision(pg, { ...upToDate(pg), hba: 'host all all 0.0.0.0/0 trust\n' });
   assert.deepEqual(drifted.steps.map((s) => s.title), ['write pg_hba.conf (socket: trust, TCP: password)', 'check that postgres accepts the new settings of plan', 'stop postgres of plan', 'start postgres of plan on 127.77.210.2:5432']);
-  assert.deepEqual(drifted.rollback?.map((s) => s.title), ['restore the previous pg_hba.conf', 'restart postgres of plan on its previous settings'], 'a failed restart puts the previous file back');
+  assert.deepEqual(drifted.rollback?.map((s) => s.title), ['restore the previous veza.conf', 'restore the previous pg_hba.conf', 'restart postgres of plan on its previous settings'], 'a failed restart puts the previous file back');
 });
 
 test('snapshot planning: retention 0 disables, an existing snapshot is kept, taking one prunes nothing, pruning spares the kept releases', () => {
