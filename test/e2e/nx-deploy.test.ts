@@ -8,6 +8,7 @@ import { parseReleaseManifest } from '@veza/engine/release/manifest';
 import type { StatusReport } from '@veza/engine/deploy/status';
 import { copyRepository } from './support/copy';
 import { stopEverything } from './support/workspace';
+import { snapshotTree } from './support/tree';
 
 /**
  * The README's main job on the real components, through the real Nx task
@@ -62,4 +63,28 @@ test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op
   const report = JSON.parse(json) as StatusReport;
   assert.deepEqual([report.env, report.activeColor, report.release, report.publicUrl], ['local', 'blue', second, `http://veza.localhost:${PORT}`]);
   assert.deepEqual(report.components.map((c) => c.health), ['ok', 'ok', 'ok']);
+
+  // Refusals through the commands users type: exit 1 (never 130), one clear line, nothing under .veza/ changed.
+  const running = (rel: string) => rel.startsWith('envs/local/data/postgres/') || rel.startsWith('envs/local/data/log/') || rel.startsWith('edges/');
+  const state = () => snapshotTree(join(repo.dir, '.veza'), running);
+  const before = await state();
+  const unpublished = await nx('run', 'infra-deploy:deploy', '--env=local', `--sha=${'6f'.repeat(20)}`);
+  assert.equal(unpublished.code, 1, unpublished.out);
+  assert.match(unpublished.out, new RegExp(`release ${'6f'.repeat(20)} is not published`));
+  assert.deepEqual(await state(), before, 'a refused deploy changes nothing under .veza');
+
+  const edgeFile = join(repo.dir, 'infra/edges/local-edge.yaml');
+  const edgeText = await fs.readFile(edgeFile, 'utf8');
+  await fs.writeFile(edgeFile, `${edgeText}drainMS: 1\n`);
+  const broken = await nx('run', 'infra-deploy:deploy', '--env=local');
+  await fs.writeFile(edgeFile, edgeText);
+  assert.equal(broken.code, 1, `a failed dependency (infra-edge:render) exits 1, not 130: ${broken.out}`);
+  assert.match(broken.out, /local-edge\.yaml:\d+: drainMS: unknown key/);
+  assert.deepEqual(await state(), before, 'nothing ran after the failed dependency');
+
+  const badEnv = await nx('run-many', '-t', 'publish', '--env=BAD');
+  assert.equal(badEnv.code, 1, badEnv.out);
+  assert.match(badEnv.out, /invalid environment name "BAD" — use one of: /);
+  assert.doesNotMatch(badEnv.out, /UnhandledPromiseRejection/);
+  assert.equal(await publicRelease('/api/v1/status'), second, 'the live release still serves');
 });
