@@ -15,6 +15,7 @@ import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
 import { createMemoryLogger } from '@veza/engine/log/logger';
 import type { VezaError } from '@veza/engine/log/errors';
 import { createLocalRegistry } from '@veza/engine/registry/local-registry';
+import { releaseManifestCoords, serializeReleaseManifest, type ReleaseManifest } from '@veza/engine/release/manifest';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
 import { e2eWorkspace, type E2eWorkspace } from './support/workspace';
 import { snapshotTree } from './support/tree';
@@ -32,7 +33,6 @@ import { snapshotTree } from './support/tree';
 const A = '1a'.repeat(20);
 const B = '2b'.repeat(20);
 const C = '3c'.repeat(20);
-const UNSAFE = '4d'.repeat(20);
 const TAMPERED = '5e'.repeat(20);
 const UNPUBLISHED = '6f'.repeat(20);
 const GOOD = '7a'.repeat(20);
@@ -85,13 +85,37 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
     });
   }
 
-  // A published release with a newer migration whose web artifact links out of its slot.
-  await publishUnsafeRelease(ws, UNSAFE);
-  await refused('an artifact linking to /etc', () => deploy({ ...ws.options(C), sha: UNSAFE }), (e) => {
-    assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message);
-    assert.match(e.message, /the artifact of web \(veza\/web@4d4d\S+\) is refused before anything changes: .*unsafe entry "(\.\/)?etc": .*symlink target "\/etc" is absolute/);
+  // Published releases, each with a newer migration, whose web artifact would reach outside its slot.
+  const hostile: [string, string, string, RegExp][] = [
+    ['4d'.repeat(20), 'a symlink to /etc', 'ln -s /etc "$1/etc"', /unsafe entry "(\.\/)?etc": .*symlink target "\/etc" is absolute/],
+    ['4e'.repeat(20), 'a ../ entry', 'echo out > "$1/../escape"', /unsafe entry "\.\.\/escape"/],
+    ['4f'.repeat(20), 'an absolute path', 'echo abs > "$1/../abs"', /unsafe entry "\/\S+\/abs"/],
+    ['40'.repeat(20), 'a fifo', 'mkfifo "$1/pipe"', /unsafe entry "(\.\/)?pipe": its type .* is not allowed/],
+  ];
+  for (const [sha, what, make, entry] of hostile) {
+    await publishHostileRelease(ws, sha, make);
+    await refused(`an artifact with ${what}`, () => deploy({ ...ws.options(C), sha }), (e) => {
+      assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message);
+      assert.match(e.message, new RegExp(`the artifact of web \\(veza/web@${sha.slice(0, 4)}\\S+\\) is refused before anything changes`));
+      assert.match(e.message, entry);
+    });
+  }
+  await refused('the first of them from its own checkout', () => deploy(ws.options(hostile[0]![0])), (e) => assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message));
+
+  // Manifests that name what this workspace cannot deploy: an undeclared component, an artifact neither the
+  // registry nor the deployer's cache holds (the cache is content-addressed: bytes it holds under the sha256 would do).
+  const cManifest = JSON.parse(await fs.readFile(join(ws.root, '.veza/registry/veza/generic/veza-release', C, 'release.json'), 'utf8'));
+  const GHOST = '41'.repeat(20);
+  await publishManifest(ws, { ...cManifest, sha: GHOST, components: { ...cManifest.components, ghost: { ...cManifest.components.web, package: 'ghost' } } });
+  await refused('a release holding an undeclared component', () => deploy({ ...ws.options(C), sha: GHOST }), (e) => {
+    assert.equal(e.code, 'BAD_RELEASE', e.message);
+    assert.match(e.message, /holds ghost, which this workspace does not declare/);
   });
-  await refused('the same release from its checkout', () => deploy(ws.options(UNSAFE)), (e) => assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message));
+  const MISSING = '42'.repeat(20);
+  await publishManifest(ws, { ...cManifest, sha: MISSING, components: { ...cManifest.components, api: { ...cManifest.components.api, version: MISSING, file: `api-${MISSING}.tar.zst`, sha256: 'e'.repeat(64) } } });
+  await refused('a release whose artifact the registry lacks', () => deploy({ ...ws.options(C), sha: MISSING }), (e) => {
+    assert.match(e.message, new RegExp(`api@${MISSING}`));
+  });
 
   // A published release whose registry copy of an artifact was altered after publishing.
   await ws.release(TAMPERED, { api: { schema: '0005' } });
@@ -106,19 +130,33 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   });
 
   const envText = await fs.readFile(envFile, 'utf8');
+  const envFileCases: [string, string, RegExp][] = [
+    ['an out-of-range subnet', envText.replace('subnet: 127.79.6', 'subnet: 127.79.300'), new RegExp(`${ws.env}\\.yaml:8: local\\.subnet: must be 127\\.<0-255>\\.<0-255>`)],
+    ['a port out of range', `${envText}data: { postgres: { port: 99999 } }\n`, new RegExp(`${ws.env}\\.yaml:${envText.split('\n').length}: data\\.postgres\\.port: must be a TCP port`)],
+    ['a registry URL that is neither file: nor http(s)', envText.replace('url: "file:.veza/registry"', 'url: "ftp://registry"'), new RegExp(`${ws.env}\\.yaml:7: registry\\.url: must be file:<dir>`)],
+    ['an unknown key', `${envText}incus: { project: default, projct: typo }\n`, new RegExp(`${ws.env}\\.yaml:${envText.split('\n').length}: incus\\.projct: unknown key`)],
+  ];
   try {
-    await fs.writeFile(envFile, envText.replace('subnet: 127.79.6', 'subnet: 127.79.300'));
-    await refused('an out-of-range subnet', () => deploy(ws.options(C)), (e) => {
-      assert.equal(e.code, 'BAD_CONFIG');
-      assert.match(e.message, new RegExp(`infra/environments/${ws.env}\\.yaml:8: local\\.subnet: must be 127\\.<0-255>\\.<0-255>`));
-    });
-    await fs.writeFile(envFile, `${envText}incus: { project: default, projct: typo }\n`);
-    await refused('an unknown key', () => deploy(ws.options(C)), (e) => {
-      const line = envText.split('\n').length;
-      assert.match(e.message, new RegExp(`${ws.env}\\.yaml:${line}: incus\\.projct: unknown key`), 'the line is the unknown key\'s own');
-    });
+    for (const [what, text, message] of envFileCases) {
+      await fs.writeFile(envFile, text);
+      await refused(what, () => deploy(ws.options(C)), (e) => {
+        assert.equal(e.code, 'BAD_CONFIG', e.message);
+        assert.match(e.message, message, 'the file and the offending key\'s own line');
+      });
+    }
   } finally {
     await fs.writeFile(envFile, envText);
+  }
+  // Another local environment on the same edge with the same subnet would take this one's addresses.
+  const twin = join(ws.root, 'infra/environments/twin.yaml');
+  await fs.writeFile(twin, envText.replaceAll(ws.env, 'twin').replace(`edge: twin-edge`, `edge: ${ws.env}-edge`));
+  try {
+    await refused('an environment sharing the subnet', () => deploy(ws.options(C)), (e) => {
+      assert.equal(e.code, 'BAD_CONFIG', e.message);
+      assert.match(e.message, /local\.subnet 127\.79\.6 gives its \w+ the address 127\.79\.6\.\d+, which the \w+ of environment \S+ already uses/);
+    });
+  } finally {
+    await fs.rm(twin);
   }
 
   // Still deployable; with retention 1, the snapshots of the new live (GOOD) and previous (C) releases are the ones kept.
@@ -146,18 +184,30 @@ async function publishWorkspaceRelease(ws: E2eWorkspace, sha: string): Promise<v
   await publishRelease(registry, 'veza', manifest);
 }
 
-/** Release `sha` with a web artifact holding `etc -> /etc`, packed by GNU tar and zstd as a hostile build would. */
-async function publishUnsafeRelease(ws: E2eWorkspace, sha: string): Promise<void> {
+/** Publishes a release manifest as it is, as a registry holding a bad or foreign one would serve it. */
+async function publishManifest(ws: E2eWorkspace, manifest: { sha: string }): Promise<void> {
+  const file = join(ws.root, 'dist', `release-${manifest.sha}.json`);
+  await fs.writeFile(file, serializeReleaseManifest(manifest as ReleaseManifest));
+  const { sha256 } = await sha256File(file);
+  await createLocalRegistry(join(ws.root, '.veza/registry')).upload(releaseManifestCoords('veza', manifest.sha), file, sha256);
+}
+
+/**
+ * Release `sha` with a web artifact that `make` (a shell line given the
+ * source folder as $1) makes hostile, packed by GNU tar with -P (member
+ * names as given, `..` and leading `/` kept) and zstd, as a hostile build would.
+ */
+async function publishHostileRelease(ws: E2eWorkspace, sha: string, make: string): Promise<void> {
   await ws.release(sha, { api: { schema: '0009' } }, { publish: false });
   const dir = join(ws.root, 'dist/artifacts/web');
   const manifest = JSON.parse(await fs.readFile(join(dir, MANIFEST_FILE), 'utf8'));
   const src = join(ws.root, 'dist/src/web', sha);
-  await fs.symlink('/etc', join(src, 'etc'));
+  execFileSync('sh', ['-c', make, 'sh', src]);
+  const extra = make.includes('../escape') ? ['../escape'] : make.includes('../abs') ? [join(src, '../abs')] : [];
   const file = join(dir, manifest.file);
-  execFileSync('sh', ['-c', 'tar --create --file - --sort=name -C "$1" . | zstd -q -f -o "$2"', 'sh', src, file]);
+  execFileSync('sh', ['-c', 'src=$1; out=$2; shift 2; tar --create -P --file - --sort=name -C "$src" . "$@" | zstd -q -f -o "$out"', 'sh', src, file, ...extra]);
   const { sha256, size } = await sha256File(file);
   await fs.writeFile(join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, sha256, size }, null, 2) + '\n');
   for (const c of ['api', 'web']) await publishArtifact({ workspaceRoot: ws.root, project: c, envName: ws.env, log: createMemoryLogger() });
   await publishWorkspaceRelease(ws, sha);
 }
-

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { HostDriver, SlotProbe } from '../hosts/port';
 import type { DeployEdge } from './edge-port';
 import { httpGet } from '../util/http';
@@ -74,4 +78,24 @@ test('a health wait probes through the host driver, is bounded, and names the sl
   await checks.waitHealthy(target, { timeoutMs: 200, intervalMs: 20 });
   assert.equal(await checks.isHealthy({ ...target, port: 1 }), false, 'nothing listening is unhealthy, not an error');
   await assert.rejects(checks.waitHealthy({ ...target, port: 1 }, { timeoutMs: 50, intervalMs: 20 }), (e: Error) => /last: .*ECONNREFUSED/.test(e.message));
+});
+
+test('a filesystem error while probing is reported at once with its path and operation, not as a timed-out health check', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'veza-probe-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const notADir = join(dir, 'slots');
+  await writeFile(notADir, 'a file where the slots folder should be');
+  let probes = 0;
+  const driver = {
+    async probe(): Promise<SlotProbe> {
+      probes++;
+      readdirSync(join(notADir, 'veza-x-api-green'));
+      return { target: 'never', status: 200 };
+    },
+  } as unknown as HostDriver;
+  const checks = createChecks(edgeAt(1), driver);
+  const target: SlotTarget = { component: 'veza-api', slot: 'veza-x-api-green', host: '127.0.0.1', port: 1, path: '/health' };
+  await assert.rejects(checks.waitHealthy(target, { timeoutMs: 60_000, intervalMs: 10 }), (e: Error & { code?: string; hint?: string }) =>
+    e.code === 'FILESYSTEM_ERROR' && e.message.startsWith(`scandir ${join(notADir, 'veza-x-api-green')} failed (ENOTDIR)`) && /ls -ld/.test(e.hint ?? ''));
+  assert.equal(probes, 1, 'no retry: waiting cannot mend a path');
 });
