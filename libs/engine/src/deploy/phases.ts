@@ -114,7 +114,8 @@ export async function colorProblems(ctx: Context, color: Color, sha: string, com
     const name = slotName(ctx.env, c.name, color);
     const s = slots.find((x) => x.name === name);
     if (!s) problems.push(`${name} does not exist`);
-    else if (s.state !== 'running') problems.push(`${name} is ${s.state}`);
+    // An unread state (`unknown`) is no reason to refuse: the in-slot health probe below decides.
+    else if (s.state !== 'running' && s.state !== 'unknown') problems.push(`${name} is ${s.state}`);
     else if (s.release !== sha) problems.push(`${name} runs ${s.release ?? 'an unknown release'}, not ${sha}`);
     else if (!(await ctx.ports.checks.isHealthy(healthTarget(ctx.env, c, color)))) problems.push(`${name} does not answer ${c.run.health}`);
   });

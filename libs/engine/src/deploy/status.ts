@@ -17,7 +17,7 @@ export interface SlotStatus {
   slot: string;
   state: SlotState;
   release: string | null;
-  /** absent/stopped slots are not probed. */
+  /** absent/stopped slots are not probed; running and unknown (unread state) ones are. */
   health: 'ok' | 'failing' | 'absent' | 'stopped';
   pid: number | null;
 }
@@ -79,7 +79,8 @@ async function colorSlots(ctx: Context, color: Color): Promise<SlotStatus[]> {
     const name = slotName(ctx.env, c.name, color);
     const s = slots.find((x) => x.name === name);
     if (!s) return { component: c.name, slot: name, state: 'absent', release: null, health: 'absent', pid: null };
-    const health = s.state !== 'running' ? 'stopped' : (await ctx.ports.checks.isHealthy(healthTarget(ctx.env, c, color))) ? 'ok' : 'failing';
+    // A slot whose state could not be read is probed all the same: its answer is a fact, the failed read is not.
+    const health = s.state === 'stopped' ? 'stopped' : (await ctx.ports.checks.isHealthy(healthTarget(ctx.env, c, color))) ? 'ok' : 'failing';
     return { component: c.name, slot: name, state: s.state, release: s.release ?? null, health, pid: s.pid ?? null };
   }));
 }

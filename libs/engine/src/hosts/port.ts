@@ -24,7 +24,8 @@ export interface SlotSpec {
   vars: Record<string, string>;
 }
 
-export type SlotState = 'running' | 'stopped' | 'absent';
+/** `unknown`: the state could not be read (a failed `incus exec`, say) — never taken for stopped. */
+export type SlotState = 'running' | 'stopped' | 'absent' | 'unknown';
 
 export interface SlotInfo {
   name: string;

@@ -113,6 +113,23 @@ test('list reads labels from one incus list and the unit state from each running
   ]);
 });
 
+test('a unit state that cannot be read is retried, then reported unknown — never stopped', async () => {
+  const slots = [{ name: 'veza-staging-api-blue', config: SLOT, ipv4: '10.0.20.4' }];
+  // Under load `incus exec` can fail outright: the first two reads get nothing, the third gets the state.
+  let reads = 0;
+  const flaky = host(slots, () => (++reads <= 2 ? { exitCode: 255, stdout: '' } : { stdout: 'ActiveState=active\nMainPID=321\n' }));
+  assert.deepEqual((await createIncusDriver({ env: ENV, runner: flaky }).list('staging')).map((s) => [s.state, s.pid]), [['running', 321]]);
+  assert.equal(reads, 3);
+
+  let tries = 0;
+  const dead = host(slots, () => (tries++, { exitCode: 255, stdout: '' }));
+  assert.deepEqual((await createIncusDriver({ env: ENV, runner: dead }).list('staging')).map((s) => s.state), ['unknown']);
+  assert.equal(tries, 4, 'a bounded number of reads');
+
+  const inactive = host(slots, () => ({ stdout: 'ActiveState=inactive\nMainPID=0\n' }));
+  assert.deepEqual((await createIncusDriver({ env: ENV, runner: inactive }).list('staging')).map((s) => s.state), ['stopped'], 'a state read as inactive is stopped');
+});
+
 test('exec: the command runs as the component user from the artifact root; its variables travel in a one-shot 0600 file', async () => {
   const runner = host([{ name: 'veza-staging-api-blue', config: SLOT, ipv4: '10.0.20.4' }], () => ({ stdout: 'applied 0002' }));
   const res = await createIncusDriver({ env: ENV, runner }).exec('veza-staging-api-blue', { argv: ['node', 'migrate_tool.js', '--up'], env: { EXTRA_TOKEN: 'tok-123456' } });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,7 +115,7 @@ export class IncusDriver implements HostDriver {
     const slots = (await this.client.instances()).filter((i) => i.config[LABEL.slot] === i.name && i.config[LABEL.env] === env);
     const out = await Promise.all(slots.map(async (i): Promise<SlotInfo> => {
       const unit = i.status === 'Running' ? await this.unitState(i) : undefined;
-      const state: SlotState = unit?.active ? 'running' : 'stopped';
+      const state: SlotState = i.status !== 'Running' ? 'stopped' : unit === undefined ? 'unknown' : unit.active ? 'running' : 'stopped';
       return {
         name: i.name,
         component: i.config[LABEL.component]!,
@@ -164,11 +165,24 @@ export class IncusDriver implements HostDriver {
     return cli.exec(this.client.scope, cli.checkName('slot', name), ['journalctl', '--no-pager', '-n', '200', '-f', '-u', SLOT_UNIT]).argv.filter((a) => a !== '--disable-stdin');
   }
 
-  private async unitState(i: Instance): Promise<{ active: boolean; pid?: number }> {
-    const res = await this.client.exec(i.name, ['systemctl', 'show', SLOT_UNIT, '--property', 'ActiveState', '--property', 'MainPID'], { check: false, description: `read the unit state of ${i.name}` });
-    const props = Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string]));
-    const pid = Number(props.MainPID);
-    return { active: res.exitCode === 0 && props.ActiveState === 'active', ...(pid > 0 ? { pid } : {}) };
+  /**
+   * The slot unit's state as systemd reports it, read up to UNIT_READ_TRIES
+   * times: `systemctl show` answers for a stopped unit too, so a failed read
+   * (an `incus exec` that did not get through, under load) is no state at
+   * all. undefined when no try read one.
+   */
+  private async unitState(i: Instance): Promise<{ active: boolean; pid?: number } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.client.exec(i.name, ['systemctl', 'show', SLOT_UNIT, '--property', 'ActiveState', '--property', 'MainPID'], { check: false, description: `read the unit state of ${i.name}` })
+        .catch(() => undefined);
+      const props = res?.exitCode === 0 ? Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string])) : {};
+      if (props.ActiveState) {
+        const pid = Number(props.MainPID);
+        return { active: props.ActiveState === 'active', ...(pid > 0 ? { pid } : {}) };
+      }
+      if (attempt >= UNIT_READ_TRIES) return undefined;
+      await sleep(UNIT_READ_PAUSE_MS * attempt);
+    }
   }
 
   private find(name: string, verb: string, inst: Instance | undefined): Instance {
@@ -176,6 +190,10 @@ export class IncusDriver implements HostDriver {
     return ownSlot(inst, name, verb);
   }
 }
+
+/** A failed read of a slot's unit is tried again this often, pausing 0.5 s, 1 s, … in between. */
+const UNIT_READ_TRIES = 4;
+const UNIT_READ_PAUSE_MS = 500;
 
 export function createIncusDriver(opts: IncusDriverOptions): IncusDriver {
   return new IncusDriver(opts);
