@@ -29,7 +29,8 @@ test('a generated node component deploys on local and answers through the edge',
   const sha = await repo.commit('a generated component');
   const out = await nx('run', 'infra-deploy:deploy', '--env=local');
   assert.match(out, new RegExp(`release ${sha} is live on green`));
-  assert.match(out, /> nx run demo-svc:publish/);
+  assert.match(out, /> nx run demo-svc:package/, 'the graph packages the new component');
+  assert.match(out, new RegExp(`\\[release\\] demo-svc: demo-svc@${sha} [0-9a-f]{12}… published`), 'and the deploy publishes it, once the request is checked');
 
   const status = await publicGet('/demo/status');
   assert.equal(status.status, 200);
