@@ -7,7 +7,7 @@ import { VezaError } from '../log/errors';
 import { createProcessRunner, type Command, type ProcessRunner } from '../ports/process';
 import { createDirStateStore } from '../ports/state-store';
 import { writeFileAtomic } from '../util/atomic';
-import { identify } from '../util/proc';
+import { identify, isAlive, signalIfAlive } from '../util/proc';
 import { EDGE_DIR_VAR } from './definition';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
@@ -113,20 +113,19 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
     },
     async stop() {
       const st = await status();
-      if (st.running && st.pid) {
+      const id = st.running && st.pid ? identify(st.pid) : undefined;
+      if (id) {
         // SIGUSR1: finish in-flight requests, then exit; SIGTERM if connections outlive the grace period.
+        // The identity (pid + start time) taken while status() saw our HAProxy keeps a reused pid safe.
+        // Gone means no longer alive (exited, or a zombie) — not "its cmdline no longer names our
+        // config": an exiting process loses its cmdline before it is gone, which raced the caller.
         const steps: [NodeJS.Signals, number][] = [['SIGUSR1', stopTimeoutMs], ['SIGTERM', 3_000], ['SIGKILL', 3_000]];
         for (const [signal, waitMs] of steps) {
-          if (!(await isOurHaproxy(st.pid, p.cfg))) break;
-          try {
-            process.kill(st.pid, signal);
-          } catch {
-            break;
-          }
+          if (!signalIfAlive(id, signal)) break;
           const deadline = Date.now() + waitMs;
-          while (Date.now() < deadline && (await isOurHaproxy(st.pid, p.cfg))) await sleep(10);
+          while (Date.now() < deadline && isAlive(id)) await sleep(10);
         }
-        if (await isOurHaproxy(st.pid, p.cfg)) throw new VezaError(`HAProxy ${st.pid} did not stop`, `stop it by hand: kill -9 ${st.pid}`, 'EDGE_RUNTIME');
+        if (isAlive(id)) throw new VezaError(`HAProxy ${id.pid} did not stop`, `stop it by hand: kill -9 ${id.pid}`, 'EDGE_RUNTIME');
       }
       for (const f of [p.pid, p.master, p.admin]) await fs.rm(f, { force: true });
     },
