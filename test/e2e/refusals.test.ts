@@ -147,6 +147,20 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   } finally {
     await fs.writeFile(envFile, envText);
   }
+  // A component needing a Debian package this machine lacks would fail at its slot's start: refused now.
+  const webDecl = join(ws.root, 'apps/web/component.json');
+  const declText = await fs.readFile(webDecl, 'utf8');
+  const decl = JSON.parse(declText);
+  await fs.writeFile(webDecl, JSON.stringify({ ...decl, run: { ...decl.run, needs: ['veza-no-such-package'] } }));
+  try {
+    await refused('a declared package the machine lacks', () => deploy(ws.options(C)), (e) => {
+      assert.equal(e.code, 'MISSING_PACKAGE', e.message);
+      assert.match(e.message, /web needs veza-no-such-package/);
+    });
+  } finally {
+    await fs.writeFile(webDecl, declText);
+  }
+
   // Another local environment on the same edge with the same subnet would take this one's addresses.
   const twin = join(ws.root, 'infra/environments/twin.yaml');
   await fs.writeFile(twin, envText.replaceAll(ws.env, 'twin').replace(`edge: twin-edge`, `edge: ${ws.env}-edge`));

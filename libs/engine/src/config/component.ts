@@ -35,6 +35,12 @@ export const componentSchema = z.strictObject({
       required: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)).default([]),
       optional: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)).default([]),
     }).default({ required: [], optional: [] }),
+    /**
+     * Debian packages the slot needs from the OS to run `command` (`nodejs`
+     * for a Node server); none for a static binary. The local driver
+     * refuses a deploy when the machine lacks one.
+     */
+    needs: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name, e.g. nodejs')).default([]),
   }),
   edge: z.strictObject({
     /** Pool suffix: `<env>_<backend>` in the rendered config, e.g. backend_api. */

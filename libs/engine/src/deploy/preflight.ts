@@ -10,6 +10,7 @@ import { artifactCacheDir, cachedAndIntact, type VerifiedArtifact } from './arti
 import type { Context } from './context';
 import { assembleRelease, coordsOf, publishedAs, releaseTime, type Release } from './release';
 import { needsPipelineVars } from './slots';
+import { checkLocalNeeds } from '../hosts/local/needs';
 import { releaseManifestRef } from '../release/manifest';
 
 /**
@@ -17,7 +18,8 @@ import { releaseManifestRef } from '../release/manifest';
  * effect — before the lock, the audit line, the registry, the data tier, the
  * edge or any slot: the release manifest, every artifact's bytes (sha256)
  * and entries (walked by the very policy unpack applies, so a link out of
- * the slot or a device is refused here and not in phase C), that a
+ * the slot or a device is refused here and not in phase C), on local the
+ * Debian packages the components need (`run.needs`), that a
  * published release with this sha names the same artifacts, the edge model
  * of the environment's edge, and what the data tier would refuse. Reads
  * only; artifacts not in the deployer's cache are downloaded into a temp
@@ -61,6 +63,7 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
       verified[component] = v;
       step(`${component}: ${coordsLabel(coordsOf(c))}, sha256 and every entry checked`);
     }
+    if (ctx.env.driver === 'local') await checkLocalNeeds(ctx.components.filter((d) => release.manifest.components[d.name]), ctx.runner);
     buildEdgeModel(await loadEdgeInputs(ctx.root, ctx.env.edge));
     if (needsPipelineVars(ctx.components)) await ctx.ports.tier.preflight();
     return { sha: release.manifest.sha, kind: source.kind, release, packaged, verified, dispose };
