@@ -1,9 +1,9 @@
 import type { Color } from '../config/names';
 import { describeError } from '../log/errors';
-import { currentActor } from './actor';
+import { currentActor } from '../state/actor';
 import { beginAudit, type AuditAction } from './audit';
 import type { Context } from './context';
-import { acquireLock, describeHolder, lockKey, readLock, type HeldLock } from './lock';
+import { acquireLock, describeHolder, lockKey, readLock, type HeldLock } from '../state/lock';
 import type { Outcome } from './progress';
 
 /**

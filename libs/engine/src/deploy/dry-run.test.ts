@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { createDirStateStore } from '../ports/state-store';
 import { tempDir } from '../registry/testing/fixtures';
-import { acquireLock } from './lock';
-import { recordStart, readHistory } from './history';
+import { acquireLock } from '../state/lock';
+import { recordStart, readHistory } from '../state/history';
 import { planningChecks, planningStore } from './dry-run';
 import type { Checks, SlotTarget } from './probe';
 

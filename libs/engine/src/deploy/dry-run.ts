@@ -7,7 +7,7 @@ import type { StateStore } from '../ports/state-store';
 import type { Registry } from '../registry/registry';
 import { coordsLabel } from '../registry/coords';
 import { unifiedDiff } from '../edge/diff';
-import { readActiveColor } from './history';
+import { readActiveColor } from '../state/history';
 import type { DeployEdge } from './edge-port';
 import type { Checks } from './probe';
 

@@ -1,7 +1,7 @@
 import { appendAudit } from './audit';
-import { currentActor } from './actor';
+import { currentActor } from '../state/actor';
 import { openContext, type CommonOptions } from './context';
-import { describeHolder, forceUnlock, type LockHolder } from './lock';
+import { describeHolder, forceUnlock, type LockHolder } from '../state/lock';
 
 /**
  * `infra-deploy:unlock`: removes an environment's deploy lock whoever holds

@@ -4,7 +4,7 @@ import { PATTERNS } from '../config/names';
 import { isVezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import type { StateStore } from '../ports/state-store';
-import { withLock } from '../deploy/lock';
+import { withLock } from '../state/lock';
 
 /**
  * One writer at a time per edge: environments that share an edge each hold
