@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { VezaError } from '../log/errors';
 import { redact } from '../log/redact';
 import type { Logger } from '../log/logger';
-import type { Registry } from './registry';
+import type { Registry } from './port';
 import { coordsLabel, immutabilityError, validateCoords, validateSha256, type ArtifactCoords } from './coords';
 import { saveVerified, sourceSize } from './verified-file';
 import { withRetries, type RetryPolicy } from './retry';
