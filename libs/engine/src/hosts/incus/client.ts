@@ -21,7 +21,8 @@ export interface ReadyOptions {
 const WRITE_FILE = shellScript('hosts/incus/scripts/write-file.sh');
 
 /**
- * Exit 3 tells "no such file" apart from every other failure. The trailing
+ * Exit 3 (MISSING) tells "no such file" apart from every other failure;
+ * state-create-exclusive.sh exits with it for "already exists". The trailing
  * "." survives the runner's stripping of a final newline, so the content
  * comes back byte for byte.
  */
