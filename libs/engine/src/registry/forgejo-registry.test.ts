@@ -95,7 +95,8 @@ test('413 from a proxy body limit or a Forgejo quota says too large', async (t) 
   const quota = await double(t, { overQuota: ['veza'] });
   r = await rejection(registry(quota).upload(coords, a.path, a.sha256));
   assert.equal(r.code, 'REGISTRY_TOO_LARGE');
-  assert.match(r.line, /quota exceeded/);
+  // Forgejo's body is the middleware's name; the hint has to say what a quota 413 means.
+  assert.match(r.line, /413 Request Entity Too Large\): enforcePackagesQuota — .*Forgejo quota/);
 });
 
 test('404 on upload means the owner does not exist', async (t) => {
@@ -277,4 +278,15 @@ test('local-* versions are refused by Forgejo before any request', async (t) => 
   assert.equal(r.code, 'INVALID_INPUT');
   assert.match(r.line, /local-\* versions are only for the local registry/);
   assert.equal(d.requests.length, 0);
+});
+
+test('an unknown token is refused (401) before the owner is looked up, on upload, download and listing', async (t) => {
+  const d = await double(t, { owners: ['someone-else'] });
+  const dir = await tempDir(t);
+  const a = await artifactFile(dir, 'a.tar.zst');
+  const wrong = registry(d, { token: `wrong-${TOKEN}` });
+  for (const call of [() => wrong.upload(coords, a.path, a.sha256), () => wrong.download(coords, join(dir, 'out'), a.sha256), () => wrong.remoteSha256(coords)]) {
+    assert.equal((await rejection(call())).code, 'REGISTRY_AUTH');
+  }
+  assert.deepEqual(statuses(d), ['PUT 401', 'GET 401', 'GET 401']);
 });
