@@ -290,3 +290,36 @@ test('an unknown token is refused (401) before the owner is looked up, on upload
   }
   assert.deepEqual(statuses(d), ['PUT 401', 'GET 401', 'GET 401']);
 });
+
+test('a 409 for a file listed under another case is resolved by its sha256, as Forgejo matches names case-insensitively', async (t) => {
+  const d = await double(t);
+  const a = await artifactFile(await tempDir(t), 'a.tar.zst');
+  d.seed({ ...coords, file: 'VEZA-API.tar.zst' }, a.data);
+  assert.equal(await registry(d).upload(coords, a.path, a.sha256), 'exists');
+  assert.deepEqual(statuses(d), ['PUT 409', 'GET 200']);
+  assert.equal(await registry(d).remoteSha256(coords), a.sha256);
+});
+
+test('a download redirected to object storage on the same origin goes there without the token', async (t) => {
+  const d = await double(t, { serveDirect: true });
+  const dir = await tempDir(t);
+  const a = await artifactFile(dir, 'a.tar.zst');
+  d.seed(coords, a.data);
+  await registry(d).download(coords, join(dir, 'out'), a.sha256);
+  assert.deepEqual(await fs.readFile(join(dir, 'out')), a.data);
+  assert.deepEqual(d.requests.map((r) => `${r.method} ${r.status} ${r.authorized ? 'token' : 'no token'}`), ['GET 303 token', 'GET 200 no token']);
+});
+
+test("a renamed owner's 307 is followed with the token, and the warning says to update registry.owner", async (t) => {
+  const d = await double(t, { owners: ['veza-music'], renamedOwners: { veza: 'veza-music' } });
+  const dir = await tempDir(t);
+  const a = await artifactFile(dir, 'a.tar.zst');
+  const log = createMemoryLogger();
+  assert.equal(await registry(d, { log }).upload(coords, a.path, a.sha256), 'created');
+  assert.deepEqual(d.stored({ ...coords, owner: 'veza-music' }), a.data);
+  await registry(d, { log }).download(coords, join(dir, 'out'), a.sha256);
+  assert.equal(await registry(d, { log }).upload(coords, a.path, a.sha256), 'exists');
+  assert.deepEqual(statuses(d), ['PUT 307', 'PUT 201', 'GET 307', 'GET 200', 'PUT 307', 'PUT 409', 'GET 307', 'GET 200']);
+  assert.ok(d.requests.every((r) => r.authorized));
+  assert.match(log.lines[0]!, /registry owner "veza" was renamed to "veza-music".*set registry\.owner: veza-music/);
+});
