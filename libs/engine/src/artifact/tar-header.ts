@@ -12,7 +12,7 @@
  * shows the difference; pack.test.ts pins our bytes).
  */
 export const BLOCK = 512;
-export const FIXED_MTIME = 0;
+const FIXED_MTIME = 0;
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
 

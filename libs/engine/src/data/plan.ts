@@ -43,7 +43,7 @@ export interface DataPlan {
   summary: string;
 }
 
-export function formatStep(step: PlanStep): string[] {
+function formatStep(step: PlanStep): string[] {
   const head = `# ${step.title}`;
   switch (step.kind) {
     case 'run':

@@ -17,7 +17,7 @@ export interface SwitchRecord {
   actor: string;
 }
 
-export function switchLogKey(env: string): string {
+function switchLogKey(env: string): string {
   return `active-color-${validate.env(env)}.history`;
 }
 

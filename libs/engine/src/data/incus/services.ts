@@ -18,7 +18,7 @@ import { shellScript } from '../../util/shell-script';
  * contents and passwords on stdin), and the plan from an inspected state.
  */
 export type ServiceName = 'postgres' | 'redis' | 'rabbitmq' | 'minio';
-export const SERVICE_ORDER: readonly ServiceName[] = ['postgres', 'redis', 'rabbitmq', 'minio'];
+const SERVICE_ORDER: readonly ServiceName[] = ['postgres', 'redis', 'rabbitmq', 'minio'];
 
 export const PORTS = { postgres: 5432, redis: 6379, rabbitmq: 5672, minio: 9000 } as const;
 
@@ -57,14 +57,14 @@ export function sha256(text: string): string {
 // ---- scripts (constant; $1… are their data) -------------------------------
 
 /** Bounded: the container booted and has an address (DHCP), so package installs and clients work. */
-export const WAIT_BOOTED = shellScript('data/incus/scripts/wait-booted.sh');
+const WAIT_BOOTED = shellScript('data/incus/scripts/wait-booted.sh');
 
-export const INSTALL_PACKAGES = shellScript('data/incus/scripts/install-packages.sh');
+const INSTALL_PACKAGES = shellScript('data/incus/scripts/install-packages.sh');
 
 /** Replaces a config file atomically: $1 its directory (a `*` is resolved: postgres' version), $2 its name, $3 owner, $4 mode. */
-export const WRITE_CONFIG = shellScript('data/incus/scripts/write-config.sh');
+const WRITE_CONFIG = shellScript('data/incus/scripts/write-config.sh');
 
-export const RESTART = shellScript('data/incus/scripts/restart.sh');
+const RESTART = shellScript('data/incus/scripts/restart.sh');
 
 /** key=value lines the plan compares with what it wants; a missing tool prints installed=0. */
 export const INSPECT: Record<ServiceName, string> = {
@@ -78,7 +78,7 @@ export const INSPECT: Record<ServiceName, string> = {
 export const POSTGRES_APP_CHECK = shellScript('data/incus/scripts/postgres-app-check.sh');
 
 /** Waits (bounded) for redis to answer PONG to the password from stdin. */
-export const REDIS_READY = shellScript('data/incus/scripts/redis-ready.sh');
+const REDIS_READY = shellScript('data/incus/scripts/redis-ready.sh');
 
 /**
  * rabbitmqctl reads a password from stdin when none is given, so it never
@@ -87,14 +87,14 @@ export const REDIS_READY = shellScript('data/incus/scripts/redis-ready.sh');
  */
 export const RABBITMQ_INSPECT = shellScript('data/incus/scripts/rabbitmq-inspect.sh');
 
-export const RABBITMQ_VHOST = shellScript('data/incus/scripts/rabbitmq-vhost.sh');
-export const RABBITMQ_USER = shellScript('data/incus/scripts/rabbitmq-user.sh');
-export const RABBITMQ_PERMS = shellScript('data/incus/scripts/rabbitmq-perms.sh');
+const RABBITMQ_VHOST = shellScript('data/incus/scripts/rabbitmq-vhost.sh');
+const RABBITMQ_USER = shellScript('data/incus/scripts/rabbitmq-user.sh');
+const RABBITMQ_PERMS = shellScript('data/incus/scripts/rabbitmq-perms.sh');
 
 /** The bucket through mc, its credentials in MC_HOST_veza read from stdin. $1 bucket. */
-export const MINIO_BUCKET = shellScript('data/incus/scripts/minio-bucket.sh');
+const MINIO_BUCKET = shellScript('data/incus/scripts/minio-bucket.sh');
 
-export const MINIO_USER = shellScript('data/incus/scripts/minio-user.sh');
+const MINIO_USER = shellScript('data/incus/scripts/minio-user.sh');
 
 const MINIO_RESTART = shellScript('data/incus/scripts/minio-restart.sh');
 
@@ -171,7 +171,7 @@ export const MINIO_UNIT = [
 ].join('\n');
 
 /** `MC_HOST_<alias>` form: credentials URL-encoded into the endpoint. */
-export function minioClientHost(password: string): string {
+function minioClientHost(password: string): string {
   return `http://veza:${encodeURIComponent(oneLine('minio', password))}@127.0.0.1:${PORTS.minio}`;
 }
 

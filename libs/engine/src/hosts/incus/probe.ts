@@ -12,7 +12,7 @@ import { shellScript } from '../../util/shell-script';
  */
 export const PROBE_USER_AGENT = 'veza-slot-probe';
 
-export const PROBE_SCRIPT = shellScript('hosts/incus/scripts/probe.bash');
+const PROBE_SCRIPT = shellScript('hosts/incus/scripts/probe.bash');
 
 /** $0 of the script: how bash prefixes its own errors. */
 const SCRIPT_NAME = 'veza-probe';
