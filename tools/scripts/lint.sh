@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run lint: the engine's domains import one way only and no module takes
 # part in an import cycle (dependency-cruiser, rules in .dependency-cruiser.cjs),
-# and shellcheck passes on every shell script in the repository.
+# and shellcheck passes on every shell script in the repository and on the
+# generated workflow's run: steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,4 +26,12 @@ done < <(git ls-files -z --cached --others --exclude-standard -- '*.sh' '*.bash'
 [ ${#with_shebang[@]} -eq 0 ] || shellcheck "${with_shebang[@]}"
 [ ${#as_sh[@]} -eq 0 ] || shellcheck --shell=sh "${as_sh[@]}"
 [ ${#as_bash[@]} -eq 0 ] || shellcheck --shell=bash "${as_bash[@]}"
-echo "lint: $(( ${#with_shebang[@]} + ${#as_sh[@]} + ${#as_bash[@]} )) shell scripts pass shellcheck"
+
+# The generated workflow's run: steps are bash scripts too (its defaults.run.shell).
+workflow_dir=$(mktemp -d)
+trap 'rm -rf "$workflow_dir"' EXIT
+node tools/scripts/workflow-run-steps.mjs "$workflow_dir"
+# SC1091: a step sources the secrets file an earlier step wrote, which does not exist here.
+shellcheck --shell=bash --exclude=SC1091 "$workflow_dir"/*.bash
+run_steps=$(find "$workflow_dir" -name '*.bash' | wc -l)
+echo "lint: $(( ${#with_shebang[@]} + ${#as_sh[@]} + ${#as_bash[@]} )) shell scripts and ${run_steps} workflow run: steps pass shellcheck"
