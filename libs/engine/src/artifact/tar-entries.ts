@@ -26,13 +26,16 @@ export async function* tarEntries(source: AsyncIterable<Buffer>, label: string):
   let sawEof = false;
   let wake = () => {};
 
+  let entries = 0;
   parser.on('entry', (entry: ReadEntry) => {
+    entries++;
     atEnd = false;
     queue.push({ entry, ignored: false });
     wake();
   });
   // Types node-tar does not know are skipped by it; an artifact must not hold them, so they are handed on and refused.
   parser.on('ignoredEntry', (entry: ReadEntry) => {
+    entries++;
     queue.push({ entry, ignored: true });
     wake();
   });
@@ -43,7 +46,9 @@ export async function* tarEntries(source: AsyncIterable<Buffer>, label: string):
     parsed = true;
     wake();
   });
-  parser.on('error', (e: Error) => {
+  parser.on('error', (e: Error & { code?: string }) => {
+    // node-tar calls a tar with no entry unrecognised; a properly ended one is what packing an empty directory writes.
+    if (e.code === 'TAR_BAD_ARCHIVE' && sawEof && entries === 0) return;
     // An error raised while the input is ending is a truncation; node-tar's message says by how much.
     failure ??= corrupt(inputEnded ? `archive is truncated (${e.message})` : e.message);
     wake();

@@ -219,3 +219,13 @@ test('a link or directory entry that claims a body is skipped past, not waited o
   await unpackArtifact({ file, sha256: sha256(archive), dest });
   assert.equal(await fs.readFile(join(dest, 'l'), 'utf8'), 'after');
 });
+
+test('an artifact packed from an empty directory unpacks to an empty directory', async (t) => {
+  const base = await tempDir(t);
+  await fs.mkdir(join(base, 'empty'));
+  const file = join(base, 'empty.tar.zst');
+  const packed = await packDirectory(join(base, 'empty'), file);
+  const { dest } = await destArea(t);
+  assert.deepEqual(await unpackArtifact({ file, sha256: packed.sha256, dest }), { size: packed.size, fileCount: 0 });
+  assert.deepEqual(await fs.readdir(dest), []);
+});
