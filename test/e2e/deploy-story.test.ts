@@ -8,7 +8,7 @@ import { cleanup } from '@veza/engine/deploy/cleanup';
 import { status } from '@veza/engine/deploy/status';
 import { down } from '@veza/engine/deploy/down';
 import { readAudit } from '@veza/engine/deploy/audit';
-import { readHistory } from '@veza/engine/deploy/history';
+import { readHistory } from '@veza/engine/state/history';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { deploy } from '@veza/engine/deploy/deploy';
 import { rollback } from '@veza/engine/deploy/rollback';
-import { readActiveColor, readHistory } from '@veza/engine/deploy/history';
+import { readActiveColor, readHistory } from '@veza/engine/state/history';
 import { readMetricsState } from '@veza/engine/deploy/metrics';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';

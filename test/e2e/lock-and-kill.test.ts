@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { deploy } from '@veza/engine/deploy/deploy';
-import { heldBy, readActiveColor, readHistory } from '@veza/engine/deploy/history';
-import { readLock } from '@veza/engine/deploy/lock';
+import { heldBy, readActiveColor, readHistory } from '@veza/engine/state/history';
+import { envLock, readLock } from '@veza/engine/state/lock';
 import { readMetricsState } from '@veza/engine/deploy/metrics';
 import { readAudit } from '@veza/engine/deploy/audit';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
@@ -69,13 +69,13 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
     await killed.waitFor(phaseStart('release'), 60_000);
     killed.child.kill('SIGKILL');
     await killed.exited;
-    const stale = await readLock(store, ws.env);
+    const stale = await readLock(store, envLock(ws.env));
     assert.equal(stale?.pid, killed.child.pid, 'the dead deploy left its lock behind');
     assert.equal(identify(stale!.pid), undefined);
     const o = ws.options(sha(3));
     await deploy(o);
     assert.ok((o.log as unknown as { lines: string[] }).lines.some((l) => /took over the stale e2e-kill deploy lock/.test(l)));
-    assert.equal(await readLock(store, ws.env), undefined, 'released after the deploy');
+    assert.equal(await readLock(store, envLock(ws.env)), undefined, 'released after the deploy');
     assert.equal(await ws.releaseAt('/api/status'), sha(3));
   });
 
@@ -102,7 +102,7 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
       assert.deepEqual([heldBy(history, active)?.sha, heldBy(history, active)?.outcome], [release, 'active']);
       assert.equal((await readMetricsState(store, ws.env))?.sha, release);
       assert.equal((await readAudit(store, { env: ws.env, limit: 1 }))[0]?.outcome, 'success');
-      assert.equal(await readLock(store, ws.env), undefined);
+      assert.equal(await readLock(store, envLock(ws.env)), undefined);
     });
   }
 });

@@ -45,6 +45,7 @@ timed() {
 
 [ "$(id -u)" -eq 0 ] || die "the Incus tier needs root (it installs packages and runs incusd)" "run it as root, e.g. sudo npm run test:incus"
 
+# shellcheck source=/dev/null # the machine's own file
 codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || die "cannot read VERSION_CODENAME from /etc/os-release" "run this on Debian (bookworm or later)"
 

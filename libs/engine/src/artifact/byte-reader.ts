@@ -1,8 +1,7 @@
 /**
  * Pull-style reads of exact byte counts over a stream of buffers of any size,
  * without concatenating more than the caller asked for: the zstd frame
- * splitter and the tar reader both parse fixed-layout records out of
- * arbitrarily cut chunks.
+ * splitter parses fixed-layout records out of arbitrarily cut chunks.
  */
 export class ByteReader {
   private cur: Buffer = Buffer.alloc(0);

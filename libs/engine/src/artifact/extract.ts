@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { VezaError } from '../log/errors';
 import { writeAll } from './io';
 import { normaliseArchivePath, symlinkEscape } from './links';
-import type { TarEntry } from './tar-reader';
 import { normalisedMode } from './tree';
 
 /**
@@ -20,6 +19,19 @@ import { normalisedMode } from './tree';
  * world-writable), owners and times are not restored.
  */
 type Kind = 'file' | 'dir' | 'symlink';
+
+/** One archive entry as the reader hands it over; `body` must be read before the next entry is asked for. */
+export interface TarEntry {
+  path: string;
+  /** 'other' carries devices, fifos and anything else an artifact must not hold. */
+  kind: Kind | 'hardlink' | 'other';
+  /** The raw type flag, for the refusal message. */
+  typeflag: string;
+  mode: number;
+  size: number;
+  linkpath: string;
+  body: AsyncIterable<Buffer>;
+}
 
 export class Extractor {
   private readonly kinds = new Map<string, Kind>();

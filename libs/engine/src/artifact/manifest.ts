@@ -13,7 +13,7 @@ import { formatZodIssues } from '../config/component';
 export const SHA256 = /^[0-9a-f]{64}$/;
 
 /** A release sha, or `local-<12 hex>` for an uncommitted local build (publish decides where that may go). */
-export const versionSchema = z.string().refine((v) => PATTERNS.sha.test(v) || PATTERNS.localVersion.test(v), 'must be a 40-hex git sha or local-<12 hex>');
+const versionSchema = z.string().refine((v) => PATTERNS.sha.test(v) || PATTERNS.localVersion.test(v), 'must be a 40-hex git sha or local-<12 hex>');
 
 export const packageManifestSchema = z.strictObject({
   component: z.string().regex(PATTERNS.component),

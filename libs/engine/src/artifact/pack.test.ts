@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { VezaError } from '../log/errors';
+import { decompress } from '@mongodb-js/zstd';
 import { packDirectory } from './pack';
 import { ChunkPool, tarChunks } from './tar-chunks';
 import { sha256File } from './manifest';
@@ -45,6 +46,34 @@ async function sampleTree(t: Parameters<typeof tempDir>[0], spec = sampleSpec())
   await fs.chmod(join(root, 'bin/start'), 0o755);
   return root;
 }
+
+/** Incompressible but reproducible: a sha256 counter stream, so the golden test needs no stored fixture. */
+function seededBytes(length: number): Buffer {
+  const out = Buffer.alloc(length);
+  for (let i = 0; i * 32 < length; i++) createHash('sha256').update(`veza-golden-${i}`).digest().copy(out, i * 32);
+  return out;
+}
+
+// The bytes every artifact's sha256 rests on: a change here changes every published artifact's sha256 under its old
+// version, which the registry refuses as a conflicting re-publish. Update only with a deliberate format change.
+const GOLDEN = {
+  tar: '6c4cf5badffd3aef556f88f59b707df28fa08d773782b9970f168a7e0f548b5b',
+  defaults: 'b9378fa22f7d75899f77e071e2db864bc707b769006eb41b1e1077aa9217b837',
+  smallChunks: 'd58625f9a02e23be8c7a91d6cded7f746104656b6e6b38e585acf279f7d11640',
+};
+
+test("the writer's bytes are pinned: same tree, same sha256 as when the format was fixed", async (t) => {
+  const root = await sampleTree(t, { ...sampleSpec(), 'lib/random.bin': seededBytes(300 * 1024) });
+  const out = await tempDir(t);
+  const defaults = await packDirectory(root, join(out, 'defaults.tar.zst'));
+  const small = await packDirectory(root, join(out, 'small.tar.zst'), { chunkSize: CHUNK });
+  const frames: Buffer[] = [];
+  for await (const f of zstdFrames((async function* () { yield await fs.readFile(join(out, 'small.tar.zst')); })(), 'small')) frames.push(await decompress(f));
+  assert.deepEqual(
+    { tar: createHash('sha256').update(Buffer.concat(frames)).digest('hex'), defaults: defaults.sha256, smallChunks: small.sha256 },
+    GOLDEN,
+  );
+});
 
 test('two packs of the same tree give identical bytes', async (t) => {
   const root = await sampleTree(t);

@@ -51,7 +51,7 @@ const COMPRESSIONS = Math.max(1, Math.min(availableParallelism(), 3));
 // peak RSS (1 GiB tree: 162 MiB at 3, 187 at 4, 194 at 6).
 // The artifact is fsynced before its rename: flushing it as it grows (in the
 // background, on the pool) leaves ~10 ms for that fsync instead of ~150 ms.
-export const PACK_DEFAULTS = {
+const PACK_DEFAULTS = {
   chunkSize: 4 * 1024 * 1024,
   concurrency: COMPRESSIONS,
   held: COMPRESSIONS + 2,

@@ -1,12 +1,18 @@
 /**
- * The tar header format, both ways. Writing emits POSIX ustar with every
- * variable field pinned (mtime, owner, names), adding a pax record only for
- * what ustar cannot hold, so the bytes depend on nothing but path, type,
- * mode, size and link target. Reading also accepts what GNU tar and node-tar
- * write (GNU long names, base-256 numbers, pax).
+ * The tar headers `veza package` writes: POSIX ustar with every variable
+ * field pinned (mtime, owner, names), adding a pax record only for what ustar
+ * cannot hold, so the bytes depend on nothing but path, type, mode, size and
+ * link target. Reading is node-tar's (tar-entries.ts).
+ *
+ * Why not node-tar's writer: its number fields are `000644 \0` (digits,
+ * space, NUL) where ours are `0000644\0`, and it turns any non-ASCII name
+ * into a pax header; no option changes either. Every artifact already
+ * published would get other bytes and another sha256 under the same version,
+ * which the registry refuses as a conflicting re-publish (tar-header.test.ts
+ * shows the difference; pack.test.ts pins our bytes).
  */
 export const BLOCK = 512;
-export const FIXED_MTIME = 0;
+const FIXED_MTIME = 0;
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink';
 
@@ -92,78 +98,4 @@ function ustarBlock(h: { name: Buffer; prefix: Buffer; mode: number; size: numbe
 
 function octal(b: Buffer, off: number, len: number, value: number): void {
   b.write(value.toString(8).padStart(len - 1, '0') + '\u0000', off, 'latin1');
-}
-
-// ---- reading ----
-
-export interface RawHeader {
-  name: string;
-  linkname: string;
-  typeflag: string;
-  mode: number;
-  size: number;
-}
-
-/** Decodes one header block; null for the all-zero end-of-archive block; throws a plain Error on damage. */
-export function decodeHeader(b: Buffer): RawHeader | null {
-  if (b.every((x) => x === 0)) return null;
-  const stored = readNumber(b, 148, 8);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const x = i >= 148 && i < 156 ? 0x20 : b[i]!;
-    unsigned += x;
-    signed += x > 127 ? x - 256 : x;
-  }
-  if (stored !== unsigned && stored !== signed) throw new Error('header checksum mismatch');
-  const posix = b.toString('latin1', 257, 263) === 'ustar\u0000';
-  const name = cstring(b, 0, 100);
-  const prefix = posix ? cstring(b, 345, 155) : '';
-  return {
-    name: prefix ? `${prefix}/${name}` : name,
-    linkname: cstring(b, 157, 100),
-    typeflag: b.toString('latin1', 156, 157),
-    mode: readNumber(b, 100, 8),
-    size: readNumber(b, 124, 12),
-  };
-}
-
-export function cstring(b: Buffer, off: number, len: number): string {
-  const field = b.subarray(off, off + len);
-  const end = field.indexOf(0);
-  return field.toString('utf8', 0, end === -1 ? len : end);
-}
-
-/** Octal text, or GNU base-256 when the high bit of the first byte is set. */
-function readNumber(b: Buffer, off: number, len: number): number {
-  if (b[off]! & 0x80) {
-    if (b[off]! & 0x40) throw new Error('negative number in header');
-    let v = b[off]! & 0x3f;
-    for (let i = 1; i < len; i++) v = v * 256 + b[off + i]!;
-    if (!Number.isSafeInteger(v)) throw new Error('number too large in header');
-    return v;
-  }
-  const text = b.toString('latin1', off, off + len).replace(/[\u0000 ]+$/, '').replace(/^ +/, '');
-  if (!/^[0-7]*$/.test(text)) throw new Error(`bad octal field ${JSON.stringify(text)}`);
-  return text ? parseInt(text, 8) : 0;
-}
-
-/** Pax extended header records: `<len> <key>=<value>\n`. */
-export function parsePax(data: Buffer): Map<string, string> {
-  const out = new Map<string, string>();
-  let pos = 0;
-  while (pos < data.length) {
-    if (data[pos] === 0) break;
-    const space = data.indexOf(0x20, pos);
-    const len = space === -1 ? NaN : Number(data.toString('latin1', pos, space));
-    if (!Number.isInteger(len) || len <= 0 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
-      throw new Error('malformed pax record');
-    }
-    const record = data.toString('utf8', space + 1, pos + len - 1);
-    const eq = record.indexOf('=');
-    if (eq <= 0) throw new Error('malformed pax record');
-    out.set(record.slice(0, eq), record.slice(eq + 1));
-    pos += len;
-  }
-  return out;
 }

@@ -8,7 +8,8 @@ import { VezaError } from '../log/errors';
 import { packDirectory } from './pack';
 import { unpackArtifact } from './unpack';
 import { zstdFrames } from './zstd-frames';
-import { craftArchive, sha256, snapshot, tempDir, writeTree, type RawEntry } from './test/helpers';
+import { compress } from '@mongodb-js/zstd';
+import { craftArchive, craftTar, sha256, snapshot, tempDir, writeTree, type RawEntry } from './test/helpers';
 
 type T = Parameters<typeof tempDir>[0];
 
@@ -160,4 +161,71 @@ test('unpack refuses an existing destination and a non-zstd file', async (t) => 
   await fs.writeFile(junk, 'not zstd at all');
   await fs.rmdir(dest);
   await assertRefused(t, junk, sha256(Buffer.from('not zstd at all')), 'ARTIFACT_CORRUPT', /is not a zstd stream \(bad magic at byte 0\)/);
+});
+
+/** A tar the test has edited by hand, compressed into an artifact the unpack accepts by its sha256. */
+async function artifactOf(t: T, tar: Buffer): Promise<{ file: string; sha: string }> {
+  const file = join(await tempDir(t), 'edited.tar.zst');
+  const z = await compress(tar, 3);
+  await fs.writeFile(file, z);
+  return { file, sha: sha256(z) };
+}
+
+/** Sets a header block's type flag and fixes its checksum, so only the type is unusual. */
+function retype(tar: Buffer, headerOffset: number, flag: string): Buffer {
+  const b = Buffer.from(tar);
+  b.write(flag, headerOffset + 156, 'latin1');
+  b.fill(0x20, headerOffset + 148, headerOffset + 156);
+  let sum = 0;
+  for (let i = headerOffset; i < headerOffset + 512; i++) sum += b[i]!;
+  b.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, headerOffset + 148, 'latin1');
+  return b;
+}
+
+test('unpack refuses an entry of a type the tar parser does not know', async (t) => {
+  const { file, sha } = await artifactOf(t, retype(craftTar([{ path: 'a', body: 'x' }]), 0, 'Z'));
+  await assertRefused(t, file, sha, 'ARTIFACT_UNSAFE', /unsafe entry "a": its type "Unsupported" \(device, fifo or unknown\) is not allowed/);
+});
+
+test('unpack refuses a header whose checksum does not match', async (t) => {
+  const tar = craftTar([{ path: 'a', body: 'x' }]);
+  tar[0] = 0x62; // 'b': the name changes, the stored checksum does not
+  const { file, sha } = await artifactOf(t, tar);
+  await assertRefused(t, file, sha, 'ARTIFACT_CORRUPT', /checksum failure — the artifact is damaged or not a tar archive/);
+});
+
+test('unpack refuses a tar that stops between two entries, with no end-of-archive marker', async (t) => {
+  const tar = craftTar([{ path: 'a', body: 'x'.repeat(600) }, { path: 'b', body: 'y' }]);
+  const { file, sha } = await artifactOf(t, tar.subarray(0, 512 + 1024));
+  await assertRefused(t, file, sha, 'ARTIFACT_CORRUPT', /archive is truncated \(no end-of-archive marker\)/);
+});
+
+test('bytes after the end-of-archive marker are hashed but never unpacked', async (t) => {
+  const trailer = craftTar([{ path: 'after-the-end', body: 'ignored' }]);
+  const { file, sha } = await artifactOf(t, Buffer.concat([craftTar([{ path: 'a', body: 'kept' }]), trailer]));
+  const { dest } = await destArea(t);
+  assert.equal((await unpackArtifact({ file, sha256: sha, dest })).fileCount, 1);
+  assert.deepEqual(await fs.readdir(dest), ['a']);
+});
+
+test('a link or directory entry that claims a body is skipped past, not waited on', async (t) => {
+  const archive = await craftArchive([
+    { path: 'l', type: 'SymbolicLink', linkpath: 'a', body: 'a body no reader asks for' },
+    { path: 'a', body: 'after' },
+  ]);
+  const file = join(await tempDir(t), 'odd.tar.zst');
+  await fs.writeFile(file, archive);
+  const { dest } = await destArea(t);
+  await unpackArtifact({ file, sha256: sha256(archive), dest });
+  assert.equal(await fs.readFile(join(dest, 'l'), 'utf8'), 'after');
+});
+
+test('an artifact packed from an empty directory unpacks to an empty directory', async (t) => {
+  const base = await tempDir(t);
+  await fs.mkdir(join(base, 'empty'));
+  const file = join(base, 'empty.tar.zst');
+  const packed = await packDirectory(join(base, 'empty'), file);
+  const { dest } = await destArea(t);
+  assert.deepEqual(await unpackArtifact({ file, sha256: packed.sha256, dest }), { size: packed.size, fileCount: 0 });
+  assert.deepEqual(await fs.readdir(dest), []);
 });

@@ -6,7 +6,7 @@ import { VezaError } from '../log/errors';
 import { Extractor } from './extract';
 import { SHA256, sha256File } from './manifest';
 import { mapOrdered } from './ordered';
-import { readTar } from './tar-reader';
+import { tarEntries } from './tar-entries';
 import { DEFAULT_MAX_FRAME_BYTES, zstdFrames } from './zstd-frames';
 
 /**
@@ -57,9 +57,8 @@ export async function unpackArtifact(o: UnpackOptions): Promise<UnpackResult> {
     const hash = createHash('sha256');
     const tarBytes = mapOrdered(zstdFrames(hashed(stream, hash), o.file, o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES), (frame) => inflate(frame, o.file), 2);
     const extractor = new Extractor(tmp, o.file);
-    for await (const entry of readTar(tarBytes, o.file)) await extractor.add(entry);
-    // Whatever follows the end-of-archive marker still counts towards the hash.
-    for await (const _ of tarBytes);
+    // tarEntries reads tarBytes to its end, past the end-of-archive marker, so the hash covers every byte.
+    for await (const entry of tarEntries(tarBytes, o.file)) await extractor.add(entry);
     if (hash.digest('hex') !== o.sha256) {
       throw new VezaError(`${o.file} changed while it was being unpacked`, 'make sure nothing rewrites the artifact during a deploy, then retry', 'ARTIFACT_SHA_MISMATCH');
     }

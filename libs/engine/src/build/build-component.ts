@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { loadComponent, packageName, type ComponentDeclaration } from '../config/component';
 import type { Logger } from '../log/logger';
 import { createProcessRunner, type ProcessRunner } from '../ports/process';
-import { resolveBuildVersion } from '../release/version';
+import { resolveBuildVersion } from './version';
 import { writeJsonAtomic } from '../util/atomic';
 import { buildPaths, type BuildPaths, type BuildRecord } from './output';
 import type { Preset, PresetContext } from './preset';

@@ -52,7 +52,7 @@ export interface DataPlan {
   rollback?: PlanStep[];
 }
 
-export function formatStep(step: PlanStep): string[] {
+function formatStep(step: PlanStep): string[] {
   const head = `# ${step.title}`;
   switch (step.kind) {
     case 'run':

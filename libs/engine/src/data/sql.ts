@@ -5,12 +5,12 @@ import { VezaError } from '../log/errors';
  * standard_conforming_strings first, so a backslash in a literal is just a
  * backslash whatever the server's default.
  */
-export function quoteIdent(name: string): string {
+function quoteIdent(name: string): string {
   checkText(name);
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-export function quoteLiteral(text: string): string {
+function quoteLiteral(text: string): string {
   checkText(text);
   return `'${text.replace(/'/g, "''")}'`;
 }

@@ -1,9 +1,9 @@
 import type { Color } from '../config/names';
 import { describeError } from '../log/errors';
-import { currentActor } from './actor';
+import { currentActor } from '../state/actor';
 import { beginAudit, type AuditAction } from './audit';
 import type { Context } from './context';
-import { acquireLock, describeHolder, lockKey, readLock, type HeldLock } from './lock';
+import { acquireLock, describeHolder, envLock, lockKey, readLock, type HeldLock } from '../state/lock';
 import type { Outcome } from './progress';
 
 /**
@@ -56,12 +56,13 @@ export async function reported<T>(ctx: Context, fn: () => Promise<T>): Promise<T
 
 async function takeLock(ctx: Context, action: AuditAction, sha: string | undefined, note: (d: string) => void): Promise<HeldLock | undefined> {
   const { store } = ctx.ports;
+  const name = envLock(ctx.env.name);
   if (ctx.plan) {
-    const holder = await readLock(store, ctx.env.name);
-    note(holder ? `held by ${describeHolder(holder)}: the real ${action} would stop here` : `would take ${store.location}/${lockKey(ctx.env.name)}`);
+    const holder = await readLock(store, name);
+    note(holder ? `held by ${describeHolder(holder)}: the real ${action} would stop here` : `would take ${store.location}/${lockKey(name)}`);
     return undefined;
   }
-  const lock = await acquireLock(store, ctx.env.name, { action, sha, user: currentActor(ctx.processEnv).user }, { logger: ctx.log });
-  note(`${store.location}/${lockKey(ctx.env.name)}`);
+  const lock = await acquireLock(store, name, { action, sha, user: currentActor(ctx.processEnv).user }, { logger: ctx.log });
+  note(`${store.location}/${lockKey(name)}`);
   return lock;
 }

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalRegistry } from '../registry/local-registry';
 import { artifactFile, tempDir } from '../registry/testing/fixtures';
-import type { Registry } from '../registry/registry';
+import type { Registry } from '../registry/port';
 import { buildReleaseManifest } from '../release/manifest';
 import { fetchArtifacts, pruneArtifactCache } from './artifacts';
 

@@ -4,7 +4,7 @@ import { sha256File } from '../artifact/manifest';
 import { localEnvDir } from '../hosts/local/paths';
 import { VezaError } from '../log/errors';
 import { coordsLabel } from '../registry/coords';
-import type { Registry } from '../registry/registry';
+import type { Registry } from '../registry/port';
 import type { ReleaseManifest } from '../release/manifest';
 import { coordsOf } from './release';
 

@@ -3,7 +3,7 @@ import { PATTERNS, validate, type Color } from '../config/names';
 import { VezaError } from '../log/errors';
 import { redact } from '../log/redact';
 import type { StateStore } from '../ports/state-store';
-import { currentActor, type Actor } from './actor';
+import { currentActor, type Actor } from '../state/actor';
 
 /**
  * The append-only audit log: one JSON line per action, in the StateStore

@@ -2,7 +2,7 @@ import { otherColor, validate, type Color } from '../config/names';
 import { VezaError } from '../log/errors';
 import { lockedAction, reported } from './action';
 import { openContext, type CommonOptions } from './context';
-import { readActiveColor } from './history';
+import { readActiveColor } from '../state/history';
 
 /**
  * `infra-deploy:cleanup --color=X` (seed 001 cleanup_failed.yml): removes

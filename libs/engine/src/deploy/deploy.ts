@@ -1,11 +1,11 @@
 import { otherColor, validate, type Color } from '../config/names';
 import { VezaError, describeError, isVezaError } from '../log/errors';
-import { RELEASE_SHA_ENV, resolveBuildVersion } from '../release/version';
+import { RELEASE_SHA_ENV, resolveBuildVersion } from '../build/version';
 import { lockedAction, reported, type ActionResult, type ActionScope } from './action';
-import { currentActor } from './actor';
+import { currentActor } from '../state/actor';
 import { artifactCacheDir, fetchArtifacts, pruneArtifactCache } from './artifacts';
 import { openContext, type CommonOptions, type Context } from './context';
-import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from './history';
+import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
 import { recordDeployMetrics } from './metrics';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';

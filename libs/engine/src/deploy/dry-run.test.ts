@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { createDirStateStore } from '../ports/state-store';
 import { tempDir } from '../registry/testing/fixtures';
-import { acquireLock } from './lock';
-import { recordStart, readHistory } from './history';
+import { acquireLock, envLock } from '../state/lock';
+import { recordStart, readHistory } from '../state/history';
 import { planningChecks, planningStore } from './dry-run';
 import type { Checks, SlotTarget } from './probe';
 
@@ -30,7 +30,7 @@ test('a planning store shows every write as a diff, lets later steps read it, an
 
   await store.append('audit.log', '{"a":1}');
   assert.equal(await store.read('audit.log'), '{"a":1}\n');
-  const lock = await acquireLock(store, 'prod', { action: 'deploy', user: 'ci' });
+  const lock = await acquireLock(store, envLock('prod'), { action: 'deploy', user: 'ci' });
   assert.equal(await store.createExclusive('locks/prod.lock', 'x'), false, 'the planned lock exists for later steps');
   await lock.release();
   assert.equal(await store.read('locks/prod.lock'), undefined);

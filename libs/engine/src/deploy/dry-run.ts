@@ -1,13 +1,13 @@
-import type { DataTier } from '../data/tier';
+import type { DataTier } from '../data/port';
 import { formatPlan } from '../data/plan';
 import type { HostDriver, SlotSpec } from '../hosts/port';
 import { isVezaError } from '../log/errors';
 import { formatArgv } from '../ports/process';
 import type { StateStore } from '../ports/state-store';
-import type { Registry } from '../registry/registry';
+import type { Registry } from '../registry/port';
 import { coordsLabel } from '../registry/coords';
 import { unifiedDiff } from '../edge/diff';
-import { readActiveColor } from './history';
+import { readActiveColor } from '../state/history';
 import type { DeployEdge } from './edge-port';
 import type { Checks } from './probe';
 

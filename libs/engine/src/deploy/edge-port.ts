@@ -7,7 +7,7 @@ import type { HttpResponse } from '../util/http';
  * more. edge-adapter.ts implements it over libs/engine/src/edge; dry-run.ts
  * wraps it so a plan touches nothing.
  *
- * The active colour is never kept here: deploy/history.ts owns it. The edge
+ * The active colour is never kept here: state/history.ts owns it. The edge
  * renders from it (ensureUp) and serves what it is told (switchTo); deploy
  * records the colour once a release is verified, so a deploy killed between
  * switch and verification leaves the file on the old colour and the next

@@ -8,7 +8,7 @@ import { VezaError } from '../log/errors';
 import type { ProcessRunner } from '../ports/process';
 import { coordsLabel, type ArtifactCoords } from '../registry/coords';
 import { ARTIFACTS_DIR } from '../registry/publish-artifact';
-import type { Registry } from '../registry/registry';
+import type { Registry } from '../registry/port';
 import {
   buildReleaseManifest, parseReleaseManifest, releaseManifestCoords, releaseManifestRef, serializeReleaseManifest,
   type ReleaseManifest, type ReleaseManifestRef,

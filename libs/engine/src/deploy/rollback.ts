@@ -1,10 +1,10 @@
 import { validate } from '../config/names';
 import { VezaError, describeError } from '../log/errors';
 import { lockedAction, reported, type ActionResult, type ActionScope } from './action';
-import { currentActor } from './actor';
+import { currentActor } from '../state/actor';
 import { openContext, type CommonOptions, type Context } from './context';
 import { placeRelease, type DeployResult } from './deploy';
-import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess } from './history';
+import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess } from '../state/history';
 import { recordDeployMetrics } from './metrics';
 import { colorProblems, verifyPublic } from './phases';
 import { checkRelease } from './preflight';

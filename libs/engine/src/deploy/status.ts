@@ -2,8 +2,8 @@ import { otherColor, type Color } from '../config/names';
 import { slotName } from '../hosts/naming';
 import type { SlotState } from '../hosts/port';
 import { openContext, type CommonOptions, type Context } from './context';
-import { currentRelease, heldBy, readHistory, type HistoryEntry } from './history';
-import { readLock, type LockHolder } from './lock';
+import { currentRelease, heldBy, readHistory, type HistoryEntry } from '../state/history';
+import { envLock, readLock, type LockHolder } from '../state/lock';
 import { healthTarget } from './slots';
 
 /**
@@ -56,7 +56,7 @@ export async function status(o: CommonOptions): Promise<StatusReport> {
     colorSlots(ctx, current.color),
     colorSlots(ctx, inactive),
     edge.isUp(),
-    readLock(store, env),
+    readLock(store, envLock(env)),
   ]);
   const held = heldBy(history, inactive);
   return {

@@ -1,7 +1,7 @@
 import { appendAudit } from './audit';
-import { currentActor } from './actor';
+import { currentActor } from '../state/actor';
 import { openContext, type CommonOptions } from './context';
-import { describeHolder, forceUnlock, type LockHolder } from './lock';
+import { describeHolder, envLock, forceUnlock, type LockHolder } from '../state/lock';
 
 /**
  * `infra-deploy:unlock`: removes an environment's deploy lock whoever holds
@@ -11,7 +11,7 @@ import { describeHolder, forceUnlock, type LockHolder } from './lock';
 export async function unlock(o: CommonOptions): Promise<LockHolder | undefined> {
   const ctx = await openContext(o, (env) => `unlock ${env.name}`);
   const { store } = ctx.ports;
-  const holder = await forceUnlock(store, ctx.env.name);
+  const holder = await forceUnlock(store, envLock(ctx.env.name));
   const actor = currentActor(ctx.processEnv);
   await appendAudit(store, {
     time: new Date().toISOString(),

@@ -38,7 +38,7 @@ export async function readServerStates(host: EdgeHost): Promise<Map<string, Serv
   return new Map(states.map((s) => [`${s.backend}/${s.server}`, s]));
 }
 
-export function adminStateOf(s: ServerRuntimeState): AdminState {
+function adminStateOf(s: ServerRuntimeState): AdminState {
   return s.maint ? 'maint' : s.drain ? 'drain' : 'ready';
 }
 

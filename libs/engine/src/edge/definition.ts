@@ -29,7 +29,7 @@ const runtimeDir = z.string().regex(/^(\/|\$\{VEZA_EDGE_DIR\})[A-Za-z0-9._\/-]*$
 
 export const EDGE_DIR_VAR = 'VEZA_EDGE_DIR';
 
-export const edgeDefinitionSchema = z.strictObject({
+const edgeDefinitionSchema = z.strictObject({
   name: z.string().regex(PATTERNS.component),
   /** Which EdgeHost runs it: a local HAProxy process, or the edge container on Incus. */
   host: z.enum(['local', 'incus']),

@@ -5,8 +5,9 @@ import type { ValidationResult } from './validate';
 /**
  * The edge port: where one HAProxy runs and how the engine reaches it. The
  * switch, bootstrap and deploy only ever see this interface; `local` runs a
- * HAProxy process under `.veza/edges/<edge>/`, `incus` (a later issue) does
- * the same inside the edge container through `incus exec` / `incus file`.
+ * HAProxy process under `.veza/edges/<edge>/`, `incus` runs Debian's
+ * haproxy.service in the edge container and reaches it through `incus exec`
+ * and `incus file` (incus-edge-host.ts).
  */
 export interface EdgeHostStatus {
   running: boolean;

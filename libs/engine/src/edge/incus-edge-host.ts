@@ -14,6 +14,7 @@ import type { EdgeDefinition } from './definition';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
 import { validateHaproxyConfig } from './validate';
+import { shellScript } from '../util/shell-script';
 
 /**
  * The Incus edge: HAProxy in a container named after the edge (seed:
@@ -40,8 +41,8 @@ export const INCUS_EDGE_PATHS = {
 /** What the container needs besides the image; installed only when missing (images:debian/13 has none of them). */
 const PACKAGES = ['haproxy', 'socat', 'curl'];
 const MISSING_PACKAGES = 'for p in "$@"; do command -v "$p" >/dev/null || echo "$p"; done';
-const VALIDATE = 'set -u\nt=$(mktemp /tmp/veza-validate-XXXXXX.cfg)\ntrap \'rm -f "$t"\' EXIT\ncat > "$t"\nhaproxy -dW -c -f "$t"';
-const BACKUP = 'set -e\nln -f "$1" "$1.bak.tmp"\nmv -f "$1.bak.tmp" "$1.bak"';
+const VALIDATE = shellScript('edge/scripts/validate.sh');
+const BACKUP = shellScript('edge/scripts/backup.sh');
 
 export interface IncusEdgeHostOptions {
   workspaceRoot: string;

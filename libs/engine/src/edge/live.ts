@@ -1,5 +1,5 @@
 import type { Color } from '../config/names';
-import { readActiveColor } from '../deploy/history';
+import { readActiveColor } from '../state/history';
 import type { EdgeHost } from './edge-host';
 import { buildEdgeModel, type EdgeInputs, type EdgeModel } from './model';
 import { renderHaproxyConfig, type EdgeRenderer } from './render';

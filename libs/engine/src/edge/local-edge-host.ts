@@ -137,7 +137,7 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
 }
 
 /** GET with no keep-alive; any 2xx/3xx is healthy, as HAProxy's own httpchk judges it. */
-export function httpProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+function httpProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolvePromise) => {
     const req = request({ host, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'veza-edge-probe' } }, (res) => {
       res.resume();

@@ -83,7 +83,7 @@ export interface EdgePrivileges {
  * an edge started as root (the Incus edge container); the local edge runs
  * HAProxy as the invoking user, who cannot change identity.
  */
-export const CONTAINER_PRIVILEGES: EdgePrivileges = { user: 'haproxy', group: 'haproxy', chroot: '/var/lib/haproxy' };
+const CONTAINER_PRIVILEGES: EdgePrivileges = { user: 'haproxy', group: 'haproxy', chroot: '/var/lib/haproxy' };
 
 export interface EdgeModel {
   name: string;
@@ -105,14 +105,14 @@ export interface EdgeInputs {
   components: ComponentDeclaration[];
 }
 
-export const COLORS: readonly Color[] = ['blue', 'green'];
+const COLORS: readonly Color[] = ['blue', 'green'];
 
 /** Server names in a blue-green pool; backup twins keep their own cookie so a sticky client never follows a colour into its backup role. */
-export function serverName(color: Color, backup: boolean): string {
+function serverName(color: Color, backup: boolean): string {
   return backup ? `${color}_backup` : color;
 }
 
-export function poolName(tenant: string, backend: string): string {
+function poolName(tenant: string, backend: string): string {
   return `${tenant}_${backend}`;
 }
 

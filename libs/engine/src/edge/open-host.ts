@@ -1,6 +1,5 @@
-import { loadEnvironment, type Environment } from '../config/environment';
 import type { ProcessRunner } from '../ports/process';
-import { loadEdgeDefinition, type EdgeDefinition } from './definition';
+import type { EdgeDefinition } from './definition';
 import type { EdgeHost } from './edge-host';
 import { createIncusEdgeHost } from './incus-edge-host';
 import { createLocalEdgeHost } from './local-edge-host';
@@ -16,9 +15,3 @@ export function openEdgeHost(workspaceRoot: string, def: EdgeDefinition, opts: O
   return createIncusEdgeHost({ workspaceRoot, def, runner: opts.runner });
 }
 
-/** For deploy: the edge serving `envName`, and where that environment's state lives. */
-export async function edgeHostForEnv(workspaceRoot: string, envName: string, opts: OpenEdgeHostOptions = {}): Promise<{ env: Environment; def: EdgeDefinition; host: EdgeHost }> {
-  const env = await loadEnvironment(workspaceRoot, envName);
-  const def = await loadEdgeDefinition(workspaceRoot, env.edge);
-  return { env, def, host: openEdgeHost(workspaceRoot, def, opts) };
-}

@@ -15,7 +15,7 @@ import type { EdgeHost } from './edge-host';
 const KEY = 'edge-proven-shapes';
 const KEEP = 16;
 
-export function shapeHash(text: string): string {
+function shapeHash(text: string): string {
   return createHash('sha256').update(configShape(text)).digest('hex');
 }
 

@@ -8,7 +8,7 @@ import type { EdgeModel, EdgePool, EdgeRoute, EdgeServer, EdgeSite, EdgeTenant }
 export type EdgeRenderer = (model: EdgeModel) => string;
 
 /** Mozilla "intermediate" server-side TLS for HAProxy (ssl-config.mozilla.org, guideline 5.7). */
-export const MOZILLA_INTERMEDIATE = {
+const MOZILLA_INTERMEDIATE = {
   curves: 'X25519:prime256v1:secp384r1',
   ciphers: [
     'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
@@ -19,7 +19,7 @@ export const MOZILLA_INTERMEDIATE = {
   options: 'prefer-client-ciphers no-sslv3 no-tlsv10 no-tlsv11 no-tls-tickets',
 } as const;
 
-export const ACME_PATH = '/.well-known/acme-challenge/';
+const ACME_PATH = '/.well-known/acme-challenge/';
 const RESOLVERS = 'veza_dns';
 /** Health checks and recovery, seed a9541f517b. */
 const CHECK = 'check inter 5s fall 3 rise 2 on-marked-down shutdown-sessions slowstart 30s';

@@ -7,7 +7,7 @@ import type { StateStore } from '../ports/state-store';
  * (`active-color-<env>.history`, seed 003): newest first, one line each —
  * ISO time, colour, release (or "-" when the switch named none), actor —
  * capped at the environment's retention. Deploy's release history
- * (deploy/history.ts) says what each colour holds; this says when the edge
+ * (state/history.ts) says what each colour holds; this says when the edge
  * pointed where, which a manual switch or rollback also changes.
  */
 export interface SwitchRecord {
@@ -17,7 +17,7 @@ export interface SwitchRecord {
   actor: string;
 }
 
-export function switchLogKey(env: string): string {
+function switchLogKey(env: string): string {
   return `active-color-${validate.env(env)}.history`;
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { readActiveColor } from '../deploy/history';
+import { readActiveColor } from '../state/history';
 import { identify } from '../util/proc';
 import { createMemoryLogger } from '../log/logger';
 import { bootstrapEdge, stopEdge } from './bootstrap';

@@ -1,7 +1,7 @@
 import { loadEnvironment } from '../config/environment';
 import { validate, type Color } from '../config/names';
-import { currentActor } from '../deploy/actor';
-import { writeActiveColor } from '../deploy/history';
+import { currentActor } from '../state/actor';
+import { writeActiveColor } from '../state/history';
 import { VezaError, describeError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { applyRuntime, onlyServerStatesDiffer, runtimeCommands, readServerStates, snapshotTargets, tenantTargets, verifyTargets, type ServerTarget } from './apply';

@@ -23,7 +23,7 @@ import { validateHaproxyConfig } from './validate';
  * `disabled` — a difference that cannot change validity. So `validate`
  * proving this file proves every colour combination of the live one.
  */
-export const RENDER_DIR = 'dist/edge';
+const RENDER_DIR = 'dist/edge';
 
 export interface EdgeSelection {
   workspaceRoot: string;
@@ -33,7 +33,7 @@ export interface EdgeSelection {
   env?: string;
 }
 
-export async function selectEdges(sel: EdgeSelection): Promise<string[]> {
+async function selectEdges(sel: EdgeSelection): Promise<string[]> {
   if (sel.edge) return [(await loadEdgeDefinition(sel.workspaceRoot, sel.edge)).name];
   if (sel.env) return [(await loadEnvironment(sel.workspaceRoot, sel.env)).edge];
   const all = await listEdges(sel.workspaceRoot);

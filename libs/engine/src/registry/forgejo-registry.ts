@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { VezaError } from '../log/errors';
 import { redact } from '../log/redact';
 import type { Logger } from '../log/logger';
-import type { Registry } from './registry';
+import type { Registry } from './port';
 import { coordsLabel, immutabilityError, validateCoords, validateSha256, type ArtifactCoords } from './coords';
 import { saveVerified, sourceSize } from './verified-file';
 import { withRetries, type RetryPolicy } from './retry';
@@ -76,9 +76,37 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
   const filesUrl = (c: ArtifactCoords) => `${apiRoot}/api/v1/packages/${seg(c.owner)}/generic/${seg(c.package)}/${seg(c.version)}/files`;
   const unavailable = `the registry at ${host} is unreachable or failing; check it is up, then re-run (publishing is idempotent)`;
 
-  // No automatic redirects or retries: both are decided here, where the token's destination is known.
-  async function send(url: string, opts: { method: 'GET' | 'PUT'; headers: Record<string, string>; body?: Readable }) {
-    return request(url, { method: opts.method, headers: opts.headers, body: opts.body, dispatcher: cfg.dispatcher });
+  // The token goes only to Forgejo's own package routes. A redirect anywhere else gets none, even on the same
+  // origin: object storage (SERVE_DIRECT) refuses a request that carries an Authorization header beside its
+  // signed query, and its 400 would read as a bad package name.
+  const trusted = (url: string) => url.startsWith(`${base}/`) || url.startsWith(`${apiRoot}/api/v1/packages/`);
+  const ownerIn = (url: string) => decodeURIComponent(url.slice(url.startsWith(`${base}/`) ? base.length + 1 : apiRoot.length + '/api/v1/packages/'.length).split('/')[0]!);
+
+  /**
+   * One request, redirects followed here (never by undici, which cannot tell where the token may go).
+   * Forgejo answers 307 to the same route under an owner's new name after a rename; an upload follows
+   * only that kind (307/308 to Forgejo itself), with a fresh body.
+   */
+  async function send(c: ArtifactCoords, url: string, opts: { method: 'GET' | 'PUT'; headers: Record<string, string>; body?: () => Readable }) {
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const body = opts.body?.();
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(current, { method: opts.method, headers: { ...opts.headers, ...(trusted(current) ? authHeader : {}) }, body, dispatcher: cfg.dispatcher });
+      } finally {
+        body?.destroy();
+      }
+      const location = res.headers.location;
+      if (res.statusCode < 300 || res.statusCode >= 400 || typeof location !== 'string' || hop === MAX_REDIRECTS) return res;
+      const next = new URL(location, current).href;
+      if (opts.method === 'PUT' && !((res.statusCode === 307 || res.statusCode === 308) && trusted(next))) return res;
+      await res.body.dump();
+      if (trusted(current) && trusted(next) && ownerIn(next).toLowerCase() !== c.owner.toLowerCase()) {
+        cfg.log?.warn(`registry owner "${c.owner}" was renamed to "${ownerIn(next)}" on ${host}; following Forgejo's redirect — set registry.owner: ${ownerIn(next)} in ${cfg.envFile}`);
+      }
+      current = next;
+    }
   }
 
   /** The error for a status that retrying will not change. */
@@ -109,8 +137,18 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
       case 413:
         return new VezaError(
           `${coordsLabel(c)}${size !== undefined ? ` (${size} bytes)` : ''} is too large for the registry at ${host} (413 Request Entity Too Large): ${said}`,
-          "raise the server's maximum request size (the reverse proxy's body limit, e.g. nginx client_max_body_size, or the owner's Forgejo quota), or ship a smaller artifact",
+          "raise the server's maximum request size (the reverse proxy's body limit, e.g. nginx client_max_body_size) or, when Forgejo answers enforcePackagesQuota, the owner's Forgejo quota; or ship a smaller artifact",
           'REGISTRY_TOO_LARGE',
+        );
+      case 301:
+      case 302:
+      case 303:
+      case 307:
+      case 308:
+        return new VezaError(
+          `registry at ${host} redirected the ${what} to ${String(res.headers.location)} (${status}), which is not one of its package routes`,
+          `an upload goes only to ${base} with the token; point registry.url in ${cfg.envFile} at the instance's own package root`,
+          'REGISTRY_REFUSED',
         );
       default:
         return new VezaError(`registry at ${host} answered ${status} to the ${what}: ${said}`, `check the registry at ${host} and registry settings in ${cfg.envFile}`, 'REGISTRY_REFUSED');
@@ -119,7 +157,7 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
 
   async function listedSha(c: ArtifactCoords): Promise<string | undefined> {
     return withRetries(`listing ${coordsLabel(c)}`, cfg.retry, cfg.log, unavailable, async () => {
-      const res = await send(filesUrl(c), { method: 'GET', headers: { ...authHeader, accept: 'application/json' } });
+      const res = await send(c, filesUrl(c), { method: 'GET', headers: { accept: 'application/json' } });
       if (res.statusCode >= 500) return { retry: await statusReason(res) };
       if (res.statusCode === 404) {
         await res.body.dump();
@@ -130,7 +168,8 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
       if (!parsed.success) {
         throw new VezaError(`registry at ${host} returned an unexpected file listing for ${coordsLabel(c)}`, `check that ${apiRoot} is a Forgejo instance`, 'REGISTRY_PROTOCOL');
       }
-      return { done: parsed.data.find((f) => f.name === c.file)?.sha256.toLowerCase() };
+      // Forgejo matches file names case-insensitively, so a 409 may name a file listed in another case.
+      return { done: parsed.data.find((f) => f.name.toLowerCase() === c.file.toLowerCase())?.sha256.toLowerCase() };
     });
   }
 
@@ -148,27 +187,22 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
       validateSha256(sha256, coordsLabel(c));
       const size = await sourceSize(localPath);
       const outcome = await withRetries(`upload of ${coordsLabel(c)}`, cfg.retry, cfg.log, unavailable, async () => {
-        // A fresh stream per try: a body half-sent on a dropped connection cannot be replayed.
-        const body = createReadStream(localPath);
-        try {
-          const res = await send(fileUrl(c), {
-            method: 'PUT',
-            headers: { ...authHeader, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-            body,
-          });
-          if (res.statusCode === 201 || res.statusCode === 200) {
-            await res.body.dump();
-            return { done: 'created' as const };
-          }
-          if (res.statusCode === 409) {
-            await res.body.dump();
-            return { done: 'conflict' as const };
-          }
-          if (res.statusCode >= 500) return { retry: await statusReason(res) };
-          throw await refusal(res, 'upload', c, size);
-        } finally {
-          body.destroy();
+        // A fresh stream per request: a body half-sent on a dropped connection cannot be replayed.
+        const res = await send(c, fileUrl(c), {
+          method: 'PUT',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+          body: () => createReadStream(localPath),
+        });
+        if (res.statusCode === 201 || res.statusCode === 200) {
+          await res.body.dump();
+          return { done: 'created' as const };
         }
+        if (res.statusCode === 409) {
+          await res.body.dump();
+          return { done: 'conflict' as const };
+        }
+        if (res.statusCode >= 500) return { retry: await statusReason(res) };
+        throw await refusal(res, 'upload', c, size);
       });
       if (outcome === 'created') return 'created';
       const published = await listedSha(c);
@@ -183,7 +217,7 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
       validateCoords(c, false);
       validateSha256(expectedSha256, coordsLabel(c));
       await withRetries(`download of ${coordsLabel(c)}`, cfg.retry, cfg.log, unavailable, async () => {
-        const res = await followRedirects(fileUrl(c), authHeader, send);
+        const res = await send(c, fileUrl(c), { method: 'GET', headers: {} });
         if (res.statusCode >= 500) return { retry: await statusReason(res) };
         if (res.statusCode !== 200) throw await refusal(res, 'download', c);
         await saveVerified(res.body, destPath, expectedSha256, `download of ${coordsLabel(c)}`);
@@ -191,28 +225,6 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
       });
     },
   };
-}
-
-/**
- * Forgejo may redirect a download to its object storage (SERVE_DIRECT). The
- * token goes only to the origin it was configured for, never to where a
- * redirect points.
- */
-async function followRedirects(
-  url: string,
-  auth: Record<string, string>,
-  send: (url: string, opts: { method: 'GET'; headers: Record<string, string> }) => Promise<Dispatcher.ResponseData>,
-): Promise<Dispatcher.ResponseData> {
-  const origin = new URL(url).origin;
-  let current = url;
-  for (let hop = 0; ; hop++) {
-    const headers = new URL(current).origin === origin ? auth : {};
-    const res = await send(current, { method: 'GET', headers });
-    const location = res.headers.location;
-    if (res.statusCode < 300 || res.statusCode >= 400 || typeof location !== 'string' || hop === MAX_REDIRECTS) return res;
-    await res.body.dump();
-    current = new URL(location, current).href;
-  }
 }
 
 async function statusReason(res: Dispatcher.ResponseData): Promise<string> {

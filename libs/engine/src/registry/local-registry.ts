@@ -1,7 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VezaError } from '../log/errors';
-import type { Registry } from './registry';
+import type { Registry } from './port';
 import { coordsLabel, immutabilityError, validateCoords, validateSha256, type ArtifactCoords } from './coords';
 import { DigestMismatchError, linkNoClobber, saveVerified, tempPathIn, unreadableSource, writeVerified } from './verified-file';
 import { sha256File } from '../artifact/manifest';

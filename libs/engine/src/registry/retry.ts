@@ -21,7 +21,7 @@ const TRANSIENT = new Set([
 ]);
 
 /** The transient error code somewhere in `e`'s cause chain, if any. */
-export function transientCode(e: unknown): string | undefined {
+function transientCode(e: unknown): string | undefined {
   let cur: unknown = e;
   for (let depth = 0; depth < 5 && cur && typeof cur === 'object'; depth++) {
     const code = (cur as { code?: unknown }).code;

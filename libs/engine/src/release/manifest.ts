@@ -45,7 +45,6 @@ export const releaseManifestSchema = z.strictObject({
 
 export type ReleaseManifest = z.infer<typeof releaseManifestSchema>;
 /** A component's artifact: its registry coordinates plus what the bytes must hash to. */
-export type ReleaseComponent = ReleaseManifest['components'][string];
 
 /** Where a published manifest is, and what its bytes hash to (so it is verified like any artifact). */
 export interface ReleaseManifestRef extends ArtifactCoords {

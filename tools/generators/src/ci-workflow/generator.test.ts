@@ -123,6 +123,14 @@ test('secrets: only in step env maps, written to a 0600 file, shredded in an alw
   assert.match(run.step.run!, /tee "\$RUNNER_TEMP\/veza-logs\/deploy\.log"/);
 });
 
+test('the build job type-checks and lints before it builds anything', () => {
+  const build = wf.jobs.build;
+  const lint = stepRunning(build, /npm run lint/);
+  assert.equal(lint.step.run, 'npm run typecheck\nnpm run lint\n');
+  assert.ok(stepRunning(build, /setup\.sh/).index < lint.index, 'setup installs shellcheck first');
+  assert.ok(lint.index < stepRunning(build, /affected -t package/).index);
+});
+
 test('every action comes from Forgejo by full URL, and every script is valid bash', () => {
   for (const job of Object.values(wf.jobs)) {
     for (const s of job.steps) {

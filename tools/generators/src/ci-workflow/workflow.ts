@@ -95,6 +95,8 @@ export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
         steps: [
           ...setupSteps({ ref: out('sha'), history: true }),
           { name: 'Install toolchains and npm packages', run: 'bash tools/scripts/setup.sh\n' },
+          // The tests strip types without checking them: the type check, the import-direction lint and shellcheck run here.
+          { name: 'Type-check and lint', run: script('npm run typecheck', 'npm run lint') },
           {
             name: 'Test, build and package the affected components',
             run: 'npx nx affected -t package --base="${VEZA_BASE:-$VEZA_RELEASE_SHA~1}" --head="$VEZA_RELEASE_SHA"\n',

@@ -52,10 +52,10 @@ export interface RawEntry {
 }
 
 /**
- * A hand-made archive written with node-tar's header encoder (not ours), so
- * the unpack tests feed it what a hostile or foreign producer could.
+ * A hand-made tar written with node-tar's header encoder (not ours), so the
+ * unpack tests feed it what a hostile or foreign producer could.
  */
-export async function craftArchive(entries: RawEntry[]): Promise<Buffer> {
+export function craftTar(entries: RawEntry[]): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const body = Buffer.from(e.body ?? '');
@@ -74,7 +74,11 @@ export async function craftArchive(entries: RawEntry[]): Promise<Buffer> {
     blocks.push(block, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
-  return compress(Buffer.concat(blocks), 3);
+  return Buffer.concat(blocks);
+}
+
+export async function craftArchive(entries: RawEntry[]): Promise<Buffer> {
+  return compress(craftTar(entries), 3);
 }
 
 export function sha256(buf: Buffer): string {

@@ -8,6 +8,7 @@ import type { IncusClient } from '../../hosts/incus/client';
 import { DATA_PROFILE, type IncusSettings } from '../../hosts/incus/host';
 import type { PlanStep } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
+import { shellScript } from '../../util/shell-script';
 
 /**
  * The Incus data tier's services (seed 257ea4b159): one container each,
@@ -17,7 +18,7 @@ import { ensureRoleAndDatabaseSql } from '../sql';
  * contents and passwords on stdin), and the plan from an inspected state.
  */
 export type ServiceName = 'postgres' | 'redis' | 'rabbitmq' | 'minio';
-export const SERVICE_ORDER: readonly ServiceName[] = ['postgres', 'redis', 'rabbitmq', 'minio'];
+const SERVICE_ORDER: readonly ServiceName[] = ['postgres', 'redis', 'rabbitmq', 'minio'];
 
 export const PORTS = { postgres: 5432, redis: 6379, rabbitmq: 5672, minio: 9000 } as const;
 
@@ -56,98 +57,46 @@ export function sha256(text: string): string {
 // ---- scripts (constant; $1… are their data) -------------------------------
 
 /** Bounded: the container booted and has an address (DHCP), so package installs and clients work. */
-export const WAIT_BOOTED = [
-  'systemctl is-system-running --wait >/dev/null || true',
-  'i=0',
-  'until ip -4 -o addr show scope global | grep -q inet; do i=$((i+1)); [ $i -ge 120 ] && { echo "no IPv4 address after 120 s" >&2; exit 1; }; sleep 1; done',
-].join('\n');
+const WAIT_BOOTED = shellScript('data/incus/scripts/wait-booted.sh');
 
-export const INSTALL_PACKAGES = 'set -eu\nmissing=$(for p in "$@"; do dpkg-query -W -f=\'${Status}\' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)\n[ -z "$missing" ] && exit 0\napt-get update -q\napt-get install -y -q --no-install-recommends $missing';
+const INSTALL_PACKAGES = shellScript('data/incus/scripts/install-packages.sh');
 
 /** Replaces a config file atomically: $1 its directory (a `*` is resolved: postgres' version), $2 its name, $3 owner, $4 mode. */
-export const WRITE_CONFIG = [
-  'set -eu',
-  'for dir in $1; do :; done',
-  '[ -d "$dir" ] || { echo "no directory $1" >&2; exit 1; }',
-  'tmp=$(mktemp "$dir/.veza-XXXXXX")',
-  'trap \'rm -f "$tmp"\' EXIT',
-  'cat > "$tmp"',
-  'chown "$3" "$tmp"',
-  'chmod "$4" "$tmp"',
-  'sync "$tmp"',
-  'mv -f "$tmp" "$dir/$2"',
-  'trap - EXIT',
-].join('\n');
+const WRITE_CONFIG = shellScript('data/incus/scripts/write-config.sh');
 
-export const RESTART = 'set -eu\nsystemctl enable "$1" >/dev/null 2>&1\nsystemctl restart "$1"';
+const RESTART = shellScript('data/incus/scripts/restart.sh');
 
 /** key=value lines the plan compares with what it wants; a missing tool prints installed=0. */
 export const INSPECT: Record<ServiceName, string> = {
-  postgres: [
-    'command -v pg_lsclusters >/dev/null || { echo installed=0; exit 0; }',
-    'echo installed=1',
-    'set -- $(pg_lsclusters --no-header | head -n 1)',
-    '[ $# -ge 4 ] || { echo cluster=none; exit 0; }',
-    'echo cluster=$1/$2; echo status=$4',
-    'd=/etc/postgresql/$1/$2',
-    'echo conf=$(cat "$d/conf.d/veza.conf" 2>/dev/null | sha256sum | cut -c1-64)',
-    'echo hba=$(sha256sum < "$d/pg_hba.conf" | cut -c1-64)',
-  ].join('\n'),
-  redis: [
-    'command -v redis-server >/dev/null || { echo installed=0; exit 0; }',
-    'echo installed=1',
-    'echo conf=$(sha256sum < /etc/redis/redis.conf | cut -c1-64)',
-    'echo active=$(systemctl is-active redis-server)',
-  ].join('\n'),
-  rabbitmq: [
-    'command -v rabbitmqctl >/dev/null || { echo installed=0; exit 0; }',
-    'echo installed=1',
-    'echo active=$(systemctl is-active rabbitmq-server)',
-  ].join('\n'),
-  minio: [
-    'echo installed=$([ -x /usr/local/bin/minio ] && [ -x /usr/local/bin/mc ] && echo 1 || echo 0)',
-    'echo binary=$(cat /usr/local/bin/minio 2>/dev/null | sha256sum | cut -c1-64)',
-    'echo env=$(cat /etc/default/minio 2>/dev/null | sha256sum | cut -c1-64)',
-    'echo unit=$(cat /etc/systemd/system/minio.service 2>/dev/null | sha256sum | cut -c1-64)',
-    'echo active=$(systemctl is-active minio)',
-  ].join('\n'),
+  postgres: shellScript('data/incus/scripts/inspect-postgres.sh'),
+  redis: shellScript('data/incus/scripts/inspect-redis.sh'),
+  rabbitmq: shellScript('data/incus/scripts/inspect-rabbitmq.sh'),
+  minio: shellScript('data/incus/scripts/inspect-minio.sh'),
 };
 
 /** Logs in as the app role with the password from stdin: prints the database's owner, or nothing. */
-export const POSTGRES_APP_CHECK = 'IFS= read -r PGPASSWORD; export PGPASSWORD\npsql --no-psqlrc -tA "host=127.0.0.1 port=$3 user=$1 dbname=$2 connect_timeout=5" -c "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database WHERE datname = current_database()" 2>/dev/null || true';
+export const POSTGRES_APP_CHECK = shellScript('data/incus/scripts/postgres-app-check.sh');
 
 /** Waits (bounded) for redis to answer PONG to the password from stdin. */
-export const REDIS_READY = 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH\ni=0\nuntil [ "$(redis-cli -h 127.0.0.1 -p "$1" --no-auth-warning ping 2>/dev/null)" = PONG ]; do i=$((i+1)); [ $i -ge 60 ] && { echo "redis does not answer PONG" >&2; exit 1; }; sleep 0.5; done';
+const REDIS_READY = shellScript('data/incus/scripts/redis-ready.sh');
 
 /**
  * rabbitmqctl reads a password from stdin when none is given, so it never
  * reaches argv; the Erlang VM also swallows any stdin it is handed, so the
  * password is read first and every other call gets /dev/null. $1 user, $2 vhost.
  */
-export const RABBITMQ_INSPECT = [
-  'IFS= read -r pw',
-  'rabbitmqctl await_startup --timeout 120 </dev/null >/dev/null 2>&1 || { echo up=0; exit 0; }',
-  'echo up=1',
-  'echo vhost=$(rabbitmqctl list_vhosts -q --no-table-headers name </dev/null | grep -Fxc -- "$2")',
-  'echo user=$(rabbitmqctl list_users -q --no-table-headers </dev/null | cut -f1 | grep -Fxc -- "$1")',
-  'echo perms=$(rabbitmqctl list_user_permissions -q --no-table-headers "$1" </dev/null 2>/dev/null | grep -Fxc -- "$(printf "%s\\t.*\\t.*\\t.*" "$2")")',
-  'echo password=$(printf "%s\\n" "$pw" | rabbitmqctl authenticate_user "$1" >/dev/null 2>&1 && echo 1 || echo 0)',
-].join('\n');
+export const RABBITMQ_INSPECT = shellScript('data/incus/scripts/rabbitmq-inspect.sh');
 
-export const RABBITMQ_VHOST = 'set -eu\nrabbitmqctl await_startup --timeout 120 </dev/null >/dev/null\nrabbitmqctl add_vhost "$1" </dev/null';
-export const RABBITMQ_USER = [
-  'set -eu',
-  'IFS= read -r pw',
-  'rabbitmqctl await_startup --timeout 120 </dev/null >/dev/null',
-  'if rabbitmqctl list_users -q --no-table-headers </dev/null | cut -f1 | grep -Fxq -- "$1"; then verb=change_password; else verb=add_user; fi',
-  'printf "%s\\n" "$pw" | rabbitmqctl "$verb" "$1"',
-].join('\n');
-export const RABBITMQ_PERMS = 'set -eu\nrabbitmqctl set_permissions -p "$2" "$1" ".*" ".*" ".*" </dev/null';
+const RABBITMQ_VHOST = shellScript('data/incus/scripts/rabbitmq-vhost.sh');
+const RABBITMQ_USER = shellScript('data/incus/scripts/rabbitmq-user.sh');
+const RABBITMQ_PERMS = shellScript('data/incus/scripts/rabbitmq-perms.sh');
 
 /** The bucket through mc, its credentials in MC_HOST_veza read from stdin. $1 bucket. */
-export const MINIO_BUCKET = 'set -eu\nIFS= read -r MC_HOST_veza; export MC_HOST_veza\ni=0\nuntil mc ready veza >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 60 ] && { echo "minio is not ready" >&2; exit 1; }; sleep 1; done\nmc mb --ignore-existing "veza/$1"';
+const MINIO_BUCKET = shellScript('data/incus/scripts/minio-bucket.sh');
 
-export const MINIO_USER = 'id -u minio-user >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/minio --create-home --shell /usr/sbin/nologin minio-user\nmkdir -p /var/lib/minio && chown minio-user:minio-user /var/lib/minio';
+const MINIO_USER = shellScript('data/incus/scripts/minio-user.sh');
+
+const MINIO_RESTART = shellScript('data/incus/scripts/minio-restart.sh');
 
 // ---- desired contents ------------------------------------------------------
 
@@ -222,7 +171,7 @@ export const MINIO_UNIT = [
 ].join('\n');
 
 /** `MC_HOST_<alias>` form: credentials URL-encoded into the endpoint. */
-export function minioClientHost(password: string): string {
+function minioClientHost(password: string): string {
   return `http://veza:${encodeURIComponent(oneLine('minio', password))}@127.0.0.1:${PORTS.minio}`;
 }
 
@@ -335,7 +284,7 @@ export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {
       if (f.unit !== sha256(MINIO_UNIT)) changed.push(writeConfig('/etc/systemd/system/minio.service', MINIO_UNIT, 'root:root', '0644', `write ${ct}'s minio.service`, false));
       steps.push(...changed);
       if (changed.length || f.active !== 'active') {
-        steps.push(run(`restart minio in ${ct}`, sh('set -eu\nsystemctl daemon-reload\nsystemctl enable minio >/dev/null 2>&1\nsystemctl restart minio', [], 'restart minio', { timeoutMs: 2 * 60_000 })));
+        steps.push(run(`restart minio in ${ct}`, sh(MINIO_RESTART, [], 'restart minio', { timeoutMs: 2 * 60_000 })));
         const bucket = env.data.minio?.bucket ?? `veza-${env.name}`;
         steps.push(run(`ensure bucket ${bucket}`, sh(MINIO_BUCKET, [bucket], `mc mb --ignore-existing ${bucket}`, { input: `${minioClientHost(ctx.secrets.minio!)}\n`, timeoutMs: 2 * 60_000 })));
       }

@@ -13,7 +13,7 @@ import { parseSnapshots } from '../../hosts/incus/json';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { SnapshotInfo } from '../snapshots';
-import type { DataTier, ProvisionOptions } from '../tier';
+import type { DataTier, ProvisionOptions } from '../port';
 import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
 import {
   INSPECT, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, parseFacts, planService, serviceHost,

@@ -12,7 +12,8 @@ import { redact } from '../../log/redact';
 import { createProcessRunner, type Command, type ProcessRunner } from '../../ports/process';
 import { tempWorkspace } from '../../hosts/local/testing/fixtures';
 import { formatPlan } from '../plan';
-import { createDataTier, type DataTier } from '../tier';
+import type { DataTier } from '../port';
+import { createDataTier } from '../tier';
 import { findPostgresBinDir, localPgPaths } from './postgres';
 
 const RELEASE = (c: string) => c.repeat(40);

@@ -6,7 +6,7 @@ import type { ProcessRunner } from '../../ports/process';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { applyPlan, type DataPlan } from '../plan';
 import { listSnapshotFiles, type SnapshotInfo } from '../snapshots';
-import type { DataTier, ProvisionOptions } from '../tier';
+import type { DataTier, ProvisionOptions } from '../port';
 import { inspectPostgres, livePostmaster, localEndpoint, localPgPaths, localPostgres, planProvision, planSnapshot, planSnapshotPrune, stopStep } from './postgres';
 
 /** The local data tier: one PostgreSQL per environment, run from the machine's binaries. */

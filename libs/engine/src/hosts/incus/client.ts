@@ -3,6 +3,7 @@ import { VezaError, isVezaError } from '../../log/errors';
 import { commandFailed, type Command, type ProcessRunner, type RunResult } from '../../ports/process';
 import * as cli from './cli';
 import { parseInstances, type Instance } from './json';
+import { shellScript } from '../../util/shell-script';
 
 /**
  * One Incus project as the engine uses it: every call an argv through the
@@ -17,28 +18,15 @@ export interface ReadyOptions {
 }
 
 /** Written to stdin, renamed into place: readers see the old or the new file, never a torn one. */
-const WRITE_FILE = [
-  'set -eu',
-  'dest=$1 owner=$2 mode=$3',
-  'dir=$(dirname "$dest")',
-  'mkdir -p "$dir"',
-  'tmp=$(mktemp "$dir/.veza-write-XXXXXX")',
-  'trap \'rm -f "$tmp"\' EXIT',
-  'cat > "$tmp"',
-  'chown "$owner" "$tmp"',
-  'chmod "$mode" "$tmp"',
-  'sync "$tmp"',
-  'mv -f "$tmp" "$dest"',
-  'trap - EXIT',
-  'sync "$dir"',
-].join('\n');
+const WRITE_FILE = shellScript('hosts/incus/scripts/write-file.sh');
 
 /**
- * Exit 3 tells "no such file" apart from every other failure. The trailing
+ * Exit 3 (MISSING) tells "no such file" apart from every other failure;
+ * state-create-exclusive.sh exits with it for "already exists". The trailing
  * "." survives the runner's stripping of a final newline, so the content
  * comes back byte for byte.
  */
-const READ_FILE = 'set -e\n[ -e "$1" ] || exit 3\ncat -- "$1"\nprintf .';
+const READ_FILE = shellScript('hosts/incus/scripts/read-file.sh');
 export const MISSING = 3;
 
 export class IncusClient {

@@ -16,12 +16,12 @@ import { parseNames, parseProfiles, type Profile } from './json';
  */
 export const APP_PROFILE = 'veza-app';
 export const DATA_PROFILE = 'veza-data';
-export const PROFILES = [
+const PROFILES = [
   { name: APP_PROFILE, description: 'Veza application containers (slots, tools, edge)' },
   { name: DATA_PROFILE, description: 'Veza data containers (postgres, redis, rabbitmq, minio)' },
 ] as const;
 /** The instance whose pool is known to work on the seed's host (5f6625cc56). */
-export const POOL_REFERENCE_INSTANCE = 'forgejo';
+const POOL_REFERENCE_INSTANCE = 'forgejo';
 
 export interface IncusSettings {
   project: string;

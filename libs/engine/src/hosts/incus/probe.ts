@@ -1,5 +1,6 @@
 import { VezaError } from '../../log/errors';
 import type { RunResult } from '../../ports/process';
+import { shellScript } from '../../util/shell-script';
 
 /**
  * The in-slot health probe (seed 001, phase C) as data: one GET of the
@@ -11,13 +12,7 @@ import type { RunResult } from '../../ports/process';
  */
 export const PROBE_USER_AGENT = 'veza-slot-probe';
 
-export const PROBE_SCRIPT = [
-  'set -eu',
-  'exec 3<>"/dev/tcp/127.0.0.1/$1"',
-  `printf 'GET %s HTTP/1.1\\r\\nHost: 127.0.0.1:%s\\r\\nUser-Agent: ${PROBE_USER_AGENT}\\r\\nConnection: close\\r\\n\\r\\n' "$2" "$1" >&3`,
-  'IFS= read -r line <&3',
-  'printf \'%s\\n\' "$line"',
-].join('\n');
+const PROBE_SCRIPT = shellScript('hosts/incus/scripts/probe.bash');
 
 /** $0 of the script: how bash prefixes its own errors. */
 const SCRIPT_NAME = 'veza-probe';

@@ -3,6 +3,7 @@ import { checkKey, type StateStore } from '../../ports/state-store';
 import { commandFailed } from '../../ports/process';
 import * as cli from './cli';
 import { MISSING, type IncusClient } from './client';
+import { shellScript } from '../../util/shell-script';
 
 /**
  * Deploy state kept in files inside a container — the edge container, as the
@@ -12,21 +13,10 @@ import { MISSING, type IncusClient } from './client';
  * Reads of a container that does not exist yet find nothing; the first write
  * calls `ensure`, which creates it.
  */
-const APPEND = 'set -eu\nmkdir -p "$(dirname "$1")"\ncat >> "$1"\nsync "$1"';
-const REMOVE = 'rm -f -- "$1"';
+const APPEND = shellScript('hosts/incus/scripts/state-append.sh');
+const REMOVE = shellScript('hosts/incus/scripts/state-remove.sh');
 /** The lock file appears complete or not at all: written aside, then hard-linked into place, which fails if it exists. */
-const CREATE_EXCLUSIVE = [
-  'set -eu',
-  'd=$(dirname "$1")',
-  'mkdir -p "$d"',
-  'tmp=$(mktemp "$d/.veza-excl-XXXXXX")',
-  'trap \'rm -f "$tmp"\' EXIT',
-  'cat > "$tmp"',
-  'chmod 644 "$tmp"',
-  'sync "$tmp"',
-  `ln "$tmp" "$1" 2>/dev/null || { [ -e "$1" ] && exit ${MISSING}; ln "$tmp" "$1"; }`,
-  'sync "$d"',
-].join('\n');
+const CREATE_EXCLUSIVE = shellScript('hosts/incus/scripts/state-create-exclusive.sh');
 
 export interface IncusStateStoreOptions {
   client: IncusClient;

@@ -1,4 +1,5 @@
 import { VezaError } from '../../log/errors';
+import { shellScript } from '../../util/shell-script';
 
 /**
  * What a slot container holds, and the systemd unit that runs its component:
@@ -75,17 +76,7 @@ export function renderUnit(u: UnitSpec): string {
  * the runner before the push; GNU tar's own guards (no absolute names, no
  * `..`, links delayed) apply again here.
  */
-export const INSTALL_SCRIPT = [
-  'set -eu',
-  'user=$1 artifact=$2 app=$3',
-  'id -u "$user" >/dev/null 2>&1 || useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$user"',
-  'rm -rf "$app.new"',
-  'mkdir -p "$app.new"',
-  'tar --zstd -xf "$artifact" -C "$app.new" --no-same-owner',
-  'rm -rf "$app"',
-  'mv "$app.new" "$app"',
-  'rm -f "$artifact"',
-].join('\n');
+export const INSTALL_SCRIPT = shellScript('hosts/incus/scripts/install-artifact.sh');
 
 /**
  * `HostDriver.exec` inside a slot: as root, read the env file (0600, root's)
@@ -93,14 +84,4 @@ export const INSTALL_SCRIPT = [
  * then drop to the component's user and run the command: $1 env file, $2
  * extra file, $3 user, the rest the command.
  */
-export const EXEC_SCRIPT = [
-  'set -eu',
-  'set -a',
-  '. "$1"',
-  'if [ "$2" != - ]; then . "$2"; rm -f "$2"; fi',
-  'set +a',
-  'user=$3',
-  'gid=$(id -g "$user")',
-  'shift 3',
-  'exec setpriv --reuid="$user" --regid="$gid" --init-groups --no-new-privs -- "$@"',
-].join('\n');
+export const EXEC_SCRIPT = shellScript('hosts/incus/scripts/exec.sh');

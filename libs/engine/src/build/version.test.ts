@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { resolveBuildVersion } from './version';
+import { localVersion, resolveBuildVersion } from './version';
 import { VezaError } from '../log/errors';
 
 const NO_OVERRIDE = {};
@@ -48,6 +48,27 @@ test('a modified tracked file gives a local version named by the content', async
   await fs.writeFile(join(dir, 'a.txt'), 'three\n');
   assert.notEqual(await resolveBuildVersion(dir, NO_OVERRIDE), v1, 'different content, different version');
   assert.equal(git('status', '--porcelain'), 'M a.txt', 'the user\'s own index is untouched');
+});
+
+test('a same-second edit of the same size is hashed by its content, not by the stat cache', async (t) => {
+  const { dir, git } = await committedRepo(t);
+  const file = join(dir, 'a.txt');
+  const old = new Date('2020-01-01T00:00:00Z');
+  // The state a fast edit leaves: the file's size and mtime match its index entry, and the real index is
+  // racy (as old as the entry), so git status re-reads the file. ctime, which an edit always changes, is
+  // left out so the test does not depend on the clock.
+  git('config', 'core.trustctime', 'false');
+  await fs.utimes(file, old, old);
+  git('update-index', '--refresh');
+  await fs.writeFile(file, 'two\n');
+  await fs.utimes(file, old, old);
+  await fs.utimes(join(dir, '.git', 'index'), old, old);
+  // --no-optional-locks: a plain status would rewrite the index and smudge the racy entry.
+  assert.equal(git('--no-optional-locks', 'status', '--porcelain'), 'M a.txt');
+  const committedTree = git('rev-parse', 'HEAD^{tree}');
+  assert.notEqual(await resolveBuildVersion(dir, NO_OVERRIDE), localVersion(committedTree), 'named by the committed content');
+  git('add', 'a.txt');
+  assert.equal(await resolveBuildVersion(dir, NO_OVERRIDE), localVersion(git('write-tree')));
 });
 
 test('a new untracked source file makes the tree dirty', async (t) => {

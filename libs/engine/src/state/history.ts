@@ -24,13 +24,13 @@ import type { StateStore } from '../ports/state-store';
  * then rolled back away from. Fast rollback only flips to a colour whose
  * newest entry is `active`.
  */
-export const DEFAULT_HISTORY_RETENTION = 5;
+const DEFAULT_HISTORY_RETENTION = 5;
 
 const release = z.string().refine((s) => PATTERNS.sha.test(s) || PATTERNS.localVersion.test(s), 'must be a 40-hex sha or local-<12 hex>');
 
 const manifestRefSchema = z.object({ owner: z.string(), package: z.string(), version: z.string(), file: z.string(), sha256: z.string() });
 
-export const historyEntrySchema = z.object({
+const historyEntrySchema = z.object({
   sha: release,
   color: z.enum(['blue', 'green']),
   time: z.string(),

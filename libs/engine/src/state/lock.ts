@@ -19,10 +19,28 @@ import { currentActor } from './actor';
  * (`takeover-<taker token>`), inheriting the right to remove either token.
  * Nothing ever removes a lock it has not proven, under such a marker, to be
  * the stale one it judged.
+ *
+ * The same machinery guards an edge (environments sharing an edge each hold
+ * their own deploy lock, yet their switches rewrite one file). Environments
+ * and edges are separate key spaces, so no environment name can ever name an
+ * edge's lock.
  */
 
-const holderSchema = z.object({
-  env: z.string().regex(PATTERNS.env),
+declare const lockNameBrand: unique symbol;
+
+/** What a lock guards; made only by envLock and edgeLock, which check the name. */
+export type LockName = { readonly scope: 'env' | 'edge'; readonly name: string; readonly [lockNameBrand]: true };
+
+export function envLock(env: string): LockName {
+  return { scope: 'env', name: validate.env(env) } as LockName;
+}
+
+export function edgeLock(edge: string): LockName {
+  if (!PATTERNS.component.test(edge)) throw new VezaError(`invalid edge name ${JSON.stringify(edge)}`, 'edge names are the infra/edges/<name>.yaml file names, [a-z][a-z0-9-]*', 'INVALID_INPUT');
+  return { scope: 'edge', name: edge } as LockName;
+}
+
+const holderFields = {
   action: z.string().regex(/^[a-z][a-z-]{0,30}$/),
   user: z.string().min(1).max(200),
   host: z.string().min(1).max(253),
@@ -34,9 +52,16 @@ const holderSchema = z.object({
   startedAt: z.string(),
   sha: z.string().optional(),
   token: z.string().regex(/^[0-9a-f]{32}$/),
-});
+};
+
+// A deploy holder names its environment, an edge holder its edge: the field says which lock the file is.
+const holderSchema = z.union([
+  z.object({ ...holderFields, env: z.string().regex(PATTERNS.env) }),
+  z.object({ ...holderFields, edge: z.string().regex(PATTERNS.component) }),
+]);
 
 export type LockHolder = z.infer<typeof holderSchema>;
+
 
 export interface LockRequest {
   /** What the holder is doing: deploy, rollback, cleanup, down, switch, unlock… */
@@ -61,25 +86,31 @@ export interface HeldLock {
 
 const MAX_ATTEMPTS = 50;
 
-export function lockKey(env: string): string {
-  return `locks/${validate.env(env)}.lock`;
+export function lockKey(lock: LockName): string {
+  return lock.scope === 'env' ? `locks/${lock.name}.lock` : `locks/edges/${lock.name}.lock`;
 }
 
-function takeoverKey(env: string, token: string): string {
-  return `${lockKey(env)}.takeover-${token}`;
+function takeoverKey(lock: LockName, token: string): string {
+  return `${lockKey(lock)}.takeover-${token}`;
 }
 
-export function unlockCommand(env: string): string {
-  return `nx run infra-deploy:unlock --env=${env}`;
+/** For messages: `prod deploy lock`, `veza-haproxy edge lock`. */
+function lockLabel(lock: LockName): string {
+  return `${lock.name} ${lock.scope === 'env' ? 'deploy' : 'edge'} lock`;
+}
+
+/** The way out when a holder is gone for good: the audited unlock command for an environment; edges have none. */
+function unlockHint(store: StateStore, lock: LockName): string {
+  return lock.scope === 'env' ? `nx run infra-deploy:unlock --env=${lock.name}` : `remove ${store.location}/${lockKey(lock)}`;
 }
 
 /**
- * Takes the deploy lock of `env` or fails at once naming the holder. A holder
+ * Takes `lock` or fails at once naming the holder. A holder
  * on this host whose process is gone is taken over (with a warning); a holder
  * on another host cannot be checked from here and is never taken over.
  */
-export async function acquireLock(store: StateStore, env: string, request: LockRequest, opts: LockOptions = {}): Promise<HeldLock> {
-  const key = lockKey(env);
+export async function acquireLock(store: StateStore, lock: LockName, request: LockRequest, opts: LockOptions = {}): Promise<HeldLock> {
+  const key = lockKey(lock);
   const action = request.action;
   if (!/^[a-z][a-z-]{0,30}$/.test(action)) throw new VezaError(`invalid lock action ${JSON.stringify(action)}`, 'this is a bug in the caller; actions are lower-case words such as deploy');
   if (request.sha !== undefined) validate.version(request.sha, true);
@@ -87,7 +118,7 @@ export async function acquireLock(store: StateStore, env: string, request: LockR
   const isAlive = opts.isAlive ?? processIsAlive;
   const now = opts.now ?? (() => new Date());
   const holder: LockHolder = holderSchema.parse({
-    env,
+    [lock.scope]: lock.name,
     action,
     user: request.user ?? currentActor().user,
     host: self.host,
@@ -102,59 +133,59 @@ export async function acquireLock(store: StateStore, env: string, request: LockR
   const judge = (h: LockHolder) => judgeHolder(h, self, isAlive);
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (await store.createExclusive(key, text)) return heldLock(store, holder);
-    const current = await readHolder(store, key);
+    if (await store.createExclusive(key, text)) return heldLock(store, lock, holder);
+    const current = await readHolder(store, lock, key);
     if (!current) continue; // released between our two calls
     const verdict = judge(current);
-    if (!verdict.stale) throw heldError(store, current, verdict, now());
-    if (await seize(store, env, text, [current], judge)) {
-      opts.logger?.warn(`took over the stale ${env} deploy lock: ${describeHolder(current)} (${verdict.reason})`, { staleHolder: current });
-      return heldLock(store, holder);
+    if (!verdict.stale) throw heldError(store, lock, current, verdict, now());
+    if (await seize(store, lock, text, [current], judge)) {
+      opts.logger?.warn(`took over the stale ${lockLabel(lock)}: ${describeHolder(current)} (${verdict.reason})`, { staleHolder: current });
+      return heldLock(store, lock, holder);
     }
     // Another contender is mid-takeover; its lock appears within a few file operations.
     await sleep(5 + attempt * 2);
   }
   throw new VezaError(
-    `could not take the ${env} deploy lock in ${store.location}: it kept changing hands`,
-    `another deploy of ${env} is starting; wait for it, then retry`,
-    'LOCKED',
+    `could not take the ${lockLabel(lock)} in ${store.location}: it kept changing hands`,
+    `another ${lock.scope === 'env' ? 'deploy' : 'switch'} of ${lock.name} is starting; wait for it, then retry`,
+    'LOCK_CONTENDED',
   );
 }
 
 /** Runs `fn` under the lock and releases it however `fn` ends. */
-export async function withLock<T>(store: StateStore, env: string, request: LockRequest, fn: (lock: HeldLock) => Promise<T>, opts: LockOptions = {}): Promise<T> {
-  const lock = await acquireLock(store, env, request, opts);
+export async function withLock<T>(store: StateStore, lock: LockName, request: LockRequest, fn: (held: HeldLock) => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const held = await acquireLock(store, lock, request, opts);
   try {
-    return await fn(lock);
+    return await fn(held);
   } finally {
-    await lock.release();
+    await held.release();
   }
 }
 
 /** Removes the lock only if `token` still holds it: never someone else's lock. */
-export async function releaseLock(store: StateStore, env: string, token: string): Promise<boolean> {
-  const current = await readHolder(store, lockKey(env));
+export async function releaseLock(store: StateStore, lock: LockName, token: string): Promise<boolean> {
+  const current = await readHolder(store, lock, lockKey(lock));
   if (current?.token !== token) return false;
-  await store.remove(lockKey(env));
+  await store.remove(lockKey(lock));
   return true;
 }
 
 /** The current holder, for status and for the unlock command's message. */
-export async function readLock(store: StateStore, env: string): Promise<LockHolder | undefined> {
-  return readHolder(store, lockKey(env));
+export async function readLock(store: StateStore, lock: LockName): Promise<LockHolder | undefined> {
+  return readHolder(store, lock, lockKey(lock));
 }
 
 /**
  * Removes the lock whoever holds it; for `infra-deploy:unlock`, when the
  * operator knows the holder is gone (e.g. it ran on a host that no longer exists).
  */
-export async function forceUnlock(store: StateStore, env: string): Promise<LockHolder | undefined> {
-  const key = lockKey(env);
+export async function forceUnlock(store: StateStore, lock: LockName): Promise<LockHolder | undefined> {
+  const key = lockKey(lock);
   const text = await store.read(key);
   if (text === undefined) return undefined;
   const parsed = parseHolder(text);
   await store.remove(key);
-  if (parsed) await store.remove(takeoverKey(env, parsed.token));
+  if (parsed) await store.remove(takeoverKey(lock, parsed.token));
   return parsed;
 }
 
@@ -166,23 +197,23 @@ export function describeHolder(h: LockHolder): string {
  * Tries to replace the stale lock held by the last of `chain`. `chain` grows
  * when the marker for that token belongs to a taker that died half-way.
  */
-async function seize(store: StateStore, env: string, text: string, chain: LockHolder[], judge: (h: LockHolder) => Verdict): Promise<boolean> {
-  const key = lockKey(env);
+async function seize(store: StateStore, lock: LockName, text: string, chain: LockHolder[], judge: (h: LockHolder) => Verdict): Promise<boolean> {
+  const key = lockKey(lock);
   const last = chain[chain.length - 1]!;
-  const marker = takeoverKey(env, last.token);
+  const marker = takeoverKey(lock, last.token);
   if (await store.createExclusive(marker, text)) {
     try {
-      const current = await readHolder(store, key);
+      const current = await readHolder(store, lock, key);
       if (current && chain.some((h) => h.token === current.token)) await store.remove(key);
       return await store.createExclusive(key, text);
     } finally {
       // Ours, and those of the dead takers whose right we inherited.
-      for (const h of chain) await store.remove(takeoverKey(env, h.token));
+      for (const h of chain) await store.remove(takeoverKey(lock, h.token));
     }
   }
-  const taker = await readHolder(store, marker);
+  const taker = await readHolder(store, lock, marker);
   if (!taker || !judge(taker).stale) return false;
-  return seize(store, env, text, [...chain, taker], judge);
+  return seize(store, lock, text, [...chain, taker], judge);
 }
 
 interface Verdict {
@@ -197,11 +228,12 @@ function judgeHolder(h: LockHolder, self: Self, isAlive: (id: ProcessIdentity) =
   return { stale: false, reason: `pid ${h.pid} is still running` };
 }
 
-function heldError(store: StateStore, h: LockHolder, verdict: Verdict, now: Date): VezaError {
+function heldError(store: StateStore, lock: LockName, h: LockHolder, verdict: Verdict, now: Date): VezaError {
   const since = `${h.startedAt} (${formatAge(now.getTime() - Date.parse(h.startedAt))} ago)`;
+  const what = lock.scope === 'env' ? lock.name : `the ${lock.name} edge`;
   return new VezaError(
-    `${h.env} is locked by a ${h.action}${h.sha ? ` of release ${h.sha}` : ''} by ${h.user} on ${h.host}, pid ${h.pid}, since ${since}: ${verdict.reason} (lock: ${store.location}/${lockKey(h.env)})`,
-    `wait for it to finish, or if you are sure it is dead: ${unlockCommand(h.env)}`,
+    `${what} is locked by a ${h.action}${h.sha ? ` of release ${h.sha}` : ''} by ${h.user} on ${h.host}, pid ${h.pid}, since ${since}: ${verdict.reason} (lock: ${store.location}/${lockKey(lock)})`,
+    `wait for it to finish, or if you are sure it is dead: ${unlockHint(store, lock)}`,
     'LOCKED',
   );
 }
@@ -223,23 +255,23 @@ function parseHolder(text: string): LockHolder | undefined {
   }
 }
 
-async function readHolder(store: StateStore, key: string): Promise<LockHolder | undefined> {
+/** `key` is the lock's own file or one of its takeover markers. */
+async function readHolder(store: StateStore, lock: LockName, key: string): Promise<LockHolder | undefined> {
   const text = await store.read(key);
   if (text === undefined) return undefined;
   const h = parseHolder(text);
   if (!h) {
-    const env = key.replace(/^locks\//, '').replace(/\.lock.*$/, '');
     throw new VezaError(
       `the lock file ${store.location}/${key} is not a valid lock`,
-      `if no deploy of ${env} is running: ${unlockCommand(env)}`,
-      'LOCKED',
+      `if no ${lock.scope === 'env' ? 'deploy' : 'switch'} of ${lock.name} is running: ${unlockHint(store, lock)}`,
+      'LOCK_INVALID',
     );
   }
   return h;
 }
 
-function heldLock(store: StateStore, holder: LockHolder): HeldLock {
-  return { holder, release: () => releaseLock(store, holder.env, holder.token) };
+function heldLock(store: StateStore, lock: LockName, holder: LockHolder): HeldLock {
+  return { holder, release: () => releaseLock(store, lock, holder.token) };
 }
 
 interface Self {

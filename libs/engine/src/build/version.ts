@@ -64,9 +64,14 @@ async function hashWorkingTree(workspaceRoot: string, runner: ProcessRunner): Pr
     const rel = (await runner.run(gitCommands.indexPath(workspaceRoot))).stdout.trim();
     const realIndex = isAbsolute(rel) ? rel : join(workspaceRoot, rel);
     // Starting from a copy keeps git's stat cache, so only changed files are re-read.
-    await fs.copyFile(realIndex, tmpIndex).catch((e: NodeJS.ErrnoException) => {
+    const copied = await fs.copyFile(realIndex, tmpIndex).then(() => true, (e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
+      return false;
     });
+    // The copy is newer than the real index, so git would trust an entry whose size and mtime still match
+    // even where the real index was racy (a same-second edit): `git status` saw the change, the hash would
+    // not. Dated to 1 s (0 turns the check off), the copy makes every such entry racy, so it is re-read.
+    if (copied) await fs.utimes(tmpIndex, 1, 1);
     await runner.run(gitCommands.addAll(workspaceRoot, tmpIndex));
     return (await runner.run(gitCommands.writeTree(workspaceRoot, tmpIndex))).stdout.trim();
   } finally {

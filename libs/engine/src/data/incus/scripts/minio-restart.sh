@@ -1,0 +1,4 @@
+set -eu
+systemctl daemon-reload
+systemctl enable minio >/dev/null 2>&1
+systemctl restart minio

@@ -1,0 +1,2 @@
+set -eu
+rabbitmqctl set_permissions -p "$2" "$1" ".*" ".*" ".*" </dev/null

@@ -1,0 +1,4 @@
+set -e
+[ -e "$1" ] || exit 3
+cat -- "$1"
+printf .
