@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,31 +17,9 @@ import (
 
 var cluster *pgtest.Cluster
 
-func TestMain(m *testing.M) {
-	c, err := pgtest.Start()
-	if err != nil && err != pgtest.ErrNoPostgres {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cluster = c
-	code := m.Run()
-	if c != nil {
-		c.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m, &cluster) }
 
-func database(t *testing.T) string {
-	t.Helper()
-	if cluster == nil {
-		t.Skip(pgtest.ErrNoPostgres.Error())
-	}
-	url, err := cluster.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return url
-}
+func database(t *testing.T) string { return cluster.Database(t) }
 
 type result struct {
 	code           int

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,19 +20,7 @@ import (
 
 var cluster *pgtest.Cluster
 
-func TestMain(m *testing.M) {
-	c, err := pgtest.Start()
-	if err != nil && err != pgtest.ErrNoPostgres {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cluster = c
-	code := m.Run()
-	if c != nil {
-		c.Stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m, &cluster) }
 
 func ptr(s string) *string { return &s }
 
@@ -111,13 +98,7 @@ func TestStatusReportsReleaseUptimeAndAnUnreachableDatabase(t *testing.T) {
 }
 
 func TestStatusReportsTheSchemaVersionOfARealDatabase(t *testing.T) {
-	if cluster == nil {
-		t.Skip(pgtest.ErrNoPostgres.Error())
-	}
-	url, err := cluster.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := cluster.Database(t)
 	f := start(t, url, nil)
 	_, _, before := getJSON(t, f.base+"/api/v1/status")
 	if before["database"] != "ok" || before["schemaVersion"] != nil {
@@ -159,15 +140,22 @@ func TestUnknownPathsAre404AndWrongMethods405(t *testing.T) {
 	}
 }
 
-func TestTheWebSocketEchoesTextAndBinaryFrames(t *testing.T) {
-	f := start(t, downDB, nil)
+// dialSocket opens /api/v1/ws; the connection and its context end with the test.
+func dialSocket(t *testing.T, f fixture) (*websocket.Conn, context.Context) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	c, _, err := websocket.Dial(ctx, "ws://"+f.host+"/api/v1/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.CloseNow()
+	t.Cleanup(func() { c.CloseNow() })
+	return c, ctx
+}
+
+func TestTheWebSocketEchoesTextAndBinaryFrames(t *testing.T) {
+	f := start(t, downDB, nil)
+	c, ctx := dialSocket(t, f)
 	for _, msg := range []struct {
 		typ  websocket.MessageType
 		data []byte
@@ -204,13 +192,7 @@ func TestUpgradesElsewhereAre404AndAPlainGetOfTheSocketIs426(t *testing.T) {
 
 func TestShutdownSaysGoingAwayToSocketsAndStopsListening(t *testing.T) {
 	f := start(t, downDB, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+f.host+"/api/v1/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	c, ctx := dialSocket(t, f)
 	read := make(chan error, 1)
 	go func() { _, _, err := c.Read(ctx); read <- err }()
 	if err := f.srv.Shutdown(); err != nil {

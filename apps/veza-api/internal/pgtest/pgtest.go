@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -143,4 +144,34 @@ func (c *Cluster) NewDatabase(ctx context.Context) (string, error) {
 func (c *Cluster) Stop() {
 	_ = c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "-t", "30", "stop")
 	os.RemoveAll(c.dir)
+}
+
+// Main is a test package's TestMain: one cluster for the package, stopped
+// after its tests. A machine without PostgreSQL binaries leaves *into nil,
+// and Database then skips; any other start failure fails the package.
+func Main(m *testing.M, into **Cluster) {
+	c, err := Start()
+	if err != nil && err != ErrNoPostgres {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*into = c
+	code := m.Run()
+	if c != nil {
+		c.Stop()
+	}
+	os.Exit(code)
+}
+
+// Database is a fresh database's URL for one test.
+func (c *Cluster) Database(t testing.TB) string {
+	t.Helper()
+	if c == nil {
+		t.Skip(ErrNoPostgres.Error())
+	}
+	url, err := c.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
