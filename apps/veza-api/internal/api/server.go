@@ -49,6 +49,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	sockets map[*websocket.Conn]struct{}
+	// closing is set once shutdown has begun: a socket accepted after the
+	// snapshot closeSockets took must close itself.
+	closing bool
 }
 
 // New prepares the server; the pool connects lazily, so a database that is
@@ -128,6 +131,11 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(maxFrame)
 	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = c.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
 	s.sockets[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -153,6 +161,7 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 // reconnect — landing on the new colour after a switch.
 func (s *Server) closeSockets() {
 	s.mu.Lock()
+	s.closing = true
 	open := make([]*websocket.Conn, 0, len(s.sockets))
 	for c := range s.sockets {
 		open = append(open, c)
