@@ -2,6 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'node:http';
+import { loadEnvironment } from '@veza/engine/config/environment';
+import { localSlotsDir } from '@veza/engine/hosts/local/paths';
+import { slotName } from '@veza/engine/hosts/naming';
 import { httpGet } from '@veza/engine/util/http';
 import { reportedRelease } from '@veza/engine/deploy/probe';
 import { parseReleaseManifest } from '@veza/engine/release/manifest';
@@ -13,7 +17,8 @@ import { snapshotTree } from './support/tree';
 /**
  * The README's main job on the real components, through the real Nx task
  * graph: `nx run infra-deploy:deploy --env=local` tests, builds, packages
- * and publishes veza-api, veza-stream and veza-web, provisions Postgres,
+ * and publishes veza-api (Go), veza-stream (Rust) and veza-web (React),
+ * provisions Postgres,
  * starts the edge and deploys — in a copy of this repository, on a loopback
  * subnet and port of its own. It shares this checkout's Nx cache, so what
  * was built here is not built again.
@@ -29,6 +34,15 @@ test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op
     const r = await httpGet({ host: `${SUBNET}.1`, port: PORT, hostHeader: `veza.localhost:${PORT}`, path, timeoutMs: 5_000 });
     return reportedRelease(r.body);
   };
+  /** Bytes, not text: segments are binary. */
+  const publicGet = (path: string) =>
+    new Promise<{ status: number; type: string | undefined; body: Buffer }>((resolve, reject) => {
+      const req = request({ host: `${SUBNET}.1`, port: PORT, path, headers: { host: `veza.localhost:${PORT}` }, timeout: 5_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`))).on('error', reject).end();
+    });
   const releaseManifest = async (sha: string) =>
     parseReleaseManifest(await fs.readFile(join(repo.dir, '.veza/registry/veza/generic/veza-release', sha, 'release.json'), 'utf8'), 'release.json', sha);
 
@@ -39,6 +53,27 @@ test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op
   assert.equal(await publicRelease('/api/v1/status'), first);
   assert.equal(await publicRelease('/stream/status'), first);
   assert.equal(await publicRelease('/status.json'), first);
+
+  // What answers is what the pipeline built: the Go binary (stamped with the release it was built
+  // as, reporting the schema migrate_tool applied), the Rust binary's HLS, the pre-rendered React page.
+  const env = await loadEnvironment(repo.dir, 'local');
+  const running = async (component: string) => {
+    const { pid } = JSON.parse(await fs.readFile(join(localSlotsDir(repo.dir, 'local'), slotName(env, component, 'green'), 'child.pid'), 'utf8')) as { pid: number };
+    return fs.readlink(`/proc/${pid}/exe`);
+  };
+  assert.match(await running('veza-api'), /\/app\/veza-api$/);
+  assert.match(await running('veza-stream'), /\/app\/veza-stream$/);
+  const api = JSON.parse((await publicGet('/api/v1/status')).body.toString('utf8')) as Record<string, unknown>;
+  assert.deepEqual([api.release, api.build, api.database, api.schemaVersion], [first, first, 'ok', '0002_playlists']);
+  const playlist = await publicGet('/tracks/Track_01-a/index.m3u8');
+  assert.equal(playlist.status, 200);
+  assert.equal(playlist.type, 'application/vnd.apple.mpegurl');
+  const segments = playlist.body.toString('utf8').split('\n').filter((l) => l.endsWith('.ts'));
+  assert.ok(segments.length >= 4, playlist.body.toString('utf8'));
+  const segment = await publicGet(`/tracks/Track_01-a/${segments[0]}`);
+  assert.deepEqual([segment.status, segment.type, segment.body.length % 188, segment.body[0]], [200, 'video/mp2t', 0, 0x47]);
+  const page = (await publicGet('/')).body.toString('utf8');
+  assert.match(page, new RegExp(`<dt>Web release</dt><dd class="mono">${first}</dd>`), 'the page shows the sha');
 
   const again = await nx('run', 'infra-deploy:deploy', '--env=local');
   assert.equal(again.code, 0, again.out);

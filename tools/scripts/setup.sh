@@ -8,12 +8,15 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 need_apt=()
 command -v haproxy >/dev/null || need_apt+=(haproxy)
-command -v go >/dev/null || need_apt+=(golang-go)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v runuser >/dev/null || need_apt+=(util-linux)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+# The Rust stream server links statically against glibc when the musl target
+# is not installed (+crt-static): that needs a C linker and libc.a.
+command -v cc >/dev/null || need_apt+=(gcc)
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -24,6 +27,27 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Go and Rust must be at least what the components' go.mod and Cargo.toml
+# ask for; Debian 12's golang-go and cargo are older, so these are checked,
+# not installed, and every gap is listed at the end.
+missing=()
+version_at_least() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+go_want=$(sed -n 's/^go \([0-9.]*\).*/\1/p' apps/veza-api/go.mod)
+go_have=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || true
+if [ -z "$go_have" ]; then
+  missing+=("Go >= $go_want (apps/veza-api/go.mod): no go on PATH — install the official Go tarball (e.g. into /usr/local/go) and add its bin/ to PATH")
+elif ! version_at_least "$go_have" "$go_want"; then
+  missing+=("Go >= $go_want (apps/veza-api/go.mod): found $go_have on PATH — install a newer Go and put it first on PATH")
+fi
+cargo_bin=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
+rust_want=$(sed -n 's/^rust-version = "\([0-9.]*\)"/\1/p' apps/veza-stream/Cargo.toml)
+rust_have=$("$(dirname "$cargo_bin")/rustc" --version 2>/dev/null | awk '{print $2}') || true
+if [ ! -x "$cargo_bin" ] || [ -z "$rust_have" ]; then
+  missing+=("Rust >= $rust_want (apps/veza-stream/Cargo.toml): no cargo on PATH or in ~/.cargo/bin — install it with rustup")
+elif ! version_at_least "$rust_have" "$rust_want"; then
+  missing+=("Rust >= $rust_want (apps/veza-stream/Cargo.toml): found rustc $rust_have — run: rustup update stable")
 fi
 
 # Debian's haproxy package starts a system service on :80; the pipeline runs
@@ -50,3 +74,21 @@ node tools/scripts/patch-nx.cjs
 # (tools/scripts/fresh-bundle.cjs); each entry rebuilds its bundle only when
 # a source changed, so this is quick when nothing did.
 node -e 'require("./tools/executors/executors.js"); require("./tools/generators/component-nodes.js")'
+
+# Fill the module and crate caches the go and cargo presets use (outside the
+# workspace, kept between runs), so a build after this downloads nothing; a
+# second run finds them warm and returns at once.
+if [ ${#missing[@]} -eq 0 ]; then
+  gomodcache="${GOMODCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/veza/go/mod}"
+  if ! (cd apps/veza-api && GOMODCACHE="$gomodcache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local go mod download >/dev/null); then
+    missing+=("the Go modules of apps/veza-api/go.sum: the module proxy could not be reached — check the network and \`go env GOPROXY\`")
+  fi
+  if ! (cd apps/veza-stream && PATH="$(dirname "$cargo_bin"):$PATH" cargo fetch --locked --quiet); then
+    missing+=("the crates of apps/veza-stream/Cargo.lock: the crate registry could not be reached — check the network and cargo's registry settings")
+  fi
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  for m in "${missing[@]}"; do log "missing: $m"; done
+  exit 1
+fi

@@ -64,7 +64,7 @@ function rawGet(port: number, path: string): Promise<{ status: number; body: str
   });
 }
 
-test('the build bakes the release sha into the JS and the design tokens into the CSS', async () => {
+test('the build bakes the release sha into the JS and the pre-rendered page, and the design tokens into the CSS', async () => {
   const js = await assetsOf('.js');
   const css = await assetsOf('.css');
   assert.equal(js.length, 1);
@@ -81,6 +81,7 @@ test('the build bakes the release sha into the JS and the design tokens into the
 
   const html = await fs.readFile(join(publicDir, 'index.html'), 'utf8');
   assert.ok(html.includes(`/assets/${js[0]}`) && html.includes(`/assets/${css[0]}`));
+  assert.match(html, new RegExp(`<div id="root"><main class="page">.*<dt>Web release</dt><dd class="mono">${RELEASE}</dd>`), 'the page shows the sha before any script runs');
 });
 
 test('two builds of the same source are byte-identical', async () => {

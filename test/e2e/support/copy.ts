@@ -28,7 +28,14 @@ export interface NxRun {
   out: string;
 }
 
-export async function copyRepository(t: { after(fn: () => unknown): void }, opts: { subnet: string; port: number }): Promise<RepoCopy> {
+export interface CopyOptions {
+  subnet: string;
+  port: number;
+  /** A fixed author and committer date: two copies of the same files then get the same commit sha. */
+  commitDate?: string;
+}
+
+export async function copyRepository(t: { after(fn: () => unknown): void }, opts: CopyOptions): Promise<RepoCopy> {
   const tmp = await tempWorkspace(t, 'repo');
   const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: WORKSPACE_ROOT, maxBuffer: 64 * 1024 * 1024 });
   for (const rel of stdout.split('\0').filter(Boolean)) {
@@ -42,7 +49,8 @@ export async function copyRepository(t: { after(fn: () => unknown): void }, opts
   await edit(join(tmp.dir, 'infra/environments/local.yaml'), (s) => s.replace(/subnet: [0-9.]+/, `subnet: ${opts.subnet}`).replace(/:18080\b/, `:${opts.port}`));
   await edit(join(tmp.dir, 'infra/edges/local-edge.yaml'), (s) => s.replace(/port: 18080/, `port: ${opts.port}`).replace(/addresses: \[127\.0\.0\.1\]/, `addresses: [${opts.subnet}.1]`));
 
-  const git = (...args: string[]) => run('git', [...GIT_ID, ...args], { cwd: tmp.dir }).then((r) => r.stdout.trim());
+  const dates = opts.commitDate ? { GIT_AUTHOR_DATE: opts.commitDate, GIT_COMMITTER_DATE: opts.commitDate } : {};
+  const git = (...args: string[]) => run('git', [...GIT_ID, ...args], { cwd: tmp.dir, env: { ...process.env, ...dates } }).then((r) => r.stdout.trim());
   await git('init', '-q');
   await fs.appendFile(join(tmp.dir, '.git/info/exclude'), 'node_modules\n');
   const commit = async (message: string) => {

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadComponent, packageName, type ComponentDeclaration } from '../config/component';
+import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { createProcessRunner, type ProcessRunner } from '../ports/process';
 import { resolveBuildVersion } from './version';
@@ -57,7 +58,11 @@ export async function planBuild(opts: BuildOptions): Promise<BuildPlan> {
     ...preset.outputs(component),
     ...component.build.assets.map((a) => ({ name: assetName(a), from: `build.assets (${a})` })),
   ]);
-  const steps = await preset.prepare(ctx);
+  const steps = await preset.prepare(ctx).catch((e: unknown) => {
+    // A missing toolchain names the tool, not who needed it; say which component's build stopped.
+    if (e instanceof VezaError && e.code === 'MISSING_TOOLCHAIN') throw new VezaError(`${component.name}: cannot build: ${e.message}`, e.hint, e.code);
+    throw e;
+  });
   for (const asset of component.build.assets) {
     const from = await checkExists(ref(`build.assets (${asset})`), asset);
     steps.push({ kind: 'copy', from, to: join(paths.rootDir, assetName(asset)) });
@@ -80,7 +85,7 @@ export async function buildComponent(opts: BuildOptions): Promise<BuildPlan> {
   await fs.rm(plan.paths.outDir, { recursive: true, force: true });
   await fs.mkdir(plan.paths.rootDir, { recursive: true });
   try {
-    await runSteps(plan.steps, { runner, log: opts.log, workspaceRoot: resolve(opts.workspaceRoot) });
+    await runSteps(plan.steps, { runner, log: opts.log, workspaceRoot: resolve(opts.workspaceRoot), component: plan.record.component });
   } catch (e) {
     await fs.rm(plan.paths.rootDir, { recursive: true, force: true });
     throw e;

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createNodesFromFiles, type CreateNodesContextV2, type CreateNodesV2, type TargetConfiguration } from '@nx/devkit';
 import type { ComponentDeclaration } from '@veza/engine/config/component';
-import { goCaches, goEnv } from '@veza/engine/build/presets/go';
+import { goCaches, goEnv, goSources } from '@veza/engine/build/presets/go';
+import { SOURCE_DATE_EPOCH } from '@veza/engine/build/presets/cargo';
 import { describeError } from '@veza/engine/log/errors';
 import { parseComponent } from '../shared/tree-config';
 
@@ -27,9 +28,29 @@ export function testTarget(root: string, c: ComponentDeclaration): TargetConfigu
     case 'vite':
       return { executor: 'nx:run-commands', options: { command: `node tools/scripts/run-tests.mjs ${root}` } };
     case 'go':
-      return { executor: 'nx:run-commands', options: { command: 'go test ./...', cwd: root, env: goEnv(goCaches(process.env)) } };
+      return { executor: 'nx:run-commands', options: { commands: ['go vet ./...', 'go test ./...'], parallel: false, cwd: root, env: goEnv(goCaches(process.env), goSources(process.env)) } };
     case 'cargo':
-      return { executor: 'nx:run-commands', options: { command: 'cargo test --offline --locked', cwd: root, env: { CARGO_TARGET_DIR: cargoTargetDir(c) } } };
+      return { executor: 'nx:run-commands', options: { command: 'cargo test --locked', cwd: root, env: { CARGO_TARGET_DIR: cargoTargetDir(c), SOURCE_DATE_EPOCH } } };
+  }
+}
+
+/**
+ * A Go or Rust component's hash is its own folder (go.mod and go.sum, or
+ * Cargo.toml and Cargo.lock, with the code) and its toolchain's version —
+ * not the npm lockfile or the TypeScript config every other project shares,
+ * which its binaries never see. Target defaults win over inferred targets'
+ * inputs in Nx, so this overrides the `default` named input for the project
+ * instead; `production` and the build's tooling inputs build on it. Their
+ * tests run with their own toolchain, so the workspace test runner is no input.
+ */
+export function componentNamedInputs(c: ComponentDeclaration): Record<string, string[]> | undefined {
+  switch (c.build.preset) {
+    case 'go':
+      return { default: ['{projectRoot}/**/*', 'goToolchain'], testRunner: [] };
+    case 'cargo':
+      return { default: ['{projectRoot}/**/*', 'cargoToolchain'], testRunner: [] };
+    default:
+      return undefined;
   }
 }
 
@@ -53,7 +74,10 @@ function componentNodes(file: string, _options: unknown, context: CreateNodesCon
   }
   return {
     projects: {
-      [root]: { name: c.name, projectType: 'application' as const, tags: [COMPONENT_TAG], targets: componentTargets(root, c) },
+      [root]: {
+        name: c.name, projectType: 'application' as const, tags: [COMPONENT_TAG], targets: componentTargets(root, c),
+        ...(componentNamedInputs(c) ? { namedInputs: componentNamedInputs(c) } : {}),
+      },
     },
   };
 }

@@ -14,7 +14,7 @@ let goDir: string;
 let goEnv: NodeJS.ProcessEnv;
 before(async () => {
   goDir = await fs.mkdtemp(join(tmpdir(), 'veza-go-test-'));
-  goEnv = { GOCACHE: join(goDir, 'cache'), GOPATH: join(goDir, 'path') };
+  goEnv = { GOCACHE: join(goDir, 'cache'), GOMODCACHE: join(goDir, 'mod') };
 });
 after(() => fs.rm(goDir, { recursive: true, force: true }));
 
@@ -28,6 +28,7 @@ test('go preset: tests, then one static binary per entry that runs', async (t) =
     assert.ok(st.mode & 0o111, `${bin} is executable`);
     assert.equal(execFileSync(join(root, bin), { encoding: 'utf8' }).trim(), `${bin}: fixture ok`);
   }
+  assert.ok(ws.log.lines.some((l) => /go vet \.\/\.\.\./.test(l)), 'go vet ran');
   assert.ok(ws.log.lines.some((l) => /go test \.\/\.\.\./.test(l)), 'go test ran');
   const record = JSON.parse(await fs.readFile(plan.paths.recordFile, 'utf8'));
   assert.deepEqual(record, { component: 'veza-api', package: 'veza-api', version: RELEASE, preset: 'go' });
@@ -47,7 +48,8 @@ test('go preset: a failing go test fails the build and leaves no artifact root',
   await assert.rejects(ws.build(), (e: unknown) => {
     assert.ok(e instanceof VezaError);
     assert.equal(e.code, 'COMMAND_FAILED');
-    assert.match(e.message, /go test/);
+    assert.match(e.toLine(), /^veza-api: go test failed \(exit 1\): .*deliberately broken.* — fix the failing Go test \(cd apps\/veza-api && go test \.\/\.\.\.\), then re-run; nothing was packaged$/);
+    assert.doesNotMatch(e.toLine(), /\n/);
     return true;
   });
   const out = join(ws.root, 'dist', 'build', 'veza-api');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { planGo } from '../presets/go';
-import { planCargo } from '../presets/cargo';
+import { goCaches, planGo } from '../presets/go';
+import { planCargo, SOURCE_DATE_EPOCH } from '../presets/cargo';
 import { planBundles } from '../presets/node';
 import { planVite } from '../presets/vite';
 import { describeStep, type BuildStep } from '../steps';
@@ -11,34 +11,54 @@ import { fixtureWorkspace, RELEASE, run } from './workspace';
 
 const argv = (s: BuildStep) => (s.kind === 'run' ? s.command.argv : []);
 
-test('go plan: test first, then a trimmed static build per binary, offline', () => {
-  const steps = planGo({ go: '/usr/bin/go', projectRoot: '/ws/apps/a', rootDir: '/ws/dist/build/a/root', binaries: ['veza-api', 'migrate_tool'], goCache: '/c', goPath: '/p' });
+test('go plan: vet, test, then a trimmed static build per binary stamped with the release, through the machine\'s module proxy', () => {
+  const steps = planGo({
+    go: '/usr/bin/go', component: 'a', workspaceRoot: '/ws', projectRoot: '/ws/apps/a', rootDir: '/ws/dist/build/a/root',
+    binaries: ['veza-api', 'migrate_tool'], version: RELEASE, goCache: '/c', goModCache: '/m',
+  });
+  const ldflags = `-ldflags=-s -w -buildid= -X main.release=${RELEASE}`;
   assert.deepEqual(steps.map(argv), [
+    ['/usr/bin/go', 'vet', './...'],
     ['/usr/bin/go', 'test', './...'],
-    ['/usr/bin/go', 'build', '-trimpath', '-buildvcs=false', '-ldflags=-buildid=', '-o', '/ws/dist/build/a/root/veza-api', './cmd/veza-api'],
-    ['/usr/bin/go', 'build', '-trimpath', '-buildvcs=false', '-ldflags=-buildid=', '-o', '/ws/dist/build/a/root/migrate_tool', './cmd/migrate_tool'],
+    ['/usr/bin/go', 'build', '-trimpath', '-buildvcs=false', ldflags, '-o', '/ws/dist/build/a/root/veza-api', './cmd/veza-api'],
+    ['/usr/bin/go', 'build', '-trimpath', '-buildvcs=false', ldflags, '-o', '/ws/dist/build/a/root/migrate_tool', './cmd/migrate_tool'],
   ]);
   for (const s of steps) {
     assert.ok(s.kind === 'run');
     assert.equal(s.command.cwd, '/ws/apps/a');
-    assert.equal(s.command.env?.CGO_ENABLED, '0');
-    assert.equal(s.command.env?.GOPROXY, 'off');
-    assert.equal(s.command.env?.GOCACHE, '/c');
+    assert.deepEqual(s.command.env, { CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false -trimpath -mod=readonly', GOTOOLCHAIN: 'local', GOCACHE: '/c', GOMODCACHE: '/m' },
+      'GOPROXY is left to the machine');
   }
 });
 
-test('cargo plan: the musl target when installed, the host target otherwise', () => {
-  const base = { cargo: '/c/cargo', projectRoot: '/ws/apps/s', rootDir: '/ws/root', binaries: ['veza-stream'], targetDir: '/t', env: {} };
-  const musl = planCargo({ ...base, target: 'x86_64-unknown-linux-musl' });
+test('go caches: the user\'s own when named, else under the user cache dir, never in the workspace', () => {
+  assert.deepEqual(goCaches({ HOME: '/home/u' }), { goCache: '/home/u/.cache/veza/go/build', goModCache: '/home/u/.cache/veza/go/mod' });
+  assert.deepEqual(goCaches({ HOME: '/home/u', XDG_CACHE_HOME: '/x' }), { goCache: '/x/veza/go/build', goModCache: '/x/veza/go/mod' });
+  assert.deepEqual(goCaches({ GOCACHE: '/gc', GOMODCACHE: '/gm' }), { goCache: '/gc', goModCache: '/gm' });
+});
+
+test('cargo plan: test, then a static release build for an explicit target with the checkout\'s paths remapped', () => {
+  const base = { cargo: '/c/cargo', component: 's', workspaceRoot: '/ws', projectRoot: '/ws/apps/s', rootDir: '/ws/root', binaries: ['veza-stream'], targetDir: '/t', cargoHome: '/home/u/.cargo', env: {} };
+  const musl = planCargo({ ...base, target: { triple: 'x86_64-unknown-linux-musl', kind: 'musl' } });
   assert.deepEqual(musl.map(argv).slice(0, 2), [
-    ['/c/cargo', 'test', '--offline', '--locked'],
-    ['/c/cargo', 'build', '--release', '--offline', '--locked', '--target', 'x86_64-unknown-linux-musl'],
+    ['/c/cargo', 'test', '--locked'],
+    ['/c/cargo', 'build', '--release', '--locked', '--target', 'x86_64-unknown-linux-musl'],
   ]);
   assert.deepEqual(musl[2], { kind: 'copy', from: '/t/x86_64-unknown-linux-musl/release/veza-stream', to: '/ws/root/veza-stream', mode: 0o755 });
-  const host = planCargo(base);
-  assert.deepEqual(argv(host[1]), ['/c/cargo', 'build', '--release', '--offline', '--locked']);
-  assert.deepEqual(host[2], { kind: 'copy', from: '/t/release/veza-stream', to: '/ws/root/veza-stream', mode: 0o755 });
-  assert.ok(host[0].kind === 'run' && host[0].command.env?.CARGO_TARGET_DIR === '/t');
+  const remaps = ['--remap-path-prefix=/ws/apps/s=/build/s', '--remap-path-prefix=/home/u/.cargo=/cargo'];
+  assert.ok(musl[1].kind === 'run');
+  assert.equal(musl[1].command.env?.CARGO_ENCODED_RUSTFLAGS, remaps.join('\x1f'), 'musl is static already');
+
+  const gnu = planCargo({ ...base, target: { triple: 'x86_64-unknown-linux-gnu', kind: 'gnu-static' } });
+  assert.ok(gnu[0].kind === 'run' && gnu[1].kind === 'run');
+  assert.deepEqual(gnu[1].command.argv, ['/c/cargo', 'build', '--release', '--locked', '--target', 'x86_64-unknown-linux-gnu']);
+  assert.equal(gnu[1].command.env?.CARGO_ENCODED_RUSTFLAGS, ['-C', 'target-feature=+crt-static', ...remaps].join('\x1f'));
+  assert.deepEqual(gnu[2], { kind: 'copy', from: '/t/x86_64-unknown-linux-gnu/release/veza-stream', to: '/ws/root/veza-stream', mode: 0o755 });
+  for (const s of [gnu[0], gnu[1]]) {
+    assert.equal(s.command.env?.CARGO_TARGET_DIR, '/t');
+    assert.equal(s.command.env?.SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH);
+  }
+  assert.equal(gnu[0].command.env?.CARGO_ENCODED_RUSTFLAGS, undefined, 'tests build for the host, as `nx test` does, sharing its compilation');
 });
 
 test('cargo off PATH is found in ~/.cargo/bin and its folder put on the commands\' PATH', async (t) => {

@@ -60,12 +60,12 @@ test('a preset refuses the fields of another preset, and needs its own', async (
   await refused(goMissingCmd, { code: 'BAD_COMPONENT', message: /build\.binaries \(nope\): apps\/veza-api\/cmd\/nope does not exist/ });
 });
 
-test('a missing toolchain names the package to install', async (t) => {
+test('a missing toolchain names the component and what to install', async (t) => {
   const go = await fixtureWorkspace(t, 'go', { name: 'veza-api', build: { preset: 'go', binaries: ['veza-api'] }, run }, { PATH: '/nonexistent' });
-  await refused(go, { code: 'MISSING_TOOLCHAIN', message: /^go not found on PATH/, hint: /apt-get install golang-go/ });
+  await refused(go, { code: 'MISSING_TOOLCHAIN', message: /^veza-api: cannot build: go not found on PATH$/, hint: /install the Go toolchain/ });
   const cargo = await fixtureWorkspace(t, 'cargo', { name: 'veza-stream', build: { preset: 'cargo', binaries: ['probe'] }, run },
     { PATH: '/nonexistent', CARGO_HOME: '/nonexistent/cargo' });
-  await refused(cargo, { code: 'MISSING_TOOLCHAIN', message: /^cargo not found \(looked on PATH and in \/nonexistent\/cargo\/bin\)/, hint: /rustup/ });
+  await refused(cargo, { code: 'MISSING_TOOLCHAIN', message: /^veza-stream: cannot build: cargo not found \(looked on PATH and in \/nonexistent\/cargo\/bin\)/, hint: /rustup/ });
 });
 
 test('a vite component needs its vite.config.ts', async (t) => {
