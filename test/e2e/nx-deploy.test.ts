@@ -100,8 +100,8 @@ test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op
   assert.deepEqual(report.components.map((c) => c.health), ['ok', 'ok', 'ok']);
 
   // Refusals through the commands users type: exit 1 (never 130), one clear line, nothing under .veza/ changed.
-  const running = (rel: string) => rel.startsWith('envs/local/data/postgres/') || rel.startsWith('envs/local/data/log/') || rel.startsWith('edges/');
-  const state = () => snapshotTree(join(repo.dir, '.veza'), running);
+  const serverOwned = (rel: string) => rel.startsWith('envs/local/data/postgres/') || rel.startsWith('envs/local/data/log/') || rel.startsWith('edges/');
+  const state = () => snapshotTree(join(repo.dir, '.veza'), serverOwned);
   const before = await state();
   const unpublished = await nx('run', 'infra-deploy:deploy', '--env=local', `--sha=${'6f'.repeat(20)}`);
   assert.equal(unpublished.code, 1, unpublished.out);
