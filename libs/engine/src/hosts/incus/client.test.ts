@@ -35,6 +35,18 @@ test('readFile returns the bytes exactly, undefined for a missing file, and quot
   await assert.rejects(c.readFile('edge', '/etc/broken'), (e: unknown) => isVezaError(e) && e.code === 'COMMAND_FAILED' && /incus exec edge/.test(e.message) && /Permission denied/.test(e.message));
 });
 
+test('readFile reads again when incus exec exits 0 with its output cut short, or does not get through; a bounded number of times', async () => {
+  let calls = 0;
+  const flaky = scriptedRunner(() => (++calls === 1 ? { stdout: '{"partial' } : calls === 2 ? { exitCode: 255, stderr: 'Error: websocket closed' } : { stdout: '{"whole":true}.' }));
+  assert.equal(await new IncusClient(flaky, 'default').readFile('edge', '/var/lib/veza/state/h.json'), '{"whole":true}');
+  assert.equal(calls, 3);
+
+  let tries = 0;
+  const cut = scriptedRunner(() => (tries++, { stdout: '{"partial' }));
+  await assert.rejects(new IncusClient(cut, 'default').readFile('edge', '/var/lib/veza/state/h.json'), (e: unknown) => isVezaError(e) && e.code === 'COMMAND_FAILED');
+  assert.equal(tries, 4, 'then it is an error');
+});
+
 test('writeFile sends the content on stdin and names path, owner and mode as arguments', async () => {
   const runner = scriptedRunner(() => ({}));
   await new IncusClient(runner, 'p1').writeFile('ct', '/etc/veza/slot.env', 'SECRET="x"\n', { mode: '0600' });

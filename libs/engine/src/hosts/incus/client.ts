@@ -28,6 +28,11 @@ const WRITE_FILE = shellScript('hosts/incus/scripts/write-file.sh');
  */
 const READ_FILE = shellScript('hosts/incus/scripts/read-file.sh');
 export const MISSING = 3;
+/** incus's own exit code when the exec itself did not get through. */
+const EXEC_FAILED = 255;
+/** An incomplete read is tried again this often, pausing 0.3 s, 0.6 s, … in between. */
+const READ_TRIES = 4;
+const READ_PAUSE_MS = 300;
 
 export class IncusClient {
   readonly scope: cli.IncusScope;
@@ -78,12 +83,23 @@ export class IncusClient {
   }
 
   /** The file's content, or undefined when it does not exist. */
+  /**
+   * The file's bytes, undefined when it does not exist. The script ends its
+   * output with a sentinel: under load `incus exec` has been seen to exit 0
+   * with its output cut short (on a fresh machine, CI), and a read is safe
+   * to repeat, so an incomplete answer is read again, a bounded number of
+   * times, before it is an error.
+   */
   async readFile(name: string, path: string): Promise<string | undefined> {
     const command = cli.exec(this.scope, name, ['sh', '-c', READ_FILE, 'veza', cli.checkPath(path)], { description: `read ${name}:${path}` });
-    const res = await this.run(command, { check: false });
-    if (res.exitCode === MISSING) return undefined;
-    if (res.exitCode !== 0 || !res.stdout.endsWith('.')) throw commandFailed(command, res);
-    return res.stdout.slice(0, -1);
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.run(command, { check: false });
+      if (res.exitCode === MISSING) return undefined;
+      if (res.exitCode === 0 && res.stdout.endsWith('.')) return res.stdout.slice(0, -1);
+      if (res.exitCode !== 0 && res.exitCode !== EXEC_FAILED) throw commandFailed(command, res);
+      if (attempt >= READ_TRIES) throw commandFailed(command, res);
+      await sleep(READ_PAUSE_MS * attempt);
+    }
   }
 
   /**
