@@ -30,9 +30,11 @@ const READ_FILE = shellScript('hosts/incus/scripts/read-file.sh');
 export const MISSING = 3;
 /** incus's own exit code when the exec itself did not get through. */
 const EXEC_FAILED = 255;
-/** An incomplete read is tried again this often, pausing 0.3 s, 0.6 s, … in between. */
+/** A read that did not get through is tried again this often, pausing 0.3 s, 0.6 s, … in between. */
 const READ_TRIES = 4;
 const READ_PAUSE_MS = 300;
+/** What an `accept` of readRepeatedly returns for an answer worth another try. */
+export const AGAIN: unique symbol = Symbol('again');
 
 export class IncusClient {
   readonly scope: cli.IncusScope;
@@ -84,22 +86,34 @@ export class IncusClient {
 
   /** The file's content, or undefined when it does not exist. */
   /**
-   * The file's bytes, undefined when it does not exist. The script ends its
-   * output with a sentinel: under load `incus exec` has been seen to exit 0
-   * with its output cut short (on a fresh machine, CI), and a read is safe
-   * to repeat, so an incomplete answer is read again, a bounded number of
-   * times, before it is an error.
+   * Runs a read-only command until `accept` makes sense of its answer, at
+   * most READ_TRIES times, pausing a little longer each time: under load
+   * `incus exec` can fail to get through, or exit 0 with its output cut
+   * short, and a read is safe to repeat. `accept` returns AGAIN for an answer
+   * worth another try and throws for a definite failure; after the last try
+   * `exhausted` has the last answer.
    */
-  async readFile(name: string, path: string): Promise<string | undefined> {
-    const command = cli.exec(this.scope, name, ['sh', '-c', READ_FILE, 'veza', cli.checkPath(path)], { description: `read ${name}:${path}` });
+  async readRepeatedly<T>(command: Command, accept: (res: RunResult) => T | typeof AGAIN, exhausted: (last: RunResult) => T): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const res = await this.run(command, { check: false });
+      const res = await this.run(command, { check: false }).catch((e: unknown): RunResult => ({ exitCode: EXEC_FAILED, stdout: '', stderr: String(e) }));
+      const value = accept(res);
+      if (value !== AGAIN) return value;
+      if (attempt >= READ_TRIES) return exhausted(res);
+      await sleep(READ_PAUSE_MS * attempt);
+    }
+  }
+
+  /** The file's bytes (its script ends them with a sentinel, so a cut answer shows), undefined when it does not exist. */
+  readFile(name: string, path: string): Promise<string | undefined> {
+    const command = cli.exec(this.scope, name, ['sh', '-c', READ_FILE, 'veza', cli.checkPath(path)], { description: `read ${name}:${path}` });
+    return this.readRepeatedly(command, (res) => {
       if (res.exitCode === MISSING) return undefined;
       if (res.exitCode === 0 && res.stdout.endsWith('.')) return res.stdout.slice(0, -1);
       if (res.exitCode !== 0 && res.exitCode !== EXEC_FAILED) throw commandFailed(command, res);
-      if (attempt >= READ_TRIES) throw commandFailed(command, res);
-      await sleep(READ_PAUSE_MS * attempt);
-    }
+      return AGAIN;
+    }, (last) => {
+      throw commandFailed(command, last);
+    });
   }
 
   /**

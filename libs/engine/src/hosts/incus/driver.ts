@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import type { SlotRole } from '../naming';
 import { checkEnvVars } from '../slot-spec';
 import { formatSlotEnvFile } from './env-file';
 import * as cli from './cli';
-import { IncusClient } from './client';
+import { AGAIN, IncusClient } from './client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './host';
 import type { Instance } from './json';
 import { probeAnswer, probeArgv } from './probe';
@@ -166,23 +165,18 @@ export class IncusDriver implements HostDriver {
   }
 
   /**
-   * The slot unit's state as systemd reports it, read up to UNIT_READ_TRIES
-   * times: `systemctl show` answers for a stopped unit too, so a failed read
-   * (an `incus exec` that did not get through, under load) is no state at
-   * all. undefined when no try read one.
+   * The slot unit's state as systemd reports it. `systemctl show` answers
+   * for a stopped unit too, so an answer without ActiveState is a read that
+   * did not get through, not a state: tried again, then undefined.
    */
-  private async unitState(i: Instance): Promise<{ active: boolean; pid?: number } | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      const res = await this.client.exec(i.name, ['systemctl', 'show', SLOT_UNIT, '--property', 'ActiveState', '--property', 'MainPID'], { check: false, description: `read the unit state of ${i.name}` })
-        .catch(() => undefined);
-      const props = res?.exitCode === 0 ? Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string])) : {};
-      if (props.ActiveState) {
-        const pid = Number(props.MainPID);
-        return { active: props.ActiveState === 'active', ...(pid > 0 ? { pid } : {}) };
-      }
-      if (attempt >= UNIT_READ_TRIES) return undefined;
-      await sleep(UNIT_READ_PAUSE_MS * attempt);
-    }
+  private unitState(i: Instance): Promise<{ active: boolean; pid?: number } | undefined> {
+    const command = cli.exec(this.client.scope, i.name, ['systemctl', 'show', SLOT_UNIT, '--property', 'ActiveState', '--property', 'MainPID'], { description: `read the unit state of ${i.name}` });
+    return this.client.readRepeatedly(command, (res) => {
+      const props = res.exitCode === 0 ? Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string])) : {};
+      if (!props.ActiveState) return AGAIN;
+      const pid = Number(props.MainPID);
+      return { active: props.ActiveState === 'active', ...(pid > 0 ? { pid } : {}) };
+    }, () => undefined);
   }
 
   private find(name: string, verb: string, inst: Instance | undefined): Instance {
@@ -190,10 +184,6 @@ export class IncusDriver implements HostDriver {
     return ownSlot(inst, name, verb);
   }
 }
-
-/** A failed read of a slot's unit is tried again this often, pausing 0.5 s, 1 s, … in between. */
-const UNIT_READ_TRIES = 4;
-const UNIT_READ_PAUSE_MS = 500;
 
 export function createIncusDriver(opts: IncusDriverOptions): IncusDriver {
   return new IncusDriver(opts);
