@@ -70,16 +70,17 @@ export async function recreateSlots(ctx: Context, color: Color, release: Release
       await driver.delete(s.name);
     }
   }
-  for (const c of deployed) {
+  const wait = { timeoutMs: env.health.timeoutMs, intervalMs: env.health.intervalMs };
+  // Side by side: a release's slots are independent, and one after another their start-up times add up.
+  await all(deployed, async (c) => {
     const spec = slotSpec(env, c, color, sha, artifacts[c.name]!, slotVars(env, c, sha, color, pipeline, ctx.processEnv));
     await guard(spec.name, async () => {
       await driver.create(spec);
       await driver.start(spec.name);
     });
     p.step(`${spec.name} started on ${spec.bind.host}:${spec.bind.port}`);
-  }
-  const wait = { timeoutMs: env.health.timeoutMs, intervalMs: env.health.intervalMs };
-  await all(deployed, (c) => guard(slotName(env, c.name, color), () => ctx.ports.checks.waitHealthy(healthTarget(env, c, color), wait)));
+    await guard(spec.name, () => ctx.ports.checks.waitHealthy(healthTarget(env, c, color), wait));
+  });
   p.note(`${deployed.length} slot(s) healthy on ${color}`);
 }
 
