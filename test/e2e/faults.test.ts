@@ -6,6 +6,7 @@ import { deploy } from '@veza/engine/deploy/deploy';
 import { rollback } from '@veza/engine/deploy/rollback';
 import { readActiveColor, readHistory } from '@veza/engine/state/history';
 import { readMetricsState } from '@veza/engine/deploy/metrics';
+import { readAudit } from '@veza/engine/deploy/audit';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
@@ -33,6 +34,8 @@ const TAMPERED = 'e0'.repeat(20);
 const TRUNCATED = 'f0'.repeat(20);
 const MOVED_BROKEN = 'a1'.repeat(20);
 const MOVED = 'b1'.repeat(20);
+const BAKED = 'c1'.repeat(20);
+const FLAKY = 'd1'.repeat(20);
 
 type Coded = VezaError & { code: string };
 
@@ -172,5 +175,38 @@ test('a live environment survives every deploy fault', async (t) => {
     assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the rollback`);
     assert.equal(await ws.releaseAt('/api/status'), B);
     assert.equal((await edgeNow()).config, before.config, 'the previous release\'s declarations are back on the edge');
+  });
+
+  await t.test('the post-switch gate keeps a release whose users get their answers, and says what it saw', async () => {
+    await ws.release(BAKED);
+    const load = startLoad(ws.get, ['/', '/api/tracks']);
+    const opts = ws.options(BAKED);
+    await deploy({ ...opts, bake: 2 });
+    const report = await load.stop();
+    assert.deepEqual(report.failures, []);
+    assert.equal(await ws.releaseAt('/api/status'), BAKED);
+    assert.ok(opts.lines.some((l) => /bake 2 s.*0 of \d+ answers \(0\.0 %\)/.test(l)), opts.lines.join('\n'));
+  });
+
+  await t.test('a release that passes health and verification but fails a fifth of real requests is reverted by the gate', async () => {
+    const live = await readActiveColor(store, ws.env);
+    await ws.release(FLAKY, { api: { failEvery: 5 } });
+    const load = startLoad(ws.get, ['/api/tracks']);
+    const started = Date.now();
+    const err = await deploy({ ...ws.options(FLAKY), bake: 30 }).then(() => undefined, (e: Coded) => e);
+    const report = await load.stop();
+    assert.equal(err?.code, 'BAKE_FAILED', err?.message);
+    assert.match(err!.message, /failed in the post-switch gate: the \w+ colour failed \d+ of \d+ answers \(\d+\.\d %\) in [\d.]+ s — api \d+\/\d+, above the gate's 5\.0 %/);
+    assert.match(err!.hint, new RegExp(`switched back to ${live}`));
+    assert.ok(Date.now() - started < 25_000, 'the gate reverts as soon as the ratio is known, not at the end of its window');
+    assert.equal(await readActiveColor(store, ws.env), live);
+    assert.equal(await ws.releaseAt('/api/status'), BAKED, 'the previous release serves again');
+    assert.ok(report.failures.length > 0 && report.failures.every((f) => /HTTP 500/.test(f)), 'the load saw the release\'s own 500s, and nothing else');
+    const [last] = await readAudit(store, { env: ws.env, limit: 1 });
+    assert.equal(last?.outcome, 'failure');
+    assert.match(last?.message ?? '', /\d+ of \d+ answers/, 'the figures are in the audit');
+    const metrics = await readMetricsState(store, ws.env);
+    assert.deepEqual([metrics?.sha, typeof metrics?.lastFailureSeconds], [BAKED, 'number'], 'the failure metric is set; what serves is unchanged');
+    assert.deepEqual((await readHistory(store, ws.env)).slice(0, 1).map((h) => [h.sha, h.outcome]), [[FLAKY, 'failed']]);
   });
 });

@@ -55,6 +55,8 @@ export interface Variant {
    * release() writes the declarations, so the next one without it moves back.
    */
   health?: string;
+  /** Answers 500 to every n-th request on any path but its health and status paths (a release that passes its checks and fails users). */
+  failEvery?: number;
 }
 
 export interface E2eOptions {
@@ -88,10 +90,12 @@ const http = require('node:http');
 const v = require('./variant.json');
 const release = v.release || process.env.VEZA_RELEASE_SHA;
 const json = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }); res.end(JSON.stringify(body)); };
+let served = 0;
 const server = http.createServer((req, res) => {
   const path = (req.url || '/').split('?')[0];
   if (path === v.health) return v.healthy === false ? json(res, 503, { status: 'broken on purpose' }) : json(res, 200, { status: 'ok' });
   if (path === v.status) return json(res, 200, { component: v.component, release, color: process.env.VEZA_COLOR || null, env: process.env.VEZA_ENV || null, database: Boolean(process.env.DATABASE_URL) });
+  if (v.failEvery && ++served % v.failEvery === 0) return json(res, 500, { error: 'failing on purpose' });
   json(res, 200, { component: v.component, release, path });
 });
 server.listen(Number(process.env.PORT), process.env.HOST);

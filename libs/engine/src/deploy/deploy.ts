@@ -7,6 +7,7 @@ import { artifactCacheDir, fetchArtifacts, pruneArtifactCache } from './artifact
 import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
 import { recordDeployMetrics } from './metrics';
+import { bakeColor, describeBake } from './bake';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
 import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
@@ -24,6 +25,8 @@ export interface DeployOptions extends CommonOptions {
   /** Release to deploy; default: what the workspace builds (HEAD, or local-<hash> for a dirty tree). */
   sha?: string;
   dryRun?: boolean;
+  /** Seconds of the post-switch gate, instead of the environment's bake.seconds; 0 skips it. */
+  bake?: number;
 }
 
 export interface DeployResult {
@@ -37,6 +40,9 @@ export interface DeployResult {
 }
 
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
+  if (o.bake !== undefined && !(Number.isInteger(o.bake) && o.bake >= 0 && o.bake <= 3_600)) {
+    throw new VezaError(`invalid --bake ${JSON.stringify(o.bake)}: the post-switch gate lasts a whole number of seconds from 0 to 3600`, 'pass --bake=0 to skip the gate, or --bake=60 to watch the new colour for a minute', 'INVALID_INPUT');
+  }
   const ctx = await openContext(o, (env) => `deploy ${env.name}${o.dryRun ? ' (dry run)' : ''}`);
   return reported(ctx, async () => {
     const checked = await ctx.progress.phase('validate', 'check inputs', async (p) => {
@@ -46,7 +52,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
       return c;
     });
     try {
-      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false }));
+      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false, bake: o.bake }));
     } finally {
       await checked.dispose();
     }
@@ -87,7 +93,13 @@ function checkVersion(v: string, allowLocal: boolean, env: string): string {
 }
 
 /** Deploys a checked release to the inactive colour; full rollback uses it too. Any failure sets the last-failure metric. */
-export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+export interface PlaceOptions {
+  rollback: boolean;
+  /** Overrides the environment's bake.seconds. */
+  bake?: number;
+}
+
+export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
   try {
     return await place(ctx, checked, scope, opts);
   } catch (e) {
@@ -97,7 +109,7 @@ export async function placeRelease(ctx: Context, checked: CheckedRelease, scope:
   }
 }
 
-async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge, tier } = ctx.ports;
   const registry = ctx.ports.registry();
@@ -194,15 +206,30 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     return failed(e, 'the edge switch', `the edge still serves ${prior} (a failed switch restores what it served)`);
   }
 
+  const switchBack = () => progress.phase('revert', `switch back to ${prior}`, async (p) => {
+    // Forced: on a first deploy the prior colour has no slots, and the edge served nothing before either.
+    await edge.switchTo(prior, { sha: heldBy(await readHistory(store, env.name), prior)?.sha ?? sha, force: true });
+    p.note(`${edge.name} serves ${prior} again`);
+  }).then(() => `the edge was switched back to ${prior}`, (r) => `switching back to ${prior} failed too (${describeError(r)}): check the edge now`);
+
   try {
     await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, declarations, p));
   } catch (e) {
-    const back = await progress.phase('revert', `switch back to ${prior}`, async (p) => {
-      // Forced: on a first deploy the prior colour has no slots, and the edge served nothing before either.
-      await edge.switchTo(prior, { sha: heldBy(await readHistory(store, env.name), prior)?.sha ?? sha, force: true });
-      p.note(`${edge.name} serves ${prior} again`);
-    }).then(() => `the edge was switched back to ${prior}`, (r) => `switching back to ${prior} failed too (${describeError(r)}): check the edge now`);
-    return failed(e, 'the verification through the public URL', back);
+    return failed(e, 'the verification through the public URL', await switchBack());
+  }
+
+  const bake = { ...env.bake, ...(opts.bake === undefined ? {} : { seconds: opts.bake }) };
+  if (bake.seconds > 0 && !ctx.plan) {
+    try {
+      await progress.phase('bake', `bake ${bake.seconds} s`, async (p) => {
+        const figures = await bakeColor(edge, target, declarations, bake);
+        p.note(figures.responses >= bake.minRequests ? describeBake(figures) : `${describeBake(figures)}: too little traffic to judge`);
+      });
+    } catch (e) {
+      return failed(e, 'the post-switch gate', await switchBack());
+    }
+  } else {
+    progress.skip('bake', 'bake', ctx.plan ? `would watch ${target}'s error ratio for ${bake.seconds} s` : 'off (bake.seconds is 0)');
   }
 
   await progress.phase('record', 'record', async (p) => {
