@@ -12,9 +12,10 @@ import { createProcessRunner, type ProcessRunner } from '../ports/process';
 import type { StateStore } from '../ports/state-store';
 import type { Registry } from '../registry/port';
 import { createRegistry } from '../registry/registry';
-import { planningChecks, planningDriver, planningEdge, planningRegistry, planningStore, planningTier, type Plan } from './dry-run';
+import { planningChecks, planningDriver, planningEdge, planningRegistry, planningStore, planningTier } from './dry-run';
 import { createDeployEdge } from './edge-adapter';
 import type { DeployEdge } from './edge-port';
+import { createPlan, type Plan } from './plan';
 import { createChecks, type Checks } from './probe';
 import { createProgress, type Progress } from './progress';
 
@@ -83,7 +84,7 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
   };
   if (!o.dryRun) return { root: o.workspaceRoot, env, components, ports: real, log, runner, processEnv, progress };
 
-  const plan: Plan = { add: (line) => progress.step(`[plan] ${line}`) };
+  const plan = createPlan((step) => progress.planned(step));
   const store = planningStore(real.store, plan);
   const planned = planningEdge(real.edge, plan, store, env.name);
   const ports: Ports = {
@@ -92,7 +93,7 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
     tier: planningTier(real.tier, plan),
     edge: planned,
     store,
-    checks: planningChecks(real.checks, plan, driver.kind),
+    checks: planningChecks(real.checks, plan, driver.kind, real.edge.name),
   };
   return { root: o.workspaceRoot, env, components, ports, log, runner, processEnv, progress, plan };
 }
