@@ -14,11 +14,6 @@ const A = 'a1'.repeat(20);
 const B = 'b2'.repeat(20);
 const C = 'c3'.repeat(20);
 
-async function deployed(w: MemoryWorld, sha: string): Promise<void> {
-  await w.stage(sha);
-  await deploy({ ...w.options(sha), sha });
-}
-
 test('a first deploy publishes, provisions, migrates, starts the inactive colour, switches and records it', async (t) => {
   const w = await memoryWorld(t);
   await w.stage(A);
@@ -43,7 +38,7 @@ test('a first deploy publishes, provisions, migrates, starts the inactive colour
 
 test('the same release again, healthy, is a noop that only makes sure the edge runs', async (t) => {
   const w = await memoryWorld(t);
-  await deployed(w, A);
+  await w.deployed(A);
   w.calls.length = 0;
   const r = await deploy({ ...w.options(A), sha: A });
   assert.equal(r.outcome, 'noop');
@@ -54,7 +49,7 @@ test('the same release again, healthy, is a noop that only makes sure the edge r
 
 test('the same release on a colour that no longer answers is deployed again, to the other colour', async (t) => {
   const w = await memoryWorld(t);
-  await deployed(w, A);
+  await w.deployed(A);
   w.faults.health.add(slot('web', 'green'));
   const o = w.options(A);
   const r = await deploy({ ...o, sha: A });
@@ -65,7 +60,7 @@ test('the same release on a colour that no longer answers is deployed again, to 
 
 test('a failure in C (a slot never healthy) keeps the edge and the failed slots, and says how to read their logs', async (t) => {
   const w = await memoryWorld(t);
-  await deployed(w, A);
+  await w.deployed(A);
   await w.stage(B);
   w.faults.health.add(slot('api', 'blue'));
   const e = await refused(deploy({ ...w.options(B), sha: B }), 'HEALTH_FAILED');
@@ -106,7 +101,7 @@ test('failed migrations stop the deploy before any colour changes', async (t) =>
 
 test('a failure in E (the switch) leaves the edge on the colour it served', async (t) => {
   const w = await memoryWorld(t);
-  await deployed(w, A);
+  await w.deployed(A);
   await w.stage(B);
   w.faults.switchTo.add('blue');
   const e = await refused(deploy({ ...w.options(B), sha: B }), 'SWITCH_FAILED');
@@ -118,7 +113,7 @@ test('a failure in E (the switch) leaves the edge on the colour it served', asyn
 
 test('a failure in F (verification) switches back to the colour that served', async (t) => {
   const w = await memoryWorld(t);
-  await deployed(w, A);
+  await w.deployed(A);
   await w.stage(B);
   w.faults.verify.add('api');
   const e = await refused(deploy({ ...w.options(B), sha: B }), 'VERIFY_FAILED');
@@ -141,7 +136,7 @@ test('a failure in F whose switch back fails too says to check the edge', async 
 
 async function interrupted(w: MemoryWorld): Promise<void> {
   // A deploy of B killed between its switch and its verification: the edge serves blue, history says `deploying`.
-  await deployed(w, A);
+  await w.deployed(A);
   const [a] = await readHistory(w.ports.store, ENV);
   await recordStart(w.ports.store, ENV, { sha: B, color: 'blue', actor: 'ci', manifest: a!.manifest });
   await writeActiveColor(w.ports.store, ENV, 'blue');
@@ -174,7 +169,7 @@ test('after an interrupted deploy, a good colour that no longer answers is not s
 
 test('a dry run on memory ports collects typed steps, prints them as plan events, and changes nothing', async (t) => {
   const w = await memoryWorld(t);
-  await deployed(w, A);
+  await w.deployed(A);
   await w.stage(B);
   const before = { state: new Map(w.state), calls: [...w.calls], registry: [...w.registry.keys()] };
   const o = w.options(B);

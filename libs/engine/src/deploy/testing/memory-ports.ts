@@ -19,6 +19,7 @@ import { readActiveColor, readHistory, writeActiveColor } from '../../state/hist
 import { envLock, lockKey } from '../../state/lock';
 import { readAudit } from '../audit';
 import type { CommonOptions, Ports } from '../context';
+import { deploy, type DeployResult } from '../deploy';
 import type { DeployEdge } from '../edge-port';
 import { readMetricsState, type DeployMetricsState } from '../metrics';
 import type { Checks } from '../probe';
@@ -63,6 +64,8 @@ export interface MemoryWorld {
   calls: string[];
   /** Packages every component at `sha` into dist/artifacts, as the package target would. */
   stage(sha: string): Promise<void>;
+  /** Stages `sha` and deploys it. */
+  deployed(sha: string): Promise<DeployResult>;
   /** What deploy() and friends need: the workspace, the ports, and progress lines kept in `lines`. */
   options(sha?: string): CommonOptions & { lines: string[]; log: Logger; processEnv: NodeJS.ProcessEnv };
 }
@@ -112,6 +115,10 @@ export async function memoryWorld(t: { after(fn: () => Promise<void>): void }): 
     },
   };
   w.stage = (sha) => stage(root, sha);
+  w.deployed = async (sha) => {
+    await w.stage(sha);
+    return deploy({ ...w.options(sha), sha });
+  };
   w.options = (sha) => {
     const lines: string[] = [];
     return { workspaceRoot: root, env: ENV, ports: w.ports, runner: w.runner, processEnv: sha ? { VEZA_RELEASE_SHA: sha } : {}, write: (l) => lines.push(l), log: createMemoryLogger(), lines };
