@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup } from './cleanup';
-import { memoryWorld, refused, slot, stateOf } from './testing/memory-ports';
+import { memoryWorld, plannedKinds, refused, slot, stateOf } from './testing/memory-ports';
 
 /** Cleanup on in-memory ports (testing/memory-ports.ts): never the colour the edge serves. */
 const A = 'a1'.repeat(20);
@@ -38,4 +38,14 @@ test('cleanup of a colour with no slots is a noop; without --color it says which
   assert.match(o.lines.at(-1)!, /: noop .* — mem has no blue slots$/);
   const e = await refused(cleanup(w.options()), 'INVALID_INPUT');
   assert.match(e.hint, /--color=blue or --color=green \(never the active one\)/);
+});
+
+test('a cleanup dry run plans one slot-delete per slot of the colour, and removes nothing', async (t) => {
+  const w = await memoryWorld(t);
+  for (const sha of [A, B]) await w.deployed(sha);
+  const slots = [...w.slots.keys()];
+  const o = w.options();
+  await cleanup({ ...o, color: 'green', dryRun: true, json: true });
+  assert.deepEqual([...w.slots.keys()], slots);
+  assert.deepEqual(plannedKinds(o.lines), ['cleanup slot-delete', 'cleanup slot-delete', '- append-line']);
 });

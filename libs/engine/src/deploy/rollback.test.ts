@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rollback } from './rollback';
-import { ENV, memoryWorld, refused, slot, stateOf, type MemoryWorld } from './testing/memory-ports';
+import { ENV, memoryWorld, plannedKinds, refused, slot, stateOf, type MemoryWorld } from './testing/memory-ports';
 
 /** Fast and full rollback on in-memory ports (testing/memory-ports.ts), refusals included. */
 const A = 'a1'.repeat(20);
@@ -91,4 +91,17 @@ test('bad usage is refused before anything is read', async (t) => {
   const sha = await refused(rollback({ ...w.options(), mode: 'fast', sha: A }), 'INVALID_INPUT');
   assert.equal(sha.message, '--sha applies to --mode=full only');
   assert.deepEqual(w.state.size, 0);
+});
+
+test('a fast rollback dry run plans the switch, the verification and the records, and changes nothing', async (t) => {
+  const w = await twoReleases(t);
+  const state = new Map(w.state);
+  const o = w.options();
+  const r = await rollback({ ...o, mode: 'fast', dryRun: true, json: true });
+  assert.deepEqual([r.dryRun, r.color], [true, 'green']);
+  assert.deepEqual([w.state, w.calls], [state, []]);
+  assert.deepEqual(plannedKinds(o.lines), [
+    'edge edge-up', 'edge write-file', 'E switch', 'E write-file', 'F verify', 'F verify',
+    'record write-file', 'record write-file', 'record write-file', 'record write-file', '- append-line',
+  ]);
 });

@@ -22,6 +22,7 @@ import type { CommonOptions, Ports } from '../context';
 import { deploy, type DeployResult } from '../deploy';
 import type { DeployEdge } from '../edge-port';
 import { readMetricsState, type DeployMetricsState } from '../metrics';
+import type { ProgressEvent } from '../progress';
 import type { Checks } from '../probe';
 
 /**
@@ -322,6 +323,11 @@ export async function stateOf(w: MemoryWorld): Promise<{ active: Color; history:
     locked: w.state.has(lockKey(envLock(ENV))),
     metrics: await readMetricsState(store, ENV),
   };
+}
+
+/** The plan events a `--dry-run --json` run printed, as `<phase> <kind>` lines (`-` outside a phase). */
+export function plannedKinds(lines: string[]): string[] {
+  return lines.map((l) => JSON.parse(l) as ProgressEvent).flatMap((e) => (e.event === 'plan' ? [`${e.id ?? '-'} ${e.step.kind}`] : []));
 }
 
 /** Asserts `p` fails with a VezaError of `code` and returns it, for the message and hint. */
