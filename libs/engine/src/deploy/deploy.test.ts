@@ -8,7 +8,7 @@ import { ENV, memoryWorld, refused, slot, stateOf, type MemoryWorld } from './te
 
 /**
  * Every branch of the deploy's phases, on in-memory ports
- * (testing/memory-ports.ts): no process, no socket, a few milliseconds each.
+ * (testing/memory-ports.ts): no process, no socket.
  */
 const A = 'a1'.repeat(20);
 const B = 'b2'.repeat(20);

@@ -30,7 +30,7 @@ import type { Checks } from '../probe';
  * are map entries, the edge is the colour it serves, the registry a map of
  * bytes, state a map of strings. Nothing starts a process or opens a
  * socket, so the tests drive every branch of deploy, rollback and cleanup
- * in milliseconds. The workspace files the engine still reads (environment,
+ * without a machine set up for them. The workspace files the engine still reads (environment,
  * edge, component.json, packaged artifacts) live in a temp folder.
  */
 export const ENV = 'mem';
