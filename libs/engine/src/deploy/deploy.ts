@@ -115,16 +115,17 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   const registry = ctx.ports.registry();
 
   const release = await progress.phase('release', 'release manifest', async (p) => {
+    const publishing = ctx.plan ? 'to be published' : 'published';
     if (checked.kind === 'published') {
       p.note(`published ${checked.release.ref.owner}/${checked.release.ref.package}@${checked.sha} (sha256 ${checked.release.ref.sha256.slice(0, 12)}…)`);
       return checked.release;
     }
     for (const [name, c] of Object.entries(checked.release.manifest.components)) {
       const status = await registry.upload(coordsOf(c), checked.packaged[name]!, c.sha256);
-      p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}… ${status === 'exists' ? 'already published' : ctx.plan ? 'to be published' : 'published'}`);
+      p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}… ${status === 'exists' ? 'already published' : publishing}`);
     }
     const { release: r, status } = await publishRelease(registry, env.registry.owner, checked.release.manifest);
-    p.note(status === 'exists' ? 'already published, identical' : ctx.plan ? 'to be published beside the artifacts' : 'published beside the artifacts');
+    p.note(status === 'exists' ? 'already published, identical' : `${publishing} beside the artifacts`);
     return r;
   });
   const sha = release.manifest.sha;
@@ -148,7 +149,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   const artifacts = await progress.phase('fetch', 'fetch artifacts', async (p) => {
-    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan?.add, step: p.step, verified: checked.verified });
+    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan && ((step) => ctx.plan!.add(step)), step: p.step, verified: checked.verified });
     p.note(`${Object.keys(fetched).length} artifact(s), sha256 verified`);
     return fetched;
   });
