@@ -80,6 +80,8 @@ export const environmentSchema = z.strictObject({
     minRequests: z.number().int().min(1).default(20),
     intervalMs: z.number().int().min(100).default(1_000),
   }).default({ seconds: 0, maxErrorRatio: 0.05, minRequests: 20, intervalMs: 1_000 }),
+  /** infra/hooks/<event>: how long one may run before it counts as failed. */
+  hooks: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(3_600).default(120) }).default({ timeoutSeconds: 120 }),
 }).superRefine((env, ctx) => {
   if (env.driver === 'local' && !env.local) ctx.addIssue({ code: 'custom', path: ['local'], message: 'the local driver needs local.subnet' });
 });

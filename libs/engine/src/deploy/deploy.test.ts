@@ -24,7 +24,8 @@ test('a first deploy publishes, provisions, migrates, starts the inactive colour
   assert.deepEqual(w.calls, [
     'edge up', 'provision',
     `create ${slot('api', 'tools')}`, `exec ${slot('api', 'tools')}: node migrate.js --up`,
-    `create ${slot('api', 'green')}`, `start ${slot('api', 'green')}`, `create ${slot('web', 'green')}`, `start ${slot('web', 'green')}`,
+    // Side by side: both slots are created before either starts.
+    `create ${slot('api', 'green')}`, `create ${slot('web', 'green')}`, `start ${slot('api', 'green')}`, `start ${slot('web', 'green')}`,
     'switch green',
   ]);
   assert.deepEqual([...w.registry.keys()].map((k) => k.replace(/@.*/, '')).sort(), ['veza/api', 'veza/veza-release', 'veza/web']);
@@ -124,6 +125,24 @@ test('a failure in F (verification) switches back to the colour that served', as
   assert.deepEqual([s.active, s.history], ['green', ['b2 blue failed', 'a1 green active']]);
 });
 
+test('the post-switch gate switches back when the new colour fails its users, and keeps it when it does not', async (t) => {
+  const w = await memoryWorld(t);
+  await w.deployed(A);
+  await w.stage(B);
+  w.edge.answers = { api: { responses: 10, errors: 3 } };
+  const e = await refused(deploy({ ...w.options(B), sha: B, bake: 5 }), 'BAKE_FAILED');
+  assert.match(e.message, /failed in the post-switch gate: the blue colour failed 6 of 20 answers \(30\.0 %\) in [\d.]+ s — api 6\/20, above the gate's 5\.0 %/,
+    'judged once minRequests (20) answers came back');
+  assert.match(e.hint, /^the edge was switched back to green;/);
+  assert.deepEqual((await stateOf(w)).history, ['b2 blue failed', 'a1 green active']);
+
+  w.edge.answers = { api: { responses: 10, errors: 0 } };
+  w.edge.counted = {};
+  assert.equal((await deploy({ ...w.options(B), sha: B, bake: 1 })).outcome, 'success');
+  assert.equal((await stateOf(w)).active, 'blue');
+  await assert.rejects(deploy({ ...w.options(B), sha: B, bake: -1 }), /invalid --bake -1: .*from 0 to 3600/);
+});
+
 test('a failure in F whose switch back fails too says to check the edge', async (t) => {
   const w = await memoryWorld(t);
   await w.stage(A);
@@ -186,7 +205,7 @@ test('a dry run on memory ports collects typed steps, prints them as plan events
     'data data',
     `A slot-create ${slot('api', 'tools')}`, `A command ${slot('api', 'tools')}`,
     '- write-file /state/history-mem.json',
-    `C slot-create ${slot('api', 'blue')}`, `C slot-start ${slot('api', 'blue')}`, `C slot-create ${slot('web', 'blue')}`, `C slot-start ${slot('web', 'blue')}`,
+    `C slot-create ${slot('api', 'blue')}`, `C slot-create ${slot('web', 'blue')}`, `C slot-start ${slot('api', 'blue')}`, `C slot-start ${slot('web', 'blue')}`,
     `C wait-healthy ${slot('api', 'blue')}`, `C wait-healthy ${slot('web', 'blue')}`,
     `D probe-from-edge ${slot('api', 'blue')}`, `D probe-from-edge ${slot('web', 'blue')}`,
     'E switch', 'E write-file /edge/haproxy.cfg',

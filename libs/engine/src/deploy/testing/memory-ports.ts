@@ -1,3 +1,4 @@
+import type { ServerTraffic } from '../../edge/runtime-api';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -58,7 +59,8 @@ export interface MemoryWorld {
   state: Map<string, string>;
   slots: Map<string, { spec: SlotSpec; state: SlotState }>;
   registry: Map<string, Buffer>;
-  edge: { up: boolean; serves?: Color; switches: { color: Color; force: boolean }[] };
+  /** `answers`: what each read of the edge's counters adds to the colour it serves, per component (the bake gate reads them). */
+  edge: { up: boolean; serves?: Color; switches: { color: Color; force: boolean }[]; answers: Record<string, ServerTraffic>; counted: Record<string, ServerTraffic> };
   data: { snapshots: string[]; pruneKeeps: string[][] };
   faults: Faults;
   /** Every side effect on a slot, the edge or the data tier, in order: `create <slot>`, `switch green`, … */
@@ -101,7 +103,7 @@ export async function memoryWorld(t: { after(fn: () => Promise<void>): void }): 
 
   const w = {
     root, state: new Map(), slots: new Map(), registry: new Map(), calls: [],
-    edge: { up: false, switches: [] }, data: { snapshots: [], pruneKeeps: [] },
+    edge: { up: false, switches: [], answers: {}, counted: {} }, data: { snapshots: [], pruneKeeps: [] },
     faults: { start: new Set(), health: new Set(), edgeProbe: new Set(), switchTo: new Set(), verify: new Set(), exec: new Set() },
   } as unknown as MemoryWorld;
   const store = memoryStore(w.state);
@@ -221,6 +223,14 @@ function memoryEdge(w: MemoryWorld, store: StateStore): DeployEdge {
       w.edge.serves = color;
       // As the real switch does: the colour is persisted once the edge serves it.
       await writeActiveColor(store, ENV, color);
+    },
+    async traffic(color) {
+      if (color !== w.edge.serves) return {};
+      for (const [name, add] of Object.entries(w.edge.answers)) {
+        const had = w.edge.counted[name] ?? { responses: 0, errors: 0 };
+        w.edge.counted[name] = { responses: had.responses + add.responses, errors: had.errors + add.errors };
+      }
+      return structuredClone(w.edge.counted);
     },
     async renderPlanned(color) {
       return { path: '/edge/haproxy.cfg', current: w.edge.up ? `serve ${w.edge.serves}\n` : undefined, next: `serve ${color}\n` };
