@@ -106,10 +106,18 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   // registry nor the deployer's cache holds (the cache is content-addressed: bytes it holds under the sha256 would do).
   const cManifest = JSON.parse(await fs.readFile(join(ws.root, '.veza/registry/veza/generic/veza-release', C, 'release.json'), 'utf8'));
   const GHOST = '41'.repeat(20);
-  await publishManifest(ws, { ...cManifest, sha: GHOST, components: { ...cManifest.components, ghost: { ...cManifest.components.web, package: 'ghost' } } });
+  // Published before manifests carried declarations: nothing says how ghost runs.
+  const { declaration: _declaration, ...bareWeb } = cManifest.components.web;
+  await publishManifest(ws, { ...cManifest, sha: GHOST, components: { ...cManifest.components, ghost: { ...bareWeb, package: 'ghost' } } });
   await refused('a release holding an undeclared component', () => deploy({ ...ws.options(C), sha: GHOST }), (e) => {
     assert.equal(e.code, 'BAD_RELEASE', e.message);
     assert.match(e.message, /holds ghost, which this workspace does not declare/);
+  });
+  const MISNAMED = '43'.repeat(20);
+  await publishManifest(ws, { ...cManifest, sha: MISNAMED, components: { ...cManifest.components, ghost: { ...cManifest.components.web, package: 'ghost' } } });
+  await refused('a release whose declaration names another component', () => deploy({ ...ws.options(C), sha: MISNAMED }), (e) => {
+    assert.equal(e.code, 'BAD_RELEASE', e.message);
+    assert.match(e.message, /ghost\.declaration\.name: declares web, not ghost/);
   });
   const MISSING = '42'.repeat(20);
   await publishManifest(ws, { ...cManifest, sha: MISSING, components: { ...cManifest.components, api: { ...cManifest.components.api, version: MISSING, file: `api-${MISSING}.tar.zst`, sha256: 'e'.repeat(64) } } });
@@ -148,12 +156,15 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
     await fs.writeFile(envFile, envText);
   }
   // A component needing a Debian package this machine lacks would fail at its slot's start: refused now.
+  // A new release: a published one runs as its manifest declares, whatever the workspace says today.
+  const NEEDY = '44'.repeat(20);
+  await ws.release(NEEDY);
   const webDecl = join(ws.root, 'apps/web/component.json');
   const declText = await fs.readFile(webDecl, 'utf8');
   const decl = JSON.parse(declText);
   await fs.writeFile(webDecl, JSON.stringify({ ...decl, run: { ...decl.run, needs: ['veza-no-such-package'] } }));
   try {
-    await refused('a declared package the machine lacks', () => deploy(ws.options(C)), (e) => {
+    await refused('a declared package the machine lacks', () => deploy(ws.options(NEEDY)), (e) => {
       assert.equal(e.code, 'MISSING_PACKAGE', e.message);
       assert.match(e.message, /web needs veza-no-such-package/);
     });

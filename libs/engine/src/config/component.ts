@@ -119,7 +119,7 @@ export async function loadComponents(workspaceRoot: string): Promise<ComponentDe
   return out;
 }
 
-export function checkComponentSet(components: ComponentDeclaration[]): void {
+export function checkComponentSet(components: readonly RuntimeDeclaration[]): void {
   const ports = new Map<number, string>();
   for (const c of components) {
     const other = ports.get(c.run.port);

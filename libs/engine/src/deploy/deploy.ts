@@ -8,6 +8,7 @@ import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
 import { recordDeployMetrics } from './metrics';
 import { bakeColor, describeBake } from './bake';
+import { HOOKS_DIR, describeHookRun, hookCommand, runHook, type HookEvent, type HookFacts, type HookRun } from './hooks';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
 import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
@@ -100,16 +101,51 @@ export interface PlaceOptions {
 }
 
 export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
+  // What served before this action, for every hook of it (VEZA_PREVIOUS_RELEASE).
+  const previousRelease = (await currentRelease(ctx.ports.store, ctx.env.name)).entry?.sha;
+  const hook = (event: HookEvent, facts: Partial<HookFacts>) => fireHook(ctx, checked, scope, event, { previousRelease, ...facts });
+  // Before anything changes: a refusal here is no failed deploy, only an audited one.
+  const refused = hookFailed(await hook('pre-deploy', { color: otherColor(await readActiveColor(ctx.ports.store, ctx.env.name)) }));
+  if (refused) throw refused;
   try {
-    return await place(ctx, checked, scope, opts);
+    return await place(ctx, checked, scope, opts, hook);
   } catch (e) {
     await recordDeployMetrics(ctx.ports.store, ctx.env.name, { outcome: 'failure', time: new Date() })
       .catch((m) => ctx.log.warn(`could not record the failure metric: ${describeError(m)}`));
+    // Its own failure is only a warning: the deploy's error is the one to report.
+    await hook('on-failure', { color: scope.to ?? undefined, outcome: 'failure' });
     throw e;
   }
 }
 
-async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
+/**
+ * Runs one of the workspace's hooks, if it has it, with the facts of this
+ * action; logs and records the run in the action's audit line. A dry-run
+ * only says it would run.
+ */
+async function fireHook(ctx: Context, checked: CheckedRelease, scope: ActionScope, event: HookEvent, facts: Partial<HookFacts>): Promise<HookRun | undefined> {
+  const path = checked.hooks[event];
+  if (!path) return undefined;
+  if (ctx.plan) {
+    ctx.progress.step(`[plan] run the ${event} hook (${HOOKS_DIR}/${event})`);
+    return undefined;
+  }
+  const all: HookFacts = { env: ctx.env.name, release: checked.sha, actor: currentActor(ctx.processEnv).user, ...facts };
+  const run = await runHook(ctx.runner, hookCommand(path, event, all, ctx.root, ctx.env.hooks.timeoutSeconds * 1_000), event);
+  (scope.hooks ??= []).push(run);
+  if (run.exitCode === 0) ctx.progress.step(describeHookRun(run));
+  else ctx.log.warn(describeHookRun(run));
+  return run;
+}
+
+function hookFailed(run: HookRun | undefined): VezaError | undefined {
+  if (!run || run.exitCode === 0) return undefined;
+  return new VezaError(describeHookRun(run), `fix ${HOOKS_DIR}/${run.event} (run it by hand with the VEZA_* variables its audit line shows), then deploy again`, 'HOOK_FAILED');
+}
+
+type FireHook = (event: HookEvent, facts: Partial<HookFacts>) => Promise<HookRun | undefined>;
+
+async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions, hook: FireHook): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge, tier } = ctx.ports;
   const registry = ctx.ports.registry();
@@ -213,6 +249,9 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     p.note(`${edge.name} serves ${prior} again`);
   }).then(() => `the edge was switched back to ${prior}`, (r) => `switching back to ${prior} failed too (${describeError(r)}): check the edge now`);
 
+  const switched = hookFailed(await hook('post-switch', { color: target }));
+  if (switched) return failed(switched, 'the post-switch hook', await switchBack());
+
   try {
     await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, declarations, p));
   } catch (e) {
@@ -246,6 +285,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     const pruned = ctx.plan ? [] : await pruneArtifactCache(artifactCacheDir(ctx.root, env.name), Object.values(artifacts).map((a) => a.sha256), retention * ctx.components.length);
     p.note(`history, metrics and audit of ${env.name}${pruned.length ? `; ${pruned.length} unused cached artifact(s) pruned` : ''}`);
   });
+  await hook('post-deploy', { color: target, outcome: 'success' });
   return { outcome: 'success', value: result('success', target, prior), message: `release ${sha} is live on ${target}: ${env.publicUrl}` };
 }
 

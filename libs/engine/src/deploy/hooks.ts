@@ -41,9 +41,11 @@ export interface HookRun {
   output: string;
 }
 
+export type FoundHooks = Partial<Record<HookEvent, string>>;
+
 /** The hooks the workspace has, checked before the deploy changes anything: each must be an executable file. */
-export async function findHooks(workspaceRoot: string): Promise<Partial<Record<HookEvent, string>>> {
-  const found: Partial<Record<HookEvent, string>> = {};
+export async function findHooks(workspaceRoot: string): Promise<FoundHooks> {
+  const found: FoundHooks = {};
   for (const event of HOOK_EVENTS) {
     const path = join(workspaceRoot, HOOKS_DIR, event);
     const stat = await fs.stat(path).catch(() => undefined);

@@ -2,13 +2,15 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unpackArtifact } from '../artifact/unpack';
+import { checkComponentSet } from '../config/component';
 import { buildEdgeModel, loadEdgeInputs } from '../edge/model';
 import { VezaError, isVezaError } from '../log/errors';
 import { ARTIFACTS_DIR } from '../registry/publish-artifact';
 import { coordsLabel } from '../registry/coords';
 import { artifactCacheDir, cachedAndIntact, type VerifiedArtifact } from './artifacts';
 import type { Context } from './context';
-import { assembleRelease, coordsOf, publishedAs, releaseTime, type Release } from './release';
+import { findHooks, type FoundHooks } from './hooks';
+import { assembleRelease, coordsOf, publishedAs, releaseDeclarations, releaseTime, type Release } from './release';
 import { needsPipelineVars } from './slots';
 import { checkLocalNeeds } from '../hosts/local/needs';
 import { releaseManifestRef } from '../release/manifest';
@@ -36,6 +38,8 @@ export interface CheckedRelease {
   /** The artifacts' files in dist/, to upload (workspace releases only). */
   packaged: Readonly<Record<string, string>>;
   verified: Readonly<Record<string, VerifiedArtifact>>;
+  /** infra/hooks/<event> executables, each checked to be one. */
+  hooks: FoundHooks;
   /** Removes the temp folder; what the cache took over is gone from it already. */
   dispose(): Promise<void>;
 }
@@ -48,7 +52,7 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
     const packaged: Record<string, string> = {};
     const verified: Record<string, VerifiedArtifact> = {};
     for (const [component, c] of Object.entries(release.manifest.components).sort(([a], [b]) => a.localeCompare(b))) {
-      if (!ctx.components.some((d) => d.name === component)) {
+      if (!c.declaration && !ctx.components.some((d) => d.name === component)) {
         throw new VezaError(`release ${release.manifest.sha} holds ${component}, which this workspace does not declare (apps/${component}/component.json)`,
           'deploy from a checkout of that release, whose apps/ declare every component it holds', 'BAD_RELEASE');
       }
@@ -63,10 +67,14 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
       verified[component] = v;
       step(`${component}: ${coordsLabel(coordsOf(c))}, sha256 and every entry checked`);
     }
-    if (ctx.env.driver === 'local') await checkLocalNeeds(ctx.components.filter((d) => release.manifest.components[d.name]), ctx.runner);
-    buildEdgeModel(await loadEdgeInputs(ctx.root, ctx.env.edge));
-    if (needsPipelineVars(ctx.components)) await ctx.ports.tier.preflight();
-    return { sha: release.manifest.sha, kind: source.kind, release, packaged, verified, dispose };
+    const declarations = releaseDeclarations(release.manifest, ctx.components);
+    if (ctx.env.driver === 'local') await checkLocalNeeds(declarations, ctx.runner);
+    // The release's declarations as one set (ports, routes, backends), served on both colours: what the switch will render.
+    checkComponentSet(declarations);
+    buildEdgeModel(await loadEdgeInputs(ctx.root, ctx.env.edge), {}, { [ctx.env.name]: { blue: declarations, green: declarations } });
+    if (needsPipelineVars(declarations)) await ctx.ports.tier.preflight();
+    const hooks = await findHooks(ctx.root);
+    return { sha: release.manifest.sha, kind: source.kind, release, packaged, verified, hooks, dispose };
   } catch (e) {
     await dispose();
     throw e;

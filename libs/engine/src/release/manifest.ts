@@ -43,7 +43,12 @@ export const releaseManifestSchema = z.strictObject({
   env: z.string().regex(PATTERNS.env).optional(),
   createdAt: z.iso.datetime({ offset: true }),
   components: z.record(z.string().regex(PATTERNS.component, 'component names are [a-z][a-z0-9-]*'), componentSchema)
-    .refine((c) => Object.keys(c).length > 0, 'a release has at least one component'),
+    .refine((c) => Object.keys(c).length > 0, 'a release has at least one component')
+    .superRefine((c, ctx) => {
+      for (const [name, entry] of Object.entries(c)) {
+        if (entry.declaration && entry.declaration.name !== name) ctx.addIssue({ code: 'custom', path: [name, 'declaration', 'name'], message: `declares ${entry.declaration.name}, not ${name}` });
+      }
+    }),
 });
 
 export type ReleaseManifest = z.infer<typeof releaseManifestSchema>;
