@@ -32,6 +32,13 @@ module.exports = {
       to: { path: '(^|/)node_modules/(nx|@nx)/' },
     },
     {
+      name: 'engine-one-http-client',
+      comment: 'the engine makes HTTP requests only through util/http.ts, so timeouts, connection reuse and body limits are decided in one place; use httpGet or httpStream from there',
+      severity: 'error',
+      from: { path: ENGINE, pathNot: '^libs/engine/src/util/http\\.ts$|\\.test\\.ts$|/testing/' },
+      to: { path: '^(node:)?(http|https|http2)$|(^|/)node_modules/undici/' },
+    },
+    {
       name: 'no-circular',
       comment: 'modules that import each other load half-initialised; split the shared part out',
       severity: 'error',

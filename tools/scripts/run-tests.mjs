@@ -24,10 +24,20 @@ function walk(dir, out) {
   return out;
 }
 
-// The incus tier needs a real daemon and root; it runs only when asked for.
+// `default` (npm test) is every test but the Incus tier's, which needs a real
+// daemon and root and runs only when asked for. `unit` and `integration` split
+// the default tier by file name for the engine's Nx targets, so each is cached
+// on its own inputs: a *.integration.test.ts starts HAProxy, PostgreSQL, a
+// toolchain build or slot processes.
+const TIERS = ['default', 'unit', 'integration', 'incus'];
+if (!TIERS.includes(tier)) {
+  console.error(`VEZA_TEST_TIER=${tier} is not a test tier; use one of ${TIERS.join(', ')} (or leave it unset for default)`);
+  process.exit(2);
+}
+
 function matchesTier(name) {
-  const isIncus = name.endsWith('.incus.test.ts');
-  return tier === 'incus' ? isIncus : !isIncus;
+  const kind = name.endsWith('.incus.test.ts') ? 'incus' : name.endsWith('.integration.test.ts') ? 'integration' : 'unit';
+  return tier === 'default' ? kind !== 'incus' : kind === tier;
 }
 
 const files = (roots.length ? roots : ['libs', 'tools', 'apps', 'infra', 'test'])

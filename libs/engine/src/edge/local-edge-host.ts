@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validate as names } from '../config/names';
@@ -7,6 +6,7 @@ import { VezaError } from '../log/errors';
 import { createProcessRunner, type Command, type ProcessRunner } from '../ports/process';
 import { createDirStateStore } from '../ports/state-store';
 import { writeFileAtomic } from '../util/atomic';
+import { httpGet } from '../util/http';
 import { identify, isAlive, signalIfAlive } from '../util/proc';
 import { EDGE_DIR_VAR } from './definition';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
@@ -136,20 +136,15 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
   return host;
 }
 
-/** GET with no keep-alive; any 2xx/3xx is healthy, as HAProxy's own httpchk judges it. */
-function httpProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
-  return new Promise((resolvePromise) => {
-    const req = request({ host, port, path, method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'veza-edge-probe' } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        resolvePromise({ ok: status >= 200 && status < 400, status });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e: NodeJS.ErrnoException) => resolvePromise({ ok: false, error: e.code ?? e.message }));
-    req.end();
-  });
+/** Any 2xx/3xx is healthy, as HAProxy's own httpchk judges it; a failure is a reason, never a throw. */
+async function httpProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  try {
+    const { status } = await httpGet({ host, port, path, timeoutMs, userAgent: 'veza-edge-probe' });
+    return { ok: status >= 200 && status < 400, status };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { ok: false, error: err.code ?? err.message };
+  }
 }
 
 /** Alive, not a zombie, and HAProxy running our config (a reused pid is someone else's process). */

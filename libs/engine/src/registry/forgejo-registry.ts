@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { VezaError } from '../log/errors';
 import { redact } from '../log/redact';
 import type { Logger } from '../log/logger';
+import { httpStream, type Dispatcher } from '../util/http';
 import type { Registry } from './port';
 import { coordsLabel, immutabilityError, validateCoords, validateSha256, type ArtifactCoords } from './coords';
 import { saveVerified, sourceSize } from './verified-file';
@@ -20,7 +20,6 @@ export interface ForgejoRegistryConfig {
   envFile: string;
   retry: RetryPolicy;
   log?: Logger;
-  dispatcher?: Dispatcher;
 }
 
 const API_PACKAGES = '/api/packages';
@@ -93,7 +92,7 @@ export function createForgejoRegistry(cfg: ForgejoRegistryConfig): Registry {
       const body = opts.body?.();
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(current, { method: opts.method, headers: { ...opts.headers, ...(trusted(current) ? authHeader : {}) }, body, dispatcher: cfg.dispatcher });
+        res = await httpStream(current, { method: opts.method, headers: { ...opts.headers, ...(trusted(current) ? authHeader : {}) }, body });
       } finally {
         body?.destroy();
       }

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import type { Dispatcher } from 'undici';
 import { VezaError } from '../log/errors';
 import { registerSecret } from '../log/redact';
 import type { Logger } from '../log/logger';
@@ -14,7 +13,6 @@ export interface RegistryOptions {
   processEnv?: NodeJS.ProcessEnv;
   retry?: Partial<RetryPolicy>;
   log?: Logger;
-  dispatcher?: Dispatcher;
 }
 
 /**
@@ -51,7 +49,6 @@ export function createRegistry(env: Environment, workspaceRoot: string, opts: Re
       envFile,
       retry: { ...DEFAULT_RETRY, ...opts.retry },
       log: opts.log,
-      dispatcher: opts.dispatcher,
     });
   }
   throw new VezaError(`${envFile}: registry.url ${JSON.stringify(url)} is neither file:<dir> nor an http(s) URL`, 'use file:.veza/registry for a local directory, or https://<forgejo>/api/packages', 'BAD_CONFIG');

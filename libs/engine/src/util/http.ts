@@ -1,11 +1,16 @@
-import { request } from 'node:http';
+import { Client } from 'undici';
 
 /**
- * One bounded HTTP GET, the only way the engine itself talks HTTP (the
- * public URL, a local slot's health path). The address connected to and the
- * Host header are separate, so a public URL is checked through the edge's
- * own listening address even where its host name (veza.localhost) does not
- * resolve, and no agent or keep-alive outlives the call.
+ * The engine's one HTTP client, on undici: every request the pipeline makes
+ * from its own process goes through this module (`npm run lint` refuses
+ * undici or node:http elsewhere in the engine), so timeouts, connection reuse
+ * and body limits are decided in one place.
+ *
+ * `httpGet` is a bounded GET for probes and verification (the public URL, a
+ * slot's health path, the edge's view of a slot). The address connected to
+ * and the Host header are separate, so a public URL is checked through the
+ * edge's own listening address even where its host name (veza.localhost)
+ * does not resolve, and no connection outlives the call.
  */
 export interface HttpRequest {
   host: string;
@@ -15,6 +20,8 @@ export interface HttpRequest {
   hostHeader?: string;
   /** Source address to connect from (the edge's own address, for probes "from the edge"). */
   localAddress?: string;
+  /** Lets a slot's log tell the edge's probes from other traffic. */
+  userAgent?: string;
   timeoutMs: number;
 }
 
@@ -26,38 +33,35 @@ export interface HttpResponse {
 /** Bodies are read up to this size: status documents are small, and a runaway response must not fill memory. */
 const MAX_BODY = 64 * 1024;
 
-export function httpGet(req: HttpRequest): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const r = request(
-      {
-        host: req.host,
-        port: req.port,
-        path: req.path,
-        method: 'GET',
-        agent: false,
-        localAddress: req.localAddress,
-        headers: { host: req.hostHeader ?? `${req.host}:${req.port}`, connection: 'close', accept: 'application/json, */*' },
-        timeout: req.timeoutMs,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          if (body.length < MAX_BODY) body += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.slice(0, MAX_BODY) }));
-        res.on('error', reject);
-      },
-    );
-    // The socket timeout only fires on inactivity; the overall deadline bounds a slow trickle too.
-    const deadline = setTimeout(() => r.destroy(new Error(`no complete answer within ${req.timeoutMs} ms`)), req.timeoutMs);
-    r.on('close', () => clearTimeout(deadline));
-    r.on('timeout', () => r.destroy(new Error(`timed out after ${req.timeoutMs} ms`)));
-    r.on('error', reject);
-    r.end();
-  });
+export async function httpGet(req: HttpRequest): Promise<HttpResponse> {
+  // A client of its own per call: nothing is pooled, so no socket is left open once the answer is in.
+  const client = new Client(`http://${req.host}:${req.port}`, { localAddress: req.localAddress });
+  // One deadline over connect, headers and body: undici's own timeouts are per phase, so a slow trickle would outlast them.
+  const deadline = setTimeout(() => void client.destroy(new Error(`no complete answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+  try {
+    const headers: Record<string, string> = { host: req.hostHeader ?? `${req.host}:${req.port}`, connection: 'close', accept: 'application/json, */*' };
+    if (req.userAgent) headers['user-agent'] = req.userAgent;
+    const res = await client.request({ path: req.path, method: 'GET', headers });
+    res.body.setEncoding('utf8');
+    let body = '';
+    for await (const chunk of res.body as AsyncIterable<string>) {
+      body += chunk;
+      if (body.length >= MAX_BODY) break;
+    }
+    return { status: res.statusCode, body: body.slice(0, MAX_BODY) };
+  } finally {
+    clearTimeout(deadline);
+    await client.destroy();
+  }
 }
 
 export function describeTarget(req: Pick<HttpRequest, 'host' | 'port' | 'path' | 'hostHeader'>): string {
   return req.hostHeader ? `http://${req.hostHeader}${req.path} (via ${req.host}:${req.port})` : `http://${req.host}:${req.port}${req.path}`;
 }
+
+/**
+ * The registry's transfers: streamed bodies both ways, and redirects the
+ * caller follows itself (only it knows where the token may go), so undici's
+ * request is handed through as it is.
+ */
+export { request as httpStream, type Dispatcher } from 'undici';

@@ -1,13 +1,12 @@
 import { basename } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { buildComponent } from '@veza/engine/build/build-component';
 import { VezaError } from '@veza/engine/log/errors';
 import { projectRoot, runExecutor } from '../../report';
+import { schema } from './options';
 
-/** No options: everything a build needs is in the component's component.json. */
-export type BuildExecutorOptions = Record<string, never>;
-
-export default async function buildExecutor(_options: BuildExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+export default async function buildExecutor(_options: z.input<typeof schema>, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
     const root = projectRoot(context);
     // Nx caches dist/build/{projectName} and the component (named after its folder) is built to dist/build/<component>.

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 /**
  * The build and package targets list the engine files they hash by hand in
@@ -94,5 +96,40 @@ for (const { label, executor, inputs } of cachedTargets) {
     const missing = files.filter((f) => !include.some((r) => r.test(f)) || exclude.some((r) => r.test(f)));
     assert.deepEqual(missing, [], `add these to the inputs of ${label}`);
     assert.ok(files.length > 5, `the import walk found the executor's engine modules (${files.join(', ')})`);
+  });
+}
+
+/**
+ * The engine's tests are two cached targets split by file name
+ * (libs/engine/project.json): each must hash every file its own tests load,
+ * or a change would be served a stale pass from the cache, and none of the
+ * other tier's tests, or an edit there would rerun this tier for nothing.
+ * Nx itself resolves the inputs here: the integration target re-adds its
+ * tests as workspace files after excluding every test from the project's,
+ * which a glob model of the inputs would not follow.
+ */
+const ENGINE = join(ROOT, 'libs/engine');
+const engineProject = JSON.parse(readFileSync(join(ENGINE, 'project.json'), 'utf8'));
+const engineTests = readdirSync(join(ENGINE, 'src'), { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.test.ts') && !f.split('/').includes('fixtures'))
+  .map((f) => join(ENGINE, 'src', f));
+const tierOf = (file: string) => (file.endsWith('.integration.test.ts') ? 'integration' : 'unit');
+
+for (const tier of ['unit', 'integration'] as const) {
+  const target = `test-${tier}`;
+  test(`engine:${target} is cached and hashes every file its tests load and none of the other tier's tests`, async () => {
+    const config = engineProject.targets[target] as { cache?: boolean; options: { command: string } };
+    assert.equal(config.cache, true, `engine:${target} is cached`);
+    assert.match(config.options.command, new RegExp(`^VEZA_TEST_TIER=${tier} node tools/scripts/run-tests\\.mjs libs/engine$`));
+    const { stdout } = await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'nx'), ['show', 'target', 'inputs', `engine:${target}`, '--json'], {
+      cwd: ROOT, timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+    });
+    const inputs = new Set((JSON.parse(stdout) as { files: string[] }).files);
+    const own = engineTests.filter((f) => tierOf(f) === tier);
+    const loaded = [...new Set(own.flatMap((f) => closure(f)))].sort();
+    assert.deepEqual(loaded.filter((f) => !inputs.has(f)), [], `add these to the inputs of engine:${target} (libs/engine/project.json)`);
+    const others = engineTests.filter((f) => tierOf(f) !== tier).map((f) => relative(ROOT, f));
+    assert.deepEqual(others.filter((f) => inputs.has(f)), [], `engine:${target} hashes the other tier's tests`);
+    assert.ok(own.length > 5 && loaded.length > own.length, `the walk found engine:${target}'s tests and what they load (${own.length} tests, ${loaded.length} files)`);
   });
 }

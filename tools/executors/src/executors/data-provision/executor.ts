@@ -1,15 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { provisionData } from '@veza/engine/data/provision';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface DataProvisionOptions {
-  env?: string;
-  sha?: string;
-  dryRun?: boolean;
-  json?: boolean;
-}
-
-export default async function dataProvisionExecutor(options: DataProvisionOptions, context: ExecutorContext) {
+export default async function dataProvisionExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
+  const options = parseOptions(schema, input, 'data-provision');
   return runExecutor(context, async (log) => {
     await provisionData({ workspaceRoot: context.root, env: options.env, sha: options.sha, dryRun: options.dryRun, log });
   }, { json: options.json });

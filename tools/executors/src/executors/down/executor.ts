@@ -1,14 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { down } from '@veza/engine/deploy/down';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface DownExecutorOptions {
-  env?: string;
-  dryRun?: boolean;
-  json?: boolean;
-}
-
-export default async function downExecutor(options: DownExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+export default async function downExecutor(input: z.input<typeof schema>, context: ExecutorContext): Promise<{ success: boolean }> {
+  const options = parseOptions(schema, input, 'down');
   return runExecutor(context, async (log) => {
     await down({ workspaceRoot: context.root, env: options.env, dryRun: options.dryRun, json: options.json, log });
   }, { json: options.json });

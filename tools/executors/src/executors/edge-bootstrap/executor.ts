@@ -1,14 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { bootstrapEdge } from '@veza/engine/edge/bootstrap';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface EdgeBootstrapOptions {
-  env?: string;
-  edge?: string;
-  dryRun?: boolean;
-}
-
-export default async function edgeBootstrapExecutor(options: EdgeBootstrapOptions, context: ExecutorContext) {
+export default async function edgeBootstrapExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
+  const options = parseOptions(schema, input, 'edge-bootstrap');
   return runExecutor(context, async (log) => {
     await bootstrapEdge({ workspaceRoot: context.root, env: options.env, edge: options.edge, dryRun: options.dryRun, log });
   });

@@ -1,14 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { parseColors, renderEdgeFiles } from '@veza/engine/edge/targets';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface EdgeRenderOptions {
-  /** Forwarded through the graph; every edge is rendered regardless. */
-  env?: string;
-  colors?: string;
-}
-
-export default async function edgeRenderExecutor(options: EdgeRenderOptions, context: ExecutorContext) {
+export default async function edgeRenderExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
+  const options = parseOptions(schema, input, 'edge-render');
   return runExecutor(context, async (log) => {
     await renderEdgeFiles({ workspaceRoot: context.root, colors: parseColors(options.colors), log });
   });

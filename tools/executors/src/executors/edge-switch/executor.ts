@@ -1,16 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { switchColor } from '@veza/engine/edge/switch';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface EdgeSwitchOptions {
-  env: string;
-  color: string;
-  force?: boolean;
-  sha?: string;
-  dryRun?: boolean;
-}
-
-export default async function edgeSwitchExecutor(options: EdgeSwitchOptions, context: ExecutorContext) {
+export default async function edgeSwitchExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
+  const options = parseOptions(schema, input, 'edge-switch');
   return runExecutor(context, async (log) => {
     await switchColor({ workspaceRoot: context.root, env: options.env, color: options.color, force: options.force, sha: options.sha, dryRun: options.dryRun, log });
   });

@@ -1,14 +1,13 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { validateEdgeFiles } from '@veza/engine/edge/targets';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface EdgeValidateOptions {
-  edge?: string;
-  env?: string;
-}
-
-export default async function edgeValidateExecutor(options: EdgeValidateOptions, context: ExecutorContext) {
+export default async function edgeValidateExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
+  const options = parseOptions(schema, input, 'edge-validate');
   return runExecutor(context, async (log) => {
     await validateEdgeFiles({ workspaceRoot: context.root, edge: options.edge, env: options.env, runner: createProcessRunner(), log });
   });

@@ -1,12 +1,11 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { packageComponent } from '@veza/engine/artifact/package-component';
 import { validate } from '@veza/engine/config/names';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-/** No options: the build record says what to package, and the output path is fixed for the Nx cache. */
-export type PackageExecutorOptions = Record<string, never>;
-
-export default async function packageExecutor(_options: PackageExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+export default async function packageExecutor(_options: z.input<typeof schema>, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
     const project = validate.component(context.projectName);
     const m = await packageComponent({ workspaceRoot: context.root, project });

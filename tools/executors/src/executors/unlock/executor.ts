@@ -1,13 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
+import type { z } from 'zod';
 import { unlock } from '@veza/engine/deploy/unlock';
+import { parseOptions } from '../../option-schema';
 import { runExecutor } from '../../report';
+import { schema } from './options';
 
-export interface UnlockExecutorOptions {
-  env?: string;
-  json?: boolean;
-}
-
-export default async function unlockExecutor(options: UnlockExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
+export default async function unlockExecutor(input: z.input<typeof schema>, context: ExecutorContext): Promise<{ success: boolean }> {
+  const options = parseOptions(schema, input, 'unlock');
   return runExecutor(context, async (log) => {
     await unlock({ workspaceRoot: context.root, env: options.env, json: options.json, log });
   }, { json: options.json });
