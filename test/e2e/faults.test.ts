@@ -41,14 +41,14 @@ test('a live environment survives every deploy fault', async (t) => {
   }))));
 
   await ws.release(A);
-  await deploy(ws.options(A));
+  await deploy(await ws.options(A));
   await ws.release(B);
-  await deploy(ws.options(B));
+  await deploy(await ws.options(B));
   assert.equal(await ws.releaseAt('/api/status'), B);
 
   await t.test('a release failing its health check never reaches the edge; its slots are kept with their logs command', async () => {
     await ws.release(UNHEALTHY, { api: { healthy: false } });
-    const err = await deploy(ws.options(UNHEALTHY)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await ws.options(UNHEALTHY)).then(() => undefined, (e: Coded) => e);
     assert.ok(err, 'the deploy failed');
     assert.equal(err.code, 'HEALTH_FAILED', err.message);
     assert.match(err.hint, new RegExp(`tail -n 200 -f \\S+/veza-${ws.env}-api-green/log`), 'the hint is the one command that shows the failing slot\'s logs');
@@ -64,7 +64,7 @@ test('a live environment survives every deploy fault', async (t) => {
   });
 
   await t.test('fast rollback refuses a colour holding a failed release and points at --mode=full', async () => {
-    const err = await rollback({ ...ws.common(), mode: 'fast' }).then(() => undefined, (e: Coded) => e);
+    const err = await rollback({ ...(await ws.common()), mode: 'fast' }).then(() => undefined, (e: Coded) => e);
     assert.equal(err?.code, 'ROLLBACK_REFUSED');
     assert.match(err!.message, /green holds release c0c0.*failed/);
     assert.match(err!.hint, /--mode=full/);
@@ -74,7 +74,7 @@ test('a live environment survives every deploy fault', async (t) => {
   await t.test('a release that passes health but fails verification is switched back with no failed request', async () => {
     await ws.release(WRONG, { api: { release: '0'.repeat(40) } });
     const load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
-    const err = await deploy(ws.options(WRONG)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await ws.options(WRONG)).then(() => undefined, (e: Coded) => e);
     const report = await load.stop();
     assert.equal(err?.code, 'VERIFY_FAILED', err?.message);
     assert.match(err!.hint, /switched back to blue/);
@@ -97,7 +97,7 @@ test('a live environment survives every deploy fault', async (t) => {
       await fs.writeFile(file, damage(await fs.readFile(file)));
       const before = await slotsNow();
       const stateBefore = await snapshotTree(join(ws.root, '.veza'));
-      const err = await deploy(ws.options(sha)).then(() => undefined, (e: Coded) => e);
+      const err = await deploy(await ws.options(sha)).then(() => undefined, (e: Coded) => e);
       // The workspace still holds the packaged bytes: the registry's other bytes under those coordinates are refused.
       assert.equal(err?.code, 'ARTIFACT_IMMUTABLE', err?.message);
       assert.match(err!.message, new RegExp(`${component}@${sha}`));
@@ -111,18 +111,18 @@ test('a live environment survives every deploy fault', async (t) => {
     const before = await slotsNow();
     const stateBefore = await snapshotTree(join(ws.root, '.veza'));
     const cases: [Parameters<typeof deploy>[0], RegExp][] = [
-      [{ ...ws.options(A), sha: 'abc' }, /invalid version "abc"/],
-      [{ ...ws.options(A), sha: 'A'.repeat(40) }, /invalid version/],
-      [{ ...ws.options(A), env: 'Prod;rm' }, /invalid environment name/],
-      [{ ...ws.options(A), env: 'nowhere' }, /unknown environment "nowhere"/],
-      [{ ...ws.options(A), sha: '9'.repeat(40) }, /not published/],
+      [{ ...(await ws.options(A)), sha: 'abc' }, /invalid version "abc"/],
+      [{ ...(await ws.options(A)), sha: 'A'.repeat(40) }, /invalid version/],
+      [{ ...(await ws.options(A)), env: 'Prod;rm' }, /invalid environment name/],
+      [{ ...(await ws.options(A)), env: 'nowhere' }, /unknown environment "nowhere"/],
+      [{ ...(await ws.options(A)), sha: '9'.repeat(40) }, /not published/],
     ];
     for (const [opts, re] of cases) await assert.rejects(deploy(opts), re);
     const web = join(ws.root, 'apps/web/component.json');
     const decl = await fs.readFile(web, 'utf8');
     await fs.writeFile(web, decl.replace('"status": "/status.json"', '"status": "/status.json", "env": { "required": ["E2E_API_KEY"] }'));
     try {
-      await assert.rejects(deploy(ws.options(B)), (e: Coded) => e.code === 'MISSING_VAR' && /web requires E2E_API_KEY/.test(e.message) && /export E2E_API_KEY/.test(e.hint));
+      await assert.rejects(deploy(await ws.options(B)), (e: Coded) => e.code === 'MISSING_VAR' && /web requires E2E_API_KEY/.test(e.message) && /export E2E_API_KEY/.test(e.hint));
     } finally {
       await fs.writeFile(web, decl);
     }

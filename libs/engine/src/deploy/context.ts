@@ -1,6 +1,6 @@
-import { loadComponents, type ComponentDeclaration } from '../config/component';
-import { loadEnvironment, type Environment } from '../config/environment';
-import { validate } from '../config/names';
+import type { ComponentDeclaration } from '../config/component';
+import type { Environment } from '../config/environment';
+import type { Workspace } from '../config/workspace';
 import type { DataTier } from '../data/port';
 import { createDataTier } from '../data/tier';
 import { createIncusDriver } from '../hosts/incus/driver';
@@ -25,7 +25,8 @@ import { createProgress, type Progress } from './progress';
  * code that runs is the code that is planned.
  */
 export interface CommonOptions {
-  workspaceRoot: string;
+  /** Loaded once at the command's start (config/workspace.ts); every phase reads it. */
+  workspace: Workspace;
   /** Default: local. */
   env?: string;
   /** JSON progress events on stdout (one per line) instead of text on stderr. */
@@ -50,6 +51,7 @@ export interface Ports {
 
 export interface Context {
   root: string;
+  workspace: Workspace;
   env: Environment;
   components: ComponentDeclaration[];
   ports: Ports;
@@ -63,25 +65,26 @@ export interface Context {
 
 export async function openContext(o: CommonOptions & { dryRun?: boolean }, title: (env: Environment) => string): Promise<Context> {
   const log = o.log ?? createLogger({ format: o.json ? 'json' : undefined });
-  const env = await loadEnvironment(o.workspaceRoot, validate.env(o.env ?? 'local'));
-  const components = await loadComponents(o.workspaceRoot);
+  const { workspace } = o;
+  const env = workspace.env(o.env);
+  const { components, root } = workspace;
   if (components.length === 0) throw new VezaError('the workspace declares no component (apps/*/component.json)', 'add a component: nx g @veza/generators:component', 'BAD_COMPONENT');
   const processEnv = o.processEnv ?? process.env;
   const runner = createProcessRunner();
   const write = o.write ?? (o.json ? (line: string) => process.stdout.write(line + '\n') : undefined);
   const progress = createProgress({ title: title(env), mode: o.json ? 'json' : undefined, write });
 
-  const edge = await createDeployEdge({ workspaceRoot: o.workspaceRoot, env, log, runner });
-  const driver = createHostDriver(env, o.workspaceRoot, runner);
+  const edge = createDeployEdge({ workspace, env, log, runner });
+  const driver = createHostDriver(env, root, runner);
   const real: Ports = {
     driver,
-    registry: once(() => createRegistry(env, o.workspaceRoot, { processEnv, log })),
-    tier: createDataTier(env, { workspaceRoot: o.workspaceRoot, runner, log }),
+    registry: once(() => createRegistry(env, root, { processEnv, log })),
+    tier: createDataTier(env, { workspaceRoot: root, runner, log }),
     edge,
     store: edge.stateStore(),
     checks: createChecks(edge, driver),
   };
-  if (!o.dryRun) return { root: o.workspaceRoot, env, components, ports: real, log, runner, processEnv, progress };
+  if (!o.dryRun) return { root, workspace, env, components, ports: real, log, runner, processEnv, progress };
 
   const plan: Plan = { add: (line) => progress.step(`[plan] ${line}`) };
   const store = planningStore(real.store, plan);
@@ -94,7 +97,7 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
     store,
     checks: planningChecks(real.checks, plan, driver.kind),
   };
-  return { root: o.workspaceRoot, env, components, ports, log, runner, processEnv, progress, plan };
+  return { root, workspace, env, components, ports, log, runner, processEnv, progress, plan };
 }
 
 function createHostDriver(env: Environment, workspaceRoot: string, runner: ProcessRunner): HostDriver {

@@ -64,7 +64,7 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
       step(`${component}: ${coordsLabel(coordsOf(c))}, sha256 and every entry checked`);
     }
     if (ctx.env.driver === 'local') await checkLocalNeeds(ctx.components.filter((d) => release.manifest.components[d.name]), ctx.runner);
-    buildEdgeModel(await loadEdgeInputs(ctx.root, ctx.env.edge));
+    buildEdgeModel(loadEdgeInputs(ctx.workspace, ctx.env.edge));
     if (needsPipelineVars(ctx.components)) await ctx.ports.tier.preflight();
     return { sha: release.manifest.sha, kind: source.kind, release, packaged, verified, dispose };
   } catch (e) {

@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { cleanup } from '@veza/engine/deploy/cleanup';
 import { runExecutor } from '../../report';
 
@@ -11,6 +12,6 @@ export interface CleanupExecutorOptions {
 
 export default async function cleanupExecutor(options: CleanupExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
-    await cleanup({ workspaceRoot: context.root, env: options.env, color: options.color, dryRun: options.dryRun, json: options.json, log });
+    await cleanup({ workspace: await loadWorkspace(context.root), env: options.env, color: options.color, dryRun: options.dryRun, json: options.json, log });
   }, { json: options.json });
 }

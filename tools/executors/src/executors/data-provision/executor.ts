@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { provisionData } from '@veza/engine/data/provision';
 import { runExecutor } from '../../report';
 
@@ -11,6 +12,6 @@ export interface DataProvisionOptions {
 
 export default async function dataProvisionExecutor(options: DataProvisionOptions, context: ExecutorContext) {
   return runExecutor(context, async (log) => {
-    await provisionData({ workspaceRoot: context.root, env: options.env, sha: options.sha, dryRun: options.dryRun, log });
+    await provisionData({ workspace: await loadWorkspace(context.root), env: options.env, sha: options.sha, dryRun: options.dryRun, log });
   }, { json: options.json });
 }

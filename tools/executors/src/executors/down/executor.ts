@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { down } from '@veza/engine/deploy/down';
 import { runExecutor } from '../../report';
 
@@ -10,6 +11,6 @@ export interface DownExecutorOptions {
 
 export default async function downExecutor(options: DownExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
-    await down({ workspaceRoot: context.root, env: options.env, dryRun: options.dryRun, json: options.json, log });
+    await down({ workspace: await loadWorkspace(context.root), env: options.env, dryRun: options.dryRun, json: options.json, log });
   }, { json: options.json });
 }

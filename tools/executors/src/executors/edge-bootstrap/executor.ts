@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { bootstrapEdge } from '@veza/engine/edge/bootstrap';
 import { runExecutor } from '../../report';
 
@@ -10,6 +11,6 @@ export interface EdgeBootstrapOptions {
 
 export default async function edgeBootstrapExecutor(options: EdgeBootstrapOptions, context: ExecutorContext) {
   return runExecutor(context, async (log) => {
-    await bootstrapEdge({ workspaceRoot: context.root, env: options.env, edge: options.edge, dryRun: options.dryRun, log });
+    await bootstrapEdge({ workspace: await loadWorkspace(context.root), env: options.env, edge: options.edge, dryRun: options.dryRun, log });
   });
 }

@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { parseColors, renderEdgeFiles } from '@veza/engine/edge/targets';
 import { runExecutor } from '../../report';
 
@@ -10,6 +11,6 @@ export interface EdgeRenderOptions {
 
 export default async function edgeRenderExecutor(options: EdgeRenderOptions, context: ExecutorContext) {
   return runExecutor(context, async (log) => {
-    await renderEdgeFiles({ workspaceRoot: context.root, colors: parseColors(options.colors), log });
+    await renderEdgeFiles({ workspace: await loadWorkspace(context.root), colors: parseColors(options.colors), log });
   });
 }

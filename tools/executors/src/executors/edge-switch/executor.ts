@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { switchColor } from '@veza/engine/edge/switch';
 import { runExecutor } from '../../report';
 
@@ -12,6 +13,6 @@ export interface EdgeSwitchOptions {
 
 export default async function edgeSwitchExecutor(options: EdgeSwitchOptions, context: ExecutorContext) {
   return runExecutor(context, async (log) => {
-    await switchColor({ workspaceRoot: context.root, env: options.env, color: options.color, force: options.force, sha: options.sha, dryRun: options.dryRun, log });
+    await switchColor({ workspace: await loadWorkspace(context.root), env: options.env, color: options.color, force: options.force, sha: options.sha, dryRun: options.dryRun, log });
   });
 }

@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { validateEdgeFiles } from '@veza/engine/edge/targets';
 import { runExecutor } from '../../report';
@@ -10,6 +11,6 @@ export interface EdgeValidateOptions {
 
 export default async function edgeValidateExecutor(options: EdgeValidateOptions, context: ExecutorContext) {
   return runExecutor(context, async (log) => {
-    await validateEdgeFiles({ workspaceRoot: context.root, edge: options.edge, env: options.env, runner: createProcessRunner(), log });
+    await validateEdgeFiles({ workspace: await loadWorkspace(context.root), edge: options.edge, env: options.env, runner: createProcessRunner(), log });
   });
 }

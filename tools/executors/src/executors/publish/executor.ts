@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
 import { runExecutor } from '../../report';
 
@@ -16,7 +17,7 @@ export function publishTask(options: PublishExecutorOptions, context: ExecutorCo
   return runExecutor(
     context,
     async (log) => {
-      await publishArtifact({ workspaceRoot: context.root, project: context.projectName ?? '', envName: options.env ?? 'local', dryRun: options.dryRun, log });
+      await publishArtifact({ workspace: await loadWorkspace(context.root), project: context.projectName ?? '', env: options.env, dryRun: options.dryRun, log });
     },
     { write },
   );

@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { rollback } from '@veza/engine/deploy/rollback';
 import { runExecutor } from '../../report';
 
@@ -12,6 +13,6 @@ export interface RollbackExecutorOptions {
 
 export default async function rollbackExecutor(options: RollbackExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
-    await rollback({ workspaceRoot: context.root, env: options.env, mode: options.mode, sha: options.sha, dryRun: options.dryRun, json: options.json, log });
+    await rollback({ workspace: await loadWorkspace(context.root), env: options.env, mode: options.mode, sha: options.sha, dryRun: options.dryRun, json: options.json, log });
   }, { json: options.json });
 }

@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { unlock } from '@veza/engine/deploy/unlock';
 import { runExecutor } from '../../report';
 
@@ -9,6 +10,6 @@ export interface UnlockExecutorOptions {
 
 export default async function unlockExecutor(options: UnlockExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
-    await unlock({ workspaceRoot: context.root, env: options.env, json: options.json, log });
+    await unlock({ workspace: await loadWorkspace(context.root), env: options.env, json: options.json, log });
   }, { json: options.json });
 }
