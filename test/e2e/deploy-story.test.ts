@@ -11,6 +11,7 @@ import { readAudit } from '@veza/engine/deploy/audit';
 import { readHistory } from '@veza/engine/state/history';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
+import { validate } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { e2eWorkspace } from './support/workspace';
 
@@ -27,7 +28,7 @@ const C = 'c3'.repeat(20);
 test('deploy, no-op redeploy, second release, status, cleanup guard, fast and full rollback, down', async (t) => {
   const ws = await e2eWorkspace(t, 'story', { octet: 1, database: true });
   const store = createDirStateStore(join(localEdgeDir(ws.root, `${ws.env}-edge`), 'state'));
-  const driver = createLocalDriver({ workspaceRoot: ws.root });
+  const driver = createLocalDriver({ workspaceRoot: ws.root, env: validate.env(ws.env) });
 
   await t.test('the first deploy brings the environment up and the public URL serves the release', async () => {
     await ws.release(A);

@@ -8,6 +8,7 @@ import { readActiveColor, readHistory } from '@veza/engine/state/history';
 import { readMetricsState } from '@veza/engine/deploy/metrics';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
+import { validate } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import type { VezaError } from '@veza/engine/log/errors';
 import { e2eWorkspace } from './support/workspace';
@@ -33,7 +34,7 @@ type Coded = VezaError & { code: string };
 test('a live environment survives every deploy fault', async (t) => {
   const ws = await e2eWorkspace(t, 'faults', { octet: 2 });
   const store = createDirStateStore(join(localEdgeDir(ws.root, `${ws.env}-edge`), 'state'));
-  const driver = createLocalDriver({ workspaceRoot: ws.root });
+  const driver = createLocalDriver({ workspaceRoot: ws.root, env: validate.env(ws.env) });
   /** What a fault must not change: every slot's record, process and state. */
   const slotsNow = async () => JSON.stringify(await Promise.all((await driver.list(ws.env)).map(async (s) => ({
     ...s,

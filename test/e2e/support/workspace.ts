@@ -166,7 +166,7 @@ export async function stopEverything(root: string, envName: string): Promise<voi
   const env = workspace.env(envName);
   const errors: unknown[] = [];
   const attempt = async (fn: () => Promise<unknown>) => fn().catch((e) => errors.push(e));
-  await attempt(() => createLocalDriver({ workspaceRoot: root, stopTimeoutMs: 3_000 }).stopAll(envName));
+  await attempt(() => createLocalDriver({ workspaceRoot: root, env: env.name, stopTimeoutMs: 3_000 }).stopAll());
   await attempt(() => createDataTier(env, { workspaceRoot: root, log: createMemoryLogger() }).stop());
   await attempt(async () => openEdgeHost(workspace, workspace.edge(env.edge)).stop());
   if (errors.length) throw errors[0];

@@ -101,7 +101,7 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
 }
 
 function createHostDriver(env: Environment, workspaceRoot: string, runner: ProcessRunner): HostDriver {
-  if (env.driver === 'local') return createLocalDriver({ workspaceRoot, runner });
+  if (env.driver === 'local') return createLocalDriver({ workspaceRoot, env: env.name, runner });
   return createIncusDriver({ env, runner });
 }
 
