@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import type { Color } from '@veza/engine/config/names';
 import { createMemoryLogger } from '@veza/engine/log/logger';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { bootstrapEdge } from '@veza/engine/edge/bootstrap';
 import type { EdgeHost } from '@veza/engine/edge/edge-host';
 import { createLocalEdgeHost } from '@veza/engine/edge/local-edge-host';
@@ -85,7 +86,8 @@ async function runMode(mode: Mode, edgePort: number): Promise<Figures> {
   let load: ChildProcess | undefined;
   try {
     await nextMessage(backends);
-    await bootstrapEdge({ workspaceRoot: fx.root, edge: 'local-edge', log, host });
+    const workspace = await loadWorkspace(fx.root);
+    await bootstrapEdge({ workspace, edge: 'local-edge', log, host });
     load = worker(['load', origin, ENV.hosts[0]!, String(CLIENTS), String(MAX_REQUESTS), String(RATE)]);
     await nextMessage(load);
     const started = Date.now();
@@ -109,7 +111,7 @@ async function runMode(mode: Mode, edgePort: number): Promise<Figures> {
       const target: Color = color === 'blue' ? 'green' : 'blue';
       const t0 = performance.now();
       let answered: number | undefined;
-      const cmd = switchColor({ workspaceRoot: fx.root, env: ENV.name, color: target, log, host: switchHost, actor: 'bench' })
+      const cmd = switchColor({ workspace, env: ENV.name, color: target, log, host: switchHost, actor: 'bench' })
         .then(() => performance.now() - t0);
       const watch = (async () => {
         while (answered === undefined && performance.now() - t0 < 10_000) {

@@ -11,6 +11,7 @@ import { readAudit } from '@veza/engine/deploy/audit';
 import { readHistory } from '@veza/engine/state/history';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
+import { validate } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { e2eWorkspace } from './support/workspace';
 
@@ -27,11 +28,11 @@ const C = 'c3'.repeat(20);
 test('deploy, no-op redeploy, second release, status, cleanup guard, fast and full rollback, down', async (t) => {
   const ws = await e2eWorkspace(t, 'story', { octet: 1, database: true });
   const store = createDirStateStore(join(localEdgeDir(ws.root, `${ws.env}-edge`), 'state'));
-  const driver = createLocalDriver({ workspaceRoot: ws.root });
+  const driver = createLocalDriver({ workspaceRoot: ws.root, env: validate.env(ws.env) });
 
   await t.test('the first deploy brings the environment up and the public URL serves the release', async () => {
     await ws.release(A);
-    const r = await deploy(ws.options(A));
+    const r = await deploy(await ws.options(A));
     assert.equal(r.outcome, 'success');
     assert.equal(r.color, 'green', 'the first deploy goes to green (blue is the default active colour)');
     assert.equal(await ws.releaseAt('/api/status'), A);
@@ -48,7 +49,7 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
 
   await t.test('deploying the same release again is a fast no-op that says so', async () => {
     const before = await driver.list(ws.env);
-    const o = ws.options(A);
+    const o = await ws.options(A);
     const r = await deploy(o);
     assert.equal(r.outcome, 'noop');
     assert.ok(o.lines.some((l) => /already deployed/.test(l)), o.lines.join('\n'));
@@ -59,7 +60,7 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
     // As when a shared build cache hands this checkout bytes built elsewhere for the same sha: a release never changes.
     await ws.release(A, { web: { schema: 'rebuilt elsewhere' } }, { publish: false });
     const before = await driver.list(ws.env);
-    const o = { ...ws.options(A), sha: undefined };
+    const o = { ...(await ws.options(A)), sha: undefined };
     const r = await deploy(o);
     assert.equal(r.outcome, 'noop', o.lines.join('\n'));
     assert.equal(r.sha, A);
@@ -69,7 +70,7 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
 
   await t.test('a second release goes to the other colour; the old colour keeps running', async () => {
     await ws.release(B, { api: { schema: '0002' } });
-    const o = ws.options(B);
+    const o = await ws.options(B);
     const r = await deploy(o);
     assert.equal(r.color, 'blue');
     assert.equal(r.previousColor, 'green');
@@ -81,7 +82,7 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
   });
 
   await t.test('status --json reports the environment, its colours, health, history and lock', async () => {
-    const s = await status(ws.common());
+    const s = await status(await ws.common());
     assert.equal(s.env, ws.env);
     assert.equal(s.activeColor, 'blue');
     assert.equal(s.release, B);
@@ -96,12 +97,12 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
 
   await t.test('cleanup refuses the active colour and touches nothing', async () => {
     const before = await driver.list(ws.env);
-    await assert.rejects(cleanup({ ...ws.common(), color: 'blue' }), (e: Error & { code?: string }) => e.code === 'CLEANUP_REFUSED' && /blue/.test(e.message));
+    await assert.rejects(cleanup({ ...(await ws.common()), color: 'blue' }), (e: Error & { code?: string }) => e.code === 'CLEANUP_REFUSED' && /blue/.test(e.message));
     assert.deepEqual(await driver.list(ws.env), before);
   });
 
   await t.test('fast rollback flips the edge back to the previous colour', async () => {
-    const r = await rollback({ ...ws.common(), mode: 'fast' });
+    const r = await rollback({ ...(await ws.common()), mode: 'fast' });
     assert.equal(r.color, 'green');
     assert.equal(r.sha, A);
     assert.equal(await ws.releaseAt('/api/status'), A);
@@ -110,18 +111,18 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
   });
 
   await t.test('a second fast rollback is refused: the other colour holds a rolled-back release', async () => {
-    await assert.rejects(rollback({ ...ws.common(), mode: 'fast' }), (e: Error & { code?: string }) =>
+    await assert.rejects(rollback({ ...(await ws.common()), mode: 'fast' }), (e: Error & { code?: string }) =>
       e.code === 'ROLLBACK_REFUSED' && /blue holds release b2b2.*rolled back/.test(e.message));
     assert.equal(await ws.releaseAt('/api/status'), A);
   });
 
   await t.test('full rollback redeploys the previous good release from its manifest', async () => {
     await ws.release(C);
-    await deploy(ws.options(C));
+    await deploy(await ws.options(C));
     assert.equal(await ws.releaseAt('/api/status'), C);
     // The packaged artifacts now are C's: a full rollback must not need them.
     await fs.rm(join(ws.root, 'dist', 'artifacts'), { recursive: true });
-    const r = await rollback({ ...ws.common(), mode: 'full' });
+    const r = await rollback({ ...(await ws.common()), mode: 'full' });
     assert.equal(r.sha, A);
     assert.equal(r.color, 'green');
     assert.equal(await ws.releaseAt('/api/status'), A);
@@ -130,7 +131,7 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
   });
 
   await t.test('cleanup removes the inactive colour', async () => {
-    const r = await cleanup({ ...ws.common(), color: 'blue' });
+    const r = await cleanup({ ...(await ws.common()), color: 'blue' });
     assert.deepEqual(r.removed.sort(), [`veza-${ws.env}-api-blue`, `veza-${ws.env}-web-blue`]);
     assert.deepEqual((await driver.list(ws.env)).filter((s) => s.role !== 'tools').map((s) => s.role), ['green', 'green']);
     assert.equal(await ws.releaseAt('/api/status'), A, 'the active colour still serves');
@@ -147,19 +148,19 @@ test('deploy, no-op redeploy, second release, status, cleanup guard, fast and fu
   });
 
   await t.test('down stops the slots, Postgres and the edge, keeping the state', async () => {
-    const r = await down(ws.common());
+    const r = await down(await ws.common());
     assert.equal(r.slots.length, 2, 'the two green slots (the tools slot never runs)');
     assert.equal(r.data, true);
     assert.equal(r.edge, true);
     assert.ok((await driver.list(ws.env)).every((s) => s.state === 'stopped'));
     await assert.rejects(ws.get('/'), 'nothing listens on the public address any more');
-    const s = await status(ws.common());
+    const s = await status(await ws.common());
     assert.equal(s.edge.running, false);
     assert.equal(s.activeColor, 'green');
   });
 
   await t.test('the next deploy brings a stopped environment back', async () => {
-    const o = ws.options(A);
+    const o = await ws.options(A);
     const r = await deploy(o);
     assert.equal(r.outcome, 'success', 'the active slots were stopped, so this is no no-op');
     assert.equal(await ws.releaseAt('/api/status'), A);

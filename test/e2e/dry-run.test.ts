@@ -60,7 +60,7 @@ test('dry runs print the plan and change nothing', async (t) => {
 
   await t.test('on a fresh environment: every phase, command and file of a first deploy, as typed steps', async () => {
     await ws.release(A);
-    const o = { ...ws.options(A), dryRun: true, json: true };
+    const o = { ...(await ws.options(A)), dryRun: true, json: true };
     await unchanged(ws, async () => {
       const r = await deploy(o);
       assert.equal(r.dryRun, true);
@@ -97,9 +97,9 @@ test('dry runs print the plan and change nothing', async (t) => {
   });
 
   await t.test('against a live environment: the diff of every file the next release would change', async () => {
-    await deploy(ws.options(A));
+    await deploy(await ws.options(A));
     await ws.release(B, { api: { schema: '0002' } });
-    const o = { ...ws.options(B), dryRun: true };
+    const o = { ...(await ws.options(B)), dryRun: true };
     await unchanged(ws, () => deploy(o));
     const out = o.lines.join('\n');
     assert.match(out, /\[plan\] # snapshot veza as pre-deploy-cdcd/);
@@ -111,12 +111,12 @@ test('dry runs print the plan and change nothing', async (t) => {
   });
 
   await t.test('rollback, cleanup and down have dry runs too', async () => {
-    await deploy(ws.options(B));
+    await deploy(await ws.options(B));
     for (const run of [
-      () => rollback({ ...ws.common(), mode: 'fast', dryRun: true }),
-      () => rollback({ ...ws.common(), mode: 'full', dryRun: true }),
-      () => cleanup({ ...ws.common(), color: 'green', dryRun: true }),
-      () => down({ ...ws.common(), dryRun: true }),
+      async () => rollback({ ...(await ws.common()), mode: 'fast', dryRun: true }),
+      async () => rollback({ ...(await ws.common()), mode: 'full', dryRun: true }),
+      async () => cleanup({ ...(await ws.common()), color: 'green', dryRun: true }),
+      async () => down({ ...(await ws.common()), dryRun: true }),
     ]) await unchanged(ws, run);
     assert.equal(await ws.releaseAt('/api/status'), B);
   });

@@ -9,8 +9,9 @@ import { readMetricsState } from '@veza/engine/deploy/metrics';
 import { readAudit } from '@veza/engine/deploy/audit';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
+import { validate } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
-import { loadEdgeDefinition } from '@veza/engine/edge/definition';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { openEdgeHost } from '@veza/engine/edge/open-host';
 import { parseServersState } from '@veza/engine/edge/runtime-api';
 import type { VezaError } from '@veza/engine/log/errors';
@@ -42,14 +43,15 @@ type Coded = VezaError & { code: string };
 test('a live environment survives every deploy fault', async (t) => {
   const ws = await e2eWorkspace(t, 'faults', { octet: 2 });
   const store = createDirStateStore(join(localEdgeDir(ws.root, `${ws.env}-edge`), 'state'));
-  const driver = createLocalDriver({ workspaceRoot: ws.root });
+  const driver = createLocalDriver({ workspaceRoot: ws.root, env: validate.env(ws.env) });
   /** What a fault must not change: every slot's record, process and state. */
   const slotsNow = async () => JSON.stringify(await Promise.all((await driver.list(ws.env)).map(async (s) => ({
     ...s,
     record: await fs.readFile(join(ws.root, '.veza/envs', ws.env, 'slots', s.name, 'slot.json'), 'utf8'),
   }))));
 
-  const edgeHost = openEdgeHost(ws.root, await loadEdgeDefinition(ws.root, `${ws.env}-edge`));
+  const workspace = await loadWorkspace(ws.root);
+  const edgeHost = openEdgeHost(workspace, workspace.edge(`${ws.env}-edge`));
   /** The live edge: its config file's bytes and every server's operational and admin state. */
   const edgeNow = async () => ({
     config: await edgeHost.readConfig(),
@@ -57,14 +59,14 @@ test('a live environment survives every deploy fault', async (t) => {
   });
 
   await ws.release(A);
-  await deploy(ws.options(A));
+  await deploy(await ws.options(A));
   await ws.release(B);
-  await deploy(ws.options(B));
+  await deploy(await ws.options(B));
   assert.equal(await ws.releaseAt('/api/status'), B);
 
   await t.test('a release failing its health check never reaches the edge; its slots are kept with their logs command', async () => {
     await ws.release(UNHEALTHY, { api: { healthy: false } });
-    const err = await deploy(ws.options(UNHEALTHY)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await ws.options(UNHEALTHY)).then(() => undefined, (e: Coded) => e);
     assert.ok(err, 'the deploy failed');
     assert.equal(err.code, 'HEALTH_FAILED', err.message);
     assert.match(err.hint, new RegExp(`tail -n 200 -f \\S+/veza-${ws.env}-api-green/log`), 'the hint is the one command that shows the failing slot\'s logs');
@@ -80,7 +82,7 @@ test('a live environment survives every deploy fault', async (t) => {
   });
 
   await t.test('fast rollback refuses a colour holding a failed release and points at --mode=full', async () => {
-    const err = await rollback({ ...ws.common(), mode: 'fast' }).then(() => undefined, (e: Coded) => e);
+    const err = await rollback({ ...(await ws.common()), mode: 'fast' }).then(() => undefined, (e: Coded) => e);
     assert.equal(err?.code, 'ROLLBACK_REFUSED');
     assert.match(err!.message, /green holds release c0c0.*failed/);
     assert.match(err!.hint, /--mode=full/);
@@ -90,7 +92,7 @@ test('a live environment survives every deploy fault', async (t) => {
   await t.test('a release that passes health but fails verification is switched back with no failed request', async () => {
     await ws.release(WRONG, { api: { release: '0'.repeat(40) } });
     const load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
-    const err = await deploy(ws.options(WRONG)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await ws.options(WRONG)).then(() => undefined, (e: Coded) => e);
     const report = await load.stop();
     assert.equal(err?.code, 'VERIFY_FAILED', err?.message);
     assert.match(err!.hint, /switched back to blue/);
@@ -113,7 +115,7 @@ test('a live environment survives every deploy fault', async (t) => {
       await fs.writeFile(file, damage(await fs.readFile(file)));
       const before = await slotsNow();
       const stateBefore = await snapshotTree(join(ws.root, '.veza'));
-      const err = await deploy(ws.options(sha)).then(() => undefined, (e: Coded) => e);
+      const err = await deploy(await ws.options(sha)).then(() => undefined, (e: Coded) => e);
       // The workspace still holds the packaged bytes: the registry's other bytes under those coordinates are refused.
       assert.equal(err?.code, 'ARTIFACT_IMMUTABLE', err?.message);
       assert.match(err!.message, new RegExp(`${component}@${sha}`));
@@ -127,18 +129,18 @@ test('a live environment survives every deploy fault', async (t) => {
     const before = await slotsNow();
     const stateBefore = await snapshotTree(join(ws.root, '.veza'));
     const cases: [Parameters<typeof deploy>[0], RegExp][] = [
-      [{ ...ws.options(A), sha: 'abc' }, /invalid version "abc"/],
-      [{ ...ws.options(A), sha: 'A'.repeat(40) }, /invalid version/],
-      [{ ...ws.options(A), env: 'Prod;rm' }, /invalid environment name/],
-      [{ ...ws.options(A), env: 'nowhere' }, /unknown environment "nowhere"/],
-      [{ ...ws.options(A), sha: '9'.repeat(40) }, /not published/],
+      [{ ...(await ws.options(A)), sha: 'abc' }, /invalid version "abc"/],
+      [{ ...(await ws.options(A)), sha: 'A'.repeat(40) }, /invalid version/],
+      [{ ...(await ws.options(A)), env: 'Prod;rm' }, /invalid environment name/],
+      [{ ...(await ws.options(A)), env: 'nowhere' }, /unknown environment "nowhere"/],
+      [{ ...(await ws.options(A)), sha: '9'.repeat(40) }, /not published/],
     ];
     for (const [opts, re] of cases) await assert.rejects(deploy(opts), re);
     const web = join(ws.root, 'apps/web/component.json');
     const decl = await fs.readFile(web, 'utf8');
     await fs.writeFile(web, decl.replace('"status": "/status.json"', '"status": "/status.json", "env": { "required": ["E2E_API_KEY"] }'));
     try {
-      await assert.rejects(deploy(ws.options(B)), (e: Coded) => e.code === 'MISSING_VAR' && /web requires E2E_API_KEY/.test(e.message) && /export E2E_API_KEY/.test(e.hint));
+      await assert.rejects(deploy(await ws.options(B)), (e: Coded) => e.code === 'MISSING_VAR' && /web requires E2E_API_KEY/.test(e.message) && /export E2E_API_KEY/.test(e.hint));
     } finally {
       await fs.writeFile(web, decl);
     }
@@ -150,7 +152,7 @@ test('a live environment survives every deploy fault', async (t) => {
   await t.test('a release that moves a health path and fails its checks leaves the live edge byte-identical, every server as it was', async () => {
     const before = await edgeNow();
     await ws.release(MOVED_BROKEN, { api: { health: '/api/ready', healthy: false } });
-    const err = await deploy(ws.options(MOVED_BROKEN)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await ws.options(MOVED_BROKEN)).then(() => undefined, (e: Coded) => e);
     assert.equal(err?.code, 'HEALTH_FAILED', err?.message);
     assert.deepEqual(await edgeNow(), before, 'the edge config and its servers\' states are unchanged');
     assert.doesNotMatch(before.config ?? '', /\/api\/ready/);
@@ -161,7 +163,7 @@ test('a live environment survives every deploy fault', async (t) => {
     const before = await edgeNow();
     await ws.release(MOVED, { api: { health: '/api/ready' } });
     let load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
-    await deploy(ws.options(MOVED));
+    await deploy(await ws.options(MOVED));
     let report = await load.stop();
     assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the switch`);
     assert.ok(report.requests >= 50, `the load ran through the switch (${report.requests} requests)`);
@@ -170,7 +172,7 @@ test('a live environment survives every deploy fault', async (t) => {
     assert.match(live, /http-check send meth GET uri \/api\/ready/, 'the edge checks the api on the path its release declares');
 
     load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
-    await rollback({ ...ws.common(), mode: 'fast' });
+    await rollback({ ...(await ws.common()), mode: 'fast' });
     report = await load.stop();
     assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the rollback`);
     assert.equal(await ws.releaseAt('/api/status'), B);
@@ -180,7 +182,7 @@ test('a live environment survives every deploy fault', async (t) => {
   await t.test('the post-switch gate keeps a release whose users get their answers, and says what it saw', async () => {
     await ws.release(BAKED);
     const load = startLoad(ws.get, ['/', '/api/tracks']);
-    const opts = ws.options(BAKED);
+    const opts = await ws.options(BAKED);
     await deploy({ ...opts, bake: 2 });
     const report = await load.stop();
     assert.deepEqual(report.failures, []);
@@ -193,7 +195,7 @@ test('a live environment survives every deploy fault', async (t) => {
     await ws.release(FLAKY, { api: { failEvery: 5 } });
     const load = startLoad(ws.get, ['/api/tracks']);
     const started = Date.now();
-    const err = await deploy({ ...ws.options(FLAKY), bake: 30 }).then(() => undefined, (e: Coded) => e);
+    const err = await deploy({ ...(await ws.options(FLAKY)), bake: 30 }).then(() => undefined, (e: Coded) => e);
     const report = await load.stop();
     assert.equal(err?.code, 'BAKE_FAILED', err?.message);
     assert.match(err!.message, /failed in the post-switch gate: the \w+ colour failed \d+ of \d+ answers \(\d+\.\d %\) in [\d.]+ s — api \d+\/\d+, above the gate's 5\.0 %/);

@@ -35,19 +35,19 @@ test('deploy hooks run at their points with the facts and no secret, and never h
     await fs.chmod(join(ws.root, 'infra/hooks', event), mode);
   };
   const record = `printf '%s %s release=%s previous=%s color=%s outcome=%s actor=%s secret=%s\\n' "$VEZA_HOOK" "$VEZA_ENV" "$VEZA_RELEASE" "$VEZA_PREVIOUS_RELEASE" "$VEZA_COLOR" "$VEZA_OUTCOME" "$VEZA_ACTOR" "\${REGISTRY_TOKEN:-none}" >> "${seen}"`;
-  const withSecret = (sha: string) => {
-    const o = ws.options(sha);
+  const withSecret = async (sha: string) => {
+    const o = await ws.options(sha);
     return { ...o, processEnv: { ...o.processEnv, REGISTRY_TOKEN: SECRET } };
   };
 
   await ws.release(A);
-  await deploy(withSecret(A));
+  await deploy(await withSecret(A));
 
   await t.test('a hook that is not executable is refused before anything changes', async () => {
     await hook('pre-deploy', 'exit 0', 0o644);
     await ws.release(B);
     const before = await snapshotTree(join(ws.root, '.veza'));
-    const err = await deploy(withSecret(B)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await withSecret(B)).then(() => undefined, (e: Coded) => e);
     assert.equal(err?.code, 'BAD_HOOK', err?.message);
     assert.match(err!.message, /infra\/hooks\/pre-deploy is not executable/);
     assert.match(err!.hint, /chmod \+x infra\/hooks\/pre-deploy/);
@@ -56,7 +56,7 @@ test('deploy hooks run at their points with the facts and no secret, and never h
 
   await t.test('a failing pre-deploy hook stops the deploy before it changes anything, and its output is audited', async () => {
     await hook('pre-deploy', `${record}\necho "change freeze until monday" >&2\nexit 3`);
-    const err = await deploy(withSecret(B)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await withSecret(B)).then(() => undefined, (e: Coded) => e);
     assert.equal(err?.code, 'HOOK_FAILED', err?.message);
     assert.match(err!.message, /the pre-deploy hook exited 3 in \d+ ms: change freeze until monday/);
     assert.equal(await ws.releaseAt('/api/status'), A, 'the live release is untouched');
@@ -68,7 +68,7 @@ test('deploy hooks run at their points with the facts and no secret, and never h
   await t.test('every hook gets the facts of its point and none of the deployer\'s secrets', async () => {
     await fs.rm(seen, { force: true });
     for (const event of ['pre-deploy', 'post-switch', 'post-deploy', 'on-failure']) await hook(event, record);
-    await deploy(withSecret(B));
+    await deploy(await withSecret(B));
     const lines = (await fs.readFile(seen, 'utf8')).trim().split('\n');
     const live = await readActiveColor(store, ws.env);
     assert.deepEqual(lines.map((l) => l.replace(/ actor=\S+/, '')), [
@@ -84,7 +84,7 @@ test('deploy hooks run at their points with the facts and no secret, and never h
   await t.test('a failing on-failure hook never hides the deploy\'s own error', async () => {
     await hook('on-failure', `${record}\necho "pager is down" >&2\nexit 9`);
     await ws.release(BROKEN, { api: { healthy: false } });
-    const err = await deploy(withSecret(BROKEN)).then(() => undefined, (e: Coded) => e);
+    const err = await deploy(await withSecret(BROKEN)).then(() => undefined, (e: Coded) => e);
     assert.equal(err?.code, 'HEALTH_FAILED', err?.message);
     const lines = (await fs.readFile(seen, 'utf8')).trim().split('\n');
     assert.match(lines.at(-1)!, new RegExp(`^on-failure ${ws.env} release=${BROKEN} previous=${B} color=\\w+ outcome=failure `));

@@ -47,13 +47,13 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
   const ws = await e2eWorkspace(t, 'kill', { octet: 3, database: true });
   const store = createDirStateStore(join(localEdgeDir(ws.root, `${ws.env}-edge`), 'state'));
   await ws.release(sha(1));
-  await deploy(ws.options(sha(1)));
+  await deploy(await ws.options(sha(1)));
 
   await t.test('a second deploy of the same environment fails at once, naming the holder', async (t) => {
     await ws.release(sha(2));
     const first = childDeploy(t, ws, sha(2));
     await first.waitFor(phaseStart('C'), 60_000);
-    const err = await deploy(ws.options(sha(2))).then(() => undefined, (e: VezaError) => e);
+    const err = await deploy(await ws.options(sha(2))).then(() => undefined, (e: VezaError) => e);
     assert.equal(first.child.exitCode, null, 'the first deploy was still running when the second one gave up');
     assert.equal(err?.code, 'LOCKED');
     assert.match(err!.message, new RegExp(`locked by a deploy of release ${sha(2)} by \\S+ on \\S+, pid ${first.child.pid}, since`));
@@ -72,7 +72,7 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
     const stale = await readLock(store, envLock(ws.env));
     assert.equal(stale?.pid, killed.child.pid, 'the dead deploy left its lock behind');
     assert.equal(identify(stale!.pid), undefined);
-    const o = ws.options(sha(3));
+    const o = await ws.options(sha(3));
     await deploy(o);
     assert.ok((o.log as unknown as { lines: string[] }).lines.some((l) => /took over the stale e2e-kill deploy lock/.test(l)));
     assert.equal(await readLock(store, envLock(ws.env)), undefined, 'released after the deploy');
@@ -91,7 +91,7 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
       killed.child.kill('SIGKILL');
       assert.equal((await killed.exited).signal, 'SIGKILL');
 
-      const r = await deploy(ws.options(release));
+      const r = await deploy(await ws.options(release));
       assert.equal(r.sha, release);
       assert.equal(await ws.releaseAt('/api/status'), release);
       assert.equal(await ws.releaseAt('/status.json'), release);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { loadEnvironment } from '@veza/engine/config/environment';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { localSlotsDir } from '@veza/engine/hosts/local/paths';
 import { slotName } from '@veza/engine/hosts/naming';
 import { httpGet } from '@veza/engine/util/http';
@@ -56,7 +56,7 @@ test('npx nx run infra-deploy:deploy brings local up end to end, then is a no-op
 
   // What answers is what the pipeline built: the Go binary (stamped with the release it was built
   // as, reporting the schema migrate_tool applied), the Rust binary's HLS, the pre-rendered React page.
-  const env = await loadEnvironment(repo.dir, 'local');
+  const env = (await loadWorkspace(repo.dir)).env('local');
   const running = async (component: string) => {
     const { pid } = JSON.parse(await fs.readFile(join(localSlotsDir(repo.dir, 'local'), slotName(env, component, 'green'), 'child.pid'), 'utf8')) as { pid: number };
     return fs.readlink(`/proc/${pid}/exe`);

@@ -5,10 +5,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { sha256File, MANIFEST_FILE } from '@veza/engine/artifact/manifest';
-import { loadComponents } from '@veza/engine/config/component';
 import { createDataTier } from '@veza/engine/data/tier';
 import { localPgPaths } from '@veza/engine/data/local/postgres';
-import { loadEnvironment } from '@veza/engine/config/environment';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { deploy } from '@veza/engine/deploy/deploy';
 import { assembleRelease, publishRelease } from '@veza/engine/deploy/release';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
@@ -47,14 +46,14 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   const edgeConfig = join(localEdgeDir(ws.root, `${ws.env}-edge`), 'haproxy.cfg');
 
   await ws.release(A);
-  await deploy(ws.options(A));
+  await deploy(await ws.options(A));
   await ws.release(B, { api: { schema: '0002' } });
-  await deploy(ws.options(B));
+  await deploy(await ws.options(B));
   await ws.release(C, { api: { schema: '0003' } });
-  await deploy(ws.options(C));
+  await deploy(await ws.options(C));
   assert.equal(await ws.releaseAt('/api/status'), C);
 
-  const url = await createDataTier(await loadEnvironment(ws.root, ws.env), { workspaceRoot: ws.root }).databaseUrl();
+  const url = await createDataTier((await loadWorkspace(ws.root)).env(ws.env), { workspaceRoot: ws.root }).databaseUrl();
   const state = async () => ({
     // The server rewrites its own data folder and log while it runs: those are compared through the pid and the rows.
     tree: await snapshotTree(join(ws.root, '.veza'), (rel) => rel.startsWith(`envs/${ws.env}/data/postgres/`) || rel.startsWith(`envs/${ws.env}/data/log/`)),
@@ -79,7 +78,7 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   };
 
   for (let i = 0; i < 3; i++) {
-    await refused(`unpublished sha, try ${i + 1}`, () => deploy({ ...ws.options(C), sha: UNPUBLISHED }), (e) => {
+    await refused(`unpublished sha, try ${i + 1}`, async () => deploy({ ...(await ws.options(C)), sha: UNPUBLISHED }), (e) => {
       assert.equal(e.code, 'UNKNOWN_RELEASE', e.message);
       assert.match(e.message, new RegExp(`release ${UNPUBLISHED} is not published`));
     });
@@ -94,13 +93,13 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   ];
   for (const [sha, what, make, entry] of hostile) {
     await publishHostileRelease(ws, sha, make);
-    await refused(`an artifact with ${what}`, () => deploy({ ...ws.options(C), sha }), (e) => {
+    await refused(`an artifact with ${what}`, async () => deploy({ ...(await ws.options(C)), sha }), (e) => {
       assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message);
       assert.match(e.message, new RegExp(`the artifact of web \\(veza/web@${sha.slice(0, 4)}\\S+\\) is refused before anything changes`));
       assert.match(e.message, entry);
     });
   }
-  await refused('the first of them from its own checkout', () => deploy(ws.options(hostile[0]![0])), (e) => assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message));
+  await refused('the first of them from its own checkout', async () => deploy(await ws.options(hostile[0]![0])), (e) => assert.equal(e.code, 'ARTIFACT_UNSAFE', e.message));
 
   // Manifests that name what this workspace cannot deploy: an undeclared component, an artifact neither the
   // registry nor the deployer's cache holds (the cache is content-addressed: bytes it holds under the sha256 would do).
@@ -109,19 +108,19 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   // Published before manifests carried declarations: nothing says how ghost runs.
   const { declaration: _declaration, ...bareWeb } = cManifest.components.web;
   await publishManifest(ws, { ...cManifest, sha: GHOST, components: { ...cManifest.components, ghost: { ...bareWeb, package: 'ghost' } } });
-  await refused('a release holding an undeclared component', () => deploy({ ...ws.options(C), sha: GHOST }), (e) => {
+  await refused('a release holding an undeclared component', async () => deploy({ ...(await ws.options(C)), sha: GHOST }), (e) => {
     assert.equal(e.code, 'BAD_RELEASE', e.message);
     assert.match(e.message, /holds ghost, which this workspace does not declare/);
   });
   const MISNAMED = '43'.repeat(20);
   await publishManifest(ws, { ...cManifest, sha: MISNAMED, components: { ...cManifest.components, ghost: { ...cManifest.components.web, package: 'ghost' } } });
-  await refused('a release whose declaration names another component', () => deploy({ ...ws.options(C), sha: MISNAMED }), (e) => {
+  await refused('a release whose declaration names another component', async () => deploy({ ...(await ws.options(C)), sha: MISNAMED }), (e) => {
     assert.equal(e.code, 'BAD_RELEASE', e.message);
     assert.match(e.message, /ghost\.declaration\.name: declares web, not ghost/);
   });
   const MISSING = '42'.repeat(20);
   await publishManifest(ws, { ...cManifest, sha: MISSING, components: { ...cManifest.components, api: { ...cManifest.components.api, version: MISSING, file: `api-${MISSING}.tar.zst`, sha256: 'e'.repeat(64) } } });
-  await refused('a release whose artifact the registry lacks', () => deploy({ ...ws.options(C), sha: MISSING }), (e) => {
+  await refused('a release whose artifact the registry lacks', async () => deploy({ ...(await ws.options(C)), sha: MISSING }), (e) => {
     assert.match(e.message, new RegExp(`api@${MISSING}`));
   });
 
@@ -132,7 +131,7 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   const bytes = await fs.readFile(published);
   bytes[bytes.length >> 1] ^= 0xff;
   await fs.writeFile(published, bytes);
-  await refused('a tampered published artifact', () => deploy({ ...ws.options(C), sha: TAMPERED }), (e) => {
+  await refused('a tampered published artifact', async () => deploy({ ...(await ws.options(C)), sha: TAMPERED }), (e) => {
     assert.equal(e.code, 'ARTIFACT_MISMATCH', e.message);
     assert.match(e.message, /api@5e5e/);
   });
@@ -147,7 +146,7 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   try {
     for (const [what, text, message] of envFileCases) {
       await fs.writeFile(envFile, text);
-      await refused(what, () => deploy(ws.options(C)), (e) => {
+      await refused(what, async () => deploy(await ws.options(C)), (e) => {
         assert.equal(e.code, 'BAD_CONFIG', e.message);
         assert.match(e.message, message, 'the file and the offending key\'s own line');
       });
@@ -164,7 +163,7 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   const decl = JSON.parse(declText);
   await fs.writeFile(webDecl, JSON.stringify({ ...decl, run: { ...decl.run, needs: ['veza-no-such-package'] } }));
   try {
-    await refused('a declared package the machine lacks', () => deploy(ws.options(NEEDY)), (e) => {
+    await refused('a declared package the machine lacks', async () => deploy(await ws.options(NEEDY)), (e) => {
       assert.equal(e.code, 'MISSING_PACKAGE', e.message);
       assert.match(e.message, /web needs veza-no-such-package/);
     });
@@ -176,7 +175,7 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
   const twin = join(ws.root, 'infra/environments/twin.yaml');
   await fs.writeFile(twin, envText.replaceAll(ws.env, 'twin').replace(`edge: twin-edge`, `edge: ${ws.env}-edge`));
   try {
-    await refused('an environment sharing the subnet', () => deploy(ws.options(C)), (e) => {
+    await refused('an environment sharing the subnet', async () => deploy(await ws.options(C)), (e) => {
       assert.equal(e.code, 'BAD_CONFIG', e.message);
       assert.match(e.message, /local\.subnet 127\.79\.6 gives its \w+ the address 127\.79\.6\.\d+, which the \w+ of environment \S+ already uses/);
     });
@@ -186,7 +185,7 @@ test('a refused deploy changes nothing: files, database, migrations, snapshots, 
 
   // Still deployable; with retention 1, the snapshots of the new live (GOOD) and previous (C) releases are the ones kept.
   await ws.release(GOOD, { api: { schema: '0004' } });
-  await deploy(ws.options(GOOD));
+  await deploy(await ws.options(GOOD));
   assert.equal(await ws.releaseAt('/api/status'), GOOD);
   assert.deepEqual((await fs.readdir(pg.snapshots)).sort(), [`pre-deploy-${C}.dump`, `pre-deploy-${GOOD}.dump`]);
   assert.deepEqual((await rows(url, 'SELECT version FROM e2e_schema ORDER BY version')).map((r) => r.version), ['0001', '0002', '0003', '0004']);
@@ -205,7 +204,7 @@ async function rows(url: string, sql: string): Promise<Record<string, unknown>[]
 /** Publishes the artifacts dist/ holds and their release manifest, as CI's build job would. */
 async function publishWorkspaceRelease(ws: E2eWorkspace, sha: string): Promise<void> {
   const registry = createLocalRegistry(join(ws.root, '.veza/registry'));
-  const manifest = await assembleRelease(ws.root, sha, await loadComponents(ws.root), { owner: 'veza', allowLocalVersions: true, createdAt: new Date(0) });
+  const manifest = await assembleRelease(ws.root, sha, (await loadWorkspace(ws.root)).components, { owner: 'veza', allowLocalVersions: true, createdAt: new Date(0) });
   await publishRelease(registry, 'veza', manifest);
 }
 
@@ -233,6 +232,6 @@ async function publishHostileRelease(ws: E2eWorkspace, sha: string, make: string
   execFileSync('sh', ['-c', 'src=$1; out=$2; shift 2; tar --create -P --file - --sort=name -C "$src" . "$@" | zstd -q -f -o "$out"', 'sh', src, file, ...extra]);
   const { sha256, size } = await sha256File(file);
   await fs.writeFile(join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, sha256, size }, null, 2) + '\n');
-  for (const c of ['api', 'web']) await publishArtifact({ workspaceRoot: ws.root, project: c, envName: ws.env, log: createMemoryLogger() });
+  for (const c of ['api', 'web']) await publishArtifact({ workspace: await loadWorkspace(ws.root), project: c, env: ws.env, log: createMemoryLogger() });
   await publishWorkspaceRelease(ws, sha);
 }

@@ -68,7 +68,7 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
 
   await t.test('the first deploy creates the data, edge and green containers and the public URL serves the release', async () => {
     await ws.release(A);
-    const r = await phase('deploy A', () => deploy(ws.options(A)));
+    const r = await phase('deploy A', async () => deploy(await ws.options(A)));
     assert.equal(r.outcome, 'success');
     assert.equal(r.color, 'green');
     assert.equal(await ws.releaseAt('/api/status'), A);
@@ -119,7 +119,7 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
 
   await t.test('deploying the same release again is a no-op that touches no container', async () => {
     const before = await client.instances();
-    const o = ws.options(A);
+    const o = await ws.options(A);
     const r = await phase('redeploy A', () => deploy(o));
     assert.equal(r.outcome, 'noop');
     assert.ok(o.lines.some((l) => /already deployed/.test(l)), o.lines.join('\n'));
@@ -129,7 +129,7 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
   await t.test('a dry-run of the second release lists the incus work and changes nothing', async () => {
     await ws.release(B, { api: { schema: '0002' } });
     const before = await client.instances();
-    const o = { ...ws.options(B), dryRun: true };
+    const o = { ...(await ws.options(B)), dryRun: true };
     const r = await phase('dry-run B', () => deploy(o));
     assert.equal(r.color, 'blue');
     assert.ok(o.lines.some((l) => /create slot veza-itest-api-blue/.test(l)), o.lines.join('\n'));
@@ -140,19 +140,19 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
   });
 
   await t.test('a second release goes to blue; green keeps running as the fallback', async () => {
-    const r = await phase('deploy B', () => deploy(ws.options(B)));
+    const r = await phase('deploy B', async () => deploy(await ws.options(B)));
     assert.equal(r.color, 'blue');
     assert.equal(await ws.releaseAt('/api/status'), B);
     assert.equal(await ws.releaseAt('/status.json'), B);
     assert.ok((await names()).includes('veza-itest-web-green'), 'the previous colour is kept');
-    const report = await status(ws.options());
+    const report = await status(await ws.options());
     assert.equal(report.activeColor, 'blue');
     assert.equal(report.inactive.release, A);
     assert.ok(report.inactive.components.every((c) => c.health === 'ok'), JSON.stringify(report.inactive.components));
   });
 
   await t.test('a fast rollback flips the edge back to green, which still runs the first release', async () => {
-    const r = await phase('fast rollback', () => rollback({ ...ws.options(), mode: 'fast' }));
+    const r = await phase('fast rollback', async () => rollback({ ...(await ws.options()), mode: 'fast' }));
     assert.equal(r.color, 'green');
     assert.equal(r.sha, A);
     assert.equal(await ws.releaseAt('/api/status'), A);
@@ -160,8 +160,8 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
   });
 
   await t.test('cleanup refuses the active colour and removes the other one', async () => {
-    await assert.rejects(cleanup({ ...ws.options(), color: 'green' }), (e: unknown) => isVezaError(e) && e.code === 'CLEANUP_REFUSED');
-    const r = await phase('cleanup blue', () => cleanup({ ...ws.options(), color: 'blue' }));
+    await assert.rejects(cleanup({ ...(await ws.options()), color: 'green' }), (e: unknown) => isVezaError(e) && e.code === 'CLEANUP_REFUSED');
+    const r = await phase('cleanup blue', async () => cleanup({ ...(await ws.options()), color: 'blue' }));
     assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue', 'veza-itest-web-blue']);
     assert.ok(!(await names()).some((n) => n.endsWith('-blue')));
     assert.equal(await ws.releaseAt('/status.json'), A, 'green still serves');
@@ -185,14 +185,14 @@ test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real 
     // Someone else's container where the release wants its web-blue slot.
     await client.run(cli.launch(client.scope, { image: ws.env.incus!.image, name: 'veza-itest-web-blue', profiles: ['veza-app'], network: ws.env.network, pool: ws.env.incus!.storagePool! }));
     await ws.release(C);
-    await assert.rejects(phase('deploy C (fails in phase C)', () => deploy(ws.options(C))), (e: unknown) => isVezaError(e) && e.code === 'NOT_A_SLOT'
+    await assert.rejects(phase('deploy C (fails in phase C)', async () => deploy(await ws.options(C))), (e: unknown) => isVezaError(e) && e.code === 'NOT_A_SLOT'
       && /refusing to re-create veza-itest-web-blue/.test(e.message) && /incus exec veza-itest-web-blue .*journalctl/.test(e.hint) && /still serves green/.test(e.hint));
     assert.equal(await ws.releaseAt('/status.json'), A, 'the edge was not switched');
     const foreign = await client.instance('veza-itest-web-blue');
     assert.equal(foreign?.config['user.veza.slot'], undefined, 'the foreign container is untouched');
-    const report = await status(ws.options());
+    const report = await status(await ws.options());
     assert.equal(report.lock, null, 'the deploy lock was released');
-    const r = await phase('cleanup blue after the failure', () => cleanup({ ...ws.options(), color: 'blue' }));
+    const r = await phase('cleanup blue after the failure', async () => cleanup({ ...(await ws.options()), color: 'blue' }));
     assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue'], 'only slots are removed');
     assert.ok((await names()).includes('veza-itest-web-blue'));
   });

@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listEnvironments, loadEnvironment, type Environment } from '@veza/engine/config/environment';
+import type { Environment } from '@veza/engine/config/environment';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { PATTERNS } from '@veza/engine/config/names';
 import { describeError, VezaError } from '@veza/engine/log/errors';
 import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
@@ -25,7 +26,7 @@ const WORKSPACE_ROOT = join(__dirname, '..', '..');
  * the build job publishes from another runner than the deploy, and a `file:`
  * registry (local, test tiers) exists on one machine only.
  */
-export function ciEnvironments(envs: Pick<Environment, 'name' | 'registry'>[]): string[] {
+export function ciEnvironments(envs: { name: string; registry: Environment['registry'] }[]): string[] {
   return envs.filter((e) => e.registry.url.startsWith('https://')).map((e) => e.name).sort();
 }
 
@@ -89,7 +90,8 @@ export async function checkDispatchedCommit(sha: string, gitDir: string, runner:
 }
 
 export async function main(vars: NodeJS.ProcessEnv = process.env, workspaceRoot = WORKSPACE_ROOT, gitDir = workspaceRoot, runner: ProcessRunner = createProcessRunner()): Promise<string> {
-  const envs = await Promise.all((await listEnvironments(workspaceRoot)).map((name) => loadEnvironment(workspaceRoot, name)));
+  const workspace = await loadWorkspace(workspaceRoot);
+  const envs = workspace.envNames.map((name) => workspace.env(name));
   const release = resolveCiRelease(vars, readPayload(vars.GITHUB_EVENT_PATH), ciEnvironments(envs));
   if (vars.GITHUB_EVENT_NAME === 'workflow_dispatch') await checkDispatchedCommit(release.sha, gitDir, runner);
   return formatOutputs(release);

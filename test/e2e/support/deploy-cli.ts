@@ -3,6 +3,7 @@
 // goes to stdout as JSON events (--json); the exit code is 0 on success, 1 on
 // failure. With --on-signal it loads, prints "ready" and deploys only on
 // SIGUSR2, so a test can pay the start-up while it does something else.
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { deploy } from '@veza/engine/deploy/deploy';
 import { describeError } from '@veza/engine/log/errors';
 import { createLogger } from '@veza/engine/log/logger';
@@ -10,7 +11,7 @@ import { createLogger } from '@veza/engine/log/logger';
 const [workspaceRoot, env, sha, mode] = process.argv.slice(2);
 
 function run(): void {
-  deploy({ workspaceRoot: workspaceRoot!, env, sha, json: true, log: createLogger({ format: 'json' }) }).then(
+  loadWorkspace(workspaceRoot!).then((workspace) => deploy({ workspace, env, sha, json: true, log: createLogger({ format: 'json' }) })).then(
     () => process.exit(0),
     (e) => {
       process.stderr.write(describeError(e) + '\n');

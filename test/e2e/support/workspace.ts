@@ -1,8 +1,7 @@
 import { bundledMigrate } from '../../support/migrate-bundle';
 import { stageArtifact, writeText as write } from '../../support/stage-artifact';
 import { createDataTier } from '@veza/engine/data/tier';
-import { loadEnvironment } from '@veza/engine/config/environment';
-import { loadEdgeDefinition } from '@veza/engine/edge/definition';
+import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
 import { openEdgeHost } from '@veza/engine/edge/open-host';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
@@ -34,10 +33,10 @@ export interface E2eWorkspace {
   get(path: string): Promise<HttpResponse>;
   /** The release `path` reports through the public URL. */
   releaseAt(path: string): Promise<string | undefined>;
-  /** What deploy() needs besides env and sha: the workspace builds `sha` (VEZA_RELEASE_SHA) and output is kept. */
-  options(sha: string): DeployOptions & { lines: string[] };
+  /** What deploy() needs besides env and sha: the workspace (loaded now, as a command does) builds `sha` (VEZA_RELEASE_SHA) and output is kept. */
+  options(sha: string): Promise<DeployOptions & { lines: string[] }>;
   /** workspace + env, with progress and logs kept in memory: for rollback, cleanup, status, down. */
-  common(): { workspaceRoot: string; env: string; write: (l: string) => void; log: Logger; lines: string[] };
+  common(): Promise<{ workspace: Workspace; env: string; write: (l: string) => void; log: Logger; lines: string[] }>;
 }
 
 export type ComponentName = 'api' | 'web';
@@ -148,13 +147,13 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
       const r = await httpGet({ host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}`, path, timeoutMs: 5_000 });
       return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;
     },
-    options(sha) {
+    async options(sha) {
       const lines: string[] = [];
-      return { workspaceRoot: root, env, sha, processEnv: { ...process.env, VEZA_RELEASE_SHA: sha }, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
+      return { workspace: await loadWorkspace(root), env, sha, processEnv: { ...process.env, VEZA_RELEASE_SHA: sha }, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
     },
-    common() {
+    async common() {
       const lines: string[] = [];
-      return { workspaceRoot: root, env, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
+      return { workspace: await loadWorkspace(root), env, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
     },
     async release(sha, variants = {}, { publish = true } = {}) {
       for (const c of Object.keys(COMPONENTS(database)) as ComponentName[]) {
@@ -167,7 +166,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
           'variant.json': JSON.stringify({ component: c, status: decl.run.status, built: sha, schema: '0001', ...variants[c], health: decl.run.health }) + '\n',
           ...(c === 'api' && database ? { 'migrate.js': await bundledMigrate('e2e_schema', 'node20') } : {}),
         });
-        if (publish) await publishArtifact({ workspaceRoot: root, project: c, envName: env, log: createMemoryLogger() });
+        if (publish) await publishArtifact({ workspace: await loadWorkspace(root), project: c, env, log: createMemoryLogger() });
       }
     },
   };
@@ -175,12 +174,13 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
 
 /** Slots, Postgres and the edge of the environment, each through its own pid bookkeeping. */
 export async function stopEverything(root: string, envName: string): Promise<void> {
-  const env = await loadEnvironment(root, envName);
+  const workspace = await loadWorkspace(root);
+  const env = workspace.env(envName);
   const errors: unknown[] = [];
   const attempt = async (fn: () => Promise<unknown>) => fn().catch((e) => errors.push(e));
-  await attempt(() => createLocalDriver({ workspaceRoot: root, stopTimeoutMs: 3_000 }).stopAll(envName));
+  await attempt(() => createLocalDriver({ workspaceRoot: root, env: env.name, stopTimeoutMs: 3_000 }).stopAll());
   await attempt(() => createDataTier(env, { workspaceRoot: root, log: createMemoryLogger() }).stop());
-  await attempt(async () => openEdgeHost(root, await loadEdgeDefinition(root, env.edge)).stop());
+  await attempt(async () => openEdgeHost(workspace, workspace.edge(env.edge)).stop());
   if (errors.length) throw errors[0];
 }
 

@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { bundledMigrate } from '../../support/migrate-bundle';
 import { stageArtifact, writeText as write } from '../../support/stage-artifact';
-import { loadEnvironment, type Environment } from '@veza/engine/config/environment';
+import type { Environment } from '@veza/engine/config/environment';
+import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
 import { tempWorkspace } from '@veza/engine/hosts/local/testing/fixtures';
 import { createMemoryLogger, createLogger, type Logger } from '@veza/engine/log/logger';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
@@ -81,14 +82,14 @@ export interface IncusWorkspace {
   release(sha: string, variants?: Partial<Record<ComponentName, Variant>>): Promise<void>;
   get(path: string): Promise<HttpResponse>;
   releaseAt(path: string): Promise<string | undefined>;
-  options(sha?: string): DeployOptions & { lines: string[]; workspaceRoot: string; env: string };
+  options(sha?: string): Promise<DeployOptions & { lines: string[]; workspace: Workspace; env: string }>;
 }
 
 export async function incusWorkspace(t: { after(fn: () => unknown): void }, log: (line: string) => void): Promise<IncusWorkspace> {
   const tmp = await tempWorkspace(t, 'incus-tier');
   const root = tmp.dir;
   for (const rel of [`infra/environments/${ENV}.yaml`]) await copy(rel, root);
-  const env = await loadEnvironment(root, ENV);
+  const env = (await loadWorkspace(root)).env(ENV);
   await copy(`infra/edges/${env.edge}.yaml`, root);
   for (const [c, decl] of Object.entries(COMPONENTS)) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
   const url = new URL(env.publicUrl);
@@ -103,14 +104,14 @@ export async function incusWorkspace(t: { after(fn: () => unknown): void }, log:
       const r = await httpGet({ ...edge, path, timeoutMs: 5_000 });
       return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;
     },
-    options(sha) {
+    async options(sha) {
       const lines: string[] = [];
       const write = (l: string) => {
         lines.push(l);
         log(l);
       };
       const logger: Logger = createLogger({ format: 'plain', write });
-      return { workspaceRoot: root, env: ENV, ...(sha ? { sha, processEnv: { ...process.env, VEZA_RELEASE_SHA: sha } } : {}), write, log: logger, lines };
+      return { workspace: await loadWorkspace(root), env: ENV, ...(sha ? { sha, processEnv: { ...process.env, VEZA_RELEASE_SHA: sha } } : {}), write, log: logger, lines };
     },
     async release(sha, variants = {}) {
       for (const c of Object.keys(COMPONENTS) as ComponentName[]) {
@@ -120,7 +121,7 @@ export async function incusWorkspace(t: { after(fn: () => unknown): void }, log:
           'variant.json': JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n',
           ...(c === 'api' ? { 'migrate.js': await bundledMigrate('itest_schema', 'node18') } : {}),
         });
-        await publishArtifact({ workspaceRoot: root, project: c, envName: ENV, log: createMemoryLogger() });
+        await publishArtifact({ workspace: await loadWorkspace(root), project: c, env: ENV, log: createMemoryLogger() });
       }
     },
   };

@@ -84,39 +84,30 @@ export function formatZodIssues(file: string, err: z.ZodError): string {
 
 export async function loadComponent(dir: string): Promise<ComponentDeclaration> {
   const file = join(dir, COMPONENT_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new VezaError(`cannot read ${file}: ${(e as Error).message}`, 'every component needs a valid component.json beside its code', 'BAD_COMPONENT');
+  }
+  return parseComponent(file, text);
+}
+
+/** One component.json; its folder's name is the component's name. */
+export function parseComponent(file: string, text: string): ComponentDeclaration {
   let raw: unknown;
   try {
-    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new VezaError(`cannot read ${file}: ${(e as Error).message}`, 'every component needs a valid component.json beside its code', 'BAD_COMPONENT');
   }
   const parsed = componentSchema.safeParse(raw);
   if (!parsed.success) throw new VezaError(formatZodIssues(file, parsed.error), 'fix the declaration (see README, "Component declaration")', 'BAD_COMPONENT');
-  const dirName = dir.split('/').filter(Boolean).pop();
+  const dirName = file.split('/').filter(Boolean).slice(-2)[0];
   if (parsed.data.name !== dirName) {
     throw new VezaError(`${file}: name "${parsed.data.name}" differs from its folder "${dirName}"`, 'make the name equal to the folder name', 'BAD_COMPONENT');
   }
   return parsed.data;
-}
-
-/** All components under `<root>/apps`, sorted by name, with cross-component checks. */
-export async function loadComponents(workspaceRoot: string): Promise<ComponentDeclaration[]> {
-  const appsDir = join(workspaceRoot, 'apps');
-  const names = (await fs.readdir(appsDir, { withFileTypes: true }).catch(() => []))
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
-  const out: ComponentDeclaration[] = [];
-  for (const n of names) {
-    try {
-      await fs.access(join(appsDir, n, COMPONENT_FILE));
-    } catch {
-      continue;
-    }
-    out.push(await loadComponent(join(appsDir, n)));
-  }
-  checkComponentSet(out);
-  return out;
 }
 
 export function checkComponentSet(components: readonly RuntimeDeclaration[]): void {
@@ -130,13 +121,6 @@ export function checkComponentSet(components: readonly RuntimeDeclaration[]): vo
   if (defaults.length > 1) {
     throw new VezaError(`more than one default edge route: ${defaults.map((c) => c.name).join(', ')}`, 'set edge.default on exactly one component', 'BAD_COMPONENT');
   }
-}
-
-export async function findComponent(workspaceRoot: string, name: string): Promise<ComponentDeclaration> {
-  const all = await loadComponents(workspaceRoot);
-  const c = all.find((x) => x.name === name);
-  if (!c) throw new VezaError(`unknown component "${name}"`, `known components: ${all.map((x) => x.name).join(', ') || 'none'}`, 'UNKNOWN_COMPONENT');
-  return c;
 }
 
 export function packageName(c: ComponentDeclaration): string {

@@ -1,9 +1,6 @@
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { VezaError } from '../log/errors';
-import { PATTERNS } from './names';
-import { parseYamlWithSchema } from './yaml-errors';
+import { envNameSchema, PATTERNS } from './names';
+import { parseNamedYaml } from './yaml-errors';
 
 /**
  * An environment: `infra/environments/<name>.yaml`. Everything a deploy needs
@@ -19,7 +16,7 @@ const tcpPort = z.number().int().min(1, 'must be a TCP port (1-65535)').max(6553
 const registryUrl = z.string().regex(/^(file:.+|https?:\/\/[^\s/]+(\/\S*)?)$/, 'must be file:<dir> (e.g. file:.veza/registry) or an http(s) URL such as https://git.example/api/packages');
 
 export const environmentSchema = z.strictObject({
-  name: z.string().regex(PATTERNS.env),
+  name: envNameSchema,
   driver: z.enum(['local', 'incus']),
   /** Container/slot name prefix: `veza-staging-` gives `veza-staging-api-blue`. */
   prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
@@ -90,23 +87,7 @@ export type Environment = z.infer<typeof environmentSchema>;
 
 export const ENVIRONMENTS_DIR = 'infra/environments';
 
-export async function listEnvironments(workspaceRoot: string): Promise<string[]> {
-  const files = await fs.readdir(join(workspaceRoot, ENVIRONMENTS_DIR)).catch(() => [] as string[]);
-  return files.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
-}
-
-export async function loadEnvironment(workspaceRoot: string, name: string): Promise<Environment> {
-  if (!PATTERNS.env.test(name)) {
-    throw new VezaError(`invalid environment name ${JSON.stringify(name)}`, `use one of: ${(await listEnvironments(workspaceRoot)).join(', ')}`, 'INVALID_INPUT');
-  }
-  const rel = join(ENVIRONMENTS_DIR, `${name}.yaml`);
-  let text: string;
-  try {
-    text = await fs.readFile(join(workspaceRoot, rel), 'utf8');
-  } catch {
-    throw new VezaError(`unknown environment "${name}" (no ${rel})`, `use one of: ${(await listEnvironments(workspaceRoot)).join(', ') || 'none'}, or create it with nx g @veza/generators:environment`, 'UNKNOWN_ENV');
-  }
-  const env = parseYamlWithSchema(rel, text, environmentSchema, 'fix the environment file (see README, "Environments")');
-  if (env.name !== name) throw new VezaError(`${rel}: name "${env.name}" differs from the file name`, `set name: ${name}`, 'BAD_CONFIG');
-  return env;
+/** One environment file; `file` is its path relative to the workspace, for messages. */
+export function parseEnvironment(file: string, text: string): Environment {
+  return parseNamedYaml(file, text, environmentSchema, 'fix the environment file (see README, "Environments")');
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { VezaError } from '../log/errors';
 
 /**
@@ -15,6 +16,14 @@ export const PATTERNS = {
   host: /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
   owner: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
 } as const;
+
+/**
+ * An environment name that has been checked: what the workspace hands out
+ * (its files' `name:`), so code below it takes the type instead of checking
+ * the string again.
+ */
+export const envNameSchema = z.string().regex(PATTERNS.env, 'must be lower-case letters, digits and dashes, e.g. staging').brand<'EnvName'>();
+export type EnvName = z.infer<typeof envNameSchema>;
 
 export type Color = 'blue' | 'green';
 
@@ -37,7 +46,7 @@ export const validate = {
       ? 'use a 40-hex git SHA, or local-<12 hex> for an uncommitted local build'
       : 'use a 40-hex git SHA; local-* versions are only for the local registry');
   },
-  env: (v: unknown) => check('environment name', v, PATTERNS.env, 'use lower-case letters, digits and dashes, e.g. local, staging, prod'),
+  env: (v: unknown) => check('environment name', v, PATTERNS.env, 'use lower-case letters, digits and dashes, e.g. local, staging, prod') as EnvName,
   component: (v: unknown) => check('component name', v, PATTERNS.component, 'use [a-z][a-z0-9-]*, e.g. veza-api'),
   color: (v: unknown) => check('colour', v, PATTERNS.color, 'use blue or green') as Color,
   host: (v: unknown) => check('host name', v, PATTERNS.host, 'use a lower-case DNS name such as staging.veza.fr'),

@@ -23,6 +23,14 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
   throw new VezaError(lines.join('; '), hint, 'BAD_CONFIG');
 }
 
+/** A file whose `name:` must be its own file name (`infra/environments/<name>.yaml`, `infra/edges/<name>.yaml`). */
+export function parseNamedYaml<S extends z.ZodType<{ name: string }>>(file: string, text: string, schema: S, hint: string): z.infer<S> {
+  const parsed = parseYamlWithSchema(file, text, schema, hint);
+  const expected = file.split('/').pop()!.replace(/\.yaml$/, '');
+  if (parsed.name !== expected) throw new VezaError(`${file}: name "${parsed.name}" differs from the file name`, `set name: ${expected}`, 'BAD_CONFIG');
+  return parsed;
+}
+
 /**
  * zod reports unknown keys once, on the object that holds them: split that
  * into one issue per key, pathed to the key itself, so the line is the key's.

@@ -1,5 +1,5 @@
-import { loadEnvironment } from '../config/environment';
 import { validate } from '../config/names';
+import type { Workspace } from '../config/workspace';
 import type { Logger } from '../log/logger';
 import { formatPlan, type DataPlan } from './plan';
 import { createDataTier } from './tier';
@@ -11,7 +11,8 @@ import { createDataTier } from './tier';
  * input is checked before the data tier is inspected.
  */
 export interface ProvisionDataOptions {
-  workspaceRoot: string;
+  workspace: Workspace;
+  /** Default: local. */
   env?: string;
   sha?: string;
   dryRun?: boolean;
@@ -19,9 +20,9 @@ export interface ProvisionDataOptions {
 }
 
 export async function provisionData(o: ProvisionDataOptions): Promise<DataPlan> {
-  const env = await loadEnvironment(o.workspaceRoot, validate.env(o.env ?? 'local'));
+  const env = o.workspace.env(o.env);
   const release = o.sha === undefined ? undefined : validate.version(o.sha, env.driver === 'local');
-  const plan = await createDataTier(env, { workspaceRoot: o.workspaceRoot, log: o.log }).provision({ release, dryRun: o.dryRun });
+  const plan = await createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log }).provision({ release, dryRun: o.dryRun });
   if (o.dryRun) for (const line of formatPlan(plan)) o.log.info(`[dry-run] ${line}`);
   return plan;
 }

@@ -1,6 +1,6 @@
-import { loadComponents, type ComponentDeclaration } from '../config/component';
-import { loadEnvironment, type Environment } from '../config/environment';
-import { validate } from '../config/names';
+import type { ComponentDeclaration } from '../config/component';
+import type { Environment } from '../config/environment';
+import type { Workspace } from '../config/workspace';
 import type { DataTier } from '../data/port';
 import { createDataTier } from '../data/tier';
 import { createIncusDriver } from '../hosts/incus/driver';
@@ -26,7 +26,8 @@ import { createProgress, type Progress } from './progress';
  * code that runs is the code that is planned.
  */
 export interface CommonOptions {
-  workspaceRoot: string;
+  /** Loaded once at the command's start (config/workspace.ts); every phase reads it. */
+  workspace: Workspace;
   /** Default: local. */
   env?: string;
   /** JSON progress events on stdout (one per line) instead of text on stderr. */
@@ -55,6 +56,7 @@ export interface Ports {
 
 export interface Context {
   root: string;
+  workspace: Workspace;
   env: Environment;
   components: ComponentDeclaration[];
   ports: Ports;
@@ -68,16 +70,17 @@ export interface Context {
 
 export async function openContext(o: CommonOptions & { dryRun?: boolean }, title: (env: Environment) => string): Promise<Context> {
   const log = o.log ?? createLogger({ format: o.json ? 'json' : undefined });
-  const env = await loadEnvironment(o.workspaceRoot, validate.env(o.env ?? 'local'));
-  const components = await loadComponents(o.workspaceRoot);
+  const { workspace } = o;
+  const env = workspace.env(o.env);
+  const { components, root } = workspace;
   if (components.length === 0) throw new VezaError('the workspace declares no component (apps/*/component.json)', 'add a component: nx g @veza/generators:component', 'BAD_COMPONENT');
   const processEnv = o.processEnv ?? process.env;
   const runner = o.runner ?? createProcessRunner();
   const write = o.write ?? (o.json ? (line: string) => process.stdout.write(line + '\n') : undefined);
   const progress = createProgress({ title: title(env), mode: o.json ? 'json' : undefined, write });
 
-  const real = o.ports ?? await realPorts(env, o.workspaceRoot, { log, runner, processEnv });
-  if (!o.dryRun) return { root: o.workspaceRoot, env, components, ports: real, log, runner, processEnv, progress };
+  const real = o.ports ?? realPorts(env, workspace, { log, runner, processEnv });
+  if (!o.dryRun) return { root, workspace, env, components, ports: real, log, runner, processEnv, progress };
 
   const plan = createPlan((step) => progress.planned(step));
   const store = planningStore(real.store, plan);
@@ -90,16 +93,16 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
     store,
     checks: planningChecks(real.checks, plan, real.driver.kind, real.edge.name),
   };
-  return { root: o.workspaceRoot, env, components, ports, log, runner, processEnv, progress, plan };
+  return { root, workspace, env, components, ports, log, runner, processEnv, progress, plan };
 }
 
-async function realPorts(env: Environment, workspaceRoot: string, o: { log: Logger; runner: ProcessRunner; processEnv: NodeJS.ProcessEnv }): Promise<Ports> {
-  const edge = await createDeployEdge({ workspaceRoot, env, log: o.log, runner: o.runner });
-  const driver = createHostDriver(env, workspaceRoot, o.runner);
+function realPorts(env: Environment, workspace: Workspace, o: { log: Logger; runner: ProcessRunner; processEnv: NodeJS.ProcessEnv }): Ports {
+  const edge = createDeployEdge({ workspace, env, log: o.log, runner: o.runner });
+  const driver = createHostDriver(env, workspace.root, o.runner);
   return {
     driver,
-    registry: once(() => createRegistry(env, workspaceRoot, { processEnv: o.processEnv, log: o.log })),
-    tier: createDataTier(env, { workspaceRoot, runner: o.runner, log: o.log }),
+    registry: once(() => createRegistry(env, workspace.root, { processEnv: o.processEnv, log: o.log })),
+    tier: createDataTier(env, { workspaceRoot: workspace.root, runner: o.runner, log: o.log }),
     edge,
     store: edge.stateStore(),
     checks: createChecks(edge, driver),
@@ -107,7 +110,7 @@ async function realPorts(env: Environment, workspaceRoot: string, o: { log: Logg
 }
 
 function createHostDriver(env: Environment, workspaceRoot: string, runner: ProcessRunner): HostDriver {
-  if (env.driver === 'local') return createLocalDriver({ workspaceRoot, runner });
+  if (env.driver === 'local') return createLocalDriver({ workspaceRoot, env: env.name, runner });
   return createIncusDriver({ env, runner });
 }
 

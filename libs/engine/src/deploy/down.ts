@@ -1,4 +1,3 @@
-import { listEnvironments, loadEnvironment } from '../config/environment';
 import { VezaError } from '../log/errors';
 import { lockedAction, reported } from './action';
 import { openContext, type CommonOptions, type Context } from './context';
@@ -60,11 +59,9 @@ export async function down(o: DownOptions): Promise<DownResult> {
 /** Environments sharing this edge whose slots still run: the edge stays up for them. */
 async function otherEnvsRunning(ctx: Context): Promise<string[]> {
   const out: string[] = [];
-  for (const name of await listEnvironments(ctx.root)) {
-    if (name === ctx.env.name) continue;
-    const other = await loadEnvironment(ctx.root, name);
-    if (other.edge !== ctx.env.edge || other.driver !== 'local') continue;
-    if ((await ctx.ports.driver.list(name)).some((s) => s.state === 'running')) out.push(name);
+  for (const other of ctx.workspace.envsOn(ctx.env.edge)) {
+    if (other.name === ctx.env.name || other.driver !== 'local') continue;
+    if ((await ctx.ports.driver.list(other.name)).some((s) => s.state === 'running')) out.push(other.name);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import type { Environment } from '../config/environment';
+import type { Workspace } from '../config/workspace';
 import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
-import { loadEdgeDefinition } from '../edge/definition';
 import type { EdgeHost } from '../edge/edge-host';
 import { readLiveState, renderLive } from '../edge/live';
 import { loadEdgeInputs } from '../edge/model';
@@ -19,7 +19,7 @@ import type { DeployEdge } from './edge-port';
  * writeActiveColor), which deploy relies on when it switches back.
  */
 export interface EdgeAdapterOptions {
-  workspaceRoot: string;
+  workspace: Workspace;
   env: Environment;
   log: Logger;
   runner?: ProcessRunner;
@@ -27,9 +27,9 @@ export interface EdgeAdapterOptions {
 
 const EDGE_PROBE_TIMEOUT_MS = 2_000;
 
-export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdge> {
-  const def = await loadEdgeDefinition(o.workspaceRoot, o.env.edge);
-  const host: EdgeHost = openEdgeHost(o.workspaceRoot, def, { runner: o.runner });
+export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
+  const def = o.workspace.edge(o.env.edge);
+  const host: EdgeHost = openEdgeHost(o.workspace, def, { runner: o.runner });
   const url = new URL(o.env.publicUrl);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const edgeLog = o.log.child({ phase: 'edge' });
@@ -39,7 +39,7 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
     stateStore: () => host.state,
     isUp: async () => (await host.status()).running,
     async ensureUp() {
-      await bootstrapEdge({ workspaceRoot: o.workspaceRoot, edge: def.name, log: edgeLog, host });
+      await bootstrapEdge({ workspace: o.workspace, edge: def.name, log: edgeLog, host });
     },
     async probeFromEdge(t) {
       const r = await host.probe(t.host, t.port, t.path, EDGE_PROBE_TIMEOUT_MS);
@@ -47,10 +47,10 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
       return { status: r.status, body: '' };
     },
     async switchTo(color, opts) {
-      await switchColor({ workspaceRoot: o.workspaceRoot, env: o.env.name, color, sha: opts.sha, force: opts.force, log: edgeLog, host });
+      await switchColor({ workspace: o.workspace, env: o.env.name, color, sha: opts.sha, force: opts.force, log: edgeLog, host });
     },
     async traffic(color) {
-      const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);
+      const inputs = loadEdgeInputs(o.workspace, def.name);
       const { model } = renderLive(inputs, await readLiveState(host, inputs));
       const counters = parseServerTraffic(await host.runtime(['show stat']));
       const out: Record<string, ServerTraffic> = {};
@@ -66,7 +66,7 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
       return out;
     },
     async renderPlanned(color) {
-      const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);
+      const inputs = loadEdgeInputs(o.workspace, def.name);
       const { text } = renderLive(inputs, await readLiveState(host, inputs), { env: o.env.name, color });
       return { path: host.configPath, current: await host.readConfig(), next: text };
     },

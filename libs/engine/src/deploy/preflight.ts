@@ -71,7 +71,7 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
     if (ctx.env.driver === 'local') await checkLocalNeeds(declarations, ctx.runner);
     // The release's declarations as one set (ports, routes, backends), served on both colours: what the switch will render.
     checkComponentSet(declarations);
-    buildEdgeModel(await loadEdgeInputs(ctx.root, ctx.env.edge), {}, { [ctx.env.name]: { blue: declarations, green: declarations } });
+    buildEdgeModel(loadEdgeInputs(ctx.workspace, ctx.env.edge), {}, { [ctx.env.name]: { blue: declarations, green: declarations } });
     if (needsPipelineVars(declarations)) await ctx.ports.tier.preflight();
     const hooks = await findHooks(ctx.root);
     return { sha: release.manifest.sha, kind: source.kind, release, packaged, verified, hooks, dispose };

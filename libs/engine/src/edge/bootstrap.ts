@@ -1,4 +1,4 @@
-import { loadEnvironment } from '../config/environment';
+import type { Workspace } from '../config/workspace';
 import { formatArgv } from '../ports/process';
 import { VezaError, describeError } from '../log/errors';
 import type { Logger } from '../log/logger';
@@ -17,8 +17,8 @@ import { proveConfig } from './proof';
  * it seamlessly. Idempotent: a second run with nothing changed does nothing.
  */
 export interface EdgeTarget {
-  workspaceRoot: string;
-  /** The edge, or the environment whose edge it is. */
+  workspace: Workspace;
+  /** The edge, or the environment whose edge it is (default: local's). */
   edge?: string;
   env?: string;
   log: Logger;
@@ -29,7 +29,7 @@ export interface EdgeTarget {
 export type BootstrapAction = 'started' | 'reloaded' | 'unchanged' | 'planned';
 
 export async function bootstrapEdge(opts: EdgeTarget & { dryRun?: boolean }): Promise<{ edge: string; action: BootstrapAction; plan: string[] }> {
-  const { inputs, host } = await resolveEdge(opts);
+  const { inputs, host } = resolveEdge(opts);
   const log = opts.log.child({ phase: 'edge' });
   const run = async () => {
     const { text } = renderLive(inputs, await readLiveState(host, inputs));
@@ -73,14 +73,13 @@ export async function bootstrapEdge(opts: EdgeTarget & { dryRun?: boolean }): Pr
 
 /** Stops the edge's HAProxy (graceful, then forced); the deploy engine's `down` calls this. */
 export async function stopEdge(opts: EdgeTarget): Promise<void> {
-  const { inputs, host } = await resolveEdge(opts);
+  const { inputs, host } = resolveEdge(opts);
   await host.stop();
   opts.log.info(`stopped the ${inputs.def.name} edge`);
 }
 
-async function resolveEdge(opts: EdgeTarget) {
-  const edge = opts.edge ?? (await loadEnvironment(opts.workspaceRoot, opts.env ?? 'local')).edge;
-  const inputs = await loadEdgeInputs(opts.workspaceRoot, edge);
-  const host = opts.host ?? openEdgeHost(opts.workspaceRoot, inputs.def, opts.hostOptions);
+function resolveEdge(opts: EdgeTarget) {
+  const inputs = loadEdgeInputs(opts.workspace, opts.edge ?? opts.workspace.env(opts.env).edge);
+  const host = opts.host ?? openEdgeHost(opts.workspace, inputs.def, opts.hostOptions);
   return { inputs, host };
 }

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Color } from '../config/names';
 import { createProcessRunner } from '../ports/process';
-import { EDGE_DIR_VAR } from './definition';
+import { EDGE_DIR_VAR } from '../config/edge';
 import { buildEdgeModel, loadEdgeInputs } from './model';
 import { renderHaproxyConfig } from './render';
 import { validateHaproxyConfig } from './validate';
+import { loadWorkspace } from '../config/workspace';
 
 /**
  * The edges this repository declares, rendered from the real workspace files
@@ -27,7 +28,7 @@ const CASES: { edge: string; colors: Record<string, Color>; why: string }[] = [
 
 for (const c of CASES) {
   test(`golden: ${c.edge} (${c.why}) renders exactly as recorded`, async () => {
-    const text = renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(ROOT, c.edge), c.colors));
+    const text = renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), c.edge), c.colors));
     const file = join(GOLDEN_DIR, `${c.edge}.cfg`);
     if (process.env.UPDATE_GOLDEN === '1') await fs.writeFile(file, text);
     const golden = await fs.readFile(file, 'utf8').catch(() => '');

@@ -4,19 +4,24 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isVezaError } from '../log/errors';
+import type { ProcessRunner } from '../ports/process';
 import { instancesJson, scriptedRunner, sub } from '../hosts/incus/testing/scripted-runner';
-import { loadEdgeDefinition, parseEdgeDefinition } from './definition';
+import { parseEdgeDefinition, type EdgeDefinition } from '../config/edge';
+import { loadWorkspace } from '../config/workspace';
 import { createIncusEdgeHost, deviceCommands, edgeSettings, proxyDevices } from './incus-edge-host';
 
 const ROOT = resolve(__dirname, '../../../..');
+async function itestHost(def: EdgeDefinition, runner: ProcessRunner) {
+  return createIncusEdgeHost({ settings: edgeSettings(await loadWorkspace(ROOT), def), def, runner });
+}
 const edge = (extra: string[]) => parseEdgeDefinition('infra/edges/e1.yaml', ['name: e1', 'host: incus', 'runtime: { socketDir: /run/haproxy }', ...extra, ''].join('\n'));
 
 test('proxy devices: the host forwards 0.0.0.0:80/443 into the container (seed 0bd3e563b2), or only the loopback addresses an edge lists', async () => {
-  assert.deepEqual(proxyDevices(await loadEdgeDefinition(ROOT, 'veza-haproxy')), [
+  assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-haproxy')), [
     { name: 'http', listen: 'tcp:0.0.0.0:80', connect: 'tcp:127.0.0.1:80' },
     { name: 'https', listen: 'tcp:0.0.0.0:443', connect: 'tcp:127.0.0.1:443' },
   ]);
-  assert.deepEqual(proxyDevices(await loadEdgeDefinition(ROOT, 'veza-itest-haproxy')), [{ name: 'http', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' }]);
+  assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), [{ name: 'http', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' }]);
   assert.deepEqual(proxyDevices(edge(['http: { port: 8080, addresses: [127.0.0.1, 127.0.0.2] }'])).map((d) => d.name), ['http', 'http-2']);
   assert.throws(() => proxyDevices(edge(['http: { port: 80, addresses: [192.0.2.10] }'])), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /cannot be bound inside its container/.test(e.message));
 });
@@ -35,20 +40,23 @@ test('device commands add what is missing, correct what changed and leave the re
 });
 
 test('the edge container lives where the environments it serves live; they must agree', async (t) => {
-  assert.deepEqual(edgeSettings(ROOT, await loadEdgeDefinition(ROOT, 'veza-itest-haproxy')), { project: 'veza-itest', network: 'vezatestbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-pool' });
-  assert.equal(edgeSettings(ROOT, await loadEdgeDefinition(ROOT, 'veza-haproxy')).network, 'net-veza');
+  assert.deepEqual(edgeSettings(await loadWorkspace(ROOT), (await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), { project: 'veza-itest', network: 'vezatestbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-pool' });
+  assert.equal(edgeSettings(await loadWorkspace(ROOT), (await loadWorkspace(ROOT)).edge('veza-haproxy')).network, 'net-veza');
   const dir = await fs.mkdtemp(join(tmpdir(), 'veza-edge-settings-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   await fs.mkdir(join(dir, 'infra/environments'), { recursive: true });
   const env = (name: string, network: string) => [`name: ${name}`, 'driver: incus', `prefix: veza-${name}-`, `network: ${network}`, `publicHosts: [${name}.example]`, `publicUrl: https://${name}.example`, 'edge: e1', 'registry: { url: "file:x", owner: o }', ''].join('\n');
   await fs.writeFile(join(dir, 'infra/environments/a.yaml'), env('a', 'net-a'));
   await fs.writeFile(join(dir, 'infra/environments/b.yaml'), env('b', 'net-b'));
-  assert.throws(() => edgeSettings(dir, edge([])), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /disagree on their Incus network: a has net-a, b has net-b/.test(e.message));
+  await fs.mkdir(join(dir, 'infra/edges'));
+  await fs.writeFile(join(dir, 'infra/edges/e1.yaml'), 'name: e1\nhost: incus\nruntime: { socketDir: /run/haproxy }\n');
+  const ws = await loadWorkspace(dir);
+  assert.throws(() => edgeSettings(ws, edge([])), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /disagree on their Incus network: a has net-a, b has net-b/.test(e.message));
 });
 
 test('before its container exists the edge reads as empty and stopped, without creating anything', async () => {
   const runner = scriptedRunner((argv) => (sub(argv).startsWith('list') ? { stdout: '[]' } : { exitCode: 1, stderr: 'Error: Instance not found' }));
-  const host = createIncusEdgeHost({ workspaceRoot: ROOT, def: await loadEdgeDefinition(ROOT, 'veza-itest-haproxy'), runner });
+  const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
   assert.equal(await host.readConfig(), undefined);
   assert.equal(await host.state.read('active-color-incus-test'), undefined);
   assert.deepEqual(await host.status(), { running: false, detail: 'container veza-itest-haproxy does not exist yet (infra-edge:bootstrap creates it)' });
@@ -57,14 +65,14 @@ test('before its container exists the edge reads as empty and stopped, without c
 });
 
 test('probes run curl inside the edge container: a status is a status, a failure is its curl message', async () => {
-  const def = await loadEdgeDefinition(ROOT, 'veza-itest-haproxy');
+  const def = (await loadWorkspace(ROOT)).edge('veza-itest-haproxy');
   const runner = scriptedRunner((argv) => {
     if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1' }]) };
     const url = argv[argv.length - 1]!;
     if (url.includes('down')) return { exitCode: 6, stdout: '000', stderr: 'curl: (6) Could not resolve host: down.incus' };
     return { stdout: url.includes('/fail') ? '503' : '200' };
   });
-  const host = createIncusEdgeHost({ workspaceRoot: ROOT, def, runner });
+  const host = await itestHost(def, runner);
   assert.deepEqual(await host.probe('veza-itest-api-green.incus', 8080, '/api/health', 2_000), { ok: true, status: 200 });
   assert.deepEqual(await host.probe('veza-itest-api-green.incus', 8080, '/fail', 2_000), { ok: false, status: 503 });
   assert.deepEqual(await host.probe('down.incus', 8080, '/x', 2_000), { ok: false, error: 'curl: (6) Could not resolve host: down.incus' });
@@ -95,7 +103,7 @@ test('the state store creates a lock file only once, in the edge container', asy
     if (path.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
     return { stdout: '' };
   });
-  const host = createIncusEdgeHost({ workspaceRoot: ROOT, def: await loadEdgeDefinition(ROOT, 'veza-itest-haproxy'), runner });
+  const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
   assert.equal(await host.state.createExclusive('locks/incus-test.lock', '{"holder":1}\n'), true);
   assert.equal(await host.state.createExclusive('locks/incus-test.lock', '{"holder":2}\n'), false);
   assert.deepEqual([...files], ['/var/lib/veza/state/locks/incus-test.lock']);

@@ -1,8 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ENVIRONMENTS_DIR, environmentSchema, type Environment } from '../config/environment';
+import { environmentSchema } from '../config/environment';
 import { PATTERNS } from '../config/names';
-import { parseYamlWithSchema } from '../config/yaml-errors';
+import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
 import { createProcessRunner, type Command, type ProcessRunner } from '../ports/process';
 import * as cli from '../hosts/incus/cli';
@@ -10,7 +8,7 @@ import { IncusClient } from '../hosts/incus/client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from '../hosts/incus/host';
 import type { Instance } from '../hosts/incus/json';
 import { createIncusStateStore } from '../hosts/incus/state-store';
-import type { EdgeDefinition } from './definition';
+import type { EdgeDefinition } from '../config/edge';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
 import { validateHaproxyConfig } from './validate';
@@ -45,7 +43,8 @@ const VALIDATE = shellScript('edge/scripts/validate.sh');
 const BACKUP = shellScript('edge/scripts/backup.sh');
 
 export interface IncusEdgeHostOptions {
-  workspaceRoot: string;
+  /** edgeSettings() of the edge: where its container lives. */
+  settings: IncusSettings;
   def: EdgeDefinition;
   runner?: ProcessRunner;
   readyTimeoutMs?: number;
@@ -54,7 +53,7 @@ export interface IncusEdgeHostOptions {
 export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
   const def = opts.def;
   const name = cli.checkName('edge container', def.name);
-  const settings = edgeSettings(opts.workspaceRoot, def);
+  const settings = opts.settings;
   const devices = proxyDevices(def);
   const runner = opts.runner ?? createProcessRunner();
   const client = new IncusClient(runner, settings.project);
@@ -194,21 +193,10 @@ async function probeFrom(client: IncusClient, container: string, host: string, p
 /**
  * The Incus settings of the environments this edge serves: its container
  * lives in their project, on their network, from their image, so they must
- * agree. Read synchronously: openEdgeHost is synchronous.
+ * agree.
  */
-export function edgeSettings(workspaceRoot: string, def: EdgeDefinition): IncusSettings {
-  const dir = join(workspaceRoot, ENVIRONMENTS_DIR);
-  const served: Environment[] = [];
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
-  } catch {
-    files = [];
-  }
-  for (const f of files) {
-    const env = parseYamlWithSchema(join(ENVIRONMENTS_DIR, f), readFileSync(join(dir, f), 'utf8'), environmentSchema, 'fix the environment file (see README, "Environments")');
-    if (env.edge === def.name) served.push(env);
-  }
+export function edgeSettings(workspace: Workspace, def: EdgeDefinition): IncusSettings {
+  const served = workspace.envsOn(def.name);
   // An edge no environment names (the lab) gets the schema's defaults.
   if (served.length === 0) return incusSettings(environmentSchema.parse({ name: 'none', driver: 'incus', prefix: 'none-', publicHosts: ['localhost'], publicUrl: 'http://localhost', edge: def.name, registry: { url: 'file:none', owner: 'none' } }));
   const all = served.map((e) => ({ env: e.name, s: incusSettings(e) }));

@@ -8,7 +8,7 @@ import { createDirStateStore } from '../ports/state-store';
 import { writeFileAtomic } from '../util/atomic';
 import { httpGet } from '../util/http';
 import { identify, isAlive, signalIfAlive } from '../util/proc';
-import { EDGE_DIR_VAR } from './definition';
+import { EDGE_DIR_VAR } from '../config/edge';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
 import { cliRequest } from './runtime-api';

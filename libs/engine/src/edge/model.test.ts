@@ -5,11 +5,12 @@ import type { Environment } from '../config/environment';
 import { onlyServerStatesDiffer } from './apply';
 import { buildEdgeModel, loadEdgeInputs, type EdgeInputs } from './model';
 import { renderHaproxyConfig } from './render';
+import { loadWorkspace } from '../config/workspace';
 
 const ROOT = resolve(__dirname, '../../../..');
 
 async function shared(): Promise<EdgeInputs> {
-  return loadEdgeInputs(ROOT, 'veza-haproxy');
+  return loadEdgeInputs(await loadWorkspace(ROOT), 'veza-haproxy');
 }
 
 function withEnv(inputs: EdgeInputs, patch: Partial<Environment>, name = 'staging'): EdgeInputs {
@@ -57,12 +58,12 @@ test('inconsistent declarations are refused with what to fix', async () => {
   ];
   for (const [bad, re] of cases) assert.throws(() => buildEdgeModel(bad), re);
   assert.throws(() => buildEdgeModel(inputs, { local: 'green' }), /environment "local" is not served by edge veza-haproxy/);
-  const lab = await loadEdgeInputs(ROOT, 'veza-lab');
+  const lab = await loadEdgeInputs(await loadWorkspace(ROOT), 'veza-lab');
   assert.throws(() => buildEdgeModel({ ...lab, envs: inputs.envs }), /multi-instance \(lab\) edge and serves no environment/);
 });
 
 test('the lab edge: N instances per component, no colours, no backups', async () => {
-  const m = buildEdgeModel(await loadEdgeInputs(ROOT, 'veza-lab'));
+  const m = buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), 'veza-lab'));
   const [lab] = m.tenants;
   assert.equal(lab!.color, undefined);
   const api = lab!.pools.find((p) => p.component === 'veza-api')!;
@@ -73,7 +74,7 @@ test('the lab edge: N instances per component, no colours, no backups', async ()
 });
 
 test('the local edge binds 127.0.0.1 and each local environment\'s own edge address', async () => {
-  const m = buildEdgeModel(await loadEdgeInputs(ROOT, 'local-edge'));
+  const m = buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), 'local-edge'));
   assert.deepEqual(m.http, { port: 18080, addresses: ['127.0.0.1', '127.77.1.1'] });
   assert.equal(m.https, undefined);
 });
@@ -81,10 +82,10 @@ test('the local edge binds 127.0.0.1 and each local environment\'s own edge addr
 test('an edge run as root in its container drops its workers to haproxy in a chroot; the local edge, run unprivileged, does not', async () => {
   const global = (text: string) => text.split('\n\n').find((b) => b.startsWith('global'))!.split('\n');
   for (const edge of ['veza-haproxy', 'veza-itest-haproxy', 'veza-lab']) {
-    const lines = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(ROOT, edge))));
+    const lines = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), edge))));
     assert.deepEqual(lines.filter((l) => /^ {2}(chroot|user|group) /.test(l)), ['  chroot /var/lib/haproxy', '  user haproxy', '  group haproxy'], edge);
   }
-  const local = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(ROOT, 'local-edge'))));
+  const local = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), 'local-edge'))));
   assert.deepEqual(local.filter((l) => /^ {2}(chroot|user|group|uid|gid) /.test(l)), []);
 });
 

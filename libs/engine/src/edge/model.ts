@@ -1,10 +1,10 @@
 import type { RuntimeDeclaration } from '../config/component';
-import { listEnvironments, loadEnvironment, type Environment } from '../config/environment';
-import { loadComponents } from '../config/component';
+import type { Environment } from '../config/environment';
+import type { Workspace } from '../config/workspace';
 import { PATTERNS, otherColor, type Color } from '../config/names';
 import { VezaError } from '../log/errors';
 import { LOCAL_HOST_OCTET, localAddress, shortName, slotEndpoint } from '../hosts/naming';
-import { loadEdgeDefinition, type EdgeDefinition } from './definition';
+import type { EdgeDefinition } from '../config/edge';
 
 /**
  * What one HAProxy serves, computed — never hand-kept — from the edge file,
@@ -126,14 +126,8 @@ function poolName(tenant: string, backend: string): string {
   return `${tenant}_${backend}`;
 }
 
-export async function loadEdgeInputs(workspaceRoot: string, edge: string): Promise<EdgeInputs> {
-  const def = await loadEdgeDefinition(workspaceRoot, edge);
-  const envs: Environment[] = [];
-  for (const name of await listEnvironments(workspaceRoot)) {
-    const env = await loadEnvironment(workspaceRoot, name);
-    if (env.edge === edge) envs.push(env);
-  }
-  return { def, envs, components: await loadComponents(workspaceRoot) };
+export function loadEdgeInputs(workspace: Workspace, edge: string): EdgeInputs {
+  return { def: workspace.edge(edge), envs: workspace.envsOn(edge), components: workspace.components };
 }
 
 /**

@@ -14,6 +14,7 @@ import { switchColor, type SwitchOptions } from './switch';
 import { describeSwitchStep } from './plan';
 import { readSwitchLog } from './switch-log';
 import { createEdgeWorkspace, startBackends, type Backends, type EdgeFixture, type FixtureEnv } from './testing/edge-fixture';
+import { loadWorkspace } from '../config/workspace';
 
 /**
  * The switch against a real local edge: HAProxy in master-worker mode in
@@ -49,11 +50,11 @@ async function world(t: TestContext, apply: 'runtime' | 'reload' = 'runtime'): P
     await beta.close();
     await fx.remove();
   });
-  await bootstrapEdge({ workspaceRoot: fx.root, edge: 'local-edge', log, host });
+  await bootstrapEdge({ workspace: await loadWorkspace(fx.root), edge: 'local-edge', log, host });
   return {
     fx, host, alpha, beta, log,
     get: (env, path, headers = {}, hostHeader) => httpGet(fx.edgeAddress(env.name), fx.edgePort, path, { host: hostHeader ?? env.hosts[0]!, ...headers }),
-    switchTo: (env, color, extra = {}) => switchColor({ workspaceRoot: fx.root, env: env.name, color, log, host, actor: 'tester', ...extra }),
+    switchTo: async (env, color, extra = {}) => switchColor({ workspace: await loadWorkspace(fx.root), env: env.name, color, log, host, actor: 'tester', ...extra }),
   };
 }
 
@@ -90,7 +91,7 @@ test('bootstrap starts a loopback-only HAProxy that routes by Host (port strippe
   const cfg = (await w.host.readConfig())!;
   for (const bind of cfg.split('\n').filter((l) => /^\s+bind /.test(l))) assert.match(bind, /^\s+bind 127\./);
   // A second bootstrap with nothing changed leaves the process alone.
-  const again = await bootstrapEdge({ workspaceRoot: w.fx.root, edge: 'local-edge', log: w.log, host: w.host });
+  const again = await bootstrapEdge({ workspace: await loadWorkspace(w.fx.root), edge: 'local-edge', log: w.log, host: w.host });
   assert.equal(again.action, 'unchanged');
   assert.equal((await w.host.status()).pid, st.pid);
 });
@@ -205,7 +206,7 @@ test('bad input is refused before anything changes', async (t) => {
     [{ env: 'alpha', color: 'green', sha: 'abc' }, /invalid version "abc"/],
   ];
   for (const [input, re] of cases) {
-    await assert.rejects(switchColor({ workspaceRoot: w.fx.root, log: w.log, host: w.host, ...input }), re);
+    await assert.rejects(switchColor({ workspace: await loadWorkspace(w.fx.root), log: w.log, host: w.host, ...input }), re);
   }
   assert.equal(await w.host.readConfig(), cfg);
   assert.equal(await colorOf(w, ALPHA), 'blue');
@@ -251,7 +252,7 @@ test('dry-run prints the diff and the runtime commands and changes nothing', asy
 test('switch refuses a stopped edge; stop leaves no process behind', async (t) => {
   const w = await world(t);
   const { pid } = await w.host.status();
-  await stopEdge({ workspaceRoot: w.fx.root, edge: 'local-edge', log: w.log, host: w.host });
+  await stopEdge({ workspace: await loadWorkspace(w.fx.root), edge: 'local-edge', log: w.log, host: w.host });
   assert.equal((await w.host.status()).running, false);
   assert.equal(identify(pid!), undefined, 'the master is gone (or a zombie awaiting its reaper)');
   await assert.rejects(w.switchTo(ALPHA, 'green'), (e: Error & { code?: string; hint?: string }) => {
@@ -269,7 +270,7 @@ test('bootstrap reloads a running edge seamlessly when the declarations change',
   const decl = JSON.parse(await fs.readFile(file, 'utf8'));
   decl.edge.prefixes.push('/status');
   await fs.writeFile(file, JSON.stringify(decl));
-  const res = await bootstrapEdge({ workspaceRoot: w.fx.root, edge: 'local-edge', log: w.log, host: w.host });
+  const res = await bootstrapEdge({ workspace: await loadWorkspace(w.fx.root), edge: 'local-edge', log: w.log, host: w.host });
   assert.equal(res.action, 'reloaded');
   assert.equal((await w.host.status()).pid, pid, 'same master, new worker');
   assert.equal((await w.get(ALPHA, '/status')).headers['x-component'], 'veza-api');

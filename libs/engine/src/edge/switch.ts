@@ -1,5 +1,5 @@
-import { loadEnvironment } from '../config/environment';
 import { validate, type Color } from '../config/names';
+import type { Workspace } from '../config/workspace';
 import { currentActor } from '../state/actor';
 import { writeActiveColor } from '../state/history';
 import { VezaError, describeError } from '../log/errors';
@@ -29,7 +29,7 @@ import { recordSwitch } from './switch-log';
  * the edge lock: environments sharing an edge share its config file.
  */
 export interface SwitchOptions {
-  workspaceRoot: string;
+  workspace: Workspace;
   env: string;
   color: string;
   /** Switch even if the target colour fails its health probes. */
@@ -61,13 +61,13 @@ export interface SwitchResult {
 }
 
 export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
-  const envName = validate.env(opts.env);
+  const env = opts.workspace.env(opts.env);
+  const envName = env.name;
   const color = validate.color(opts.color);
   const sha = opts.sha === undefined || opts.sha === '' ? undefined : validate.version(opts.sha, true);
-  const env = await loadEnvironment(opts.workspaceRoot, envName);
   if (sha && env.driver !== 'local') validate.version(sha, false);
-  const inputs = await loadEdgeInputs(opts.workspaceRoot, env.edge);
-  const host = opts.host ?? openEdgeHost(opts.workspaceRoot, inputs.def);
+  const inputs = loadEdgeInputs(opts.workspace, env.edge);
+  const host = opts.host ?? openEdgeHost(opts.workspace, inputs.def);
   const log = opts.log.child({ phase: 'switch' });
   const renderer = opts.renderer;
 

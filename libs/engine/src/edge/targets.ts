@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { loadEnvironment } from '../config/environment';
 import { validate, type Color } from '../config/names';
+import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import type { ProcessRunner } from '../ports/process';
 import { writeFileAtomic } from '../util/atomic';
-import { EDGE_DIR_VAR, listEdges, loadEdgeDefinition } from './definition';
+import { EDGE_DIR_VAR } from '../config/edge';
 import { localEdgeDir } from './local-edge-host';
 import { buildEdgeModel, loadEdgeInputs } from './model';
 import { renderHaproxyConfig } from './render';
@@ -26,17 +26,17 @@ import { validateHaproxyConfig } from './validate';
 const RENDER_DIR = 'dist/edge';
 
 export interface EdgeSelection {
-  workspaceRoot: string;
+  workspace: Workspace;
   /** One edge by name; or */
   edge?: string;
   /** the edge of this environment; neither: every edge in infra/edges. */
   env?: string;
 }
 
-async function selectEdges(sel: EdgeSelection): Promise<string[]> {
-  if (sel.edge) return [(await loadEdgeDefinition(sel.workspaceRoot, sel.edge)).name];
-  if (sel.env) return [(await loadEnvironment(sel.workspaceRoot, sel.env)).edge];
-  const all = await listEdges(sel.workspaceRoot);
+function selectEdges(sel: EdgeSelection): readonly string[] {
+  if (sel.edge) return [sel.workspace.edge(sel.edge).name];
+  if (sel.env) return [sel.workspace.env(sel.env).edge];
+  const all = sel.workspace.edgeNames;
   if (!all.length) throw new VezaError('no edge definitions in infra/edges', 'add infra/edges/<name>.yaml', 'BAD_CONFIG');
   return all;
 }
@@ -57,13 +57,13 @@ export function parseColors(spec: string | undefined): Record<string, Color> {
 }
 
 /** Renders every edge: the output is the whole of dist/edge, so a cached result never leaves a stale file beside it. */
-export async function renderEdgeFiles(sel: { workspaceRoot: string; colors?: Record<string, Color>; log: Logger }): Promise<string[]> {
+export async function renderEdgeFiles(sel: { workspace: Workspace; colors?: Record<string, Color>; log: Logger }): Promise<string[]> {
   const files: string[] = [];
-  for (const edge of await selectEdges({ workspaceRoot: sel.workspaceRoot })) {
-    const inputs = await loadEdgeInputs(sel.workspaceRoot, edge);
-    const served = new Set(inputs.envs.map((e) => e.name));
+  for (const edge of selectEdges({ workspace: sel.workspace })) {
+    const inputs = loadEdgeInputs(sel.workspace, edge);
+    const served = new Set<string>(inputs.envs.map((e) => e.name));
     const colors = Object.fromEntries(Object.entries(sel.colors ?? {}).filter(([env]) => served.has(env)));
-    const file = renderedPath(sel.workspaceRoot, edge);
+    const file = renderedPath(sel.workspace.root, edge);
     await writeFileAtomic(file, renderHaproxyConfig(buildEdgeModel(inputs, colors)));
     sel.log.info(`rendered ${edge} → ${join(RENDER_DIR, edge, 'haproxy.cfg')}`);
     files.push(file);
@@ -72,13 +72,13 @@ export async function renderEdgeFiles(sel: { workspaceRoot: string; colors?: Rec
 }
 
 export async function validateEdgeFiles(sel: EdgeSelection & { runner: ProcessRunner; log: Logger }): Promise<void> {
-  for (const edge of await selectEdges(sel)) {
+  for (const edge of selectEdges(sel)) {
     const rel = join(RENDER_DIR, edge, 'haproxy.cfg');
-    const text = await fs.readFile(renderedPath(sel.workspaceRoot, edge), 'utf8').catch(() => {
+    const text = await fs.readFile(renderedPath(sel.workspace.root, edge), 'utf8').catch(() => {
       throw new VezaError(`${rel} does not exist`, 'run nx run infra-edge:render first (validate depends on it)', 'EDGE_NOT_RENDERED');
     });
     // The local edge's socket directory only has to be named: haproxy -c creates no socket.
-    const res = await validateHaproxyConfig(text, { runner: sel.runner, vars: { [EDGE_DIR_VAR]: localEdgeDir(sel.workspaceRoot, edge) }, label: rel });
+    const res = await validateHaproxyConfig(text, { runner: sel.runner, vars: { [EDGE_DIR_VAR]: localEdgeDir(sel.workspace.root, edge) }, label: rel });
     const standIns = res.substitutions.map((s) => `${s.original} (throwaway ${s.kind})`);
     sel.log.info(`haproxy -c accepts ${rel}${standIns.length ? `, with ${standIns.join(', ')}` : ''}`);
   }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createMemoryLogger } from '../log/logger';
 import { isVezaError } from '../log/errors';
+import { loadWorkspace } from '../config/workspace';
 import { publishArtifact } from './publish-artifact';
 import type { PackageManifest } from '../artifact/manifest';
 import { startForgejoDouble, type ForgejoDouble } from './testing/forgejo-double';
@@ -35,6 +36,9 @@ async function workspace(t: { after(fn: () => Promise<void>): void }): Promise<W
     name: 'local', driver: 'local', prefix: 'veza-local-', publicHosts: ['localhost'], publicUrl: 'http://localhost:18080',
     edge: 'local-edge', registry: { url: 'file:.veza/registry', owner: 'veza' }, local: { subnet: '127.77.1' },
   }));
+  // An environment must name an existing edge file, even for a publish.
+  await fs.mkdir(join(root, 'infra/edges'));
+  for (const edge of ['local-edge', 'test-edge']) await fs.writeFile(join(root, `infra/edges/${edge}.yaml`), stringify({ name: edge, host: 'incus', runtime: { socketDir: '/run/haproxy' } }));
   const dir = join(root, 'dist/artifacts/veza-api');
   await fs.mkdir(dir, { recursive: true });
   const data = randomBytes(300 * 1024);
@@ -54,7 +58,7 @@ async function workspace(t: { after(fn: () => Promise<void>): void }): Promise<W
 
 function publish(ws: Workspace, envName: string, processEnv: NodeJS.ProcessEnv = { [TOKEN_ENV]: TOKEN }) {
   const log = createMemoryLogger();
-  const run = publishArtifact({ workspaceRoot: ws.root, project: 'veza-api', envName, log, processEnv, retry: FAST_RETRY });
+  const run = loadWorkspace(ws.root).then((workspace) => publishArtifact({ workspace, project: 'veza-api', env: envName, log, processEnv, retry: FAST_RETRY }));
   return { run, log };
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { validate } from '../config/names';
-import { loadEnvironment } from '../config/environment';
+import type { Workspace } from '../config/workspace';
 import { formatZodIssues } from '../config/component';
 import { MANIFEST_FILE, packageManifestSchema, sha256File, type PackageManifest } from '../artifact/manifest';
 import { coordsLabel, validateCoords, type ArtifactCoords } from './coords';
@@ -14,10 +14,11 @@ import { ARTIFACTS_DIR } from '../artifact/package-component';
 export { ARTIFACTS_DIR };
 
 export interface PublishArtifactOptions extends RegistryOptions {
-  workspaceRoot: string;
+  workspace: Workspace;
   /** The Nx project, which is the component name. */
   project: string;
-  envName: string;
+  /** Default: local. */
+  env?: string;
   log: Logger;
   /** Check everything, then say what would be uploaded instead of uploading. */
   dryRun?: boolean;
@@ -37,15 +38,16 @@ export interface PublishResult {
  */
 export async function publishArtifact(o: PublishArtifactOptions): Promise<PublishResult> {
   const project = validate.component(o.project);
-  const env = await loadEnvironment(o.workspaceRoot, o.envName);
+  const env = o.workspace.env(o.env);
+  const root = o.workspace.root;
   const dirRel = `${ARTIFACTS_DIR}/${project}`;
-  const manifest = await readManifest(o.workspaceRoot, dirRel, project);
-  const registry = createRegistry(env, o.workspaceRoot, o);
+  const manifest = await readManifest(root, dirRel, project);
+  const registry = createRegistry(env, root, o);
   const coords = validateCoords(
     { owner: env.registry.owner, package: manifest.package, version: manifest.version, file: manifest.file },
     registry.allowsLocalVersions,
   );
-  const artifactPath = join(o.workspaceRoot, dirRel, manifest.file);
+  const artifactPath = join(root, dirRel, manifest.file);
   await verifyAgainstManifest(artifactPath, `${dirRel}/${manifest.file}`, manifest, project);
 
   const label = coordsLabel(coords);

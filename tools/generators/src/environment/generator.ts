@@ -2,7 +2,7 @@ import type { Tree } from '@nx/devkit';
 import { parse, stringify } from 'yaml';
 import type { Environment } from '@veza/engine/config/environment';
 import { PATTERNS } from '@veza/engine/config/names';
-import type { EdgeDefinition } from '@veza/engine/edge/definition';
+import type { EdgeDefinition } from '@veza/engine/config/edge';
 import { VezaError } from '@veza/engine/log/errors';
 import { generateCiWorkflow, WORKFLOW_FILE } from '../ci-workflow/generator';
 import { edgeModels, environmentFile, parseEnvironment, readDeclarations, type Declarations } from '../shared/tree-config';

@@ -2,7 +2,7 @@ import type { Tree } from '@nx/devkit';
 import { checkComponentSet, COMPONENT_FILE, componentSchema, formatZodIssues, type ComponentDeclaration } from '@veza/engine/config/component';
 import { ENVIRONMENTS_DIR, environmentSchema, type Environment } from '@veza/engine/config/environment';
 import { parseYamlWithSchema } from '@veza/engine/config/yaml-errors';
-import { EDGES_DIR, parseEdgeDefinition, type EdgeDefinition } from '@veza/engine/edge/definition';
+import { EDGES_DIR, parseEdgeDefinition, type EdgeDefinition } from '@veza/engine/config/edge';
 import { buildEdgeModel, type EdgeModel } from '@veza/engine/edge/model';
 import { VezaError } from '@veza/engine/log/errors';
 

@@ -1,4 +1,5 @@
 import type { ServerTraffic } from '../../edge/runtime-api';
+import { loadWorkspace } from '../../config/workspace';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -122,9 +123,11 @@ export async function memoryWorld(t: { after(fn: () => Promise<void>): void }): 
     await w.stage(sha);
     return deploy({ ...w.options(sha), sha });
   };
+  // Loaded once the files are written, as an executor loads it at its start.
+  const workspace = await loadWorkspace(root);
   w.options = (sha) => {
     const lines: string[] = [];
-    return { workspaceRoot: root, env: ENV, ports: w.ports, runner: w.runner, processEnv: sha ? { VEZA_RELEASE_SHA: sha } : {}, write: (l) => lines.push(l), log: createMemoryLogger(), lines };
+    return { workspace, env: ENV, ports: w.ports, runner: w.runner, processEnv: sha ? { VEZA_RELEASE_SHA: sha } : {}, write: (l) => lines.push(l), log: createMemoryLogger(), lines };
   };
   return w;
 }

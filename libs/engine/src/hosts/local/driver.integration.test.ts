@@ -8,6 +8,7 @@ import { createLocalDriver, type LocalDriver } from './driver';
 import { identify, isAlive, readBootId } from '../../util/proc';
 import { buildServerArtifact, eventually, httpGet, tempWorkspace } from './testing/fixtures';
 import { VezaError } from '../../log/errors';
+import { validate } from '../../config/names';
 
 const RELEASE_A = 'a'.repeat(40);
 const RELEASE_B = 'b'.repeat(40);
@@ -27,8 +28,8 @@ interface Ctx {
 async function setup(t: Parameters<typeof tempWorkspace>[0], env: string, octet: number, opts: { stopTimeoutMs?: number } = {}): Promise<Ctx> {
   const tmp = await tempWorkspace(t, `driver-${env}`);
   const ws = tmp.dir;
-  const driver = createLocalDriver({ workspaceRoot: ws, ...opts });
-  tmp.defer(() => driver.stopAll(env));
+  const driver = createLocalDriver({ workspaceRoot: ws, env: validate.env(env), ...opts });
+  tmp.defer(() => driver.stopAll());
   const artifact = buildServerArtifact(ws);
   const host = `127.77.200.${octet}`;
   const spec = (over: Partial<SlotSpec> = {}): SlotSpec => ({
@@ -120,13 +121,13 @@ test('slots run detached: started by a process that exits, found again by a fres
   const c = await setup(t, 'drv-detach', 12);
   const name = c.spec().name;
   await c.driver.create(c.spec());
-  const script = `require(${JSON.stringify(require.resolve('./driver'))}).createLocalDriver({ workspaceRoot: ${JSON.stringify(c.ws)} })` +
+  const script = `require(${JSON.stringify(require.resolve('./driver'))}).createLocalDriver({ workspaceRoot: ${JSON.stringify(c.ws)}, env: 'drv-detach' })` +
     `.start(${JSON.stringify(name)}).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); })`;
   const starter = spawn(process.execPath, ['--require', '@swc-node/register', '-e', script], { stdio: 'inherit' });
   const code = await new Promise((r) => starter.on('exit', r));
   assert.equal(code, 0);
 
-  const fresh = createLocalDriver({ workspaceRoot: c.ws });
+  const fresh = createLocalDriver({ workspaceRoot: c.ws, env: validate.env('drv-detach') });
   const [info] = await fresh.list('drv-detach');
   assert.equal(info!.state, 'running');
   assert.equal((await eventually(() => httpGet(c.url()))).body, 'ok');
@@ -245,17 +246,20 @@ test('bad specs are refused before anything is written', async (t) => {
   await assert.rejects(fs.stat(join(c.ws, '.veza')), /ENOENT/);
 });
 
-test('stopAll stops every slot of one environment and no other', async (t) => {
+test('a driver serves one environment: it stops all of its slots, and creates and finds no other environment\'s', async (t) => {
   const c = await setup(t, 'drv-all', 19);
-  c.defer(() => c.driver.stopAll('drv-other'));
+  const otherDriver = createLocalDriver({ workspaceRoot: c.ws, env: validate.env('drv-other') });
+  c.defer(() => otherDriver.stopAll());
   const blue = c.spec();
   const green = c.spec({ name: 'veza-drv-all-api-green', role: 'green', bind: { host: '127.77.200.21', port: PORT } });
   const other = c.spec({ name: 'veza-drv-other-api-blue', env: 'drv-other', bind: { host: '127.77.200.20', port: PORT } });
-  for (const s of [blue, green, other]) {
-    await c.driver.create(s);
-    await c.driver.start(s.name);
+  await assert.rejects(c.driver.create(other), (e: unknown) => e instanceof VezaError && e.code === 'INVALID_INPUT' && /belongs to environment drv-other, and this driver serves drv-all/.test(e.message));
+  for (const [driver, s] of [[c.driver, blue], [c.driver, green], [otherDriver, other]] as const) {
+    await driver.create(s);
+    await driver.start(s.name);
   }
-  assert.deepEqual(await c.driver.stopAll('drv-all'), [blue.name, green.name].sort());
+  await assert.rejects(c.driver.exec(other.name, { argv: ['true'] }), (e: unknown) => e instanceof VezaError && e.code === 'NO_SLOT', 'a slot of another environment is not found by name');
+  assert.deepEqual(await c.driver.stopAll(), [blue.name, green.name].sort());
   assert.deepEqual((await c.driver.list('drv-all')).map((s) => s.state), ['stopped', 'stopped']);
   assert.equal((await c.driver.list('drv-other'))[0]!.state, 'running');
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readdirSync, readFileSync, promises as fs } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describeError, VezaError } from '../../log/errors';
@@ -8,6 +8,7 @@ import { createProcessRunner, type Command, type ProcessRunner, type RunResult }
 import { readJsonOr, writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
 import type { HostDriver, SlotInfo, SlotProbe, SlotSpec } from '../port';
 import type { SlotRole } from '../naming';
+import type { EnvName } from '../../config/names';
 import { formatEnvFile, parseEnvFile } from './env-file';
 import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
 import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from '../../util/proc';
@@ -24,6 +25,8 @@ import { describeTarget, httpGet, type HttpRequest } from '../../util/http';
  */
 export interface LocalDriverOptions {
   workspaceRoot: string;
+  /** The one environment whose slots this driver creates and finds by name, as the Incus driver is bound to its environment's project. */
+  env: EnvName;
   /** Runs exec() commands; defaults to the real process runner. */
   runner?: ProcessRunner;
   /** How long stop() waits after SIGTERM before SIGKILL. */
@@ -52,19 +55,27 @@ const LOOPBACK_V4 = /^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d
 export class LocalDriver implements HostDriver {
   readonly kind = 'local' as const;
   private readonly root: string;
+  private readonly env: EnvName;
+  /** This environment's slot directories: the only place a slot name is looked up. */
+  private readonly slots: string;
   private readonly runner: ProcessRunner;
   private readonly stopTimeoutMs: number;
 
   constructor(opts: LocalDriverOptions) {
     this.root = resolve(opts.workspaceRoot);
+    this.env = opts.env;
+    this.slots = localSlotsDir(this.root, opts.env);
     this.runner = opts.runner ?? createProcessRunner();
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   }
 
   async create(spec: SlotSpec): Promise<void> {
     const record = checkSpec(spec);
+    if (spec.env !== this.env) {
+      throw new VezaError(`slot ${spec.name} belongs to environment ${spec.env}, and this driver serves ${this.env}`, `create it through the driver of ${spec.env}`, 'INVALID_INPUT');
+    }
     const vars = slotVars(spec);
-    const slots = localSlotsDir(this.root, spec.env);
+    const slots = this.slots;
     await fs.mkdir(slots, { recursive: true, mode: 0o755 });
     await removeLeftovers(slots, spec.name);
     // Everything is prepared beside the live slot first: a bad artifact fails here and leaves the old slot untouched.
@@ -181,28 +192,16 @@ export class LocalDriver implements HostDriver {
     return ['tail', '-n', '200', '-f', this.find(name, 'show the logs of').log];
   }
 
-  /** Stops every slot process of one environment (`infra-deploy:down`); returns the slot names. */
-  async stopAll(env: string): Promise<string[]> {
-    const slots = localSlotsDir(this.root, env);
-    const names = await slotDirNames(slots);
-    await Promise.all(names.map((n) => stopSlot(slotPaths(join(slots, n)), this.stopTimeoutMs)));
+  /** Stops every slot process of the environment; returns the slot names. */
+  async stopAll(): Promise<string[]> {
+    const names = await slotDirNames(this.slots);
+    await Promise.all(names.map((n) => stopSlot(slotPaths(join(this.slots, n)), this.stopTimeoutMs)));
     return names;
   }
 
-  /** The slot's directory; slot names are unique across environments because prefixes are. */
   private locate(name: string): string | undefined {
-    const envsDir = join(this.root, '.veza', 'envs');
-    let envs: string[];
-    try {
-      envs = readdirSync(envsDir);
-    } catch {
-      return undefined;
-    }
-    const hits = envs.map((e) => join(envsDir, e, 'slots', name)).filter((d) => existsSync(join(d, 'slot.json')));
-    if (hits.length > 1) {
-      throw new VezaError(`slot ${name} exists in several environments (${hits.join(', ')})`, 'give each environment its own prefix, then delete the stray slot directory', 'BAD_STATE');
-    }
-    return hits[0];
+    const dir = join(this.slots, name);
+    return existsSync(join(dir, 'slot.json')) ? dir : undefined;
   }
 
   private find(name: string, verb: string): SlotPaths {

@@ -19,6 +19,9 @@ async function workspace(t: { after(fn: () => Promise<void>): void }): Promise<s
     name: 'local', driver: 'local', prefix: 'veza-local-', publicHosts: ['localhost'], publicUrl: 'http://localhost:18080',
     edge: 'local-edge', registry: { url: 'file:.veza/registry', owner: 'veza' }, local: { subnet: '127.77.1' },
   }));
+  // An environment must name an existing edge file, even for a publish.
+  await fs.mkdir(join(root, 'infra/edges'));
+  await fs.writeFile(join(root, 'infra/edges/local-edge.yaml'), stringify({ name: 'local-edge', host: 'incus', runtime: { socketDir: '/run/haproxy' } }));
   const dir = join(root, 'dist/artifacts/veza-api');
   await fs.mkdir(dir, { recursive: true });
   const data = randomBytes(4096);

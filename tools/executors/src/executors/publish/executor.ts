@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import type { z } from 'zod';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
 import { parseOptions } from '../../option-schema';
@@ -18,7 +19,7 @@ export function publishTask(input: PublishExecutorOptions, context: ExecutorCont
     async (log) => {
       // Parsed inside the task: in a batch, bad options fail this task alone instead of the whole process.
       const options = parseOptions(schema, input, 'publish');
-      await publishArtifact({ workspaceRoot: context.root, project: context.projectName ?? '', envName: options.env, dryRun: options.dryRun, log });
+      await publishArtifact({ workspace: await loadWorkspace(context.root), project: context.projectName ?? '', env: options.env, dryRun: options.dryRun, log });
     },
     { write },
   );

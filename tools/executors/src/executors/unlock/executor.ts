@@ -1,4 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import type { z } from 'zod';
 import { unlock } from '@veza/engine/deploy/unlock';
 import { parseOptions } from '../../option-schema';
@@ -8,6 +9,6 @@ import { schema } from './options';
 export default async function unlockExecutor(input: z.input<typeof schema>, context: ExecutorContext): Promise<{ success: boolean }> {
   const options = parseOptions(schema, input, 'unlock');
   return runExecutor(context, async (log) => {
-    await unlock({ workspaceRoot: context.root, env: options.env, json: options.json, log });
+    await unlock({ workspace: await loadWorkspace(context.root), env: options.env, json: options.json, log });
   }, { json: options.json });
 }

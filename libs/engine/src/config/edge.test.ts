@@ -1,16 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { listEdges, loadEdgeDefinition, parseEdgeDefinition } from './definition';
+import { parseEdgeDefinition } from './edge';
+import { loadWorkspace } from './workspace';
 
 const ROOT = resolve(__dirname, '../../../..');
 
 test('every edge in infra/edges parses', async () => {
-  assert.deepEqual(await listEdges(ROOT), ['local-edge', 'veza-haproxy', 'veza-itest-haproxy', 'veza-lab']);
-  const shared = await loadEdgeDefinition(ROOT, 'veza-haproxy');
+  const ws = await loadWorkspace(ROOT);
+  assert.deepEqual(ws.edgeNames, ['local-edge', 'veza-haproxy', 'veza-itest-haproxy', 'veza-lab']);
+  const shared = ws.edge('veza-haproxy');
   assert.equal(shared.https?.certDir, '/usr/local/etc/tls/haproxy/');
   assert.deepEqual(shared.sites.map((s) => [s.name, s.tls]), [['forgejo', false], ['talas_vitrine', true]]);
-  assert.equal((await loadEdgeDefinition(ROOT, 'veza-lab')).lab?.instances, 2);
+  assert.equal(ws.edge('veza-lab').lab?.instances, 2);
 });
 
 test('errors name the file, the key and the line', () => {
@@ -25,6 +27,7 @@ test('errors name the file, the key and the line', () => {
 });
 
 test('unknown and malformed edge names are refused with the list of edges', async () => {
-  await assert.rejects(loadEdgeDefinition(ROOT, 'nope'), (e: Error & { hint?: string }) => /unknown edge "nope"/.test(e.message) && /veza-haproxy/.test(e.hint!));
-  await assert.rejects(loadEdgeDefinition(ROOT, '../etc'), /invalid edge name/);
+  const ws = await loadWorkspace(ROOT);
+  assert.throws(() => ws.edge('nope'), (e: Error & { hint?: string }) => /unknown edge "nope"/.test(e.message) && /veza-haproxy/.test(e.hint!));
+  assert.throws(() => ws.edge('../etc'), /invalid edge name/);
 });

@@ -1,9 +1,6 @@
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { VezaError } from '../log/errors';
-import { PATTERNS } from '../config/names';
-import { parseYamlWithSchema } from '../config/yaml-errors';
+import { PATTERNS } from './names';
+import { parseNamedYaml } from './yaml-errors';
 
 /**
  * An edge: `infra/edges/<name>.yaml`. It says where the HAProxy runs and what
@@ -104,28 +101,6 @@ export type EdgeDefinition = z.infer<typeof edgeDefinitionSchema>;
 
 export const EDGES_DIR = 'infra/edges';
 
-export async function listEdges(workspaceRoot: string): Promise<string[]> {
-  const files = await fs.readdir(join(workspaceRoot, EDGES_DIR)).catch(() => [] as string[]);
-  return files.filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
-}
-
-export async function loadEdgeDefinition(workspaceRoot: string, name: string): Promise<EdgeDefinition> {
-  if (!PATTERNS.component.test(name)) {
-    throw new VezaError(`invalid edge name ${JSON.stringify(name)}`, `use one of: ${(await listEdges(workspaceRoot)).join(', ')}`, 'INVALID_INPUT');
-  }
-  const rel = join(EDGES_DIR, `${name}.yaml`);
-  let text: string;
-  try {
-    text = await fs.readFile(join(workspaceRoot, rel), 'utf8');
-  } catch {
-    throw new VezaError(`unknown edge "${name}" (no ${rel})`, `create ${rel}, or point the environment's edge: at one of: ${(await listEdges(workspaceRoot)).join(', ') || 'none'}`, 'UNKNOWN_EDGE');
-  }
-  return parseEdgeDefinition(rel, text);
-}
-
 export function parseEdgeDefinition(file: string, text: string): EdgeDefinition {
-  const def = parseYamlWithSchema(file, text, edgeDefinitionSchema, 'fix the edge file (see the comments in infra/edges/veza-haproxy.yaml)');
-  const expected = file.split('/').pop()!.replace(/\.yaml$/, '');
-  if (def.name !== expected) throw new VezaError(`${file}: name "${def.name}" differs from the file name`, `set name: ${expected}`, 'BAD_CONFIG');
-  return def;
+  return parseNamedYaml(file, text, edgeDefinitionSchema, 'fix the edge file (see the comments in infra/edges/veza-haproxy.yaml)');
 }
