@@ -9,7 +9,7 @@ import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, re
 import { recordDeployMetrics } from './metrics';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
-import { coordsOf, fetchRelease, findPublishedRelease, publishRelease } from './release';
+import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
 import { checkDeclaredVars, needsPipelineVars, type PipelineVars } from './slots';
 
 /**
@@ -116,13 +116,14 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     return r;
   });
   const sha = release.manifest.sha;
-  const inRelease = Object.keys(release.manifest.components);
+  // The release decides how its slots run and are checked and routed, not the workspace of the deployer.
+  const declarations = releaseDeclarations(release.manifest, ctx.components);
   const result = (outcome: 'success' | 'noop', color: Color, previousColor: Color): DeployResult =>
     ({ outcome, env: env.name, sha, color, previousColor, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) });
 
   const current = await currentRelease(store, env.name);
   if (current.entry?.sha === sha && current.entry.manifest.sha256 === release.ref.sha256) {
-    const problems = await colorProblems(ctx, current.color, sha, inRelease);
+    const problems = await colorProblems(ctx, current.color, current.entry);
     if (problems.length === 0) {
       await progress.phase('edge', 'edge', async (p) => {
         await edge.ensureUp();
@@ -146,7 +147,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   });
 
   const pipeline: PipelineVars = {};
-  if (needsPipelineVars(ctx.components)) {
+  if (needsPipelineVars(declarations)) {
     await progress.phase('data', 'data tier', async (p) => {
       // Provisioning is idempotent and takes the pre-deploy-<sha> snapshot (kept if infra-data:provision took it already).
       const plan = await tier.provision({ release: sha });
@@ -172,7 +173,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   });
   Object.assign(scope, { from: prior, to: target });
 
-  const rec: ReleaseRecord = { sha, color: target, actor: currentActor(ctx.processEnv).user, manifest: release.ref };
+  const rec: ReleaseRecord = { sha, color: target, actor: currentActor(ctx.processEnv).user, manifest: release.ref, declarations };
   const retention = env.retention.history;
   await recordStart(store, env.name, rec, { retention });
   const failed = async (e: unknown, where: string, edgeState: string): Promise<never> => {
@@ -185,7 +186,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
 
   try {
     await progress.phase('C', `slots (${target})`, (p) => recreateSlots(ctx, target, release, artifacts, pipeline, p));
-    await progress.phase('D', 'probe from edge', (p) => probeFromEdge(ctx, target, p));
+    await progress.phase('D', 'probe from edge', (p) => probeFromEdge(ctx, target, declarations, p));
   } catch (e) {
     return failed(e, 'its health checks', `the edge was not switched and still serves ${prior}`);
   }
@@ -200,7 +201,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   try {
-    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, p));
+    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, declarations, p));
   } catch (e) {
     const back = await progress.phase('revert', `switch back to ${prior}`, async (p) => {
       // Forced: on a first deploy the prior colour has no slots, and the edge served nothing before either.
@@ -215,7 +216,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     await recordSuccess(store, env.name, rec, { retention, rollback: opts.rollback });
     await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: target, sha });
     // Only now, with the release live: the snapshots of it and of the one a rollback would return to always stay.
-    if (needsPipelineVars(ctx.components)) {
+    if (needsPipelineVars(declarations)) {
       const pruned = await tier.pruneSnapshots(previous ? [sha, previous] : [sha]);
       if (pruned.steps.length) p.step(pruned.summary);
     }
@@ -242,10 +243,10 @@ async function recoverInterrupted(ctx: Context, step: (m: string) => void): Prom
   const other = otherColor(active);
   const good = heldBy(history, other);
   if (good?.outcome !== 'active') return `${edge.name} serves ${active} (an interrupted deploy of ${held.sha}; no good release to return to)`;
-  const problems = await colorProblems(ctx, other, good.sha, ctx.components.map((c) => c.name));
+  const problems = await colorProblems(ctx, other, good);
   if (problems.length) return `${edge.name} serves ${active} (an interrupted deploy of ${held.sha}; ${other} cannot take over: ${problems.join('; ')})`;
   step(`a deploy of ${held.sha} was interrupted after switching to ${active}: switching back to ${other} (${good.sha})`);
   await edge.switchTo(other, { sha: good.sha });
-  await recordFailure(store, env, { sha: held.sha, color: active, actor: held.actor, manifest: held.manifest }, { retention: ctx.env.retention.history });
+  await recordFailure(store, env, { sha: held.sha, color: active, actor: held.actor, manifest: held.manifest, declarations: held.declarations }, { retention: ctx.env.retention.history });
   return `${edge.name} serves ${other} again (${good.sha})`;
 }

@@ -3,7 +3,7 @@ import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import { loadEdgeDefinition } from '../edge/definition';
 import type { EdgeHost } from '../edge/edge-host';
-import { activeColors, renderLive } from '../edge/live';
+import { readLiveState, renderLive } from '../edge/live';
 import { loadEdgeInputs } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
 import { switchColor } from '../edge/switch';
@@ -50,7 +50,7 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
     },
     async renderPlanned(color) {
       const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);
-      const { text } = renderLive(inputs, { ...(await activeColors(host, inputs)), [o.env.name]: color });
+      const { text } = renderLive(inputs, await readLiveState(host, inputs), { env: o.env.name, color });
       return { path: host.configPath, current: await host.readConfig(), next: text };
     },
     publicTarget() {

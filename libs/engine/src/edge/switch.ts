@@ -11,7 +11,7 @@ import { unifiedDiff } from './diff';
 import type { EdgeHost } from './edge-host';
 import { withEdgeLock } from './edge-lock';
 import { describeProbe, probeColor } from './health';
-import { activeColors, renderLive } from './live';
+import { readLiveState, renderLive } from './live';
 import { loadEdgeInputs } from './model';
 import { openEdgeHost } from './open-host';
 import type { EdgeRenderer } from './render';
@@ -76,13 +76,15 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
   }
 
   const run = async (): Promise<SwitchResult> => {
-    const colors = await activeColors(host, inputs);
-    const from = colors[envName]!;
-    const { model, text } = renderLive(inputs, { ...colors, [envName]: color }, renderer);
+    const recorded = await readLiveState(host, inputs);
+    const from = recorded.colors[envName]!;
+    const { model, text } = renderLive(inputs, recorded, { env: envName, color }, renderer);
+    // Probed as the release the colour holds declares its health paths: after a fast rollback that is not the workspace's.
+    const probed = recorded.held[envName]?.[color] ?? inputs.components;
     // Independent checks and reads, concurrently: they are most of a switch's latency.
     const [, probes, live, current] = await Promise.all([
       proveConfig(host, text, log, !opts.dryRun),
-      probeColor(host, env, inputs.components, color),
+      probeColor(host, env, probed, color),
       host.readConfig(),
       status.running ? readServerStates(host) : undefined,
     ]);
@@ -133,7 +135,7 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
 
 function chooseStrategy(preferred: 'runtime' | 'reload', live: string, next: string, log: Logger): 'runtime' | 'reload' {
   if (preferred === 'runtime' && !onlyServerStatesDiffer(live, next)) {
-    log.info('the config changed beyond server states (new declarations since the last bootstrap): applying by reload');
+    log.info('the config changes beyond server states (the releases declare other checks, routes or ports, or the edge file changed): applying by reload');
     return 'reload';
   }
   return preferred;
