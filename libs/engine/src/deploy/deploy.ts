@@ -160,7 +160,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
 
   const { driver } = ctx.ports;
   if (driver.prepare) {
-    const slots = ctx.components.filter((c) => release.manifest.components[c.name]).map((c) => ({ component: c.name, needs: c.run.needs }));
+    const slots = declarations.map((c) => ({ component: c.name, needs: c.run.needs }));
     await progress.phase('images', 'runtime images', async (p) => p.note(await driver.prepare!(slots, p.step)));
   }
 
