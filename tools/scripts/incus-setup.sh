@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this machine for the real Incus test tier, idempotently: installs
 # Incus (Debian backports on bookworm), starts incusd when no service manager
-# runs it, creates the test's own storage pool and bridge, and builds + imports
+# runs it, creates the test's own storage pools (dir, and btrfs on a loop
+# file for the snapshot benchmark) and bridge, and builds + imports
 # the Debian base image (cached under /var/cache/veza-incus between runs).
 # Every step checks before it acts and prints how long it took.
 #
@@ -13,6 +14,10 @@ cd "$(dirname "$0")/../.."
 exec </dev/null
 
 POOL=${VEZA_INCUS_TEST_POOL:-veza-test-pool}
+# A copy-on-write pool beside the dir one, for bench/incus-snapshot-bench.ts:
+# Incus makes its loop file itself (/var/lib/incus/disks/<pool>.img).
+BTRFS_POOL=${VEZA_INCUS_TEST_BTRFS_POOL:-veza-test-btrfs}
+BTRFS_SIZE=${VEZA_INCUS_TEST_BTRFS_SIZE:-12GiB}
 BRIDGE=${VEZA_INCUS_TEST_BRIDGE:-vezatestbr0}
 # A private /24 of its own: NAT is off, so containers on it reach nothing but
 # each other and this host.
@@ -117,6 +122,15 @@ ensure_pool() {
   incus storage create "$POOL" dir
 }
 
+ensure_btrfs_pool() {
+  if incus storage show "$BTRFS_POOL" >/dev/null 2>&1; then log "pool $BTRFS_POOL exists"; return; fi
+  # The tier itself runs on the dir pool: a kernel without btrfs costs the benchmark only.
+  if ! grep -qw btrfs /proc/filesystems && ! modprobe btrfs 2>/dev/null; then log "no btrfs in this kernel: pool $BTRFS_POOL skipped"; return; fi
+  command -v mkfs.btrfs >/dev/null || apt-get install -y -qq --no-install-recommends btrfs-progs >"$LOG_DIR/apt-btrfs.log" 2>&1 \
+    || die "apt-get install btrfs-progs failed (log: $LOG_DIR/apt-btrfs.log)" "read the log's last lines"
+  incus storage create "$BTRFS_POOL" btrfs size="$BTRFS_SIZE"
+}
+
 ensure_bridge() {
   if incus network show "$BRIDGE" >/dev/null 2>&1; then log "bridge $BRIDGE exists"; return; fi
   incus network create "$BRIDGE" ipv4.address="$BRIDGE_ADDR" ipv4.nat=false ipv6.address=none dns.domain=incus
@@ -210,6 +224,7 @@ total=$(now_ms)
 if command -v incus >/dev/null && [ -x "$INCUSD" ]; then log "incus $(incus version 2>/dev/null | awk '/Client/ { print $3 }') installed"; else timed "install incus" install_incus; fi
 timed "start incusd" start_incusd
 timed "storage pool $POOL" ensure_pool
+timed "storage pool $BTRFS_POOL" ensure_btrfs_pool
 timed "bridge $BRIDGE" ensure_bridge
 timed "image $IMAGE" ensure_image
 log "ready in $(( $(now_ms) - total )) ms"

@@ -1,8 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { readBuildOutput } from '../build/output';
+import { loadComponent } from '../config/component';
 import { writeJsonAtomic } from '../util/atomic';
 import { MANIFEST_FILE, artifactFileName, type PackageManifest } from './manifest';
+import { undeclaredOsNeeds } from './os-needs';
 import { packDirectory, type PackOptions } from './pack';
 
 /**
@@ -17,6 +19,8 @@ export interface PackageComponentOptions {
   workspaceRoot: string;
   project: string;
   pack?: PackOptions;
+  /** Where the package-time warnings go (undeclaredOsNeeds); without it they are not looked for. */
+  warn?: (line: string) => void;
 }
 
 export async function packageComponent(o: PackageComponentOptions): Promise<PackageManifest> {
@@ -36,5 +40,6 @@ export async function packageComponent(o: PackageComponentOptions): Promise<Pack
     fileCount: packed.fileCount,
   };
   await writeJsonAtomic(join(outDir, MANIFEST_FILE), manifest);
+  if (o.warn) for (const w of await undeclaredOsNeeds(rootDir, await loadComponent(join(o.workspaceRoot, 'apps', o.project)))) o.warn(w);
   return manifest;
 }

@@ -207,6 +207,12 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     progress.skip('data', 'data tier', 'no component uses it');
   }
 
+  const { driver } = ctx.ports;
+  if (driver.prepare) {
+    const slots = declarations.map((c) => ({ component: c.name, needs: c.run.needs }));
+    await progress.phase('images', 'runtime images', async (p) => p.note(await driver.prepare!(slots, p.step)));
+  }
+
   await progress.phase('A', 'migrations', (p) => runMigrations(ctx, release, artifacts, pipeline, p));
 
   const { prior, target } = await progress.phase('B', 'inactive colour', async (p) => {

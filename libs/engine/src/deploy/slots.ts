@@ -70,6 +70,7 @@ export function slotSpec(env: Environment, c: RuntimeDeclaration, role: SlotRole
     artifactPath: artifact.path,
     artifactSha256: artifact.sha256,
     command: c.run.command,
+    needs: c.run.needs,
     bind: { host: env.driver === 'local' ? localAddress(env, role) : '0.0.0.0', port: c.run.port },
     vars,
   };

@@ -18,6 +18,8 @@ export interface SlotSpec {
   artifactSha256: string;
   /** argv run from the unpacked artifact root. */
   command: string[];
+  /** Debian packages the slot needs from its OS (`run.needs`); none for a static binary. */
+  needs: string[];
   /** Address and port the process binds (local: loopback address; incus: 0.0.0.0). */
   bind: { host: string; port: number };
   /** Runtime environment; written to a 0600 env file, never put in argv. */
@@ -49,8 +51,22 @@ export interface SlotProbe {
   error?: string;
 }
 
+/** What one component's slots need from their OS. */
+export interface SlotNeeds {
+  component: string;
+  needs: string[];
+}
+
 export interface HostDriver {
   readonly kind: 'local' | 'incus';
+  /**
+   * Makes ready, before any slot changes, what the slots of a release need
+   * from their OS (incus: one runtime image per distinct set of needs), so
+   * a need the host cannot provide fails the deploy there. Returns a
+   * summary. A driver without it (local) checks its host before the deploy
+   * starts instead.
+   */
+  prepare?(slots: SlotNeeds[], step: (line: string) => void): Promise<string>;
   /** Creates (or re-creates) the slot: removes an old one of that name, installs the artifact and env. */
   create(spec: SlotSpec): Promise<void>;
   /** Starts a created slot; a slot already running is left as it is. */

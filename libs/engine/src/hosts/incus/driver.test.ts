@@ -40,7 +40,7 @@ async function artifact(t: { after(fn: () => unknown): void }): Promise<{ path: 
 }
 
 function spec(a: { path: string; sha256: string }, over: Partial<SlotSpec> = {}): SlotSpec {
-  return { name: 'veza-staging-api-blue', env: 'staging', component: 'veza-api', role: 'blue', release: SHA, artifactPath: a.path, artifactSha256: a.sha256, command: ['node', 'server.js'], bind: { host: '0.0.0.0', port: 8080 }, vars: { DATABASE_URL: 'postgresql://veza:s3cret-pw@pg/veza' }, ...over };
+  return { name: 'veza-staging-api-blue', env: 'staging', component: 'veza-api', role: 'blue', release: SHA, artifactPath: a.path, artifactSha256: a.sha256, command: ['node', 'server.js'], needs: [], bind: { host: '0.0.0.0', port: 8080 }, vars: { DATABASE_URL: 'postgresql://veza:s3cret-pw@pg/veza' }, ...over };
 }
 
 test('bad slot input is refused before any incus command runs', async (t) => {
@@ -80,7 +80,14 @@ test('create launches with the app profile, network, pool and labels, then insta
   assert.match(launch, /^incus launch images:debian\/13 veza-staging-api-blue --quiet --profile veza-app --network net-veza --storage fast /);
   assert.match(launch, /--config user\.veza\.release=a{40} /);
   assert.ok(lines.indexOf(launch) > lines.findIndex((l) => l.startsWith('incus profile device add veza-app root disk path=/ pool=fast')), 'profiles get their root disk first');
-  assert.ok(lines.some((l) => l.startsWith(`incus file push ${a.path} veza-staging-api-blue/var/lib/veza/artifact.tar.zst --uid 0 --gid 0 --mode 0600`)));
+  // The slot gets a plain tar of what the runner unpacked: nothing in it needs zstd, and the artifact file never enters it.
+  const install = runner.commands.find((c) => c.description === 'install veza-api in veza-staging-api-blue')!;
+  assert.deepEqual(install.argv.slice(-3), ['veza', 'veza-api', '/srv/veza/app']);
+  const tar = Buffer.from(install.input as Uint8Array);
+  assert.equal(tar.subarray(0, 100).toString('latin1').replace(/\0+$/, ''), 'server.js');
+  assert.equal(tar.subarray(100, 107).toString('latin1'), '0000644', 'modes as packed');
+  assert.ok(tar.includes('console.log(1)'));
+  assert.ok(!runner.commands.some((c) => c.argv.some((x) => /zstd|\.tar\.zst|file push/.test(x))), 'no zstd, no artifact file in the slot');
   const envWrite = runner.commands.find((c) => c.argv.includes('/etc/veza/slot.env'))!;
   assert.match(String(envWrite.input), /DATABASE_URL="postgresql:\/\/veza:s3cret-pw@pg\/veza"/);
   assert.ok(!runner.commands.some((c) => c.argv.some((x) => x.includes('s3cret-pw'))), 'the secret is never in argv');

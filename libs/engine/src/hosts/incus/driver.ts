@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, posix } from 'node:path';
 import type { Environment } from '../../config/environment';
 import { validate } from '../../config/names';
+import { plainTar } from '../../artifact/plain-tar';
 import { unpackArtifact } from '../../artifact/unpack';
 import { describeError, VezaError } from '../../log/errors';
 import type { Command, ProcessRunner, RunResult } from '../../ports/process';
-import type { HostDriver, SlotInfo, SlotProbe, SlotSpec, SlotState } from '../port';
+import type { HostDriver, SlotInfo, SlotNeeds, SlotProbe, SlotSpec, SlotState } from '../port';
 import type { SlotRole } from '../naming';
 import { checkEnvVars } from '../slot-spec';
 import { formatSlotEnvFile } from './env-file';
@@ -16,14 +17,17 @@ import { AGAIN, IncusClient } from './client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './host';
 import type { Instance } from './json';
 import { probeAnswer, probeArgv } from './probe';
+import { RuntimeImages } from './runtime-image';
 import { EXEC_SCRIPT, INSTALL_SCRIPT, SLOT_PATHS, renderUnit, SLOT_UNIT } from './unit';
 import { checkCommonSlotSpec, slotVars } from '../slot-spec';
 
 /**
  * The `incus` host driver: a slot is a container of its own, launched from
- * the environment's image with the `veza-app` profile on its network. The
- * artifact is verified on the runner, pushed in and unpacked there — no
- * registry token ever enters a container; the component runs as a hardened
+ * the runtime image of what its component needs (or the environment's base
+ * image when it needs nothing) with the `veza-app` profile on its network.
+ * The artifact is verified and unpacked on the runner and its files
+ * streamed in as a plain tar — no registry token, and no `zstd`, is ever
+ * needed in a container; the component runs as a hardened
  * systemd unit under its own user, its variables in a 0600 env file pushed
  * over stdin. What the slot is (env, component, colour, release) lives in
  * the instance's own `user.veza.*` config, so one `incus list` answers list().
@@ -57,29 +61,57 @@ export class IncusDriver implements HostDriver {
   private readonly settings: IncusSettings;
   private readonly host: IncusHost;
   private readonly readyTimeoutMs: number;
+  private readonly images: RuntimeImages;
 
   constructor(opts: IncusDriverOptions) {
     this.settings = incusSettings(opts.env);
     this.client = new IncusClient(opts.runner, this.settings.project);
     this.host = new IncusHost(this.client, this.settings);
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+    this.images = new RuntimeImages(this.client, this.settings, this.readyTimeoutMs);
+  }
+
+  async prepare(slots: SlotNeeds[], step: (line: string) => void): Promise<string> {
+    const { pool } = await this.host.ensure();
+    const sets = new Map<string, { needs: string[]; components: string[] }>();
+    for (const s of slots) {
+      const needs = [...new Set(s.needs)].sort();
+      const key = needs.join(' ');
+      const set = sets.get(key) ?? sets.set(key, { needs, components: [] }).get(key)!;
+      set.components.push(s.component);
+    }
+    const lines: string[] = [];
+    for (const { needs, components } of sets.values()) {
+      const { image, builtMs } = await this.images.ensure(needs, components, pool);
+      const line = needs.length === 0 ? `${components.join(', ')}: the base image ${image} (no run.needs)`
+        : `${components.join(', ')}: ${image} (${needs.join(' ')}) ${builtMs === undefined ? 'reused' : `built in ${(builtMs / 1000).toFixed(1)} s`}`;
+      step(line);
+      lines.push(line);
+    }
+    return `${sets.size} image(s): ${lines.map((l) => l.split(' (')[0]).join('; ')}`;
   }
 
   async create(spec: SlotSpec): Promise<void> {
     const labels = checkSpec(spec);
     const vars = slotVars(spec);
-    // A bad artifact fails here, before the old slot is touched.
-    await verifyArtifact(spec.artifactPath, spec.artifactSha256);
-    const { pool } = await this.host.ensure();
-    const existing = await this.client.instance(spec.name);
-    if (existing) {
-      ownSlot(existing, spec.name, 're-create');
-      await this.client.run(cli.deleteInstance(this.client.scope, spec.name));
+    // A bad artifact fails here, before the old slot is touched; the slot gets the files this unpack proved.
+    const unpacked = await fs.mkdtemp(join(tmpdir(), 'veza-incus-unpack-'));
+    try {
+      await unpackArtifact({ file: spec.artifactPath, sha256: spec.artifactSha256, dest: join(unpacked, 'app') });
+      const tar = await plainTar(join(unpacked, 'app'));
+      const { pool } = await this.host.ensure();
+      const { image } = await this.images.ensure(spec.needs, [spec.component], pool);
+      const existing = await this.client.instance(spec.name);
+      if (existing) {
+        ownSlot(existing, spec.name, 're-create');
+        await this.client.run(cli.deleteInstance(this.client.scope, spec.name));
+      }
+      await this.client.run(cli.launch(this.client.scope, { image, name: spec.name, profiles: [APP_PROFILE], network: this.settings.network, pool, config: labels }));
+      await this.client.waitReady(spec.name, { timeoutMs: this.readyTimeoutMs });
+      await this.client.sh(spec.name, INSTALL_SCRIPT, [spec.component, SLOT_PATHS.app], { input: tar, description: `install ${spec.component} in ${spec.name}`, timeoutMs: 5 * 60_000 });
+    } finally {
+      await fs.rm(unpacked, { recursive: true, force: true });
     }
-    await this.client.run(cli.launch(this.client.scope, { image: this.settings.image, name: spec.name, profiles: [APP_PROFILE], network: this.settings.network, pool, config: labels }));
-    await this.client.waitReady(spec.name, { timeoutMs: this.readyTimeoutMs });
-    await this.client.run(cli.filePush(this.client.scope, spec.name, spec.artifactPath, SLOT_PATHS.artifact, { uid: 0, gid: 0, mode: '0600' }));
-    await this.client.sh(spec.name, INSTALL_SCRIPT, [spec.component, SLOT_PATHS.artifact, SLOT_PATHS.app], { description: `install ${spec.component} in ${spec.name}`, timeoutMs: 5 * 60_000 });
     await this.client.writeFile(spec.name, SLOT_PATHS.envFile, formatSlotEnvFile(vars), { mode: '0600', description: `write the env file of ${spec.name}` });
     await this.client.writeFile(spec.name, `/etc/systemd/system/${SLOT_UNIT}`, renderUnit({ component: spec.component, role: spec.role, release: spec.release, command: spec.command }), { description: `write the unit of ${spec.name}` });
     await this.client.exec(spec.name, ['systemctl', 'daemon-reload'], { description: `load the unit of ${spec.name}` });
@@ -216,16 +248,6 @@ function checkSpec(spec: SlotSpec): Record<string, string> {
     [LABEL.sha256]: spec.artifactSha256,
     [LABEL.port]: String(spec.bind.port),
   };
-}
-
-/** sha256 and safe entries, proven by the engine's own unpacker into a throwaway directory. */
-async function verifyArtifact(file: string, sha256: string): Promise<void> {
-  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-incus-verify-'));
-  try {
-    await unpackArtifact({ file, sha256, dest: join(dir, 'app') });
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
 }
 
 function inside(rel: string): string {

@@ -10,8 +10,6 @@ import { shellScript } from '../../util/shell-script';
 export const SLOT_PATHS = {
   app: '/srv/veza/app',
   envFile: '/etc/veza/slot.env',
-  /** Where the artifact is pushed; removed once unpacked. */
-  artifact: '/var/lib/veza/artifact.tar.zst',
 } as const;
 
 /** One component per container: the unit's name is fixed, so the logs command needs no lookup. */
@@ -71,9 +69,10 @@ export function renderUnit(u: UnitSpec): string {
 
 /**
  * Run inside a fresh slot container: the component's own system user, then
- * the pushed artifact unpacked beside the app directory and renamed into
- * place. The artifact's bytes were verified and its entries proven safe on
- * the runner before the push; GNU tar's own guards (no absolute names, no
+ * the plain tar on stdin unpacked beside the app directory and renamed into
+ * place, modes as packed, owned by root. The runner verified the artifact's
+ * bytes and unpacked it with the engine's own policy before writing this
+ * tar of what it unpacked; GNU tar's own guards (no absolute names, no
  * `..`, links delayed) apply again here.
  */
 export const INSTALL_SCRIPT = shellScript('hosts/incus/scripts/install-artifact.sh');

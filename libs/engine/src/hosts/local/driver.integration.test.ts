@@ -41,6 +41,7 @@ async function setup(t: Parameters<typeof tempWorkspace>[0], env: string, octet:
     artifactPath: artifact.path,
     artifactSha256: artifact.sha256,
     command: ['node', 'server.js'],
+    needs: [],
     bind: { host, port: PORT },
     vars: { SECRET_TOKEN: SECRET, VEZA_RELEASE_SHA: RELEASE_A, QUOTED: `it's "x"\n$HOME` },
     ...over,
