@@ -4,7 +4,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elfLinking } from './elf';
 import { undeclaredOsNeeds } from './os-needs';
-import { tempDir, writeTree } from './test/helpers';
+import { tempDir, writeTree } from './testing/helpers';
 
 /** The smallest 64-bit little-endian ELF header with no program headers: what a static binary shows this check. */
 function staticElf(): Buffer {

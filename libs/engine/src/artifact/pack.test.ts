@@ -10,7 +10,7 @@ import { packDirectory } from './pack';
 import { ChunkPool, tarChunks } from './tar-chunks';
 import { sha256File } from './manifest';
 import { zstdFrames } from './zstd-frames';
-import { snapshot, tempDir, writeTree, type TreeSpec } from './test/helpers';
+import { snapshot, tempDir, writeTree, type TreeSpec } from './testing/helpers';
 
 // Small chunks so a small tree already spans many independent frames.
 const CHUNK = 64 * 1024;

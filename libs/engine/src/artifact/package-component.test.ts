@@ -6,7 +6,7 @@ import { VezaError } from '../log/errors';
 import { loadPackageManifest, sha256File } from './manifest';
 import { packageComponent } from './package-component';
 import { unpackArtifact } from './unpack';
-import { snapshot, tempDir, writeTree } from './test/helpers';
+import { snapshot, tempDir, writeTree } from './testing/helpers';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 

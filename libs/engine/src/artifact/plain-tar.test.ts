@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { plainTar } from './plain-tar';
-import { tempDir, writeTree } from './test/helpers';
+import { tempDir, writeTree } from './testing/helpers';
 import { tarEntries } from './tar-entries';
 
 test('plainTar is an uncompressed tar of the tree with its modes and links, which the engine\'s own reader reads back', async (t) => {

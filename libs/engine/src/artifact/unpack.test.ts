@@ -9,7 +9,7 @@ import { packDirectory } from './pack';
 import { unpackArtifact } from './unpack';
 import { zstdFrames } from './zstd-frames';
 import { compress } from '@mongodb-js/zstd';
-import { craftArchive, craftTar, sha256, snapshot, tempDir, writeTree, type RawEntry } from './test/helpers';
+import { craftArchive, craftTar, sha256, snapshot, tempDir, writeTree, type RawEntry } from './testing/helpers';
 
 type T = Parameters<typeof tempDir>[0];
 

@@ -210,7 +210,7 @@ test('a taker killed in the middle of a takeover does not block the next one', a
 /** Starts `n` contender processes, fires them together with `inProcess` local attempts, returns every winning token. */
 async function race(t: TestContext, dir: string, store: StateStore, children: number, perChild: number, inProcess: number): Promise<string[]> {
   const procs = Array.from({ length: children }, () => {
-    const child = spawn(process.execPath, ['--require', '@swc-node/register', join(__dirname, 'test-support', 'lock-contender.ts'), dir, 'prod', String(perChild)], {
+    const child = spawn(process.execPath, ['--require', '@swc-node/register', join(__dirname, 'testing', 'lock-contender.ts'), dir, 'prod', String(perChild)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     t.after(() => {
