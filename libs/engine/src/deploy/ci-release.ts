@@ -69,17 +69,21 @@ export async function publishCiRelease(o: CiReleaseOptions): Promise<CiReleaseRe
   const entries: Record<string, PackagedComponent> = {};
   const reused: Record<string, string> = {};
   const toBuild: string[] = [];
+  const mustBuild = async (name: string): Promise<string | undefined> => {
+    if (!previous) return 'no earlier release is published';
+    const entry = previous.manifest.components[name];
+    if (!entry) return `release ${previous.manifest.sha} does not have it`;
+    if (await changedSince(previous.manifest.sha, sha, o.inputPaths[name], o.workspaceRoot, runner)) return `its inputs changed since ${previous.manifest.sha}`;
+    if ((await registry.remoteSha256(coordsOf(entry))) === undefined) return `${coordsLabel(coordsOf(entry))} of release ${previous.manifest.sha} is gone from the registry`;
+    return undefined;
+  };
   for (const c of components) {
-    const entry = previous?.manifest.components[c.name];
-    const why = !previous ? 'no earlier release is published'
-      : !entry ? `release ${previous.manifest.sha} does not have it`
-        : await changedSince(previous.manifest.sha, sha, o.inputPaths[c.name], o.workspaceRoot, runner) ? `its inputs changed since ${previous.manifest.sha}`
-          : (await registry.remoteSha256(coordsOf(entry))) === undefined ? `${coordsLabel(coordsOf(entry))} of release ${previous.manifest.sha} is gone from the registry`
-            : undefined;
+    const why = await mustBuild(c.name);
     if (why === undefined) {
-      entries[c.name] = { component: c.name, ...entry! };
+      const entry = previous!.manifest.components[c.name]!;
+      entries[c.name] = { component: c.name, ...entry };
       reused[c.name] = previous!.manifest.sha;
-      o.log.info(`${c.name}: unchanged since ${previous!.manifest.sha}, keeps ${coordsLabel(coordsOf(entry!))}`);
+      o.log.info(`${c.name}: unchanged since ${previous!.manifest.sha}, keeps ${coordsLabel(coordsOf(entry))}`);
     } else {
       toBuild.push(c.name);
       o.log.info(`${c.name}: to build (${why})`);
