@@ -6,6 +6,8 @@ import { deploy } from '@veza/engine/deploy/deploy';
 import { rollback } from '@veza/engine/deploy/rollback';
 import { cleanup } from '@veza/engine/deploy/cleanup';
 import { down } from '@veza/engine/deploy/down';
+import type { DeployStep } from '@veza/engine/deploy/plan';
+import type { ProgressEvent } from '@veza/engine/deploy/progress';
 import { e2eWorkspace, type E2eWorkspace } from './support/workspace';
 import { snapshotTree } from './support/tree';
 
@@ -56,29 +58,42 @@ async function unchanged(ws: E2eWorkspace, fn: () => Promise<unknown>): Promise<
 test('dry runs print the plan and change nothing', async (t) => {
   const ws = await e2eWorkspace(t, 'dry', { octet: 4, database: true });
 
-  await t.test('on a fresh environment: every phase, command and file of a first deploy', async () => {
+  await t.test('on a fresh environment: every phase, command and file of a first deploy, as typed steps', async () => {
     await ws.release(A);
-    const o = { ...ws.options(A), dryRun: true };
+    const o = { ...ws.options(A), dryRun: true, json: true };
     await unchanged(ws, async () => {
       const r = await deploy(o);
       assert.equal(r.dryRun, true);
     });
-    const out = o.lines.join('\n');
+    const events = o.lines.map((l) => JSON.parse(l) as ProgressEvent);
     for (const phase of ['validate', 'lock', 'release', 'fetch', 'edge', 'data', 'A', 'B', 'C', 'D', 'E', 'F', 'record']) {
-      assert.match(out, new RegExp(`^\\[${phase}\\] .*: ok`, 'm'), `phase ${phase} is in the plan`);
+      assert.ok(events.some((e) => e.event === 'phase-end' && e.id === phase && e.status === 'ok'), `phase ${phase} is in the plan`);
     }
-    assert.match(out, /\[plan\] upload veza\/veza-release@abab[0-9a-f]+\/release\.json/);
-    assert.match(out, /\[plan\] place veza\/api@abab\S+ \(checked in \S+\) in the cache as \S+\/[0-9a-f]{64}\.tar\.zst/);
-    assert.match(out, /\[plan\] start edge e2e-dry-edge/);
-    assert.match(out, /\[plan\] write \S+\/haproxy\.cfg:\n[^]*\+\+\+ \S+haproxy\.cfg \(planned\)/, 'the edge config is shown as a diff');
-    assert.match(out, /\[plan\] \$ .*\/initdb --pgdata /, 'the data tier commands are listed as argv');
-    assert.match(out, /\[plan\] in slot veza-e2e-dry-api-tools: \$ node migrate\.js --up/);
-    assert.match(out, /\[plan\] create slot veza-e2e-dry-api-green .* DATABASE_URL=\(set, not shown\)/);
-    assert.match(out, /\[plan\] start slot veza-e2e-dry-web-green: \$ node server\.js/);
-    assert.match(out, /\[plan\] switch edge e2e-dry-edge to green/);
-    assert.match(out, /\[plan\] write \S+\/history-e2e-dry\.json:/);
-    assert.match(out, /dry run, nothing was changed/);
-    assert.doesNotMatch(out, /postgres:\/\/veza:[^(]/, 'no secret is printed');
+    const plan = events.filter((e) => e.event === 'plan');
+    const steps = <K extends DeployStep['kind']>(phase: string, kind: K) =>
+      plan.filter((e) => e.id === phase && e.step.kind === kind).map((e) => e.step as Extract<DeployStep, { kind: K }>);
+
+    assert.deepEqual(steps('release', 'publish').map((s) => [s.artifact.replace(/@.*/, ''), s.published]), [['veza/api', true], ['veza/web', true], ['veza/veza-release', false]]);
+    assert.match(steps('fetch', 'cache-artifact')[0]!.path, /\/[0-9a-f]{64}\.tar\.zst$/);
+    assert.ok(steps('fetch', 'cache-artifact').every((s) => 'checked' in s.from), 'the artifacts checked before the lock are placed in the cache');
+    assert.deepEqual(steps('edge', 'edge-up'), [{ kind: 'edge-up', edge: 'e2e-dry-edge', running: false }]);
+    assert.match(steps('edge', 'write-file').find((s) => s.path.endsWith('haproxy.cfg'))!.diff, /\+\+\+ \S+haproxy\.cfg \(planned\)/, 'the edge config is shown as a diff');
+    const data = steps('data', 'data').flatMap((s) => s.plan.steps);
+    assert.ok(data.some((s) => s.kind === 'run' && s.command.argv.some((a) => /\/initdb$/.test(a))), 'the data tier commands are listed as argv');
+    assert.ok(data.every((s) => s.kind !== 'run' || s.command.input === undefined || s.command.input === '(not shown)'), 'no SQL on stdin is printed');
+    assert.deepEqual(steps('A', 'command').map((s) => [s.slot, s.argv]), [['veza-e2e-dry-api-tools', ['node', 'migrate.js', '--up']]]);
+    const created = steps('C', 'slot-create');
+    assert.deepEqual(created.map((s) => [s.slot, s.role, s.release]), [['veza-e2e-dry-api-green', 'green', A], ['veza-e2e-dry-web-green', 'green', A]]);
+    assert.ok(created[0]!.env.includes('DATABASE_URL=(set, not shown)'));
+    assert.deepEqual(steps('C', 'slot-start').find((s) => s.slot === 'veza-e2e-dry-web-green')?.argv, ['node', 'server.js']);
+    assert.deepEqual(steps('C', 'wait-healthy').map((s) => s.slot), ['veza-e2e-dry-api-green', 'veza-e2e-dry-web-green']);
+    assert.equal(steps('D', 'probe-from-edge').length, 2);
+    assert.deepEqual(steps('E', 'switch'), [{ kind: 'switch', edge: 'e2e-dry-edge', color: 'green', release: A }]);
+    assert.deepEqual(steps('F', 'verify').map((s) => s.component), ['api', 'web']);
+    assert.ok(steps('record', 'write-file').some((s) => s.path.endsWith('/history-e2e-dry.json')));
+    const summary = events.at(-1)!;
+    assert.ok(summary.event === 'summary' && /dry run, nothing was changed/.test(summary.message ?? ''));
+    assert.doesNotMatch(o.lines.join('\n'), /postgres:\/\/veza:[^(]/, 'no secret is printed');
   });
 
   await t.test('against a live environment: the diff of every file the next release would change', async () => {

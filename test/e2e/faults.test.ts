@@ -6,9 +6,13 @@ import { deploy } from '@veza/engine/deploy/deploy';
 import { rollback } from '@veza/engine/deploy/rollback';
 import { readActiveColor, readHistory } from '@veza/engine/state/history';
 import { readMetricsState } from '@veza/engine/deploy/metrics';
+import { readAudit } from '@veza/engine/deploy/audit';
 import { createDirStateStore } from '@veza/engine/ports/state-store';
 import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
+import { loadEdgeDefinition } from '@veza/engine/edge/definition';
+import { openEdgeHost } from '@veza/engine/edge/open-host';
+import { parseServersState } from '@veza/engine/edge/runtime-api';
 import type { VezaError } from '@veza/engine/log/errors';
 import { e2eWorkspace } from './support/workspace';
 import { startLoad } from './support/load';
@@ -18,8 +22,9 @@ import { snapshotTree } from './support/tree';
  * The deploy's failure paths, each against a live environment serving a good
  * release: a release failing its health check, one passing it but failing
  * the external verification (under load: no user request may fail), a
- * tampered or truncated artifact, and bad input. After each, the good release
- * still serves and nothing it depends on was touched.
+ * tampered or truncated artifact, bad input, and a release that moves a
+ * health path (its declarations reach the edge only with its switch). After
+ * each, the good release still serves and nothing it depends on was touched.
  */
 const A = 'a0'.repeat(20);
 const B = 'b0'.repeat(20);
@@ -27,6 +32,10 @@ const UNHEALTHY = 'c0'.repeat(20);
 const WRONG = 'd0'.repeat(20);
 const TAMPERED = 'e0'.repeat(20);
 const TRUNCATED = 'f0'.repeat(20);
+const MOVED_BROKEN = 'a1'.repeat(20);
+const MOVED = 'b1'.repeat(20);
+const BAKED = 'c1'.repeat(20);
+const FLAKY = 'd1'.repeat(20);
 
 type Coded = VezaError & { code: string };
 
@@ -39,6 +48,13 @@ test('a live environment survives every deploy fault', async (t) => {
     ...s,
     record: await fs.readFile(join(ws.root, '.veza/envs', ws.env, 'slots', s.name, 'slot.json'), 'utf8'),
   }))));
+
+  const edgeHost = openEdgeHost(ws.root, await loadEdgeDefinition(ws.root, `${ws.env}-edge`));
+  /** The live edge: its config file's bytes and every server's operational and admin state. */
+  const edgeNow = async () => ({
+    config: await edgeHost.readConfig(),
+    servers: parseServersState(await edgeHost.runtime(['show servers state'])).map((s) => `${s.backend}/${s.server} op=${s.opState} admin=${s.adminState}`).sort(),
+  });
 
   await ws.release(A);
   await deploy(ws.options(A));
@@ -129,5 +145,68 @@ test('a live environment survives every deploy fault', async (t) => {
     assert.equal(await slotsNow(), before);
     assert.deepEqual(await snapshotTree(join(ws.root, '.veza')), stateBefore);
     assert.equal(await ws.releaseAt('/api/status'), B);
+  });
+
+  await t.test('a release that moves a health path and fails its checks leaves the live edge byte-identical, every server as it was', async () => {
+    const before = await edgeNow();
+    await ws.release(MOVED_BROKEN, { api: { health: '/api/ready', healthy: false } });
+    const err = await deploy(ws.options(MOVED_BROKEN)).then(() => undefined, (e: Coded) => e);
+    assert.equal(err?.code, 'HEALTH_FAILED', err?.message);
+    assert.deepEqual(await edgeNow(), before, 'the edge config and its servers\' states are unchanged');
+    assert.doesNotMatch(before.config ?? '', /\/api\/ready/);
+    assert.equal(await ws.releaseAt('/api/status'), B, 'the public URL still serves the good release');
+  });
+
+  await t.test('a release that moves a health path goes live with no failed request; a fast rollback brings the old checks back byte for byte', async () => {
+    const before = await edgeNow();
+    await ws.release(MOVED, { api: { health: '/api/ready' } });
+    let load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
+    await deploy(ws.options(MOVED));
+    let report = await load.stop();
+    assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the switch`);
+    assert.ok(report.requests >= 50, `the load ran through the switch (${report.requests} requests)`);
+    assert.equal(await ws.releaseAt('/api/status'), MOVED);
+    const live = (await edgeNow()).config ?? '';
+    assert.match(live, /http-check send meth GET uri \/api\/ready/, 'the edge checks the api on the path its release declares');
+
+    load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
+    await rollback({ ...ws.common(), mode: 'fast' });
+    report = await load.stop();
+    assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the rollback`);
+    assert.equal(await ws.releaseAt('/api/status'), B);
+    assert.equal((await edgeNow()).config, before.config, 'the previous release\'s declarations are back on the edge');
+  });
+
+  await t.test('the post-switch gate keeps a release whose users get their answers, and says what it saw', async () => {
+    await ws.release(BAKED);
+    const load = startLoad(ws.get, ['/', '/api/tracks']);
+    const opts = ws.options(BAKED);
+    await deploy({ ...opts, bake: 2 });
+    const report = await load.stop();
+    assert.deepEqual(report.failures, []);
+    assert.equal(await ws.releaseAt('/api/status'), BAKED);
+    assert.ok(opts.lines.some((l) => /bake 2 s.*0 of \d+ answers \(0\.0 %\)/.test(l)), opts.lines.join('\n'));
+  });
+
+  await t.test('a release that passes health and verification but fails a fifth of real requests is reverted by the gate', async () => {
+    const live = await readActiveColor(store, ws.env);
+    await ws.release(FLAKY, { api: { failEvery: 5 } });
+    const load = startLoad(ws.get, ['/api/tracks']);
+    const started = Date.now();
+    const err = await deploy({ ...ws.options(FLAKY), bake: 30 }).then(() => undefined, (e: Coded) => e);
+    const report = await load.stop();
+    assert.equal(err?.code, 'BAKE_FAILED', err?.message);
+    assert.match(err!.message, /failed in the post-switch gate: the \w+ colour failed \d+ of \d+ answers \(\d+\.\d %\) in [\d.]+ s — api \d+\/\d+, above the gate's 5\.0 %/);
+    assert.match(err!.hint, new RegExp(`switched back to ${live}`));
+    assert.ok(Date.now() - started < 25_000, 'the gate reverts as soon as the ratio is known, not at the end of its window');
+    assert.equal(await readActiveColor(store, ws.env), live);
+    assert.equal(await ws.releaseAt('/api/status'), BAKED, 'the previous release serves again');
+    assert.ok(report.failures.length > 0 && report.failures.every((f) => /HTTP 500/.test(f)), 'the load saw the release\'s own 500s, and nothing else');
+    const [last] = await readAudit(store, { env: ws.env, limit: 1 });
+    assert.equal(last?.outcome, 'failure');
+    assert.match(last?.message ?? '', /\d+ of \d+ answers/, 'the figures are in the audit');
+    const metrics = await readMetricsState(store, ws.env);
+    assert.deepEqual([metrics?.sha, typeof metrics?.lastFailureSeconds], [BAKED, 'number'], 'the failure metric is set; what serves is unchanged');
+    assert.deepEqual((await readHistory(store, ws.env)).slice(0, 1).map((h) => [h.sha, h.outcome]), [[FLAKY, 'failed']]);
   });
 });

@@ -49,6 +49,14 @@ export interface Variant {
   release?: string;
   /** The schema version the api's migration records (a release with a new migration). */
   schema?: string;
+  /**
+   * A commit that moves the component's health path: component.json declares
+   * it and the server answers on it (the old path then answers 404). Every
+   * release() writes the declarations, so the next one without it moves back.
+   */
+  health?: string;
+  /** Answers 500 to every n-th request on any path but its health and status paths (a release that passes its checks and fails users). */
+  failEvery?: number;
 }
 
 export interface E2eOptions {
@@ -82,10 +90,12 @@ const http = require('node:http');
 const v = require('./variant.json');
 const release = v.release || process.env.VEZA_RELEASE_SHA;
 const json = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }); res.end(JSON.stringify(body)); };
+let served = 0;
 const server = http.createServer((req, res) => {
   const path = (req.url || '/').split('?')[0];
   if (path === v.health) return v.healthy === false ? json(res, 503, { status: 'broken on purpose' }) : json(res, 200, { status: 'ok' });
   if (path === v.status) return json(res, 200, { component: v.component, release, color: process.env.VEZA_COLOR || null, env: process.env.VEZA_ENV || null, database: Boolean(process.env.DATABASE_URL) });
+  if (v.failEvery && ++served % v.failEvery === 0) return json(res, 500, { error: 'failing on purpose' });
   json(res, 200, { component: v.component, release, path });
 });
 server.listen(Number(process.env.PORT), process.env.HOST);
@@ -148,11 +158,13 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     },
     async release(sha, variants = {}, { publish = true } = {}) {
       for (const c of Object.keys(COMPONENTS(database)) as ComponentName[]) {
-        const decl = COMPONENTS(database)[c] as { run: { health: string; status: string } };
+        const base = COMPONENTS(database)[c] as { run: { health: string; status: string } };
+        const decl = { ...base, run: { ...base.run, health: variants[c]?.health ?? base.run.health } };
+        await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
         await stageArtifact(root, c, sha, {
           'server.js': SERVER_JS,
           // The sha in the content gives every release its own bytes, like a real build stamped with it.
-          'variant.json': JSON.stringify({ component: c, health: decl.run.health, status: decl.run.status, built: sha, schema: '0001', ...variants[c] }) + '\n',
+          'variant.json': JSON.stringify({ component: c, status: decl.run.status, built: sha, schema: '0001', ...variants[c], health: decl.run.health }) + '\n',
           ...(c === 'api' && database ? { 'migrate.js': await bundledMigrate('e2e_schema', 'node20') } : {}),
         });
         if (publish) await publishArtifact({ workspaceRoot: root, project: c, envName: env, log: createMemoryLogger() });

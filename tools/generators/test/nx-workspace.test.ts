@@ -56,8 +56,8 @@ test('nx g creates a node component; nx packages it and the rendered edge routes
   assert.equal(manifest.component, 'demo-svc');
   assert.equal(manifest.version, RELEASE);
   const local = await fs.readFile(join(ws, 'dist', 'edge', 'local-edge', 'haproxy.cfg'), 'utf8');
-  assert.match(local, /acl route_demo_svc_pool path \/demo\n/);
-  assert.match(local, /use_backend local_demo_svc_pool if host_local route_demo_svc_pool\n/);
+  assert.match(local, /acl route_local_demo_svc_pool path \/demo\n/);
+  assert.match(local, /use_backend local_demo_svc_pool if host_local route_local_demo_svc_pool\n/);
   assert.match(local, /backend local_demo_svc_pool\n[\s\S]*?http-check send meth GET uri \/demo\/health\n[\s\S]*?server blue 127\.77\.1\.10:8090\n/);
   const shared = await fs.readFile(join(ws, 'dist', 'edge', 'veza-haproxy', 'haproxy.cfg'), 'utf8');
   for (const env of ['staging', 'prod']) assert.match(shared, new RegExp(`backend ${env}_demo_svc_pool\\n[\\s\\S]*?server blue veza-${env === 'prod' ? '' : 'staging-'}demo-svc-blue\\.lxd:8090\\b`));

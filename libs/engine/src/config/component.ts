@@ -62,6 +62,20 @@ export const componentSchema = z.strictObject({
 
 export type ComponentDeclaration = z.infer<typeof componentSchema>;
 
+/**
+ * What a release needs of a component once it is built: how it runs, is
+ * checked, routed and migrated. The release manifest carries it, so a colour
+ * runs — and the edge serves it — as declared at the release it holds, not as
+ * the workspace declares it today.
+ */
+export const runtimeDeclarationSchema = componentSchema.omit({ build: true });
+export type RuntimeDeclaration = z.infer<typeof runtimeDeclarationSchema>;
+
+export function runtimeDeclaration(c: ComponentDeclaration): RuntimeDeclaration {
+  const { build: _build, ...runtime } = c;
+  return runtime;
+}
+
 export const COMPONENT_FILE = 'component.json';
 
 export function formatZodIssues(file: string, err: z.ZodError): string {

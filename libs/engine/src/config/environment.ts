@@ -68,6 +68,20 @@ export const environmentSchema = z.strictObject({
     retries: z.number().int().min(1).default(10),
     intervalMs: z.number().int().positive().default(3_000),
   }).default({ retries: 10, intervalMs: 3_000 }),
+  /**
+   * The post-switch gate: for `seconds` after F, the edge's own counters for
+   * the new colour (5xx answers, failed responses and connections) decide
+   * whether it stays; past `maxErrorRatio` over at least `minRequests`
+   * answers, the deploy switches back as on a failed verification. 0: off.
+   */
+  bake: z.strictObject({
+    seconds: z.number().int().min(0).max(3_600).default(0),
+    maxErrorRatio: z.number().min(0, 'must be a ratio from 0 to 1').max(1, 'must be a ratio from 0 to 1').default(0.05),
+    minRequests: z.number().int().min(1).default(20),
+    intervalMs: z.number().int().min(100).default(1_000),
+  }).default({ seconds: 0, maxErrorRatio: 0.05, minRequests: 20, intervalMs: 1_000 }),
+  /** infra/hooks/<event>: how long one may run before it counts as failed. */
+  hooks: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(3_600).default(120) }).default({ timeoutSeconds: 120 }),
 }).superRefine((env, ctx) => {
   if (env.driver === 'local' && !env.local) ctx.addIssue({ code: 'custom', path: ['local'], message: 'the local driver needs local.subnet' });
 });

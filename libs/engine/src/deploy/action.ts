@@ -4,6 +4,7 @@ import { currentActor } from '../state/actor';
 import { beginAudit, type AuditAction } from './audit';
 import type { Context } from './context';
 import { acquireLock, describeHolder, envLock, lockKey, readLock, type HeldLock } from '../state/lock';
+import type { HookRun } from './hooks';
 import type { Outcome } from './progress';
 
 /**
@@ -16,6 +17,7 @@ export interface ActionScope {
   sha?: string | null;
   from?: Color | null;
   to?: Color | null;
+  hooks?: HookRun[];
 }
 
 export interface ActionResult<T> {

@@ -7,6 +7,7 @@ import { artifactFile, tempDir } from '../registry/testing/fixtures';
 import type { Registry } from '../registry/port';
 import { buildReleaseManifest } from '../release/manifest';
 import { fetchArtifacts, pruneArtifactCache } from './artifacts';
+import { describeStep, type DeployStep } from './plan';
 
 const SHA = 'ab'.repeat(20);
 
@@ -46,18 +47,20 @@ test('a tampered registry copy is refused and leaves nothing in the cache', asyn
 
 test('a dry run checks the registry copy, downloads nothing and writes nothing', async (t) => {
   const s = await setup(t);
-  const plan: string[] = [];
-  await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (l) => plan.push(l) });
-  assert.equal(plan.length, 1);
-  assert.match(plan[0]!, /^download veza\/veza-api@abab\S+ \(4096 bytes\) from local registry .* verifying sha256/);
+  const plan: DeployStep[] = [];
+  await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (step) => plan.push(step) });
+  const download = { kind: 'cache-artifact', artifact: `veza/veza-api@${SHA}/veza-api-${SHA}.tar.zst`, sha256: s.a.sha256, path: join(s.cache, `${s.a.sha256}.tar.zst`), from: { registry: s.registry.describe(), size: 4096 } } as const;
+  assert.deepEqual(plan, [download]);
+  assert.match(describeStep(plan[0]!)[0]!, /^download veza\/veza-api@abab\S+ \(4096 bytes\) from local registry .* verifying sha256/);
   assert.deepEqual(s.downloads, []);
   await assert.rejects(fs.access(s.cache));
   await fs.writeFile(s.published, 'tampered');
   await assert.rejects(fetchArtifacts(s.registry, s.cache, s.manifest, { plan: () => undefined }), (e: Error & { code?: string }) => e.code === 'ARTIFACT_MISMATCH');
   await fs.rm(s.published);
-  const unpublished: string[] = [];
-  await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (l) => unpublished.push(l) });
-  assert.match(unpublished[0]!, /^publish veza\/veza-api@\S+ \(not in local registry .* yet; the deploy target's publish step uploads it\), then download/);
+  const unpublished: DeployStep[] = [];
+  await fetchArtifacts(s.registry, s.cache, s.manifest, { plan: (step) => unpublished.push(step) });
+  assert.deepEqual(unpublished, [{ ...download, from: { ...download.from, unpublished: true } }]);
+  assert.match(describeStep(unpublished[0]!)[0]!, /^publish veza\/veza-api@\S+ \(not in local registry .* yet; the deploy target's publish step uploads it\), then download/);
 });
 
 test('the cache keeps the most recently used artifacts and the release in use, and prunes the rest', async (t) => {

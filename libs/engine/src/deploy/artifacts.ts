@@ -6,6 +6,7 @@ import { VezaError } from '../log/errors';
 import { coordsLabel } from '../registry/coords';
 import type { Registry } from '../registry/port';
 import type { ReleaseManifest } from '../release/manifest';
+import type { DeployStep } from './plan';
 import { coordsOf } from './release';
 
 /**
@@ -43,7 +44,7 @@ export interface VerifiedArtifact {
 
 export interface FetchOptions {
   /** Dry-run: report what would be downloaded, after checking the registry holds the right bytes. */
-  plan?: (line: string) => void;
+  plan?: (step: DeployStep) => void;
   step?: (line: string) => void;
   /** Per component: bytes verified already, placed in the cache instead of downloading them again. */
   verified?: Readonly<Record<string, VerifiedArtifact>>;
@@ -60,14 +61,14 @@ export async function fetchArtifacts(registry: Registry, cacheDir: string, manif
       if (!opts.plan) await markUsed(path);
       opts.step?.(`${component}: ${label} already in the cache, sha256 verified`);
     } else if (verified?.sha256 === c.sha256) {
-      if (opts.plan) opts.plan(`place ${label} (checked in ${verified.path}) in the cache as ${path}`);
+      if (opts.plan) opts.plan({ kind: 'cache-artifact', artifact: label, sha256: c.sha256, path, from: { checked: verified.path } });
       else await adopt(verified, path);
       opts.step?.(`${component}: ${label} placed in the cache, sha256 and entries verified`);
     } else if (opts.plan) {
       const remote = await registry.remoteSha256(coordsOf(c));
       if (remote === undefined) {
         // `infra-deploy:plan` packages but does not publish: the deploy target publishes first.
-        opts.plan(`publish ${label} (not in ${registry.describe()} yet; the deploy target's publish step uploads it), then download it to ${path}, verifying sha256 ${c.sha256}`);
+        opts.plan({ kind: 'cache-artifact', artifact: label, sha256: c.sha256, path, from: { registry: registry.describe(), size: c.size, unpublished: true } });
         out[component] = { path, sha256: c.sha256 };
         continue;
       }
@@ -75,7 +76,7 @@ export async function fetchArtifacts(registry: Registry, cacheDir: string, manif
         throw new VezaError(`artifact ${label} in ${registry.describe()} has sha256 ${remote}, but the release says ${c.sha256}`,
           'the registry copy is corrupt or was altered; re-publish the artifact from a clean build', 'ARTIFACT_MISMATCH');
       }
-      opts.plan(`download ${label} (${c.size} bytes) from ${registry.describe()} to ${path}, verifying sha256 ${c.sha256}`);
+      opts.plan({ kind: 'cache-artifact', artifact: label, sha256: c.sha256, path, from: { registry: registry.describe(), size: c.size } });
     } else {
       await fs.rm(path, { force: true });
       await registry.download(coordsOf(c), path, c.sha256);

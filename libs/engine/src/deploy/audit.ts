@@ -28,6 +28,8 @@ export const auditEntrySchema = z.object({
   user: z.string(),
   host: z.string(),
   message: z.string().optional(),
+  /** The deploy hooks that ran (deploy/hooks.ts): exit code, time and the tail of their output. */
+  hooks: z.array(z.object({ event: z.string(), exitCode: z.number().int(), durationMs: z.number().int().min(0), output: z.string() })).optional(),
 });
 
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
@@ -55,6 +57,7 @@ export interface AuditFinish {
   from?: Color | null;
   to?: Color | null;
   message?: string;
+  hooks?: AuditEntry['hooks'];
 }
 
 /**
@@ -88,6 +91,7 @@ export function beginAudit(
         user: actor.user,
         host: actor.host,
         ...(end.message === undefined ? {} : { message: end.message }),
+        ...(end.hooks?.length ? { hooks: end.hooks } : {}),
       };
       await appendAudit(store, entry);
       return entry;

@@ -74,6 +74,7 @@ test('a release keeps the artifacts of unchanged components and builds only the 
   assert.deepEqual(second.reused, { 'veza-stream': a, 'veza-web': a });
   assert.deepEqual(versions(second.release.manifest), { 'veza-api': b, 'veza-stream': a, 'veza-web': a }, 'the unchanged point at their older published artifacts');
   for (const c of ['veza-stream', 'veza-web']) assert.deepEqual(second.release.manifest.components[c], first.release.manifest.components[c]);
+  for (const c of COMPONENTS) assert.equal(second.release.manifest.components[c]!.declaration?.name, c, 'every entry carries its declaration');
   assert.deepEqual((await findPublishedRelease(ws.registry, 'veza', b))?.manifest, second.release.manifest);
 
   const again = await ws.release(b);

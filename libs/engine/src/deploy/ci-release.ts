@@ -1,5 +1,5 @@
 import { resolveBuildVersion } from '../build/version';
-import { loadComponents } from '../config/component';
+import { loadComponents, runtimeDeclaration } from '../config/component';
 import { loadEnvironment, type Environment } from '../config/environment';
 import { validate } from '../config/names';
 import { VezaError } from '../log/errors';
@@ -81,7 +81,8 @@ export async function publishCiRelease(o: CiReleaseOptions): Promise<CiReleaseRe
     const why = await mustBuild(c.name);
     if (why === undefined) {
       const entry = previous!.manifest.components[c.name]!;
-      entries[c.name] = { component: c.name, ...entry };
+      // The artifact is the earlier release's; how it runs and is routed is this commit's declaration.
+      entries[c.name] = { component: c.name, ...entry, declaration: runtimeDeclaration(c) };
       reused[c.name] = previous!.manifest.sha;
       o.log.info(`${c.name}: unchanged since ${previous!.manifest.sha}, keeps ${coordsLabel(coordsOf(entry))}`);
     } else {

@@ -12,9 +12,10 @@ import { createProcessRunner, type ProcessRunner } from '../ports/process';
 import type { StateStore } from '../ports/state-store';
 import type { Registry } from '../registry/port';
 import { createRegistry } from '../registry/registry';
-import { planningChecks, planningDriver, planningEdge, planningRegistry, planningStore, planningTier, type Plan } from './dry-run';
+import { planningChecks, planningDriver, planningEdge, planningRegistry, planningStore, planningTier } from './dry-run';
 import { createDeployEdge } from './edge-adapter';
 import type { DeployEdge } from './edge-port';
+import { createPlan, type Plan } from './plan';
 import { createChecks, type Checks } from './probe';
 import { createProgress, type Progress } from './progress';
 
@@ -35,6 +36,10 @@ export interface CommonOptions {
   write?: (line: string) => void;
   /** The deployer's environment: registry token, VEZA_RELEASE_SHA, variables slots require. */
   processEnv?: NodeJS.ProcessEnv;
+  /** In place of the environment's real ports (tests run the engine on in-memory ones); a dry-run wraps them all the same. */
+  ports?: Ports;
+  /** What runs the engine's own commands (git, dpkg-query); by default real processes. */
+  runner?: ProcessRunner;
 }
 
 export interface Ports {
@@ -67,23 +72,14 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
   const components = await loadComponents(o.workspaceRoot);
   if (components.length === 0) throw new VezaError('the workspace declares no component (apps/*/component.json)', 'add a component: nx g @veza/generators:component', 'BAD_COMPONENT');
   const processEnv = o.processEnv ?? process.env;
-  const runner = createProcessRunner();
+  const runner = o.runner ?? createProcessRunner();
   const write = o.write ?? (o.json ? (line: string) => process.stdout.write(line + '\n') : undefined);
   const progress = createProgress({ title: title(env), mode: o.json ? 'json' : undefined, write });
 
-  const edge = await createDeployEdge({ workspaceRoot: o.workspaceRoot, env, log, runner });
-  const driver = createHostDriver(env, o.workspaceRoot, runner);
-  const real: Ports = {
-    driver,
-    registry: once(() => createRegistry(env, o.workspaceRoot, { processEnv, log })),
-    tier: createDataTier(env, { workspaceRoot: o.workspaceRoot, runner, log }),
-    edge,
-    store: edge.stateStore(),
-    checks: createChecks(edge, driver),
-  };
+  const real = o.ports ?? await realPorts(env, o.workspaceRoot, { log, runner, processEnv });
   if (!o.dryRun) return { root: o.workspaceRoot, env, components, ports: real, log, runner, processEnv, progress };
 
-  const plan: Plan = { add: (line) => progress.step(`[plan] ${line}`) };
+  const plan = createPlan((step) => progress.planned(step));
   const store = planningStore(real.store, plan);
   const planned = planningEdge(real.edge, plan, store, env.name);
   const ports: Ports = {
@@ -92,9 +88,22 @@ export async function openContext(o: CommonOptions & { dryRun?: boolean }, title
     tier: planningTier(real.tier, plan),
     edge: planned,
     store,
-    checks: planningChecks(real.checks, plan, driver.kind),
+    checks: planningChecks(real.checks, plan, real.driver.kind, real.edge.name),
   };
   return { root: o.workspaceRoot, env, components, ports, log, runner, processEnv, progress, plan };
+}
+
+async function realPorts(env: Environment, workspaceRoot: string, o: { log: Logger; runner: ProcessRunner; processEnv: NodeJS.ProcessEnv }): Promise<Ports> {
+  const edge = await createDeployEdge({ workspaceRoot, env, log: o.log, runner: o.runner });
+  const driver = createHostDriver(env, workspaceRoot, o.runner);
+  return {
+    driver,
+    registry: once(() => createRegistry(env, workspaceRoot, { processEnv: o.processEnv, log: o.log })),
+    tier: createDataTier(env, { workspaceRoot, runner: o.runner, log: o.log }),
+    edge,
+    store: edge.stateStore(),
+    checks: createChecks(edge, driver),
+  };
 }
 
 function createHostDriver(env: Environment, workspaceRoot: string, runner: ProcessRunner): HostDriver {

@@ -7,10 +7,11 @@ import { artifactCacheDir, fetchArtifacts, pruneArtifactCache } from './artifact
 import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
 import { recordDeployMetrics } from './metrics';
+import { bakeColor, describeBake } from './bake';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { releaseCommand } from './ci-release';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
-import { coordsOf, fetchRelease, findPublishedRelease, publishRelease } from './release';
+import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
 import { checkDeclaredVars, needsPipelineVars, type PipelineVars } from './slots';
 
 /**
@@ -27,6 +28,8 @@ export interface DeployOptions extends CommonOptions {
   dryRun?: boolean;
   /** Nothing was packaged for this run (CI's deploy job: nx run … --excludeTaskDependencies), so only a published release can be deployed. */
   publishedOnly?: boolean;
+  /** Seconds of the post-switch gate, instead of the environment's bake.seconds; 0 skips it. */
+  bake?: number;
 }
 
 export interface DeployResult {
@@ -40,6 +43,9 @@ export interface DeployResult {
 }
 
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
+  if (o.bake !== undefined && !(Number.isInteger(o.bake) && o.bake >= 0 && o.bake <= 3_600)) {
+    throw new VezaError(`invalid --bake ${JSON.stringify(o.bake)}: the post-switch gate lasts a whole number of seconds from 0 to 3600`, 'pass --bake=0 to skip the gate, or --bake=60 to watch the new colour for a minute', 'INVALID_INPUT');
+  }
   const ctx = await openContext(o, (env) => `deploy ${env.name}${o.dryRun ? ' (dry run)' : ''}`);
   return reported(ctx, async () => {
     const checked = await ctx.progress.phase('validate', 'check inputs', async (p) => {
@@ -49,7 +55,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
       return c;
     });
     try {
-      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false }));
+      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false, bake: o.bake }));
     } finally {
       await checked.dispose();
     }
@@ -94,7 +100,13 @@ function checkVersion(v: string, allowLocal: boolean, env: string): string {
 }
 
 /** Deploys a checked release to the inactive colour; full rollback uses it too. Any failure sets the last-failure metric. */
-export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+export interface PlaceOptions {
+  rollback: boolean;
+  /** Overrides the environment's bake.seconds. */
+  bake?: number;
+}
+
+export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
   try {
     return await place(ctx, checked, scope, opts);
   } catch (e) {
@@ -104,32 +116,34 @@ export async function placeRelease(ctx: Context, checked: CheckedRelease, scope:
   }
 }
 
-async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: { rollback: boolean }): Promise<ActionResult<DeployResult>> {
+async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge, tier } = ctx.ports;
   const registry = ctx.ports.registry();
 
   const release = await progress.phase('release', 'release manifest', async (p) => {
+    const publishing = ctx.plan ? 'to be published' : 'published';
     if (checked.kind === 'published') {
       p.note(`published ${checked.release.ref.owner}/${checked.release.ref.package}@${checked.sha} (sha256 ${checked.release.ref.sha256.slice(0, 12)}…)`);
       return checked.release;
     }
     for (const [name, c] of Object.entries(checked.release.manifest.components)) {
       const status = await registry.upload(coordsOf(c), checked.packaged[name]!, c.sha256);
-      p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}… ${status === 'exists' ? 'already published' : ctx.plan ? 'to be published' : 'published'}`);
+      p.step(`${name}: ${c.package}@${c.version} ${c.sha256.slice(0, 12)}… ${status === 'exists' ? 'already published' : publishing}`);
     }
     const { release: r, status } = await publishRelease(registry, env.registry.owner, checked.release.manifest);
-    p.note(status === 'exists' ? 'already published, identical' : ctx.plan ? 'to be published beside the artifacts' : 'published beside the artifacts');
+    p.note(status === 'exists' ? 'already published, identical' : `${publishing} beside the artifacts`);
     return r;
   });
   const sha = release.manifest.sha;
-  const inRelease = Object.keys(release.manifest.components);
+  // The release decides how its slots run and are checked and routed, not the workspace of the deployer.
+  const declarations = releaseDeclarations(release.manifest, ctx.components);
   const result = (outcome: 'success' | 'noop', color: Color, previousColor: Color): DeployResult =>
     ({ outcome, env: env.name, sha, color, previousColor, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) });
 
   const current = await currentRelease(store, env.name);
   if (current.entry?.sha === sha && current.entry.manifest.sha256 === release.ref.sha256) {
-    const problems = await colorProblems(ctx, current.color, sha, inRelease);
+    const problems = await colorProblems(ctx, current.color, current.entry);
     if (problems.length === 0) {
       await progress.phase('edge', 'edge', async (p) => {
         await edge.ensureUp();
@@ -142,7 +156,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   const artifacts = await progress.phase('fetch', 'fetch artifacts', async (p) => {
-    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan?.add, step: p.step, verified: checked.verified });
+    const fetched = await fetchArtifacts(registry, artifactCacheDir(ctx.root, env.name), release.manifest, { plan: ctx.plan && ((step) => ctx.plan!.add(step)), step: p.step, verified: checked.verified });
     p.note(`${Object.keys(fetched).length} artifact(s), sha256 verified`);
     return fetched;
   });
@@ -153,7 +167,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   });
 
   const pipeline: PipelineVars = {};
-  if (needsPipelineVars(ctx.components)) {
+  if (needsPipelineVars(declarations)) {
     await progress.phase('data', 'data tier', async (p) => {
       // Provisioning is idempotent and takes the pre-deploy-<sha> snapshot (kept if infra-data:provision took it already).
       const plan = await tier.provision({ release: sha });
@@ -173,7 +187,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   });
   Object.assign(scope, { from: prior, to: target });
 
-  const rec: ReleaseRecord = { sha, color: target, actor: currentActor(ctx.processEnv).user, manifest: release.ref };
+  const rec: ReleaseRecord = { sha, color: target, actor: currentActor(ctx.processEnv).user, manifest: release.ref, declarations };
   const retention = env.retention.history;
   await recordStart(store, env.name, rec, { retention });
   const failed = async (e: unknown, where: string, edgeState: string): Promise<never> => {
@@ -186,7 +200,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
 
   try {
     await progress.phase('C', `slots (${target})`, (p) => recreateSlots(ctx, target, release, artifacts, pipeline, p));
-    await progress.phase('D', 'probe from edge', (p) => probeFromEdge(ctx, target, p));
+    await progress.phase('D', 'probe from edge', (p) => probeFromEdge(ctx, target, declarations, p));
   } catch (e) {
     return failed(e, 'its health checks', `the edge was not switched and still serves ${prior}`);
   }
@@ -200,15 +214,30 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     return failed(e, 'the edge switch', `the edge still serves ${prior} (a failed switch restores what it served)`);
   }
 
+  const switchBack = () => progress.phase('revert', `switch back to ${prior}`, async (p) => {
+    // Forced: on a first deploy the prior colour has no slots, and the edge served nothing before either.
+    await edge.switchTo(prior, { sha: heldBy(await readHistory(store, env.name), prior)?.sha ?? sha, force: true });
+    p.note(`${edge.name} serves ${prior} again`);
+  }).then(() => `the edge was switched back to ${prior}`, (r) => `switching back to ${prior} failed too (${describeError(r)}): check the edge now`);
+
   try {
-    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, p));
+    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, target, sha, declarations, p));
   } catch (e) {
-    const back = await progress.phase('revert', `switch back to ${prior}`, async (p) => {
-      // Forced: on a first deploy the prior colour has no slots, and the edge served nothing before either.
-      await edge.switchTo(prior, { sha: heldBy(await readHistory(store, env.name), prior)?.sha ?? sha, force: true });
-      p.note(`${edge.name} serves ${prior} again`);
-    }).then(() => `the edge was switched back to ${prior}`, (r) => `switching back to ${prior} failed too (${describeError(r)}): check the edge now`);
-    return failed(e, 'the verification through the public URL', back);
+    return failed(e, 'the verification through the public URL', await switchBack());
+  }
+
+  const bake = { ...env.bake, ...(opts.bake === undefined ? {} : { seconds: opts.bake }) };
+  if (bake.seconds > 0 && !ctx.plan) {
+    try {
+      await progress.phase('bake', `bake ${bake.seconds} s`, async (p) => {
+        const figures = await bakeColor(edge, target, declarations, bake);
+        p.note(figures.responses >= bake.minRequests ? describeBake(figures) : `${describeBake(figures)}: too little traffic to judge`);
+      });
+    } catch (e) {
+      return failed(e, 'the post-switch gate', await switchBack());
+    }
+  } else {
+    progress.skip('bake', 'bake', ctx.plan ? `would watch ${target}'s error ratio for ${bake.seconds} s` : 'off (bake.seconds is 0)');
   }
 
   await progress.phase('record', 'record', async (p) => {
@@ -216,7 +245,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     await recordSuccess(store, env.name, rec, { retention, rollback: opts.rollback });
     await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: target, sha });
     // Only now, with the release live: the snapshots of it and of the one a rollback would return to always stay.
-    if (needsPipelineVars(ctx.components)) {
+    if (needsPipelineVars(declarations)) {
       const pruned = await tier.pruneSnapshots(previous ? [sha, previous] : [sha]);
       if (pruned.steps.length) p.step(pruned.summary);
     }
@@ -243,10 +272,10 @@ async function recoverInterrupted(ctx: Context, step: (m: string) => void): Prom
   const other = otherColor(active);
   const good = heldBy(history, other);
   if (good?.outcome !== 'active') return `${edge.name} serves ${active} (an interrupted deploy of ${held.sha}; no good release to return to)`;
-  const problems = await colorProblems(ctx, other, good.sha, ctx.components.map((c) => c.name));
+  const problems = await colorProblems(ctx, other, good);
   if (problems.length) return `${edge.name} serves ${active} (an interrupted deploy of ${held.sha}; ${other} cannot take over: ${problems.join('; ')})`;
   step(`a deploy of ${held.sha} was interrupted after switching to ${active}: switching back to ${other} (${good.sha})`);
   await edge.switchTo(other, { sha: good.sha });
-  await recordFailure(store, env, { sha: held.sha, color: active, actor: held.actor, manifest: held.manifest }, { retention: ctx.env.retention.history });
+  await recordFailure(store, env, { sha: held.sha, color: active, actor: held.actor, manifest: held.manifest, declarations: held.declarations }, { retention: ctx.env.retention.history });
   return `${edge.name} serves ${other} again (${good.sha})`;
 }

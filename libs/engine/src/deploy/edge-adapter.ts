@@ -3,9 +3,10 @@ import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import { loadEdgeDefinition } from '../edge/definition';
 import type { EdgeHost } from '../edge/edge-host';
-import { activeColors, renderLive } from '../edge/live';
+import { readLiveState, renderLive } from '../edge/live';
 import { loadEdgeInputs } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
+import { parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
 import type { Logger } from '../log/logger';
 import type { ProcessRunner } from '../ports/process';
@@ -48,9 +49,25 @@ export async function createDeployEdge(o: EdgeAdapterOptions): Promise<DeployEdg
     async switchTo(color, opts) {
       await switchColor({ workspaceRoot: o.workspaceRoot, env: o.env.name, color, sha: opts.sha, force: opts.force, log: edgeLog, host });
     },
+    async traffic(color) {
+      const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);
+      const { model } = renderLive(inputs, await readLiveState(host, inputs));
+      const counters = parseServerTraffic(await host.runtime(['show stat']));
+      const out: Record<string, ServerTraffic> = {};
+      for (const pool of model.tenants.find((t) => t.name === o.env.name)?.pools ?? []) {
+        const sum = { responses: 0, errors: 0 };
+        for (const server of [color, `${color}_backup`]) {
+          const c = counters.get(`${pool.name}/${server}`);
+          sum.responses += c?.responses ?? 0;
+          sum.errors += c?.errors ?? 0;
+        }
+        out[pool.component] = sum;
+      }
+      return out;
+    },
     async renderPlanned(color) {
       const inputs = await loadEdgeInputs(o.workspaceRoot, def.name);
-      const { text } = renderLive(inputs, { ...(await activeColors(host, inputs)), [o.env.name]: color });
+      const { text } = renderLive(inputs, await readLiveState(host, inputs), { env: o.env.name, color });
       return { path: host.configPath, current: await host.readConfig(), next: text };
     },
     publicTarget() {

@@ -1,5 +1,6 @@
 import type { Color } from '../config/names';
 import type { StateStore } from '../ports/state-store';
+import type { ServerTraffic } from '../edge/runtime-api';
 import type { HttpResponse } from '../util/http';
 
 /**
@@ -26,6 +27,8 @@ export interface DeployEdge {
   probeFromEdge(target: { host: string; port: number; path: string }): Promise<HttpResponse>;
   /** Hitless switch of this environment to `color`; on any failure the edge serves what it served before and this throws. */
   switchTo(color: Color, opts: { sha: string; force?: boolean }): Promise<void>;
+  /** Per component, what the edge's servers of `color` have answered so far in this environment's pools (its own counters). */
+  traffic(color: Color): Promise<Record<string, ServerTraffic>>;
   /** The config file a switch to `color` would write, beside the live one, for dry-run diffs. */
   renderPlanned(color: Color): Promise<PlannedFile>;
   /** Where a client reaches the public URL: the edge's listening address for this environment (local *.localhost names need not resolve). */

@@ -1,12 +1,13 @@
-import type { ComponentDeclaration } from '../config/component';
+import type { RuntimeDeclaration } from '../config/component';
 import type { Color } from '../config/names';
 import { slotName } from '../hosts/naming';
 import { VezaError, describeError, isVezaError } from '../log/errors';
 import { formatArgv } from '../ports/process';
 import type { FetchedArtifacts } from './artifacts';
 import type { Context } from './context';
+import type { HistoryEntry } from '../state/history';
 import type { PhaseContext } from './progress';
-import type { Release } from './release';
+import { releaseDeclarations, type Release } from './release';
 import { healthTarget, slotSpec, slotVars, type PipelineVars } from './slots';
 
 /**
@@ -30,7 +31,7 @@ export function logsHint(ctx: Context, slot: string): string {
 /** Phase A: every component's migrations, from its tools slot, before any colour changes. */
 export async function runMigrations(ctx: Context, release: Release, artifacts: FetchedArtifacts, pipeline: PipelineVars, p: PhaseContext): Promise<void> {
   const { env } = ctx;
-  const migrating = ctx.components.filter((c) => c.migrations && release.manifest.components[c.name]);
+  const migrating = releaseDeclarations(release.manifest, ctx.components).filter((c) => c.migrations);
   if (migrating.length === 0) {
     p.note('no component declares migrations');
     return;
@@ -62,55 +63,59 @@ export async function recreateSlots(ctx: Context, color: Color, release: Release
   const { env } = ctx;
   const { driver } = ctx.ports;
   const sha = release.manifest.sha;
-  const deployed = ctx.components.filter((c) => release.manifest.components[c.name]);
+  const deployed = releaseDeclarations(release.manifest, ctx.components);
   for (const s of await driver.list(env.name)) {
     if (s.role === color && !release.manifest.components[s.component]) {
       p.step(`removing ${s.name}: ${s.component} is not part of release ${sha}`);
       await driver.delete(s.name);
     }
   }
-  for (const c of deployed) {
+  const wait = { timeoutMs: env.health.timeoutMs, intervalMs: env.health.intervalMs };
+  // Side by side: a release's slots are independent, and one after another their start-up times add up.
+  await all(deployed, async (c) => {
     const spec = slotSpec(env, c, color, sha, artifacts[c.name]!, slotVars(env, c, sha, color, pipeline, ctx.processEnv));
     await guard(spec.name, async () => {
       await driver.create(spec);
       await driver.start(spec.name);
     });
     p.step(`${spec.name} started on ${spec.bind.host}:${spec.bind.port}`);
-  }
-  const wait = { timeoutMs: env.health.timeoutMs, intervalMs: env.health.intervalMs };
-  await all(deployed, (c) => guard(slotName(env, c.name, color), () => ctx.ports.checks.waitHealthy(healthTarget(env, c, color), wait)));
+    await guard(spec.name, () => ctx.ports.checks.waitHealthy(healthTarget(env, c, color), wait));
+  });
   p.note(`${deployed.length} slot(s) healthy on ${color}`);
 }
 
-/** Phase D: the edge host itself reaches every routed slot of `color`. */
-export async function probeFromEdge(ctx: Context, color: Color, p: PhaseContext): Promise<void> {
-  const routed = ctx.components.filter((c) => c.edge !== null);
+/** Phase D: the edge host itself reaches every routed slot of `color`, on the health paths of the release it now holds. */
+export async function probeFromEdge(ctx: Context, color: Color, components: RuntimeDeclaration[], p: PhaseContext): Promise<void> {
+  const routed = components.filter((c) => c.edge !== null);
   const wait = { timeoutMs: Math.min(ctx.env.health.timeoutMs, 10_000), intervalMs: ctx.env.health.intervalMs };
   await all(routed, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.fromEdge(healthTarget(ctx.env, c, color), wait)));
   p.note(`${routed.length} slot(s) reachable from edge ${ctx.ports.edge.name}`);
 }
 
 /** Phase F: through the public URL, every component with a status document reports the release. */
-export async function verifyPublic(ctx: Context, color: Color, sha: string, p: PhaseContext): Promise<void> {
-  const checked = verifiable(ctx.components);
+export async function verifyPublic(ctx: Context, color: Color, sha: string, components: RuntimeDeclaration[], p: PhaseContext): Promise<void> {
+  const checked = verifiable(components);
   const retry = { retries: ctx.env.verify.retries, intervalMs: ctx.env.verify.intervalMs };
   await all(checked, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.publicRelease(c.name, c.run.status!, sha, retry)));
   p.note(`${ctx.env.publicUrl} serves ${sha} (${checked.map((c) => c.name).join(', ')})`);
 }
 
-function verifiable(components: ComponentDeclaration[]): ComponentDeclaration[] {
+function verifiable(components: RuntimeDeclaration[]): RuntimeDeclaration[] {
   return components.filter((c) => c.edge !== null && c.run.status !== undefined);
 }
 
 /**
  * Whether `color` runs `sha` for every component, each slot up and
  * answering its health path: the "already deployed" test, and what a fast
- * rollback requires of the colour it flips to. Returns what is wrong, or [] when all is well.
+ * rollback requires of the colour it flips to. `held` is the history entry
+ * of what the colour holds: its declarations say which components and which
+ * health paths. Returns what is wrong, or [] when all is well.
  */
-export async function colorProblems(ctx: Context, color: Color, sha: string, components: string[]): Promise<string[]> {
+export async function colorProblems(ctx: Context, color: Color, held: HistoryEntry): Promise<string[]> {
+  const { sha } = held;
   const slots = await ctx.ports.driver.list(ctx.env.name);
   const problems: string[] = [];
-  await all(ctx.components.filter((c) => components.includes(c.name)), async (c) => {
+  await all(heldDeclarations(ctx, held), async (c) => {
     const name = slotName(ctx.env, c.name, color);
     const s = slots.find((x) => x.name === name);
     if (!s) problems.push(`${name} does not exist`);
@@ -120,6 +125,11 @@ export async function colorProblems(ctx: Context, color: Color, sha: string, com
     else if (!(await ctx.ports.checks.isHealthy(healthTarget(ctx.env, c, color)))) problems.push(`${name} does not answer ${c.run.health}`);
   });
   return problems.sort();
+}
+
+/** What a colour's history entry says it runs; the workspace's declarations for an entry written before they were recorded. */
+export function heldDeclarations(ctx: Context, held: HistoryEntry): RuntimeDeclaration[] {
+  return held.declarations ?? ctx.components;
 }
 
 async function guard(slot: string, fn: () => Promise<void>): Promise<void> {

@@ -58,6 +58,19 @@ test('json mode writes one parseable object per event', () => {
   assert.deepEqual(JSON.parse(line), e);
 });
 
+test('a plan step is one JSON event carrying the step, and its own lines in text', async () => {
+  const step = { kind: 'write-file', path: '/state/history-prod.json', diff: '--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n' } as const;
+  const lines: Record<LogFormat, string[]> = { json: [], plain: [], pretty: [] };
+  for (const mode of ['json', 'plain', 'pretty'] as LogFormat[]) {
+    const p = createProgress({ title: 'deploy prod', mode, color: false, write: (l) => lines[mode].push(l), now: () => 0 });
+    await p.phase('record', 'record', async () => p.planned(step));
+  }
+  const event = JSON.parse(lines.json[1]!) as ProgressEvent;
+  assert.deepEqual(event, { event: 'plan', time: new Date(0).toISOString(), id: 'record', step });
+  assert.equal(lines.plain[1], '[record] [plan] write /state/history-prod.json:\n--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y');
+  assert.equal(lines.pretty[1], '    [plan] write /state/history-prod.json:\n--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y');
+});
+
 test('a run reports every phase with its timing, marks a failure, and sums up', async () => {
   for (const mode of ['pretty', 'plain', 'json'] as LogFormat[]) {
     const lines: string[] = [];

@@ -1,11 +1,13 @@
 import { describeError } from '../log/errors';
 import { defaultFormat, type LogFormat } from '../log/logger';
 import { redact } from '../log/redact';
+import { describeStep, type DeployStep } from './plan';
 
 /**
  * Phase-by-phase progress of a deploy, rollback or cleanup. A TTY gets
  * aligned lines with symbols and durations, CI and pipes plain lines that
- * grep well, machines one JSON object per event. Lines are only ever
+ * grep well, machines one JSON object per event (a dry-run's plan steps
+ * included, as `plan` events in the phase that planned them). Lines are only ever
  * appended (no cursor tricks), so they interleave safely with the logger.
  */
 export type PhaseStatus = 'ok' | 'failed' | 'skipped';
@@ -23,6 +25,7 @@ export type ProgressEvent =
   | { event: 'phase-start'; time: string; id: string; title: string }
   | ({ event: 'phase-end'; time: string } & PhaseResult)
   | { event: 'step'; time: string; id?: string; message: string }
+  | { event: 'plan'; time: string; id?: string; step: DeployStep }
   | { event: 'summary'; time: string; title: string; outcome: Outcome; durationMs: number; message?: string; phases: PhaseResult[] };
 
 export interface FormatOptions {
@@ -62,6 +65,8 @@ function pretty(e: ProgressEvent, color: boolean): string {
     }
     case 'step':
       return paint('2', `    ${e.message}`);
+    case 'plan':
+      return describeStep(e.step).map((l) => paint('2', `    [plan] ${l}`)).join('\n');
     case 'summary': {
       const verb = { success: 'done', failure: 'FAILED', noop: 'nothing to do' }[e.outcome];
       const head = `${paint(COLOR[e.outcome], SYMBOL[e.outcome])} ${e.title}: ${verb} in ${formatDuration(e.durationMs)}`;
@@ -80,6 +85,8 @@ function plain(e: ProgressEvent): string {
     }
     case 'step':
       return e.id ? `[${e.id}] ${e.message}` : e.message;
+    case 'plan':
+      return describeStep(e.step).map((l) => `${e.id ? `[${e.id}] ` : ''}[plan] ${l}`).join('\n');
     case 'summary': {
       const phases = e.phases.map((p) => `${p.id} ${p.status === 'skipped' ? 'skipped' : formatDuration(p.durationMs)}${p.status === 'failed' ? ' FAILED' : ''}`).join(', ');
       return `${e.title}: ${e.outcome} in ${formatDuration(e.durationMs)}${phases ? ` (${phases})` : ''}${e.message ? ` — ${e.message}` : ''}`;
@@ -99,6 +106,8 @@ export interface Progress {
   phase<T>(id: string, title: string, work: (p: PhaseContext) => Promise<T>): Promise<T>;
   skip(id: string, title: string, reason: string): void;
   step(message: string): void;
+  /** One step of a dry-run's plan. */
+  planned(step: DeployStep): void;
   /** The closing line; returns what was reported for callers that also print JSON. */
   summary(outcome: Outcome, message?: string): Extract<ProgressEvent, { event: 'summary' }>;
   readonly phases: readonly PhaseResult[];
@@ -128,7 +137,8 @@ export function createProgress(opts: ProgressOptions): Progress {
     phases.push(r);
     emit({ event: 'phase-end', time: time(), ...r });
   };
-  const step = (message: string) => emit({ event: 'step', time: time(), ...(current ? { id: current } : {}), message });
+  const inPhase = () => (current ? { id: current } : {});
+  const step = (message: string) => emit({ event: 'step', time: time(), ...inPhase(), message });
 
   return {
     phases,
@@ -153,6 +163,9 @@ export function createProgress(opts: ProgressOptions): Progress {
       end({ id, title, status: 'skipped', durationMs: 0, detail: reason });
     },
     step,
+    planned(s) {
+      emit({ event: 'plan', time: time(), ...inPhase(), step: s });
+    },
     summary(outcome, message) {
       const e = { event: 'summary' as const, time: time(), title: opts.title, outcome, durationMs: now() - started, ...(message ? { message } : {}), phases: [...phases] };
       emit(e);

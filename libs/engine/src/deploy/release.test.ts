@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { createLocalRegistry } from '../registry/local-registry';
 import { artifactFile, tempDir } from '../registry/testing/fixtures';
 import { buildReleaseManifest, releaseManifestCoords, serializeReleaseManifest } from '../release/manifest';
-import type { ComponentDeclaration } from '../config/component';
-import { assembleRelease, fetchRelease, findPublishedRelease, publishRelease } from './release';
+import { componentSchema, runtimeDeclaration, type ComponentDeclaration } from '../config/component';
+import { assembleRelease, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
 
 const SHA = '1234567890abcdef1234567890abcdef12345678';
 const OTHER = 'fedcba0987654321fedcba0987654321fedcba09';
@@ -64,4 +64,13 @@ test('a release is assembled from every component\'s package manifest', async (t
   assert.equal(m.components['veza-api']!.version, OTHER, 'an artifact reused from an older build keeps its version');
   assert.equal(m.components['veza-web']!.version, 'local-0123456789ab');
   assert.ok(serializeReleaseManifest(m).endsWith('\n'));
+});
+
+test('a release runs as its manifest declares; the workspace stands in only for a manifest that recorded nothing', () => {
+  const decl = (name: string, health: string) => runtimeDeclaration(componentSchema.parse({ name, build: { preset: 'node' }, run: { command: ['node', 'server.js'], port: name === 'veza-api' ? 8080 : 8081, health } }));
+  const entry = (component: string) => ({ component, package: component, version: OTHER, file: `${component}-${OTHER}.tar.zst`, sha256: 'a'.repeat(64), size: 10 });
+  const m = buildReleaseManifest(SHA, [{ ...entry('veza-api'), declaration: decl('veza-api', '/old-health') }, entry('veza-web')], { owner: 'veza', createdAt: new Date('2026-04-29T12:00:00Z') });
+  const workspace = [decl('veza-api', '/new-health'), decl('veza-web', '/healthz'), decl('veza-extra', '/x')];
+  assert.deepEqual(releaseDeclarations(m, workspace).map((d) => `${d.name} ${d.run.health}`), ['veza-api /old-health', 'veza-web /healthz'],
+    'the manifest\'s declaration wins; a component outside the release is not deployed');
 });

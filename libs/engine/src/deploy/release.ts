@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ComponentDeclaration } from '../config/component';
+import { runtimeDeclaration, type ComponentDeclaration, type RuntimeDeclaration } from '../config/component';
 import { validate } from '../config/names';
 import { MANIFEST_FILE, loadPackageManifest } from '../artifact/manifest';
 import { VezaError } from '../log/errors';
@@ -48,7 +48,7 @@ export async function assembleRelease(
       throw new VezaError(`${c.name} was built from an uncommitted tree (version ${m.version}), which this environment's registry does not accept`,
         'commit your changes and deploy again, so every artifact carries a commit sha', 'DIRTY_RELEASE');
     }
-    packaged.push(m);
+    packaged.push({ ...m, declaration: runtimeDeclaration(c) });
   }
   return buildReleaseManifest(sha, packaged, { owner: opts.owner, createdAt: opts.createdAt });
 }
@@ -117,6 +117,18 @@ export async function releaseTime(workspaceRoot: string, sha: string, runner: Pr
     .catch(() => undefined);
   const t = res && res.exitCode === 0 ? new Date(res.stdout.trim()) : undefined;
   return t && !Number.isNaN(t.getTime()) ? t : new Date();
+}
+
+/**
+ * How each component of the release runs: as its manifest recorded it, or —
+ * for a manifest published before declarations were recorded — as the
+ * workspace declares it (the only knowledge there is).
+ */
+export function releaseDeclarations(manifest: ReleaseManifest, workspace: readonly RuntimeDeclaration[]): RuntimeDeclaration[] {
+  return Object.entries(manifest.components)
+    .map(([name, c]) => c.declaration ?? workspace.find((w) => w.name === name))
+    .filter((d): d is RuntimeDeclaration => d !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function coordsOf(c: ReleaseManifest['components'][string]): ArtifactCoords {

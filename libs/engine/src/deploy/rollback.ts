@@ -6,7 +6,7 @@ import { openContext, type CommonOptions, type Context } from './context';
 import { placeRelease, type DeployResult } from './deploy';
 import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess } from '../state/history';
 import { recordDeployMetrics } from './metrics';
-import { colorProblems, verifyPublic } from './phases';
+import { colorProblems, heldDeclarations, verifyPublic } from './phases';
 import { checkRelease } from './preflight';
 import { fetchRelease } from './release';
 
@@ -65,7 +65,7 @@ async function fastRollback(ctx: Context, scope: ActionScope): Promise<ActionRes
   const { store, edge } = ctx.ports;
   const { from, to, entry } = await progress.phase('check', 'rollback target', async (p) => {
     const t = await fastRollbackTarget(store, env.name);
-    const problems = await colorProblems(ctx, t.to, t.entry.sha, ctx.components.map((c) => c.name));
+    const problems = await colorProblems(ctx, t.to, t.entry);
     if (problems.length) {
       throw new VezaError(`cannot fast-rollback ${env.name} to ${t.to}: ${problems.join('; ')}`,
         `use nx run infra-deploy:rollback --env=${env.name} --mode=full to redeploy ${t.entry.sha} from its manifest`, 'ROLLBACK_REFUSED');
@@ -74,7 +74,8 @@ async function fastRollback(ctx: Context, scope: ActionScope): Promise<ActionRes
     return t;
   });
   Object.assign(scope, { sha: entry.sha, from, to });
-  const rec = { sha: entry.sha, color: to, actor: currentActor(ctx.processEnv).user, manifest: entry.manifest };
+  // The entries written now describe the colour the edge serves: they carry its release's declarations on.
+  const rec = { sha: entry.sha, color: to, actor: currentActor(ctx.processEnv).user, manifest: entry.manifest, declarations: entry.declarations };
   const retention = env.retention.history;
 
   await progress.phase('edge', 'edge', async (p) => {
@@ -86,7 +87,7 @@ async function fastRollback(ctx: Context, scope: ActionScope): Promise<ActionRes
     p.note(`${edge.name} serves ${to}`);
   });
   try {
-    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, to, entry.sha, p));
+    await progress.phase('F', 'verify', (p) => verifyPublic(ctx, to, entry.sha, heldDeclarations(ctx, entry), p));
   } catch (e) {
     const back = await edge.switchTo(from, { sha: entry.sha, force: true }).then(() => `switched back to ${from}`, (r) => `switching back to ${from} failed too: ${describeError(r)}`);
     await recordFailure(store, env.name, rec, { retention });

@@ -1,4 +1,4 @@
-import type { ComponentDeclaration } from '../config/component';
+import type { RuntimeDeclaration } from '../config/component';
 import type { Environment } from '../config/environment';
 import type { Color } from '../config/names';
 import { localAddress, slotEndpoint, slotName, type SlotRole } from '../hosts/naming';
@@ -22,7 +22,7 @@ export type PipelineVars = Partial<Record<(typeof PIPELINE_VARS)[number], string
 const RESERVED = new Set(['PORT', 'HOST', 'VEZA_RELEASE_SHA', 'VEZA_COLOR', 'VEZA_ENV']);
 
 /** Checked before the first side effect: a component needing a variable nobody provides fails the deploy up front. */
-export function checkDeclaredVars(components: ComponentDeclaration[], processEnv: NodeJS.ProcessEnv): void {
+export function checkDeclaredVars(components: RuntimeDeclaration[], processEnv: NodeJS.ProcessEnv): void {
   for (const c of components) {
     for (const name of [...c.run.env.required, ...c.run.env.optional]) {
       if (RESERVED.has(name)) {
@@ -39,11 +39,11 @@ export function checkDeclaredVars(components: ComponentDeclaration[], processEnv
 }
 
 /** Whether any component reads a variable only the data tier can give, so the deploy needs its URL. */
-export function needsPipelineVars(components: ComponentDeclaration[]): boolean {
+export function needsPipelineVars(components: RuntimeDeclaration[]): boolean {
   return components.some((c) => c.migrations !== undefined || [...c.run.env.required, ...c.run.env.optional].some((v) => (PIPELINE_VARS as readonly string[]).includes(v)));
 }
 
-export function slotVars(env: Environment, c: ComponentDeclaration, sha: string, role: SlotRole, pipeline: PipelineVars, processEnv: NodeJS.ProcessEnv): Record<string, string> {
+export function slotVars(env: Environment, c: RuntimeDeclaration, sha: string, role: SlotRole, pipeline: PipelineVars, processEnv: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = { VEZA_RELEASE_SHA: sha, VEZA_ENV: env.name };
   if (role !== 'tools') vars.VEZA_COLOR = role;
   for (const name of [...c.run.env.required, ...c.run.env.optional]) {
@@ -60,7 +60,7 @@ export function slotVars(env: Environment, c: ComponentDeclaration, sha: string,
   return vars;
 }
 
-export function slotSpec(env: Environment, c: ComponentDeclaration, role: SlotRole, sha: string, artifact: FetchedArtifact, vars: Record<string, string>): SlotSpec {
+export function slotSpec(env: Environment, c: RuntimeDeclaration, role: SlotRole, sha: string, artifact: FetchedArtifact, vars: Record<string, string>): SlotSpec {
   return {
     name: slotName(env, c.name, role),
     env: env.name,
@@ -75,7 +75,7 @@ export function slotSpec(env: Environment, c: ComponentDeclaration, role: SlotRo
   };
 }
 
-export function healthTarget(env: Environment, c: ComponentDeclaration, color: Color): SlotTarget {
+export function healthTarget(env: Environment, c: RuntimeDeclaration, color: Color): SlotTarget {
   const { host, port } = slotEndpoint(env, c, color);
   return { component: c.name, slot: slotName(env, c.name, color), host, port, path: c.run.health };
 }

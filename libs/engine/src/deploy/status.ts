@@ -4,6 +4,7 @@ import type { SlotState } from '../hosts/port';
 import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readHistory, type HistoryEntry } from '../state/history';
 import { envLock, readLock, type LockHolder } from '../state/lock';
+import { heldDeclarations } from './phases';
 import { healthTarget } from './slots';
 
 /**
@@ -53,8 +54,8 @@ export async function status(o: CommonOptions): Promise<StatusReport> {
   const history = await readHistory(store, env);
   const inactive = otherColor(current.color);
   const [active, other, running, lock] = await Promise.all([
-    colorSlots(ctx, current.color),
-    colorSlots(ctx, inactive),
+    colorSlots(ctx, current.color, heldBy(history, current.color)),
+    colorSlots(ctx, inactive, heldBy(history, inactive)),
     edge.isUp(),
     readLock(store, envLock(env)),
   ]);
@@ -73,9 +74,10 @@ export async function status(o: CommonOptions): Promise<StatusReport> {
   };
 }
 
-async function colorSlots(ctx: Context, color: Color): Promise<SlotStatus[]> {
+/** A colour's slots, probed on the health paths of the release it holds. */
+async function colorSlots(ctx: Context, color: Color, held: HistoryEntry | undefined): Promise<SlotStatus[]> {
   const slots = await ctx.ports.driver.list(ctx.env.name);
-  return Promise.all(ctx.components.map(async (c): Promise<SlotStatus> => {
+  return Promise.all((held ? heldDeclarations(ctx, held) : ctx.components).map(async (c): Promise<SlotStatus> => {
     const name = slotName(ctx.env, c.name, color);
     const s = slots.find((x) => x.name === name);
     if (!s) return { component: c.name, slot: name, state: 'absent', release: null, health: 'absent', pid: null };

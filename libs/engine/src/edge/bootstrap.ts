@@ -7,7 +7,7 @@ import type { EdgeHost } from './edge-host';
 import { withEdgeLock } from './edge-lock';
 import { loadEdgeInputs } from './model';
 import { openEdgeHost, type OpenEdgeHostOptions } from './open-host';
-import { activeColors, renderLive } from './live';
+import { readLiveState, renderLive } from './live';
 import { proveConfig } from './proof';
 
 /**
@@ -32,7 +32,7 @@ export async function bootstrapEdge(opts: EdgeTarget & { dryRun?: boolean }): Pr
   const { inputs, host } = await resolveEdge(opts);
   const log = opts.log.child({ phase: 'edge' });
   const run = async () => {
-    const { text } = renderLive(inputs, await activeColors(host, inputs));
+    const { text } = renderLive(inputs, await readLiveState(host, inputs));
     await proveConfig(host, text, log, !opts.dryRun);
     const live = await host.readConfig();
     const changed = live !== text;

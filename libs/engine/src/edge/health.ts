@@ -1,4 +1,4 @@
-import type { ComponentDeclaration } from '../config/component';
+import type { RuntimeDeclaration } from '../config/component';
 import type { Environment } from '../config/environment';
 import type { Color } from '../config/names';
 import { slotEndpoint } from '../hosts/naming';
@@ -15,7 +15,7 @@ export interface SlotProbe {
   result: ProbeResult;
 }
 
-export async function probeColor(host: EdgeHost, env: Environment, components: ComponentDeclaration[], color: Color, timeoutMs = 3_000): Promise<SlotProbe[]> {
+export async function probeColor(host: EdgeHost, env: Environment, components: readonly RuntimeDeclaration[], color: Color, timeoutMs = 3_000): Promise<SlotProbe[]> {
   return Promise.all(components.filter((c) => c.edge !== null).map(async (c) => {
     const { host: h, port } = slotEndpoint(env, c, color);
     return { component: c.name, url: `http://${h}:${port}${c.run.health}`, result: await host.probe(h, port, c.run.health, timeoutMs) };

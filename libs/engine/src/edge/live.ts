@@ -1,18 +1,33 @@
 import type { Color } from '../config/names';
-import { readActiveColor } from '../state/history';
+import { heldBy, readActiveColor, readHistory } from '../state/history';
 import type { EdgeHost } from './edge-host';
-import { buildEdgeModel, type EdgeInputs, type EdgeModel } from './model';
+import { buildEdgeModel, type EdgeInputs, type EdgeModel, type HeldDeclarations } from './model';
 import { renderHaproxyConfig, type EdgeRenderer } from './render';
 
-/** Every served environment's active colour, as the edge's state store records it (absent: blue). */
-export async function activeColors(host: EdgeHost, inputs: EdgeInputs): Promise<Record<string, Color>> {
-  const colors: Record<string, Color> = {};
-  for (const e of inputs.envs) colors[e.name] = await readActiveColor(host.state, e.name);
-  return colors;
+/** What the edge's state store records for every environment it serves: the active colour (absent: blue) and what each colour holds. */
+export interface LiveState {
+  colors: Record<string, Color>;
+  held: HeldDeclarations;
 }
 
-/** The config the edge should run right now: the declarations plus the recorded colours. */
-export function renderLive(inputs: EdgeInputs, colors: Record<string, Color>, renderer: EdgeRenderer = renderHaproxyConfig): { model: EdgeModel; text: string } {
-  const model = buildEdgeModel(inputs, colors);
+export async function readLiveState(host: EdgeHost, inputs: EdgeInputs): Promise<LiveState> {
+  const colors: Record<string, Color> = {};
+  const held: Record<string, Partial<Record<Color, LiveState['held'][string][Color]>>> = {};
+  for (const e of inputs.envs) {
+    colors[e.name] = await readActiveColor(host.state, e.name);
+    const history = await readHistory(host.state, e.name);
+    held[e.name] = {};
+    for (const color of ['blue', 'green'] as const) {
+      const declarations = heldBy(history, color)?.declarations;
+      if (declarations) held[e.name]![color] = declarations;
+    }
+  }
+  return { colors, held };
+}
+
+/** The config the edge should run with `env` on `color` (default: as recorded): the recorded releases' declarations and colours. */
+export function renderLive(inputs: EdgeInputs, live: LiveState, change?: { env: string; color: Color }, renderer: EdgeRenderer = renderHaproxyConfig): { model: EdgeModel; text: string } {
+  const colors = change ? { ...live.colors, [change.env]: change.color } : live.colors;
+  const model = buildEdgeModel(inputs, colors, live.held);
   return { model, text: renderer(model) };
 }

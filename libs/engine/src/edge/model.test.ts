@@ -87,3 +87,34 @@ test('an edge run as root in its container drops its workers to haproxy in a chr
   const local = global(renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(ROOT, 'local-edge'))));
   assert.deepEqual(local.filter((l) => /^ {2}(chroot|user|group|uid|gid) /.test(l)), []);
 });
+
+test('each colour is served as the release it holds declares: checks and routes follow the active colour, ports each colour', async () => {
+  const inputs = await shared();
+  const old = inputs.components;
+  // The release on green moved veza-api's health path and port, and added a route.
+  const next = old.map((c) => (c.name === 'veza-api' ? { ...c, run: { ...c.run, health: '/api/v1/ready', port: 8090 }, edge: { ...c.edge!, prefixes: [...c.edge!.prefixes, '/api/v2'] } } : c));
+  const held = { staging: { blue: old, green: next } };
+  const before = renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'blue' }, { staging: { blue: old } }));
+
+  const failed = renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'blue' }, held));
+  assert.equal(failed, before.replace(/(server green(?:_backup)? veza-staging-api-green\.lxd):8080/g, '$1:8090'),
+    'with blue active, only green\'s server addresses follow the release green holds');
+  assert.match(failed, /server green veza-staging-api-green\.lxd:8090/);
+  assert.doesNotMatch(failed, /\/api\/v1\/ready|\/api\/v2/, 'the failed release\'s check and route stay off the live edge');
+
+  const switched = buildEdgeModel(inputs, { staging: 'green' }, held);
+  const api = switched.tenants.find((t) => t.name === 'staging')!.pools.find((p) => p.component === 'veza-api')!;
+  assert.equal(api.health, '/api/v1/ready');
+  assert.deepEqual(api.servers.map((s) => `${s.name}:${s.port}`), ['blue:8080', 'green:8090', 'blue_backup:8080', 'green_backup:8090']);
+  const text = renderHaproxyConfig(switched);
+  assert.match(text, /acl route_staging_backend_api path \/api\/v1 \/api\/v2/);
+  assert.doesNotMatch(text.split('\n').filter((l) => /route_prod/.test(l)).join('\n'), /\/api\/v2/, 'prod runs its own release');
+
+  assert.equal(renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'blue' }, held)), failed, 'switching back restores the previous release\'s declarations');
+});
+
+test('a held release whose routes overlap is refused, naming the components', async () => {
+  const inputs = await shared();
+  const broken = inputs.components.map((c) => (c.name === 'veza-stream' ? { ...c, edge: { ...c.edge!, prefixes: ['/api/v1/stream'] } } : c));
+  assert.throws(() => buildEdgeModel(inputs, { staging: 'green' }, { staging: { green: broken } }), /overlaps \/api\/v1 of veza-api/);
+});

@@ -1,4 +1,4 @@
-import type { ComponentDeclaration } from '../config/component';
+import type { RuntimeDeclaration } from '../config/component';
 import { listEnvironments, loadEnvironment, type Environment } from '../config/environment';
 import { loadComponents } from '../config/component';
 import { PATTERNS, otherColor, type Color } from '../config/names';
@@ -18,6 +18,16 @@ import { loadEdgeDefinition, type EdgeDefinition } from './definition';
  * takes over when every primary fails its checks), yet a switch is only
  * server state changes — something the Runtime API can do without a reload,
  * which the `backup` flag itself cannot.
+ *
+ * A release is the unit of deployment, declarations included: each colour's
+ * servers come from the release that colour holds (its port), and a tenant's
+ * checks, balance, cookies and routes from the release its active colour
+ * holds. A deploy that fails before its switch therefore leaves the live
+ * config byte-identical, a switch carries the new release's declarations to
+ * the edge (by reload when they differ), and a switch back restores the
+ * previous ones. The backup twin of the other colour is checked on the
+ * active release's health path: when the releases disagree on it, the twin
+ * fails its check and takes no traffic, which is the safe way round.
  */
 export interface EdgeServer {
   name: string;
@@ -42,8 +52,8 @@ export interface EdgePool {
 }
 
 export interface EdgeRoute {
-  /** Component backend name; routes are shared ACLs, pools are per tenant. */
-  backend: string;
+  /** The tenant's pool the route leads to; its ACLs are named after it, since tenants may run releases that route differently. */
+  pool: string;
   prefixes: string[];
   suffixes: string[];
   suffixUnder?: string;
@@ -54,6 +64,7 @@ export interface EdgeTenant {
   name: string;
   hosts: string[];
   color?: Color;
+  routes: EdgeRoute[];
   /** Served over HTTPS: plain HTTP gets redirected, cookies are Secure. */
   tls: boolean;
   pools: EdgePool[];
@@ -93,7 +104,6 @@ export interface EdgeModel {
   https?: { port: number; addresses: string[]; certDir: string };
   acme?: { host: string; port: number };
   runtime: EdgeDefinition['runtime'];
-  routes: EdgeRoute[];
   tenants: EdgeTenant[];
   sites: EdgeSite[];
 }
@@ -102,7 +112,7 @@ export interface EdgeInputs {
   def: EdgeDefinition;
   /** Environments whose `edge:` names this edge, sorted by name. */
   envs: Environment[];
-  components: ComponentDeclaration[];
+  components: RuntimeDeclaration[];
 }
 
 const COLORS: readonly Color[] = ['blue', 'green'];
@@ -126,10 +136,17 @@ export async function loadEdgeInputs(workspaceRoot: string, edge: string): Promi
   return { def, envs, components: await loadComponents(workspaceRoot) };
 }
 
+/**
+ * Per environment, the declarations of the release each colour holds (the
+ * deploy history's); a colour holding nothing recorded is served as the
+ * workspace declares its components.
+ */
+export type HeldDeclarations = Readonly<Record<string, Partial<Record<Color, readonly RuntimeDeclaration[]>>>>;
+
 /** `colors` holds each environment's active colour; an environment missing from it is blue (the seed's default). */
-export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<string, Color>> = {}): EdgeModel {
+export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<string, Color>> = {}, held: HeldDeclarations = {}): EdgeModel {
   const { def, envs } = inputs;
-  const routed = inputs.components.filter((c): c is ComponentDeclaration & { edge: NonNullable<ComponentDeclaration['edge']> } => c.edge !== null);
+  const routed = routedOf(inputs.components);
   checkRoutes(routed);
   for (const env of envs) checkEnvOnEdge(def, env);
   if (def.host === 'local') checkLocalAddresses(def, envs);
@@ -141,7 +158,7 @@ export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<strin
 
   const tenants: EdgeTenant[] = def.topology === 'multi-instance'
     ? [labTenant(def, routed)]
-    : envs.map((env) => envTenant(env, routed, colors[env.name] ?? 'blue'));
+    : envs.map((env) => envTenant(env, colors[env.name] ?? 'blue', (col) => held[env.name]?.[col] ?? inputs.components));
   const sites: EdgeSite[] = def.sites.map((s) => ({
     name: s.name,
     backend: `${s.name}_backend`,
@@ -161,28 +178,35 @@ export function buildEdgeModel(inputs: EdgeInputs, colors: Readonly<Record<strin
     https: def.https ? { port: def.https.port, addresses: def.https.addresses, certDir: def.https.certDir } : undefined,
     acme: def.acme ? splitHostPort(def.acme.server) : undefined,
     runtime: def.runtime,
-    routes: routed.map((c) => ({ backend: c.edge.backend, prefixes: c.edge.prefixes, suffixes: c.edge.suffixes, suffixUnder: c.edge.suffixUnder })),
     tenants,
     sites,
   };
 }
 
-type Routed = ComponentDeclaration & { edge: NonNullable<ComponentDeclaration['edge']> };
+type Routed = RuntimeDeclaration & { edge: NonNullable<RuntimeDeclaration['edge']> };
 
-function envTenant(env: Environment, components: Routed[], color: Color): EdgeTenant {
+function routedOf(components: readonly RuntimeDeclaration[]): Routed[] {
+  return components.filter((c): c is Routed => c.edge !== null);
+}
+
+function envTenant(env: Environment, color: Color, holds: (c: Color) => readonly RuntimeDeclaration[]): EdgeTenant {
   const tls = new URL(env.publicUrl).protocol === 'https:';
+  const components = routedOf(holds(color));
+  // The release the colour holds was checked when it was built, against the declarations of its day; check it as a set again.
+  checkRoutes(components);
   const pools = components.map((c): EdgePool => {
     const servers: EdgeServer[] = [];
     for (const backup of [false, true]) {
       for (const col of COLORS) {
-        const { host, port } = slotEndpoint(env, c, col);
+        // A component the colour's release lacks has no slot there: its server stays on the active release's address and fails its check.
+        const { host, port } = slotEndpoint(env, holds(col).find((d) => d.name === c.name) ?? c, col);
         const serving = backup ? col === otherColor(color) : col === color;
         servers.push({ name: serverName(col, backup), host, port, backup, disabled: !serving, cookie: c.edge.sticky ? serverName(col, backup) : undefined });
       }
     }
     return pool(env.name, c, tls, servers);
   });
-  return { name: env.name, hosts: env.publicHosts, color, tls, pools, defaultPool: defaultPool(env.name, components) };
+  return { name: env.name, hosts: env.publicHosts, color, tls, pools, routes: tenantRoutes(env.name, components), defaultPool: defaultPool(env.name, components) };
 }
 
 function labTenant(def: EdgeDefinition, components: Routed[]): EdgeTenant {
@@ -194,7 +218,13 @@ function labTenant(def: EdgeDefinition, components: Routed[]): EdgeTenant {
     });
     return pool('lab', c, false, servers);
   });
-  return { name: 'lab', hosts: lab.hosts, tls: false, pools, defaultPool: defaultPool('lab', components) };
+  return { name: 'lab', hosts: lab.hosts, tls: false, pools, routes: tenantRoutes('lab', components), defaultPool: defaultPool('lab', components) };
+}
+
+function tenantRoutes(tenant: string, components: Routed[]): EdgeRoute[] {
+  return components
+    .filter((c) => c.edge.prefixes.length || c.edge.suffixes.length)
+    .map((c) => ({ pool: poolName(tenant, c.edge.backend), prefixes: c.edge.prefixes, suffixes: c.edge.suffixes, suffixUnder: c.edge.suffixUnder }));
 }
 
 function pool(tenant: string, c: Routed, tls: boolean, servers: EdgeServer[]): EdgePool {

@@ -121,7 +121,7 @@ function frontendSection(m: EdgeModel): string[] {
   for (const s of m.sites) lines.push(`  acl site_${s.name} ${hostMatch(s.hosts)}`);
   const tlsHosts = [...m.tenants.filter((t) => t.tls).flatMap((t) => t.hosts), ...m.sites.filter((s) => s.tls).flatMap((s) => s.hosts)].sort();
   if (m.https && tlsHosts.length) lines.push(`  acl tls_host ${hostMatch(tlsHosts)}`);
-  for (const r of m.routes) lines.push(...routeAcls(r));
+  for (const t of m.tenants) for (const r of t.routes) lines.push(...routeAcls(r));
 
   if (m.https) {
     lines.push('  http-request set-header X-Forwarded-Proto https if { ssl_fc }', '  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }');
@@ -132,7 +132,7 @@ function frontendSection(m: EdgeModel): string[] {
 
   if (m.acme) lines.push('  use_backend letsencrypt_backend if acme_challenge');
   for (const s of m.sites) lines.push(`  use_backend ${s.backend} if site_${s.name}`);
-  for (const t of m.tenants) lines.push(...tenantRules(m.routes, t));
+  for (const t of m.tenants) lines.push(...tenantRules(t));
   lines.push('  default_backend default_503');
   return lines;
 }
@@ -144,24 +144,25 @@ function hostMatch(hosts: string[]): string {
 
 function routeAcls(r: EdgeRoute): string[] {
   const out: string[] = [];
+  const acl = `route_${r.pool}`;
   const prefixes = r.prefixes.map((p) => p.replace(/\/+$/, ''));
   // `path_beg /api/v1` alone would also claim /api/v1x: match the exact path or the path under it.
   const exact = prefixes.filter((p) => p !== '');
-  if (exact.length) out.push(`  acl route_${r.backend} path ${exact.join(' ')}`);
-  if (prefixes.length) out.push(`  acl route_${r.backend} path_beg ${prefixes.map((p) => `${p}/`).join(' ')}`);
+  if (exact.length) out.push(`  acl ${acl} path ${exact.join(' ')}`);
+  if (prefixes.length) out.push(`  acl ${acl} path_beg ${prefixes.map((p) => `${p}/`).join(' ')}`);
   if (r.suffixes.length) {
-    out.push(`  acl route_${r.backend}_suffix path_end ${r.suffixes.join(' ')}`);
-    if (r.suffixUnder) out.push(`  acl route_${r.backend}_under path_beg ${r.suffixUnder}`);
+    out.push(`  acl ${acl}_suffix path_end ${r.suffixes.join(' ')}`);
+    if (r.suffixUnder) out.push(`  acl ${acl}_under path_beg ${r.suffixUnder}`);
   }
   return out;
 }
 
-function tenantRules(routes: EdgeRoute[], t: EdgeTenant): string[] {
+function tenantRules(t: EdgeTenant): string[] {
   const out: string[] = [];
-  for (const r of routes) {
-    const pool = t.pools.find((p) => p.name === `${t.name}_${r.backend}`)!;
-    if (r.prefixes.length) out.push(`  use_backend ${pool.name} if host_${t.name} route_${r.backend}`);
-    if (r.suffixes.length) out.push(`  use_backend ${pool.name} if host_${t.name}${r.suffixUnder ? ` route_${r.backend}_under` : ''} route_${r.backend}_suffix`);
+  for (const r of t.routes) {
+    const acl = `route_${r.pool}`;
+    if (r.prefixes.length) out.push(`  use_backend ${r.pool} if host_${t.name} ${acl}`);
+    if (r.suffixes.length) out.push(`  use_backend ${r.pool} if host_${t.name}${r.suffixUnder ? ` ${acl}_under` : ''} ${acl}_suffix`);
   }
   if (t.defaultPool) out.push(`  use_backend ${t.defaultPool} if host_${t.name}`);
   return out;

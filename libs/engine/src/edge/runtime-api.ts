@@ -52,6 +52,32 @@ export function parseServersState(text: string): ServerRuntimeState[] {
   });
 }
 
+/** What a server answered so far (`show stat`): every HTTP answer, and the failed ones — 5xx, broken responses, refused connections. */
+export interface ServerTraffic {
+  responses: number;
+  errors: number;
+}
+
+/** `backend/server` → its traffic counters, from `show stat` (CSV); counters only grow while the worker lives. */
+export function parseServerTraffic(csv: string): Map<string, ServerTraffic> {
+  const lines = csv.split('\n').filter(Boolean);
+  const head = lines[0]?.replace(/^# /, '').split(',') ?? [];
+  const col = (name: string) => head.indexOf(name);
+  const answers = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'].map(col);
+  const failures = [col('hrsp_5xx'), col('eresp'), col('econ')];
+  const [px, sv] = [col('pxname'), col('svname')];
+  if (px < 0 || sv < 0 || [...answers, ...failures].some((i) => i < 0)) throw new VezaError('unexpected "show stat" answer: no HTTP answer counters', 'check the HAProxy version (2.6 expected)', 'EDGE_RUNTIME');
+  const sum = (f: string[], cols: number[]) => cols.reduce((n, i) => n + Number(f[i] || 0), 0);
+  const out = new Map<string, ServerTraffic>();
+  for (const l of lines.slice(1)) {
+    const f = l.split(',');
+    if (f[sv] === 'FRONTEND' || f[sv] === 'BACKEND') continue;
+    // eresp and econ are failures with no HTTP answer behind them: count them as answers too, so the ratio stays ≤ 1.
+    out.set(`${f[px]}/${f[sv]}`, { responses: sum(f, answers) + Number(f[col('eresp')] || 0) + Number(f[col('econ')] || 0), errors: sum(f, failures) });
+  }
+  return out;
+}
+
 /** Current sessions per `backend/server` from `show stat` (CSV). */
 export function parseCurrentSessions(csv: string): Map<string, number> {
   const lines = csv.split('\n').filter(Boolean);

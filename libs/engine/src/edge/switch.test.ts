@@ -11,6 +11,7 @@ import type { EdgeHost } from './edge-host';
 import { createLocalEdgeHost } from './local-edge-host';
 import { renderHaproxyConfig } from './render';
 import { switchColor, type SwitchOptions } from './switch';
+import { describeSwitchStep } from './plan';
 import { readSwitchLog } from './switch-log';
 import { createEdgeWorkspace, startBackends, type Backends, type EdgeFixture, type FixtureEnv } from './testing/edge-fixture';
 
@@ -235,7 +236,8 @@ test('dry-run prints the diff and the runtime commands and changes nothing', asy
   const cfg = await w.host.readConfig();
   const res = await w.switchTo(ALPHA, 'green', { dryRun: true });
   assert.equal(res.applied, 'none');
-  const plan = res.plan.join('\n');
+  assert.deepEqual(res.plan.map((s) => s.kind), ['write-file', 'runtime', 'drain', 'runtime']);
+  const plan = res.plan.flatMap(describeSwitchStep).join('\n');
   assert.match(plan, /^-  server green 127\.79\.1\.11:18601 cookie green disabled$/m);
   assert.match(plan, /^\+  server green 127\.79\.1\.11:18601 cookie green$/m);
   assert.match(plan, /runtime: set server alpha_backend_api\/green state ready/);

@@ -11,10 +11,11 @@ import { unifiedDiff } from './diff';
 import type { EdgeHost } from './edge-host';
 import { withEdgeLock } from './edge-lock';
 import { describeProbe, probeColor } from './health';
-import { activeColors, renderLive } from './live';
+import { readLiveState, renderLive } from './live';
 import { loadEdgeInputs } from './model';
 import { openEdgeHost } from './open-host';
 import type { EdgeRenderer } from './render';
+import { describeSwitchStep, type SwitchStep } from './plan';
 import { recordSwitch } from './switch-log';
 
 /**
@@ -56,7 +57,7 @@ export interface SwitchResult {
   /** How the running edge was changed; `none` on a dry-run. */
   applied: 'runtime' | 'reload' | 'none';
   /** On a dry-run: the config diff and the commands a real switch would run. */
-  plan: string[];
+  plan: SwitchStep[];
 }
 
 export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
@@ -76,13 +77,15 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
   }
 
   const run = async (): Promise<SwitchResult> => {
-    const colors = await activeColors(host, inputs);
-    const from = colors[envName]!;
-    const { model, text } = renderLive(inputs, { ...colors, [envName]: color }, renderer);
+    const recorded = await readLiveState(host, inputs);
+    const from = recorded.colors[envName]!;
+    const { model, text } = renderLive(inputs, recorded, { env: envName, color }, renderer);
+    // Probed as the release the colour holds declares its health paths: after a fast rollback that is not the workspace's.
+    const probed = recorded.held[envName]?.[color] ?? inputs.components;
     // Independent checks and reads, concurrently: they are most of a switch's latency.
     const [, probes, live, current] = await Promise.all([
       proveConfig(host, text, log, !opts.dryRun),
-      probeColor(host, env, inputs.components, color),
+      probeColor(host, env, probed, color),
       host.readConfig(),
       status.running ? readServerStates(host) : undefined,
     ]);
@@ -103,7 +106,7 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
     const targets = tenantTargets(model, envName);
     const plan = opts.dryRun ? describePlan(host, live, text, strategy, targets, current) : [];
     if (opts.dryRun) {
-      for (const line of plan) log.info(line);
+      for (const line of plan.flatMap(describeSwitchStep)) log.info(line);
       return { env: envName, edge: inputs.def.name, from, to: color, applied: 'none', plan };
     }
 
@@ -133,22 +136,20 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
 
 function chooseStrategy(preferred: 'runtime' | 'reload', live: string, next: string, log: Logger): 'runtime' | 'reload' {
   if (preferred === 'runtime' && !onlyServerStatesDiffer(live, next)) {
-    log.info('the config changed beyond server states (new declarations since the last bootstrap): applying by reload');
+    log.info('the config changes beyond server states (the releases declare other checks, routes or ports, or the edge file changed): applying by reload');
     return 'reload';
   }
   return preferred;
 }
 
-function describePlan(host: EdgeHost, live: string, text: string, strategy: 'runtime' | 'reload', targets: ServerTarget[], current: Map<string, ServerRuntimeState> | undefined): string[] {
-  const plan = [`write ${host.configPath} (backup: ${host.configPath}.bak)`];
+function describePlan(host: EdgeHost, live: string, text: string, strategy: 'runtime' | 'reload', targets: ServerTarget[], current: Map<string, ServerRuntimeState> | undefined): SwitchStep[] {
   const diff = unifiedDiff(live, text, { before: `${host.configPath} (live)`, after: `${host.configPath} (new)` });
-  if (diff) plan.push(diff);
-  if (!current) plan.push('the edge is not running: bootstrap it first');
-  else if (strategy === 'reload') plan.push('reload HAProxy through its master socket');
-  else {
-    const { first, afterDrain } = runtimeCommands(current, targets);
-    plan.push(...first.map((c) => `runtime: ${c}`), ...(afterDrain.length ? ['wait until the retiring servers hold no sessions'] : []), ...afterDrain.map((c) => `runtime: ${c}`));
-  }
+  const plan: SwitchStep[] = [{ kind: 'write-file', path: host.configPath, diff, backup: `${host.configPath}.bak` }];
+  if (!current) return [...plan, { kind: 'note', text: 'the edge is not running: bootstrap it first' }];
+  if (strategy === 'reload') return [...plan, { kind: 'reload' }];
+  const { first, afterDrain } = runtimeCommands(current, targets);
+  plan.push({ kind: 'runtime', commands: first });
+  if (afterDrain.length) plan.push({ kind: 'drain' }, { kind: 'runtime', commands: afterDrain });
   return plan;
 }
 

@@ -1,4 +1,4 @@
-import type { ComponentDeclaration } from '../config/component';
+import type { RuntimeDeclaration } from '../config/component';
 import type { Environment } from '../config/environment';
 import type { Color } from '../config/names';
 
@@ -32,7 +32,7 @@ export function localAddress(env: Pick<Environment, 'local' | 'name'>, role: key
 }
 
 /** host:port the edge uses to reach a component's slot of one colour. */
-export function slotEndpoint(env: Environment, c: ComponentDeclaration, color: Color): { host: string; port: number } {
+export function slotEndpoint(env: Environment, c: RuntimeDeclaration, color: Color): { host: string; port: number } {
   if (env.driver === 'local') return { host: localAddress(env, color), port: c.run.port };
   const suffix = env.incus?.dnsSuffix ?? 'incus';
   return { host: `${slotName(env, c.name, color)}.${suffix}`, port: c.run.port };

@@ -13,6 +13,8 @@ export interface Command {
   env?: Record<string, string>;
   input?: string | Uint8Array;
   timeoutMs?: number;
+  /** Run with exactly `env` and nothing of this process's environment (which may hold secrets the command must not see). */
+  cleanEnv?: boolean;
   /** Why this command runs; shown in plans and errors. */
   description?: string;
 }
@@ -52,7 +54,7 @@ export function createProcessRunner(): ProcessRunner {
       const res = await execa(file, args, {
         cwd: cmd.cwd,
         env: cmd.env,
-        extendEnv: true,
+        extendEnv: !cmd.cleanEnv,
         input: cmd.input,
         timeout: cmd.timeoutMs,
         reject: false,

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { componentSchema, runtimeDeclaration } from '../config/component';
 import {
   buildReleaseManifest, parseReleaseManifest, releaseManifestCoords, releaseManifestPath, releaseManifestRef,
   serializeReleaseManifest, type PackagedComponent,
@@ -79,4 +80,18 @@ test('parsing names the source and the key of every problem', () => {
   } catch (e) {
     assert.match((e as { hint: string }).hint, /publish the release again/);
   }
+});
+
+test('a manifest carries each component\'s declarations as built, and reads back the older ones without them', () => {
+  const api = runtimeDeclaration(componentSchema.parse({
+    name: 'veza-api', build: { preset: 'go', binaries: ['veza-api'] },
+    run: { command: ['./veza-api'], port: 8080, health: '/api/v1/health', needs: ['ca-certificates'] },
+    edge: { backend: 'backend_api', prefixes: ['/api/v1'], sticky: true },
+  }));
+  const m = buildReleaseManifest(SHA, [{ ...packaged('veza-api'), declaration: api }, packaged('veza-web')], { owner: 'talas', createdAt: CREATED });
+  const read = parseReleaseManifest(serializeReleaseManifest(m), 'release.json');
+  assert.deepEqual(read.components['veza-api']!.declaration, api, 'run, checks, routes and OS needs travel with the release');
+  assert.equal('build' in read.components['veza-api']!.declaration!, false, 'how it was built is not part of how it runs');
+  assert.equal(read.components['veza-web']!.declaration, undefined, 'a manifest published before declarations were recorded still parses');
+  assert.throws(() => buildReleaseManifest(SHA, [{ ...packaged('veza-web'), declaration: api }], { owner: 'talas', createdAt: CREATED }), /declaration given for veza-web is veza-api's/);
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { runtimeDeclarationSchema, type RuntimeDeclaration } from '../config/component';
 import { PATTERNS, validate } from '../config/names';
 import { VezaError } from '../log/errors';
 import { validateCoords, validateSha256, type ArtifactCoords } from '../registry/coords';
@@ -32,6 +33,8 @@ const componentSchema = z.strictObject({
   file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/, 'must be a plain file name'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters'),
   size: z.number().int().nonnegative(),
+  /** How the component runs, is checked and routed at this release; absent from manifests published before it was recorded. */
+  declaration: runtimeDeclarationSchema.optional(),
 });
 
 export const releaseManifestSchema = z.strictObject({
@@ -59,6 +62,8 @@ export interface PackagedComponent {
   file: string;
   sha256: string;
   size: number;
+  /** What component.json declared when the artifact was built. */
+  declaration?: RuntimeDeclaration;
 }
 
 export interface BuildOptions {
@@ -80,7 +85,8 @@ export function buildReleaseManifest(sha: string, components: PackagedComponent[
     const coords = validateCoords({ owner, package: c.package, version: c.version, file: c.file }, true);
     validateSha256(c.sha256, name);
     if (!Number.isSafeInteger(c.size) || c.size < 0) throw new VezaError(`invalid size ${c.size} for ${name}`, 'package the component again', 'BAD_RELEASE');
-    out[name] = { ...coords, sha256: c.sha256, size: c.size };
+    if (c.declaration && c.declaration.name !== name) throw new VezaError(`the declaration given for ${name} is ${c.declaration.name}'s`, 'this is a bug in the caller: pass each component its own declaration', 'BAD_RELEASE');
+    out[name] = { ...coords, sha256: c.sha256, size: c.size, ...(c.declaration ? { declaration: c.declaration } : {}) };
   }
   return {
     schema: 1,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { runtimeDeclarationSchema, type RuntimeDeclaration } from '../config/component';
 import { PATTERNS, otherColor, validate, type Color } from '../config/names';
 import { VezaError } from '../log/errors';
 import { validateCoords, validateSha256 } from '../registry/coords';
@@ -38,6 +39,13 @@ const historyEntrySchema = z.object({
   /** Where the release manifest is published and its sha256: what a full rollback redeploys from. */
   manifest: manifestRefSchema,
   outcome: z.enum(['deploying', 'active', 'failed', 'rolled-back']),
+  /**
+   * How the release's components run and are routed (its manifest's
+   * declarations): the edge renders each colour's servers, and the active
+   * colour's checks and routes, from what the colour holds. Absent in entries
+   * written before it was recorded; the workspace's declarations stand in.
+   */
+  declarations: z.array(runtimeDeclarationSchema).optional(),
 });
 
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
@@ -53,6 +61,7 @@ export interface ReleaseRecord {
   color: Color;
   actor: string;
   manifest: ReleaseManifestRef;
+  declarations?: RuntimeDeclaration[];
   time?: Date;
 }
 
@@ -198,6 +207,7 @@ function toEntry(rec: ReleaseRecord, outcome: HistoryEntry['outcome']): HistoryE
     actor: rec.actor,
     manifest: { ...validateCoords(rec.manifest, true), sha256: validateSha256(rec.manifest.sha256, 'the release manifest') },
     outcome,
+    ...(rec.declarations ? { declarations: rec.declarations } : {}),
   };
 }
 

@@ -43,14 +43,14 @@ test('every edge and environment picks the component up: its pool per environmen
   const before = rendered(tree);
   generateComponent(tree, { name: 'demo-svc', kind: 'node', port: 8090, routes: '/demo' });
   const after = rendered(tree);
-  for (const cfg of [after['local-edge'], after['veza-haproxy'], after['veza-lab']]) {
-    assert.match(cfg, /acl route_demo_svc_pool path \/demo\n/);
-    assert.match(cfg, /acl route_demo_svc_pool path_beg \/demo\/\n/);
+  for (const [edge, tenant] of [['local-edge', 'local'], ['veza-haproxy', 'staging'], ['veza-haproxy', 'prod'], ['veza-lab', 'lab']] as const) {
+    assert.match(after[edge], new RegExp(`acl route_${tenant}_demo_svc_pool path /demo\n`));
+    assert.match(after[edge], new RegExp(`acl route_${tenant}_demo_svc_pool path_beg /demo/\n`));
   }
-  assert.match(after['local-edge'], /use_backend local_demo_svc_pool if host_local route_demo_svc_pool\n/);
+  assert.match(after['local-edge'], /use_backend local_demo_svc_pool if host_local route_local_demo_svc_pool\n/);
   assert.match(after['local-edge'], /backend local_demo_svc_pool\n[\s\S]*?server blue 127\.77\.1\.10:8090\n/);
   for (const env of ['staging', 'prod']) {
-    assert.match(after['veza-haproxy'], new RegExp(`use_backend ${env}_demo_svc_pool if host_${env} route_demo_svc_pool\\n`));
+    assert.match(after['veza-haproxy'], new RegExp(`use_backend ${env}_demo_svc_pool if host_${env} route_${env}_demo_svc_pool\\n`));
     assert.match(after['veza-haproxy'], new RegExp(`backend ${env}_demo_svc_pool\\n[\\s\\S]*?http-check send meth GET uri /demo/health\\n`));
   }
   // Nothing else moved: every other section (the pools of the other components above all) renders as before.

@@ -44,7 +44,7 @@ test('the edge gives a new environment its Host ACL and its own pool for every c
   for (const pool of ['backend_api', 'stream_pool', 'web_pool']) {
     assert.match(cfg, new RegExp(`\\nbackend dev2_${pool}\\n`));
   }
-  assert.match(cfg, /use_backend dev2_backend_api if host_dev2 route_backend_api\n/);
+  assert.match(cfg, /use_backend dev2_backend_api if host_dev2 route_dev2_backend_api\n/);
   assert.match(cfg, /use_backend dev2_web_pool if host_dev2\n/);
   assert.match(cfg, /backend dev2_backend_api\n[\s\S]*?server blue 127\.77\.2\.10:8080 cookie blue\n/);
 });

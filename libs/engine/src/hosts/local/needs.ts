@@ -1,4 +1,4 @@
-import type { ComponentDeclaration } from '../../config/component';
+import type { RuntimeDeclaration } from '../../config/component';
 import { VezaError } from '../../log/errors';
 import type { Command, ProcessRunner } from '../../ports/process';
 
@@ -18,7 +18,7 @@ export function notInstalled(packages: readonly string[], stdout: string): strin
   return packages.filter((p) => !installed.has(p));
 }
 
-export async function checkLocalNeeds(components: ComponentDeclaration[], runner: ProcessRunner): Promise<void> {
+export async function checkLocalNeeds(components: RuntimeDeclaration[], runner: ProcessRunner): Promise<void> {
   const packages = [...new Set(components.flatMap((c) => c.run.needs))].sort();
   if (packages.length === 0) return;
   // Exit 1 just means "some package is unknown": the output still lists the known ones.

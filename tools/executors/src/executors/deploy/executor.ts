@@ -7,11 +7,15 @@ export interface DeployExecutorOptions {
   sha?: string;
   dryRun?: boolean;
   json?: boolean;
+  bake?: number;
 }
 
 export default async function deployExecutor(options: DeployExecutorOptions, context: ExecutorContext): Promise<{ success: boolean }> {
   return runExecutor(context, async (log) => {
-    await deploy({ workspaceRoot: context.root, env: options.env, sha: options.sha, dryRun: options.dryRun, json: options.json, publishedOnly: !packagesInRun(context), log });
+    await deploy({
+      workspaceRoot: context.root, env: options.env, sha: options.sha, dryRun: options.dryRun, json: options.json, bake: options.bake,
+      publishedOnly: !packagesInRun(context), log,
+    });
   }, { json: options.json });
 }
 
