@@ -7,7 +7,8 @@ import { copyRepository } from '../e2e/support/copy';
 /**
  * The task graph stays exact across languages: a change to one component's
  * dependency lock file or code makes that component, and nothing else,
- * affected — so CI's `nx affected -t publish` rebuilds only it.
+ * affected — as CI's release (infra-deploy:release), which diffs the same
+ * inputs against the previous release, rebuilds only it.
  */
 test('a go.sum-only, Cargo.lock-only or apps/veza-web change affects exactly that component', async (t) => {
   const repo = await copyRepository(t, { subnet: '127.79.9', port: 18409 });

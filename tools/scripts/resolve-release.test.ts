@@ -16,14 +16,12 @@ const BEFORE = 'fedcba9876543210fedcba9876543210fedcba98';
 
 const vars = (event: string, ref: string, sha = SHA) => ({ GITHUB_EVENT_NAME: event, GITHUB_REF: ref, GITHUB_SHA: sha });
 
-test('each deploying trigger resolves to its environment, sha and affected base', () => {
-  assert.deepEqual(resolveCiRelease(vars('push', 'refs/heads/main'), { before: BEFORE }, ENVS), { env: 'staging', sha: SHA, base: BEFORE });
-  // A new tag's `before` is all zeros: no base, the workflow falls back to the sha's parent.
-  assert.deepEqual(resolveCiRelease(vars('push', 'refs/tags/v1.2.0'), { before: '0'.repeat(40) }, ENVS), { env: 'prod', sha: SHA, base: '' });
-  assert.deepEqual(resolveCiRelease(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'prod', release_sha: BEFORE } }, ENVS), { env: 'prod', sha: BEFORE, base: '' });
-  assert.deepEqual(resolveCiRelease(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'staging', release_sha: '' } }, ENVS), { env: 'staging', sha: SHA, base: '' });
-  assert.deepEqual(resolveCiRelease(vars('push', 'refs/heads/main'), { before: 'not-a-sha; rm -rf /' }, ENVS).base, '');
-  assert.equal(formatOutputs({ env: 'prod', sha: SHA, base: '' }), `env=prod\nsha=${SHA}\nbase=\n`);
+test('each deploying trigger resolves to its environment and sha', () => {
+  assert.deepEqual(resolveCiRelease(vars('push', 'refs/heads/main'), { before: BEFORE }, ENVS), { env: 'staging', sha: SHA });
+  assert.deepEqual(resolveCiRelease(vars('push', 'refs/tags/v1.2.0'), { before: '0'.repeat(40) }, ENVS), { env: 'prod', sha: SHA });
+  assert.deepEqual(resolveCiRelease(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'prod', release_sha: BEFORE } }, ENVS), { env: 'prod', sha: BEFORE });
+  assert.deepEqual(resolveCiRelease(vars('workflow_dispatch', 'refs/heads/main'), { inputs: { env: 'staging', release_sha: '' } }, ENVS), { env: 'staging', sha: SHA });
+  assert.equal(formatOutputs({ env: 'prod', sha: SHA }), `env=prod\nsha=${SHA}\n`);
 });
 
 test('pull requests, other refs and bad input are refused by the engine', () => {
@@ -80,9 +78,9 @@ test('main reads the environment files and the event payload of the run; a dispa
     await fs.writeFile(event, JSON.stringify({ inputs }));
     return main({ ...vars('workflow_dispatch', 'refs/heads/main', runSha), GITHUB_EVENT_PATH: event }, ROOT, repo, createProcessRunner());
   };
-  assert.equal(await dispatch({ env: 'prod', release_sha: c.onMain }), `env=prod\nsha=${c.onMain}\nbase=\n`);
-  assert.equal(await dispatch({ env: 'prod', release_sha: c.tagged }), `env=prod\nsha=${c.tagged}\nbase=\n`);
-  assert.equal(await dispatch({ env: 'staging' }), `env=staging\nsha=${c.onMain}\nbase=\n`);
+  assert.equal(await dispatch({ env: 'prod', release_sha: c.onMain }), `env=prod\nsha=${c.onMain}\n`);
+  assert.equal(await dispatch({ env: 'prod', release_sha: c.tagged }), `env=prod\nsha=${c.tagged}\n`);
+  assert.equal(await dispatch({ env: 'staging' }), `env=staging\nsha=${c.onMain}\n`);
   await assert.rejects(dispatch({ env: 'prod', release_sha: c.feature }), new RegExp(`commit ${c.feature} is neither on main .* nor tagged v\\*`));
   // Dispatched from the feature branch with no release_sha: the run's own commit is held to the same bar.
   await assert.rejects(dispatch({ env: 'staging' }, c.feature), /is neither on main/);
@@ -100,7 +98,7 @@ test('as a CLI: outputs for $GITHUB_OUTPUT on stdout; a refusal is one line on s
     cwd: ROOT,
     env: { PATH: process.env.PATH, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.base.json'), GITHUB_EVENT_PATH: event, ...env },
   });
-  assert.deepEqual(await run(vars('push', 'refs/heads/main')), { stdout: `env=staging\nsha=${SHA}\nbase=${BEFORE}\n`, stderr: '' });
+  assert.deepEqual(await run(vars('push', 'refs/heads/main')), { stdout: `env=staging\nsha=${SHA}\n`, stderr: '' });
   await assert.rejects(run(vars('pull_request', 'refs/pull/1/merge')), (e: { code: number; stdout: string; stderr: string }) => {
     assert.equal(e.code, 1);
     assert.equal(e.stdout, '');

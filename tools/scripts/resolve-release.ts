@@ -2,8 +2,8 @@
  * The `resolve` job of .forgejo/workflows/deploy.yml (seed 000): which
  * environment and release sha this run deploys, decided by the engine's own
  * resolveRelease from the Actions variables (GITHUB_EVENT_NAME, GITHUB_REF,
- * GITHUB_SHA) and the event payload at GITHUB_EVENT_PATH. Prints `env=`,
- * `sha=` and `base=` lines for $GITHUB_OUTPUT; anything that does not deploy
+ * GITHUB_SHA) and the event payload at GITHUB_EVENT_PATH. Prints `env=`
+ * and `sha=` lines for $GITHUB_OUTPUT; anything that does not deploy
  * is refused with one line on stderr and exit 1. A manual dispatch deploys
  * only a commit on main or one tagged `v*` (the checkout must have the full
  * history and tags).
@@ -14,10 +14,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Environment } from '@veza/engine/config/environment';
 import { loadWorkspace } from '@veza/engine/config/workspace';
-import { PATTERNS } from '@veza/engine/config/names';
 import { describeError, VezaError } from '@veza/engine/log/errors';
 import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
-import { resolveRelease, triggerFromActions } from '@veza/engine/release/resolve';
+import { resolveRelease, triggerFromActions, type ResolvedRelease } from '@veza/engine/release/resolve';
 
 const WORKSPACE_ROOT = join(__dirname, '..', '..');
 
@@ -30,25 +29,12 @@ export function ciEnvironments(envs: { name: string; registry: Environment['regi
   return envs.filter((e) => e.registry.url.startsWith('https://')).map((e) => e.name).sort();
 }
 
-export interface CiRelease {
-  env: string;
-  sha: string;
-  /** What `nx affected` compares against; empty when the trigger names no earlier commit. */
-  base: string;
+export function resolveCiRelease(vars: NodeJS.ProcessEnv, payload: unknown, envs: readonly string[]): ResolvedRelease {
+  return resolveRelease(triggerFromActions(vars, payload), envs);
 }
 
-// A push that creates a ref (a new tag or branch) reports this as its `before`.
-const NO_COMMIT = /^0{40}$/;
-
-export function resolveCiRelease(vars: NodeJS.ProcessEnv, payload: unknown, envs: readonly string[]): CiRelease {
-  const release = resolveRelease(triggerFromActions(vars, payload), envs);
-  const before = (payload as { before?: unknown } | null)?.before;
-  const base = vars.GITHUB_EVENT_NAME === 'push' && typeof before === 'string' && PATTERNS.sha.test(before) && !NO_COMMIT.test(before) ? before : '';
-  return { ...release, base };
-}
-
-export function formatOutputs(r: CiRelease): string {
-  return `env=${r.env}\nsha=${r.sha}\nbase=${r.base}\n`;
+export function formatOutputs(r: ResolvedRelease): string {
+  return `env=${r.env}\nsha=${r.sha}\n`;
 }
 
 function readPayload(path: string | undefined): unknown {

@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Installs what the pipeline and its tests need on a fresh Debian machine,
 # idempotently: each step checks before it acts, so a second run is quick.
+#
+# --deploy-only: what the engine needs to deploy a published release (CI's
+# deploy job on the Incus host): no Go, Rust, C toolchain, module or crate
+# download, nor the local tiers' HAProxy, PostgreSQL and shellcheck.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+deploy_only=false
+case "${1:-}" in
+  '') ;;
+  --deploy-only) deploy_only=true ;;
+  *) log "unknown option $1 — run it bare (everything the pipeline and its tests need) or with --deploy-only"; exit 2 ;;
+esac
+
 need_apt=()
-command -v haproxy >/dev/null || need_apt+=(haproxy)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v runuser >/dev/null || need_apt+=(util-linux)
-command -v shellcheck >/dev/null || need_apt+=(shellcheck)
-[ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
-# The Rust stream server links statically against glibc when the musl target
-# is not installed (+crt-static): that needs a C linker and libc.a.
-command -v cc >/dev/null || need_apt+=(gcc)
-[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
+if ! $deploy_only; then
+  command -v haproxy >/dev/null || need_apt+=(haproxy)
+  command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+  [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+  # The Rust stream server links statically against glibc when the musl target
+  # is not installed (+crt-static): that needs a C linker and libc.a.
+  command -v cc >/dev/null || need_apt+=(gcc)
+  [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -34,21 +47,24 @@ fi
 # not installed, and every gap is listed at the end.
 missing=()
 version_at_least() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
-go_want=$(sed -n 's/^go \([0-9.]*\).*/\1/p' apps/veza-api/go.mod)
-go_have=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || true
-if [ -z "$go_have" ]; then
-  missing+=("Go >= $go_want (apps/veza-api/go.mod): no go on PATH — install the official Go tarball (e.g. into /usr/local/go) and add its bin/ to PATH")
-elif ! version_at_least "$go_have" "$go_want"; then
-  missing+=("Go >= $go_want (apps/veza-api/go.mod): found $go_have on PATH — install a newer Go and put it first on PATH")
-fi
-cargo_bin=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
-rust_want=$(sed -n 's/^rust-version = "\([0-9.]*\)"/\1/p' apps/veza-stream/Cargo.toml)
-rust_have=$("$(dirname "$cargo_bin")/rustc" --version 2>/dev/null | awk '{print $2}') || true
-if [ ! -x "$cargo_bin" ] || [ -z "$rust_have" ]; then
-  missing+=("Rust >= $rust_want (apps/veza-stream/Cargo.toml): no cargo on PATH or in ~/.cargo/bin — install it with rustup")
-elif ! version_at_least "$rust_have" "$rust_want"; then
-  missing+=("Rust >= $rust_want (apps/veza-stream/Cargo.toml): found rustc $rust_have — run: rustup update stable")
-fi
+check_toolchains() {
+  go_want=$(sed -n 's/^go \([0-9.]*\).*/\1/p' apps/veza-api/go.mod)
+  go_have=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || true
+  if [ -z "$go_have" ]; then
+    missing+=("Go >= $go_want (apps/veza-api/go.mod): no go on PATH — install the official Go tarball (e.g. into /usr/local/go) and add its bin/ to PATH")
+  elif ! version_at_least "$go_have" "$go_want"; then
+    missing+=("Go >= $go_want (apps/veza-api/go.mod): found $go_have on PATH — install a newer Go and put it first on PATH")
+  fi
+  cargo_bin=$(command -v cargo || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
+  rust_want=$(sed -n 's/^rust-version = "\([0-9.]*\)"/\1/p' apps/veza-stream/Cargo.toml)
+  rust_have=$("$(dirname "$cargo_bin")/rustc" --version 2>/dev/null | awk '{print $2}') || true
+  if [ ! -x "$cargo_bin" ] || [ -z "$rust_have" ]; then
+    missing+=("Rust >= $rust_want (apps/veza-stream/Cargo.toml): no cargo on PATH or in ~/.cargo/bin — install it with rustup")
+  elif ! version_at_least "$rust_have" "$rust_want"; then
+    missing+=("Rust >= $rust_want (apps/veza-stream/Cargo.toml): found rustc $rust_have — run: rustup update stable")
+  fi
+}
+$deploy_only || check_toolchains
 
 # Debian's haproxy package starts a system service on :80; the pipeline runs
 # its own HAProxy processes, so the packaged one is not needed.
@@ -78,7 +94,7 @@ node -e 'require("./tools/executors/executors.js"); require("./tools/generators/
 # Fill the module and crate caches the go and cargo presets use (outside the
 # workspace, kept between runs), so a build after this downloads nothing; a
 # second run finds them warm and returns at once.
-if [ ${#missing[@]} -eq 0 ]; then
+if ! $deploy_only && [ ${#missing[@]} -eq 0 ]; then
   gomodcache="${GOMODCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/veza/go/mod}"
   if ! (cd apps/veza-api && GOMODCACHE="$gomodcache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local go mod download >/dev/null); then
     missing+=("the Go modules of apps/veza-api/go.sum: the module proxy could not be reached — check the network and \`go env GOPROXY\`")

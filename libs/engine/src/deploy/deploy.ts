@@ -10,6 +10,7 @@ import { recordDeployMetrics } from './metrics';
 import { bakeColor, describeBake } from './bake';
 import { HOOKS_DIR, describeHookRun, hookCommand, runHook, type HookEvent, type HookFacts, type HookRun } from './hooks';
 import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
+import { releaseCommand } from './ci-release';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
 import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
 import { checkDeclaredVars, needsPipelineVars, type PipelineVars } from './slots';
@@ -26,6 +27,8 @@ export interface DeployOptions extends CommonOptions {
   /** Release to deploy; default: what the workspace builds (HEAD, or local-<hash> for a dirty tree). */
   sha?: string;
   dryRun?: boolean;
+  /** Nothing was packaged for this run (CI's deploy job: nx run … --excludeTaskDependencies), so only a published release can be deployed. */
+  publishedOnly?: boolean;
   /** Seconds of the post-switch gate, instead of the environment's bake.seconds; 0 skips it. */
   bake?: number;
 }
@@ -47,7 +50,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const ctx = await openContext(o, (env) => `deploy ${env.name}${o.dryRun ? ' (dry run)' : ''}`);
   return reported(ctx, async () => {
     const checked = await ctx.progress.phase('validate', 'check inputs', async (p) => {
-      const s = await resolveSource(ctx, o.sha);
+      const s = await resolveSource(ctx, o.sha, o.publishedOnly);
       const c = await checkRelease(ctx, s, p.step);
       p.note(`release ${s.sha} from ${s.kind === 'workspace' ? 'the packaged artifacts' : 'the registry'}: every artifact verified`);
       return c;
@@ -61,7 +64,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
 }
 
 /** Which release the request names: published already, or the one this workspace packaged. Reads only. */
-export async function resolveSource(ctx: Context, requested: string | undefined): Promise<ReleaseSource> {
+export async function resolveSource(ctx: Context, requested: string | undefined, publishedOnly = false): Promise<ReleaseSource> {
   checkDeclaredVars(ctx.components, ctx.processEnv);
   const registry = ctx.ports.registry();
   const allowLocal = registry.allowsLocalVersions;
@@ -74,10 +77,14 @@ export async function resolveSource(ctx: Context, requested: string | undefined)
   const known = (await readHistory(ctx.ports.store, ctx.env.name)).find((e) => e.sha === sha);
   const published = known ? await fetchRelease(registry, owner, sha, known.manifest.sha256) : await findPublishedRelease(registry, owner, sha);
   if (published) return { sha, kind: 'published', release: published };
+  if (publishedOnly) {
+    throw new VezaError(`release ${sha} is not published in ${registry.describe()}, and this deploy packages nothing (it deploys only published releases)`,
+      `publish it first: the build job of .forgejo/workflows/deploy.yml does, with ${releaseCommand(ctx.env.name, sha)}; then deploy again`, 'UNPUBLISHED_RELEASE');
+  }
   const workspace = built ?? (await resolveBuildVersion(ctx.root, ctx.processEnv, ctx.runner));
   if (workspace !== sha) {
     throw new VezaError(`release ${sha} is not published in ${registry.describe()}, and this workspace builds ${workspace}`,
-      `check out ${sha} and deploy again (or set ${RELEASE_SHA_ENV}), or deploy a published release`, 'UNKNOWN_RELEASE');
+      `publish it (${releaseCommand(ctx.env.name, sha)} from a checkout of ${sha}), or check out ${sha} and deploy again (or set ${RELEASE_SHA_ENV})`, 'UNKNOWN_RELEASE');
   }
   return { sha, kind: 'workspace' };
 }

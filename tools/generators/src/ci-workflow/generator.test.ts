@@ -51,7 +51,7 @@ test('triggers: push to main, v* tags and workflow_dispatch only — never pull_
   }
 });
 
-test('jobs: resolve with the engine, build and publish with nx affected, deploy on the incus runner', () => {
+test('jobs: resolve with the engine, build and publish the release, deploy it on the incus runner', () => {
   assert.deepEqual(Object.keys(wf.jobs), ['resolve', 'build', 'deploy']);
   const { resolve, build, deploy } = wf.jobs;
 
@@ -61,19 +61,19 @@ test('jobs: resolve with the engine, build and publish with nx affected, deploy 
   assert.deepEqual(resolve.outputs, {
     env: `\${{ steps.${resolveStep.id}.outputs.env }}`,
     sha: `\${{ steps.${resolveStep.id}.outputs.sha }}`,
-    base: `\${{ steps.${resolveStep.id}.outputs.base }}`,
   });
 
   assert.equal(build.needs, 'resolve');
   assert.equal(build.env?.VEZA_ENV, '${{ needs.resolve.outputs.env }}');
   assert.equal(build.env?.VEZA_RELEASE_SHA, '${{ needs.resolve.outputs.sha }}');
-  assert.match(stepRunning(build, /nx affected -t publish/).step.run!, /^npx nx affected -t publish --base="\$\{VEZA_BASE:-\$VEZA_RELEASE_SHA~1\}" --head="\$VEZA_RELEASE_SHA" --env="\$VEZA_ENV"\n$/);
+  assert.equal(stepRunning(build, /infra-deploy:release/).step.run, 'npx nx run infra-deploy:release --env="$VEZA_ENV" --sha="$VEZA_RELEASE_SHA"\n');
+  assert.equal(stepRunning(build, /setup\.sh/).step.run, 'bash tools/scripts/setup.sh\n', 'the build job has the toolchains');
 
   assert.deepEqual(deploy['runs-on'], ['self-hosted', 'incus']);
   assert.deepEqual(deploy.needs, ['resolve', 'build']);
   assert.equal(deploy.env?.VEZA_ENV, '${{ needs.resolve.outputs.env }}');
   assert.equal(deploy.env?.VEZA_RELEASE_SHA, '${{ needs.resolve.outputs.sha }}');
-  assert.match(stepRunning(deploy, /infra-deploy:deploy/).step.run!, /\nnpx nx run infra-deploy:deploy --env="\$VEZA_ENV" --sha="\$VEZA_RELEASE_SHA" 2>&1 \| tee /);
+  assert.match(stepRunning(deploy, /infra-deploy:deploy/).step.run!, /\nnpx nx run infra-deploy:deploy --env="\$VEZA_ENV" --sha="\$VEZA_RELEASE_SHA" --excludeTaskDependencies 2>&1 \| tee /);
   for (const job of [resolve, build, deploy]) {
     for (const s of job.steps.filter((x) => x.uses?.includes('checkout'))) {
       if (job !== resolve) assert.equal(s.with?.ref, '${{ needs.resolve.outputs.sha }}', 'builds and deploys the resolved sha');
@@ -81,6 +81,14 @@ test('jobs: resolve with the engine, build and publish with nx affected, deploy 
   }
   assert.deepEqual(wf.defaults, { run: { shell: 'bash' } }, 'bash -eo pipefail: a failing nx under tee fails the step');
   assert.deepEqual(wf.permissions, { contents: 'read' });
+});
+
+test('the deploy job builds nothing: no toolchain, no package or build step, only the published release', () => {
+  const { deploy } = wf.jobs;
+  const runs = deploy.steps.map((s) => s.run ?? '').join('\n');
+  assert.doesNotMatch(runs, /-t (package|build|publish|test)\b|affected|run-many|:release|\bgo |cargo|vite/);
+  assert.equal(stepRunning(deploy, /setup\.sh/).step.run, 'bash tools/scripts/setup.sh --deploy-only\n');
+  assert.ok(deploy.steps.every((s) => !s.uses?.includes('checkout') || s.with?.['fetch-depth'] === undefined), 'no history needed');
 });
 
 test('concurrency: one run per environment at a time, the older one cancelled', () => {
@@ -109,11 +117,8 @@ test('secrets: only in step env maps, written to a 0600 file, shredded in an alw
   assert.equal(shred.step.if, 'always()');
   assert.ok(shred.index > run.index && run.index > write.index);
   assert.match(shred.step.run!, /shred --remove --zero "\$RUNNER_TEMP\/veza-deploy-secrets\.env"/);
-  // Component code (tests, builds) runs before any secret is in an environment.
-  assert.ok(stepRunning(deploy, /nx run-many -t package/).index < write.index);
-  const build = wf.jobs.build;
-  assert.deepEqual(Object.keys(stepRunning(build, /affected -t publish/).step.env ?? {}), ['FORGEJO_REGISTRY_TOKEN']);
-  assert.equal(stepRunning(build, /affected -t package/).step.env, undefined);
+  // The release step keeps the token out of the package run itself (tools/executors/src/executors/release).
+  assert.deepEqual(Object.keys(stepRunning(wf.jobs.build, /infra-deploy:release/).step.env ?? {}), ['FORGEJO_REGISTRY_TOKEN']);
 
   const upload = deploy.steps.find((s) => s.uses?.includes('upload-artifact'))!;
   assert.equal(upload.uses, 'https://code.forgejo.org/forgejo/upload-artifact@v4');
@@ -129,7 +134,7 @@ test('the build job type-checks and lints before it builds anything', () => {
   const lint = stepRunning(build, /npm run lint/);
   assert.equal(lint.step.run, 'npm run typecheck\nnpm run lint\n');
   assert.ok(stepRunning(build, /setup\.sh/).index < lint.index, 'setup installs shellcheck first');
-  assert.ok(lint.index < stepRunning(build, /affected -t package/).index);
+  assert.ok(lint.index < stepRunning(build, /infra-deploy:release/).index);
 });
 
 test('every action comes from Forgejo by full URL, and every script is valid bash', () => {

@@ -36,7 +36,7 @@ const out = (name: string) => `\${{ needs.resolve.outputs.${name} }}`;
 const secret = (name: string) => `\${{ secrets.${name} }}`;
 const secretsEnv = (names: string[]) => Object.fromEntries(names.map((n) => [n, secret(n)]));
 
-/** `history`: nx affected needs the commits between base and head; the resolve job needs main and the tags. */
+/** `history`: the release needs the commit's ancestors; the resolve job needs main and the tags. */
 function setupSteps(checkout: { ref?: string; history?: boolean }): Record<string, unknown>[] {
   const options = { ...(checkout.ref ? { ref: checkout.ref } : {}), ...(checkout.history ? { 'fetch-depth': 0 } : {}) };
   return [
@@ -49,6 +49,7 @@ const script = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
   // No daemon in CI, so Nx would start a plugin worker process per command; our one plugin is plain JS and cheap in-process.
+  // Each job takes a copy: one object used twice would be rendered as a YAML anchor.
   const releaseEnv = { VEZA_ENV: out('env'), VEZA_RELEASE_SHA: out('sha'), NX_DAEMON: 'false', NX_ISOLATE_PLUGINS: 'false', NX_NO_CLOUD: 'true' };
   // Keyed on the resolved env, so two runs for one environment never overlap; the newer commit is what the operator wants.
   const concurrency = () => ({ group: `veza-deploy-${out('env')}`, 'cancel-in-progress': true });
@@ -73,7 +74,6 @@ export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
         outputs: {
           env: '${{ steps.resolve.outputs.env }}',
           sha: '${{ steps.resolve.outputs.sha }}',
-          base: '${{ steps.resolve.outputs.base }}',
         },
         steps: [
           // History and tags: a dispatched commit must be on main or tagged v*.
@@ -87,41 +87,36 @@ export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
         ],
       },
       build: {
-        name: 'Test, build and publish what changed',
+        name: 'Build what changed and publish the release',
         needs: 'resolve',
         'runs-on': BUILD_RUNNER,
         concurrency: concurrency(),
-        env: { ...releaseEnv, VEZA_BASE: out('base') },
+        env: { ...releaseEnv },
         steps: [
+          // History: the release looks for the previous published release among the commit's ancestors.
           ...setupSteps({ ref: out('sha'), history: true }),
           { name: 'Install toolchains and npm packages', run: 'bash tools/scripts/setup.sh\n' },
           // The tests strip types without checking them: the type check, the import-direction lint and shellcheck run here.
           { name: 'Type-check and lint', run: script('npm run typecheck', 'npm run lint') },
           {
-            name: 'Test, build and package the affected components',
-            run: 'npx nx affected -t package --base="${VEZA_BASE:-$VEZA_RELEASE_SHA~1}" --head="$VEZA_RELEASE_SHA"\n',
-          },
-          {
-            // Only cache hits run before publish now: no component code runs with the token in its environment.
-            name: "Publish them to the environment's registry",
+            // Builds only the components whose inputs changed since the previous release (their tests, build and
+            // package run without the token), publishes them, and publishes the manifest the deploy job fetches.
+            name: 'Build what changed and publish the release manifest',
             env: secretsEnv(input.publishSecrets),
-            run: 'npx nx affected -t publish --base="${VEZA_BASE:-$VEZA_RELEASE_SHA~1}" --head="$VEZA_RELEASE_SHA" --env="$VEZA_ENV"\n',
+            run: 'npx nx run infra-deploy:release --env="$VEZA_ENV" --sha="$VEZA_RELEASE_SHA"\n',
           },
         ],
       },
       deploy: {
-        name: 'Deploy',
+        name: 'Deploy the published release',
         needs: ['resolve', 'build'],
         'runs-on': DEPLOY_RUNNER,
         concurrency: concurrency(),
-        env: releaseEnv,
+        env: { ...releaseEnv },
         steps: [
+          // For the environment, edge and component declarations and the engine: nothing here is built.
           ...setupSteps({ ref: out('sha') }),
-          { name: 'Install toolchains and npm packages', run: 'bash tools/scripts/setup.sh\n' },
-          {
-            name: 'Test, build and package every component',
-            run: script(`mkdir -p "$RUNNER_TEMP/${LOG_DIR}"`, `npx nx run-many -t package --projects=tag:type:component 2>&1 | tee ${logFile('package')}`),
-          },
+          { name: "Install the engine's npm packages (no toolchain)", run: 'bash tools/scripts/setup.sh --deploy-only\n' },
           {
             name: 'Write the deploy secrets to a private temporary file',
             env: secretsEnv(input.deploySecrets),
@@ -133,13 +128,15 @@ export function buildWorkflow(input: WorkflowInput): Record<string, unknown> {
             ),
           },
           {
-            // publish, provision and deploy read the secrets; the package chain they depend on is all cache hits by now.
+            // --excludeTaskDependencies: no package task runs, so the deploy takes only the published release and
+            // refuses an unpublished sha before any side effect.
             name: 'Deploy the release',
             run: script(
               'set -a',
               `. ${SECRETS_FILE}`,
               'set +a',
-              `npx nx run infra-deploy:deploy --env="$VEZA_ENV" --sha="$VEZA_RELEASE_SHA" 2>&1 | tee ${logFile('deploy')}`,
+              `mkdir -p "$RUNNER_TEMP/${LOG_DIR}"`,
+              `npx nx run infra-deploy:deploy --env="$VEZA_ENV" --sha="$VEZA_RELEASE_SHA" --excludeTaskDependencies 2>&1 | tee ${logFile('deploy')}`,
             ),
           },
           {
