@@ -39,12 +39,14 @@ test('runtime images: built once from the base image, reused by the next deploy,
   const say = (m: string) => process.stderr.write(`[runtime-image] ${m}\n`);
   const runner = createProcessRunner();
   const networks = parseNames((await runner.run(incus(['network', 'list', '--format', 'json']))).stdout, 'incus network list');
-  if (!networks.includes(NETWORK)) {
-    await runner.run(incus(['network', 'create', NETWORK, 'ipv4.address=10.231.78.1/24', 'ipv4.nat=true', 'ipv6.address=none', 'dns.domain=incus']));
-    t.after(() => runner.run(incus(['network', 'delete', NETWORK])));
-  }
+  const ownNetwork = !networks.includes(NETWORK);
+  if (ownNetwork) await runner.run(incus(['network', 'create', NETWORK, 'ipv4.address=10.231.78.1/24', 'ipv4.nat=true', 'ipv6.address=none', 'dns.domain=incus']));
   await wipeProject(env);
-  t.after(() => wipeProject(env));
+  // One hook, in order: the network cannot go while the project's containers still use it.
+  t.after(async () => {
+    await wipeProject(env);
+    if (ownNetwork) await runner.run(incus(['network', 'delete', NETWORK]));
+  });
 
   const timed = async <T>(what: string, fn: () => Promise<T>): Promise<{ value: T; ms: number }> => {
     const t0 = Date.now();

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { bundledMigrate } from '../../support/migrate-bundle';
 import { stageArtifact, writeText as write } from '../../support/stage-artifact';
 import type { Environment } from '@veza/engine/config/environment';
@@ -88,9 +89,11 @@ export interface IncusWorkspace {
 export async function incusWorkspace(t: { after(fn: () => unknown): void }, log: (line: string) => void): Promise<IncusWorkspace> {
   const tmp = await tempWorkspace(t, 'incus-tier');
   const root = tmp.dir;
-  for (const rel of [`infra/environments/${ENV}.yaml`]) await copy(rel, root);
+  await copy(`infra/environments/${ENV}.yaml`, root);
+  // The workspace loads only with the edge its environment names: copy that edge first, found from the environment's own line.
+  const edgeName = (parse(await fs.readFile(join(root, `infra/environments/${ENV}.yaml`), 'utf8')) as { edge: string }).edge;
+  await copy(`infra/edges/${edgeName}.yaml`, root);
   const env = (await loadWorkspace(root)).env(ENV);
-  await copy(`infra/edges/${env.edge}.yaml`, root);
   for (const [c, decl] of Object.entries(COMPONENTS)) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
   const url = new URL(env.publicUrl);
   const edge = { host: '127.0.0.1', port: Number(url.port), hostHeader: url.host };

@@ -23,6 +23,8 @@ async function workspace(t: Parameters<typeof tempDir>[0]) {
     'name: ci', 'driver: local', 'prefix: veza-ci-', 'publicHosts: [localhost]', 'publicUrl: http://localhost:18099', 'edge: local-edge',
     'registry: { url: "file:.veza/registry", owner: veza }', 'local: { subnet: 127.77.99 }', '',
   ].join('\n'));
+  await fs.mkdir(join(root, 'infra/edges'), { recursive: true });
+  await fs.copyFile(join(REPO_ROOT, 'infra/edges/local-edge.yaml'), join(root, 'infra/edges/local-edge.yaml'));
   for (const c of COMPONENTS) {
     await fs.mkdir(join(root, 'apps', c), { recursive: true });
     await fs.copyFile(join(REPO_ROOT, 'apps', c, 'component.json'), join(root, 'apps', c, 'component.json'));
