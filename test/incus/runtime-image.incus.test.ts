@@ -73,9 +73,8 @@ test('runtime images: built once from the base image, reused by the next deploy,
   assert.match(first.value, /^2 image\(s\)/);
 
   const reuse: string[] = [];
-  const second = await timed('second prepare, a new driver (reuses the image)', () => createIncusDriver({ env, runner }).prepare(slots, (l) => reuse.push(l)));
+  await timed('second prepare, a new driver (reuses the image)', () => createIncusDriver({ env, runner }).prepare(slots, (l) => reuse.push(l)));
   assert.equal(reuse[0], `veza-tool: ${alias} (bzip2 jq) reused`);
-  assert.ok(second.ms < first.ms / 5, `reuse took ${second.ms} ms, the build ${first.ms} ms`);
 
   const client = new IncusClient(runner, env.incus!.project);
   assert.deepEqual((await client.instances()).map((i) => i.name), [], 'the builder is gone');
