@@ -163,8 +163,13 @@ test('a live environment survives every deploy fault', async (t) => {
     const before = await edgeNow();
     await ws.release(MOVED, { api: { health: '/api/ready' } });
     let load = startLoad(ws.get, ['/', '/api/status', '/status.json']);
-    await deploy(await ws.options(MOVED));
+    const moved = await ws.options(MOVED);
+    await deploy(moved);
     let report = await load.stop();
+    const said = moved.lines.join('\n');
+    assert.match(said, /\[diff\] api: changed \(/, 'before its slots change, the deploy says what the release changes');
+    assert.match(said, /\[diff\]   run\.health: \/api\/health → \/api\/ready/);
+    assert.match(said, /what changes: ok .*against b0b0\S+ on blue/);
     assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the switch`);
     assert.ok(report.requests >= 50, `the load ran through the switch (${report.requests} requests)`);
     assert.equal(await ws.releaseAt('/api/status'), MOVED);
