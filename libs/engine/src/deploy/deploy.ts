@@ -110,13 +110,15 @@ export interface PlaceOptions {
 
 export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
   // What served before this action, for every hook of it (VEZA_PREVIOUS_RELEASE).
-  const previousRelease = (await currentRelease(ctx.ports.store, ctx.env.name)).entry?.sha;
+  // Read once under the lock (each read is an incus exec on Incus): the hooks' facts and the no-op test both use it.
+  const current = await currentRelease(ctx.ports.store, ctx.env.name);
+  const previousRelease = current.entry?.sha;
   const hook = (event: HookEvent, facts: Partial<HookFacts>) => fireHook(ctx, checked, scope, event, { previousRelease, ...facts });
   // Before anything changes: a refusal here is no failed deploy, only an audited one.
-  const refused = hookFailed(await hook('pre-deploy', { color: otherColor(await readActiveColor(ctx.ports.store, ctx.env.name)) }));
+  const refused = hookFailed(await hook('pre-deploy', { color: otherColor(current.color) }));
   if (refused) throw refused;
   try {
-    return await place(ctx, checked, scope, opts, hook);
+    return await place(ctx, checked, scope, opts, hook, current);
   } catch (e) {
     await recordDeployMetrics(ctx.ports.store, ctx.env.name, { outcome: 'failure', time: new Date() })
       .catch((m) => ctx.log.warn(`could not record the failure metric: ${describeError(m)}`));
@@ -153,7 +155,7 @@ function hookFailed(run: HookRun | undefined): VezaError | undefined {
 
 type FireHook = (event: HookEvent, facts: Partial<HookFacts>) => Promise<HookRun | undefined>;
 
-async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions, hook: FireHook): Promise<ActionResult<DeployResult>> {
+async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions, hook: FireHook, current: Awaited<ReturnType<typeof currentRelease>>): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge, tier } = ctx.ports;
   const registry = ctx.ports.registry();
@@ -178,7 +180,6 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   const result = (outcome: 'success' | 'noop', color: Color, previousColor: Color): DeployResult =>
     ({ outcome, env: env.name, sha, color, previousColor, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) });
 
-  const current = await currentRelease(store, env.name);
   if (current.entry?.sha === sha && current.entry.manifest.sha256 === release.ref.sha256) {
     const problems = await colorProblems(ctx, current.color, current.entry);
     if (problems.length === 0) {
