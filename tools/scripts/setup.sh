@@ -25,6 +25,9 @@ if ! $deploy_only; then
   command -v haproxy >/dev/null || need_apt+=(haproxy)
   command -v shellcheck >/dev/null || need_apt+=(shellcheck)
   [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+  # The local data tier's Redis (single or Sentinel) runs these as loopback processes.
+  command -v redis-server >/dev/null || need_apt+=(redis-server)
+  command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
   # The Rust stream server links statically against glibc when the musl target
   # is not installed (+crt-static): that needs a C linker and libc.a.
   command -v cc >/dev/null || need_apt+=(gcc)

@@ -15,6 +15,8 @@ const tcpPort = z.number().int().min(1, 'must be a TCP port (1-65535)').max(6553
 /** What createRegistry accepts, checked here so a bad URL is reported with its line. */
 const registryUrl = z.string().regex(/^(file:.+|https?:\/\/[^\s/]+(\/\S*)?)$/, 'must be file:<dir> (e.g. file:.veza/registry) or an http(s) URL such as https://git.example/api/packages');
 
+const SENTINEL_DEFAULTS = { nodes: 3, quorum: 2, masterName: 'veza-master', port: 26379, downAfterMs: 5_000, failoverTimeoutMs: 30_000 };
+
 export const environmentSchema = z.strictObject({
   name: envNameSchema,
   driver: z.enum(['local', 'incus']),
@@ -49,9 +51,33 @@ export const environmentSchema = z.strictObject({
       passwordEnv: envVarName.optional(),
       port: tcpPort.default(5432),
     }).default({ database: 'veza', user: 'veza', port: 5432 }),
-    redis: z.strictObject({ passwordEnv: envVarName.optional(), maxmemory: z.string().default('256mb') }).optional(),
+    redis: z.strictObject({
+      passwordEnv: envVarName.optional(),
+      maxmemory: z.string().default('256mb'),
+      /** `sentinel`: seed 001's three redis-server + redis-sentinel nodes, the first the initial master. */
+      topology: z.enum(['single', 'sentinel']).default('single'),
+      port: tcpPort.default(6379),
+      sentinel: z.strictObject({
+        nodes: z.number().int().default(3),
+        quorum: z.number().int().min(1, 'must be at least 1').default(2),
+        masterName: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and "-"').default('veza-master'),
+        port: tcpPort.default(26379),
+        downAfterMs: z.number().int().min(100).default(5_000),
+        failoverTimeoutMs: z.number().int().min(1_000).default(30_000),
+      }).default(SENTINEL_DEFAULTS),
+    }).optional(),
     rabbitmq: z.strictObject({ vhost: z.string().default('/veza'), user: z.string().default('veza'), passwordEnv: envVarName.optional() }).optional(),
-    minio: z.strictObject({ binary: z.string().optional(), bucket: z.string().optional(), passwordEnv: envVarName.optional() }).optional(),
+    minio: z.strictObject({
+      binary: z.string().optional(),
+      bucket: z.string().optional(),
+      passwordEnv: envVarName.optional(),
+      /** `distributed`: `nodes` servers × `drivesPerNode` drives, one erasure set under MINIO_STORAGE_CLASS_STANDARD=EC:<parity>. */
+      topology: z.enum(['single', 'distributed']).default('single'),
+      port: tcpPort.default(9000),
+      nodes: z.number().int().min(1).default(4),
+      drivesPerNode: z.number().int().min(1).default(1),
+      parity: z.number().int().min(1).default(2),
+    }).optional(),
   }).default({ postgres: { database: 'veza', user: 'veza', port: 5432 } }),
   retention: z.strictObject({
     history: z.number().int().min(1).max(100).default(5),
@@ -81,7 +107,36 @@ export const environmentSchema = z.strictObject({
   hooks: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(3_600).default(120) }).default({ timeoutSeconds: 120 }),
 }).superRefine((env, ctx) => {
   if (env.driver === 'local' && !env.local) ctx.addIssue({ code: 'custom', path: ['local'], message: 'the local driver needs local.subnet' });
+  checkDataTopologies(env, ctx);
 });
+
+/**
+ * Topologies that cannot work are refused at load, before any command:
+ * Sentinel needs a majority of three to elect, and a quorum no larger than
+ * the sentinels; one erasure set needs 4·k drives with parity at most half.
+ * staging and prod must name where every service's password comes from.
+ */
+function checkDataTopologies(env: { name: string; data: { redis?: { topology: string; sentinel: typeof SENTINEL_DEFAULTS; passwordEnv?: string }; rabbitmq?: { passwordEnv?: string }; minio?: { topology: string; nodes: number; drivesPerNode: number; parity: number; passwordEnv?: string } } }, ctx: z.RefinementCtx): void {
+  const { redis, minio } = env.data;
+  if (redis?.topology === 'sentinel') {
+    const s = redis.sentinel;
+    if (s.nodes < 3) ctx.addIssue({ code: 'custom', path: ['data', 'redis', 'sentinel', 'nodes'], message: `a Sentinel topology needs at least 3 nodes (got ${s.nodes}): with fewer, losing one leaves no majority to fail over` });
+    if (s.quorum > s.nodes) ctx.addIssue({ code: 'custom', path: ['data', 'redis', 'sentinel', 'quorum'], message: `quorum ${s.quorum} is larger than the ${s.nodes} sentinels, so no failover could ever be agreed` });
+  }
+  if (minio?.topology === 'distributed') {
+    const drives = minio.nodes * minio.drivesPerNode;
+    if (drives < 4 || drives % 4 !== 0) ctx.addIssue({ code: 'custom', path: ['data', 'minio', 'nodes'], message: `a distributed MinIO needs 4·k drives (nodes × drivesPerNode); got ${minio.nodes} × ${minio.drivesPerNode} = ${drives}` });
+    else if (minio.parity * 2 > drives) ctx.addIssue({ code: 'custom', path: ['data', 'minio', 'parity'], message: `parity EC:${minio.parity} exceeds half of the ${drives} drives` });
+  }
+  if (!SHARED_ENVS.has(env.name)) return;
+  for (const service of ['redis', 'rabbitmq', 'minio'] as const) {
+    const s = env.data[service];
+    if (s && !s.passwordEnv) ctx.addIssue({ code: 'custom', path: ['data', service, 'passwordEnv'], message: `${env.name} is a shared environment: name the variable that holds the ${service} password (only local environments generate one)` });
+  }
+}
+
+/** Environments whose secrets must come from the vault, never be generated or left as a placeholder. */
+export const SHARED_ENVS: ReadonlySet<string> = new Set(['staging', 'prod']);
 
 export type Environment = z.infer<typeof environmentSchema>;
 

@@ -31,6 +31,13 @@ export function parseNamedYaml<S extends z.ZodType<{ name: string }>>(file: stri
   return parsed;
 }
 
+/** `file:line` of a key path in a YAML text (the deepest node of it that exists), for errors found after loading, such as a secret's value. */
+export function locateKey(file: string, text: string, path: (string | number)[]): string {
+  const lineCounter = new LineCounter();
+  const line = lineOf(parseDocument(text, { lineCounter }), lineCounter, path);
+  return `${file}${line ? `:${line}` : ''}`;
+}
+
 /**
  * zod reports unknown keys once, on the object that holds them: split that
  * into one issue per key, pathed to the key itself, so the line is the key's.

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import type { Environment } from '../config/environment';
+import { promises as fs, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENVIRONMENTS_DIR, SHARED_ENVS, type Environment } from '../config/environment';
+import { locateKey } from '../config/yaml-errors';
 import { VezaError } from '../log/errors';
 import { registerSecret } from '../log/redact';
 
@@ -17,16 +19,37 @@ export interface ResolvedPassword {
 }
 
 export async function resolvePostgresPassword(env: Environment, passwordFile: string, opts: { generate: boolean }): Promise<ResolvedPassword | undefined> {
-  const varName = env.data.postgres.passwordEnv;
-  if (varName) {
-    const value = process.env[varName];
+  return resolveServicePassword(env, { service: 'postgres', varName: env.data.postgres.passwordEnv, owner: `the ${env.data.postgres.user} role` }, passwordFile, opts);
+}
+
+export interface PasswordSource {
+  service: 'postgres' | 'redis' | 'rabbitmq' | 'minio';
+  /** The variable the environment file names (`data.<service>.passwordEnv`). */
+  varName: string | undefined;
+  /** Whose password it is, for messages. */
+  owner: string;
+  /** `file:line` of the passwordEnv key, when known, so a refused value points at its declaration. */
+  where?: string;
+}
+
+/**
+ * A service password from its variable, or — on a local environment that
+ * names none — generated once and kept in a 0600 file. staging and prod
+ * refuse an empty or placeholder value (seed 001's vault assertion).
+ */
+export async function resolveServicePassword(env: Environment, src: PasswordSource, passwordFile: string, opts: { generate: boolean }): Promise<ResolvedPassword | undefined> {
+  if (src.varName) {
+    const value = process.env[src.varName];
     if (!value) {
-      throw new VezaError(`${varName} is not set (the password of the ${env.data.postgres.user} role of ${env.name})`, `export ${varName}=… before running, or keep it in your CI secrets`, 'MISSING_SECRET');
+      throw new VezaError(`${src.where ? `${src.where}: ` : ''}${src.varName} is not set (the password of ${src.owner} of ${env.name})`, `export ${src.varName}=… before running, or keep it in your CI secrets`, 'MISSING_SECRET');
+    }
+    if (SHARED_ENVS.has(env.name) && isPlaceholder(value)) {
+      throw new VezaError(`${src.where ? `${src.where}: ` : ''}${src.varName} holds a placeholder (${src.owner} of ${env.name})`, `put the real ${src.service} password from the vault in ${src.varName}`, 'MISSING_SECRET');
     }
     return remember({ value, source: 'env' });
   }
   if (env.driver !== 'local') {
-    throw new VezaError(`environment ${env.name} names no data.postgres.passwordEnv`, 'set data.postgres.passwordEnv in its environment file; only local environments generate a password', 'BAD_CONFIG');
+    throw new VezaError(`environment ${env.name} names no data.${src.service}.passwordEnv`, `set data.${src.service}.passwordEnv in its environment file; only local environments generate a password`, 'BAD_CONFIG');
   }
   try {
     const value = (await fs.readFile(passwordFile, 'utf8')).trim();
@@ -35,6 +58,12 @@ export async function resolvePostgresPassword(env: Environment, passwordFile: st
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   return opts.generate ? remember({ value: randomBytes(24).toString('base64url'), source: 'generated' }) : undefined;
+}
+
+/** Values that are someone's reminder to set a password, not a password (`changeme-DEV-ONLY` is the seed's). */
+export function isPlaceholder(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  return v.length < 12 || /change.?me|placeholder|todo|dev.?only|^(x+|password|secret|veza)$/.test(v);
 }
 
 function remember(p: ResolvedPassword): ResolvedPassword {
@@ -59,4 +88,16 @@ export interface PostgresEndpoint {
 export function buildDatabaseUrl(e: PostgresEndpoint, password: string): string {
   registerPassword(password);
   return `postgresql://${encodeURIComponent(e.user)}:${encodeURIComponent(password)}@${e.host}:${e.port}/${encodeURIComponent(e.database)}`;
+}
+
+/** Where `service`'s password comes from, with the `file:line` of its passwordEnv key in the environment file (when that file is in the workspace). */
+export function servicePasswordSource(env: Environment, service: 'redis' | 'rabbitmq' | 'minio', workspaceRoot: string): PasswordSource {
+  const file = `${ENVIRONMENTS_DIR}/${env.name}.yaml`;
+  let where: string | undefined;
+  try {
+    where = locateKey(file, readFileSync(join(workspaceRoot, file), 'utf8'), ['data', service, 'passwordEnv']);
+  } catch {
+    // Built in code (tests) rather than loaded from a file: the message names the variable alone.
+  }
+  return { service, varName: env.data[service]?.passwordEnv, owner: `${service}`, where };
 }

@@ -31,4 +31,6 @@ export interface DataTier {
   stop(): Promise<boolean>;
   /** DATABASE_URL for slots and migrations; its password is registered for redaction. */
   databaseUrl(): Promise<string>;
+  /** The other services' variables for slots (REDIS_URL or REDIS_SENTINEL_*), secrets registered for redaction; a tier without them may omit it. */
+  serviceEnv?(): Promise<Record<string, string>>;
 }

@@ -220,6 +220,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
       const plan = await tier.provision({ release: sha });
       p.note(plan.steps.length ? `${plan.steps.length} step(s): ${plan.summary}` : plan.notes.join('; ') || plan.summary);
       pipeline.DATABASE_URL = await tier.databaseUrl();
+      Object.assign(pipeline, await tier.serviceEnv?.());
     });
   } else {
     progress.skip('data', 'data tier', 'no component uses it');

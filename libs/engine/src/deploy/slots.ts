@@ -12,11 +12,11 @@ import type { SlotTarget } from './probe';
  * What a slot is given: the runtime contract every component reads
  * (VEZA_RELEASE_SHA, VEZA_COLOR, VEZA_ENV; PORT and HOST come from the bind
  * address through the driver) plus the variables its component.json
- * declares, from the pipeline (DATABASE_URL, from the data tier) or else the
+ * declares, from the pipeline (DATABASE_URL and Redis's, from the data tier) or else the
  * deployer's own environment (a CI secret). Values reach the slot through
  * its 0600 env file, never argv.
  */
-export const PIPELINE_VARS = ['DATABASE_URL'] as const;
+export const PIPELINE_VARS = ['DATABASE_URL', 'REDIS_URL', 'REDIS_SENTINEL_ADDRS', 'REDIS_SENTINEL_MASTER_NAME', 'REDIS_SENTINEL_PASSWORD'] as const;
 export type PipelineVars = Partial<Record<(typeof PIPELINE_VARS)[number], string>>;
 
 const RESERVED = new Set(['PORT', 'HOST', 'VEZA_RELEASE_SHA', 'VEZA_COLOR', 'VEZA_ENV']);

@@ -1,0 +1,126 @@
+import type { Environment } from '../config/environment';
+import { VezaError } from '../log/errors';
+import { registerSecret } from '../log/redact';
+
+/**
+ * Redis topologies (seed 001: three redis-server + redis-sentinel nodes,
+ * quorum 2, failover-timeout 30 s), as pure data and rendered files the
+ * local and Incus drivers share. Where a node lives (its address, files)
+ * is the driver's; what it says is decided here.
+ */
+export type RedisSettings = NonNullable<Environment['data']['redis']>;
+
+export interface RedisNode {
+  /** 0 is the initial master. */
+  index: number;
+  host: string;
+  port: number;
+  /** Where this node's sentinel listens (sentinel topology only). */
+  sentinelPort: number;
+  /** Driver-chosen files: the data directory, pid and log files of redis and of its sentinel. */
+  files: { dir: string; pidfile: string; logfile: string; sentinelPidfile: string; sentinelLogfile: string };
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** Redis's own quoting: one line, backslash and double quote escaped. */
+export function redisQuote(what: string, value: string): string {
+  if (/[\r\n\0]/.test(value)) throw new VezaError(`the ${what} holds a line break or NUL`, 'use a value on one line', 'INVALID_INPUT');
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * One node's redis.conf. `master` undefined: this node is the master.
+ * Passwords live only here (the file is 0600); `masterauth` lets any node
+ * follow any other after a failover. `replica-announce-ip` makes a replica
+ * known by its own loopback address, not the one its connection came from.
+ */
+export function renderRedisConf(s: RedisSettings, node: RedisNode, password: string, master: Endpoint | undefined, opts: { daemonize: boolean }): string {
+  if (!/^\d+(b|kb|mb|gb)?$/i.test(s.maxmemory)) throw new VezaError(`invalid redis maxmemory ${JSON.stringify(s.maxmemory)}`, 'use a size such as 256mb', 'BAD_CONFIG');
+  const pw = redisQuote('redis password', password);
+  const sentinel = s.topology === 'sentinel';
+  return [
+    '# written by veza; holds the password: 0600. Sentinel may rewrite replicaof after a failover.',
+    `bind ${node.host}`,
+    'protected-mode yes',
+    `port ${node.port}`,
+    `daemonize ${opts.daemonize ? 'yes' : 'no'}`,
+    `dir ${redisQuote('redis dir', node.files.dir)}`,
+    `pidfile ${redisQuote('redis pidfile', node.files.pidfile)}`,
+    `logfile ${redisQuote('redis logfile', node.files.logfile)}`,
+    `requirepass ${pw}`,
+    ...(sentinel ? [`masterauth ${pw}`, `replica-announce-ip ${node.host}`, `replica-announce-port ${node.port}`] : []),
+    'appendonly yes',
+    'appendfsync everysec',
+    `maxmemory ${s.maxmemory}`,
+    // A replica must not evict what its master holds; the master's policy decides for both.
+    'maxmemory-policy allkeys-lru',
+    ...(master ? [`replicaof ${master.host} ${master.port}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * One sentinel's initial file. Sentinel rewrites it (epochs, known replicas
+ * and sentinels, the master after a failover), so a driver writes it only
+ * when absent or when the sentinel is down, and then with the master the
+ * old file names (`monitoredMaster`), never rolling a failover back.
+ */
+export function renderSentinelConf(s: RedisSettings, node: RedisNode, password: string, master: Endpoint, opts: { daemonize: boolean }): string {
+  const { masterName, quorum, downAfterMs, failoverTimeoutMs } = s.sentinel;
+  const pw = redisQuote('redis password', password);
+  return [
+    '# written by veza; redis-sentinel rewrites this file: keep it writable (0600, holds the password)',
+    `bind ${node.host}`,
+    `port ${node.sentinelPort}`,
+    `daemonize ${opts.daemonize ? 'yes' : 'no'}`,
+    `dir ${redisQuote('sentinel dir', node.files.dir)}`,
+    `pidfile ${redisQuote('sentinel pidfile', node.files.sentinelPidfile)}`,
+    `logfile ${redisQuote('sentinel logfile', node.files.sentinelLogfile)}`,
+    // Every sentinel shares this password: it is also what one sentinel sends another.
+    `requirepass ${pw}`,
+    `sentinel announce-ip ${node.host}`,
+    `sentinel announce-port ${node.sentinelPort}`,
+    `sentinel monitor ${masterName} ${master.host} ${master.port} ${quorum}`,
+    `sentinel auth-pass ${masterName} ${pw}`,
+    `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+    `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
+    `sentinel parallel-syncs ${masterName} 1`,
+    '',
+  ].join('\n');
+}
+
+/** The master a sentinel file monitors now (Sentinel rewrites the line after a failover). */
+export function monitoredMaster(sentinelConf: string, masterName: string): Endpoint | undefined {
+  for (const line of sentinelConf.split('\n')) {
+    const m = /^sentinel monitor (\S+) (\S+) (\d+) \d+\s*$/.exec(line.trim());
+    if (m && m[1] === masterName) return { host: m[2]!, port: Number(m[3]) };
+  }
+  return undefined;
+}
+
+/**
+ * What slots get (seed 001's backend reads these): the sentinels' addresses,
+ * the master name and the password; REDIS_URL for a single node.
+ */
+export function redisAppEnv(s: RedisSettings, nodes: readonly RedisNode[], password: string): Record<string, string> {
+  registerSecret(password);
+  registerSecret(encodeURIComponent(password));
+  if (s.topology === 'single') {
+    const n = nodes[0]!;
+    return { REDIS_URL: `redis://:${encodeURIComponent(password)}@${n.host}:${n.port}/0` };
+  }
+  return {
+    REDIS_SENTINEL_ADDRS: nodes.map((n) => `${n.host}:${n.sentinelPort}`).join(','),
+    REDIS_SENTINEL_MASTER_NAME: s.sentinel.masterName,
+    REDIS_SENTINEL_PASSWORD: password,
+  };
+}
+
+/** How many redis nodes the topology runs. */
+export function redisNodeCount(s: RedisSettings): number {
+  return s.topology === 'sentinel' ? s.sentinel.nodes : 1;
+}
