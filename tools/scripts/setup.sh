@@ -28,6 +28,9 @@ if ! $deploy_only; then
   # The local data tier's Redis (single or Sentinel) runs these as loopback processes.
   command -v redis-server >/dev/null || need_apt+=(redis-server)
   command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
+  # The media cache in front of MinIO (Debian's nginx has the slice module).
+  command -v nginx >/dev/null || need_apt+=(nginx)
   # The Rust stream server links statically against glibc when the musl target
   # is not installed (+crt-static): that needs a C linker and libc.a.
   command -v cc >/dev/null || need_apt+=(gcc)
@@ -104,6 +107,10 @@ if ! $deploy_only && [ ${#missing[@]} -eq 0 ]; then
   fi
   if ! (cd apps/veza-stream && PATH="$(dirname "$cargo_bin"):$PATH" cargo fetch --locked --quiet); then
     missing+=("the crates of apps/veza-stream/Cargo.lock: the crate registry could not be reached — check the network and cargo's registry settings")
+  fi
+  # MinIO's minio and mc (not in Debian), built once per pinned version into the tools cache.
+  if ! bash tools/scripts/minio-tools.sh >/dev/null; then
+    missing+=("minio and mc (tools/scripts/minio-tools.sh): their Go modules could not be fetched or built — see its output")
   fi
 fi
 

@@ -66,7 +66,15 @@ export const environmentSchema = z.strictObject({
         failoverTimeoutMs: z.number().int().min(1_000).default(30_000),
       }).default(SENTINEL_DEFAULTS),
     }).optional(),
-    rabbitmq: z.strictObject({ vhost: z.string().default('/veza'), user: z.string().default('veza'), passwordEnv: envVarName.optional() }).optional(),
+    rabbitmq: z.strictObject({
+      vhost: z.string().default('/veza'),
+      user: z.string().default('veza'),
+      passwordEnv: envVarName.optional(),
+      /** local driver: AMQP, Erlang distribution and epmd ports of the environment's node, on its data address. */
+      port: tcpPort.default(5672),
+      distPort: tcpPort.default(25672),
+      epmdPort: tcpPort.default(4369),
+    }).optional(),
     minio: z.strictObject({
       binary: z.string().optional(),
       bucket: z.string().optional(),

@@ -16,7 +16,7 @@ import type { SlotTarget } from './probe';
  * deployer's own environment (a CI secret). Values reach the slot through
  * its 0600 env file, never argv.
  */
-export const PIPELINE_VARS = ['DATABASE_URL', 'REDIS_URL', 'REDIS_SENTINEL_ADDRS', 'REDIS_SENTINEL_MASTER_NAME', 'REDIS_SENTINEL_PASSWORD'] as const;
+export const PIPELINE_VARS = ['DATABASE_URL', 'REDIS_URL', 'REDIS_SENTINEL_ADDRS', 'REDIS_SENTINEL_MASTER_NAME', 'REDIS_SENTINEL_PASSWORD', 'AMQP_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const;
 export type PipelineVars = Partial<Record<(typeof PIPELINE_VARS)[number], string>>;
 
 const RESERVED = new Set(['PORT', 'HOST', 'VEZA_RELEASE_SHA', 'VEZA_COLOR', 'VEZA_ENV']);

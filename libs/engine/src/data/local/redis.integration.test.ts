@@ -2,13 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import Redis from 'ioredis';
-import { environmentSchema, type Environment } from '../../config/environment';
-import { createMemoryLogger } from '../../log/logger';
-import { createProcessRunner } from '../../ports/process';
-import { tempWorkspace } from '../../hosts/local/testing/fixtures';
-import { createDataTier } from '../tier';
-import { localPgPaths } from './postgres';
-import { liveRedisPid, localRedis } from './redis';
+import { localDataEnv, localDataTier } from './testing/tier';
+import { livePid } from './pids';
+import { localRedis } from './redis';
 
 /**
  * Seed 001's Sentinel acceptance on real processes: three redis-server +
@@ -17,23 +13,8 @@ import { liveRedisPid, localRedis } from './redis';
  * master back as a replica. The failover time is printed for BENCHMARKS.md,
  * never asserted.
  */
-function sentinelEnv(): Environment {
-  return environmentSchema.parse({
-    name: 'redis-sentinel',
-    driver: 'local',
-    prefix: 'veza-redis-sentinel-',
-    publicHosts: ['localhost'],
-    publicUrl: 'http://localhost:18080',
-    edge: 'local-edge',
-    registry: { url: 'file:.veza/registry', owner: 'veza' },
-    local: { subnet: '127.79.61' },
-    data: {
-      postgres: { port: 25701 },
-      // down-after 2 s keeps the test short; the seed's 30 s failover-timeout is the default.
-      redis: { topology: 'sentinel', port: 25710, sentinel: { port: 25720, downAfterMs: 2_000 } },
-    },
-  });
-}
+// down-after 2 s keeps the test short; the seed's 30 s failover-timeout is the default.
+const sentinelEnv = () => localDataEnv('redis-sentinel', '127.79.61', { postgres: { port: 25701 }, redis: { topology: 'sentinel', port: 25710, sentinel: { port: 25720, downAfterMs: 2_000 } } });
 
 type Endpoint = { host: string; port: number };
 
@@ -68,17 +49,14 @@ function replication(node: Endpoint, password: string): Promise<Record<string, s
 
 test('sentinel: the master killed by pid fails over, a Sentinel-aware client writes again, the old master rejoins as a replica', async (t) => {
   const env = sentinelEnv();
-  const tmp = await tempWorkspace(t, 'redis-sentinel');
-  const log = createMemoryLogger();
-  const tier = () => createDataTier(env, { workspaceRoot: tmp.dir, runner: createProcessRunner(), log });
-  tmp.defer(() => tier().stop());
+  const { tier, log, dataRoot } = await localDataTier(t, env);
 
   await tier().provision();
-  const redis = localRedis(env, localPgPaths(tmp.dir, env.name).root)!;
+  const redis = localRedis(env, dataRoot)!;
   const [n0, n1, n2] = redis.nodes;
   for (const n of redis.nodes) {
-    assert.ok(liveRedisPid(n.files.pidfile), `redis node ${n.index} runs`);
-    assert.ok(liveRedisPid(n.files.sentinelPidfile), `sentinel ${n.index} runs`);
+    assert.ok(livePid(n.files.pidfile, 'redis'), `redis node ${n.index} runs`);
+    assert.ok(livePid(n.files.sentinelPidfile, 'redis'), `sentinel ${n.index} runs`);
     assert.equal((await fs.stat(n.sentinelConf)).mode & 0o777, 0o600, 'the sentinel file holds the password: 0600');
     assert.equal((await fs.stat(n.redisConf)).mode & 0o777, 0o600);
   }
@@ -89,7 +67,7 @@ test('sentinel: the master killed by pid fails over, a Sentinel-aware client wri
   const password = vars.REDIS_SENTINEL_PASSWORD!;
   assert.ok(!log.lines.some((l) => l.includes(password)), 'the password never reaches the log');
   for (const n of redis.nodes) {
-    const argv = (await fs.readFile(`/proc/${liveRedisPid(n.files.pidfile)}/cmdline`, 'utf8')).split('\0');
+    const argv = (await fs.readFile(`/proc/${livePid(n.files.pidfile, 'redis')}/cmdline`, 'utf8')).split('\0');
     assert.ok(!argv.some((a) => a.includes(password)), 'the password is not in any argv');
   }
   const sentinels = vars.REDIS_SENTINEL_ADDRS.split(',').map((a) => ({ host: a.split(':')[0]!, port: Number(a.split(':')[1]) }));
@@ -108,7 +86,7 @@ test('sentinel: the master killed by pid fails over, a Sentinel-aware client wri
   assert.deepEqual(again.steps.filter((s) => s.title.includes('redis') || s.title.includes('sentinel')).map((s) => s.kind), ['mkdir', 'mkdir', 'mkdir']);
   assert.deepEqual(await Promise.all(redis.nodes.map((n) => fs.readFile(n.sentinelConf, 'utf8'))), sentinelFiles);
 
-  const killedPid = liveRedisPid(n0!.files.pidfile)!;
+  const killedPid = livePid(n0!.files.pidfile, 'redis')!;
   const started = process.hrtime.bigint();
   process.kill(killedPid, 'SIGKILL');
   const promoted = await untilTrue('a new master', 600, async () => {

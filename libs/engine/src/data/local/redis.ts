@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Environment } from '../../config/environment';
 import { LOCAL_HOST_OCTET } from '../../hosts/naming';
@@ -7,6 +7,7 @@ import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
+import { livePid, readText } from './pids';
 import { monitoredMaster, redisNodeCount, renderRedisConf, renderSentinelConf, type Endpoint, type RedisNode, type RedisSettings } from '../redis-topology';
 
 /**
@@ -79,26 +80,10 @@ export interface RedisNodeState {
   sentinelConf?: string;
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pid in `pidfile` when that process is alive and is a redis (a stale file after a kill -9 is not). */
-export function liveRedisPid(pidfile: string): number | undefined {
-  const pid = Number(readText(pidfile)?.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const cmdline = readText(`/proc/${pid}/cmdline`);
-  return cmdline?.includes('redis') ? pid : undefined;
-}
-
 export function inspectRedis(r: LocalRedis): RedisNodeState[] {
   return r.nodes.map((n) => ({
-    redisPid: liveRedisPid(n.files.pidfile),
-    sentinelPid: liveRedisPid(n.files.sentinelPidfile),
+    redisPid: livePid(n.files.pidfile, 'redis'),
+    sentinelPid: livePid(n.files.sentinelPidfile, 'redis'),
     stamp: readText(n.stamp)?.trim(),
     sentinelConf: readText(n.sentinelConf),
   }));

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { environmentSchema, type Environment } from '../../config/environment';
+import type { Environment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import { createMemoryLogger } from '../../log/logger';
 import { redact } from '../../log/redact';
@@ -15,23 +15,12 @@ import { formatPlan } from '../plan';
 import type { DataTier } from '../port';
 import { createDataTier } from '../tier';
 import { findPostgresBinDir, localPgPaths } from './postgres';
+import { localDataEnv } from './testing/tier';
 
 const RELEASE = (c: string) => c.repeat(40);
 
 function testEnv(name: string, subnet: number, over: Record<string, unknown> = {}): Environment {
-  return environmentSchema.parse({
-    name,
-    driver: 'local',
-    prefix: `veza-${name}-`,
-    publicHosts: ['localhost'],
-    publicUrl: 'http://localhost:18080',
-    edge: 'local-edge',
-    registry: { url: 'file:.veza/registry', owner: 'veza' },
-    local: { subnet: `127.77.${subnet}` },
-    data: { postgres: { port: 15432 } },
-    retention: { history: 5, snapshots: 2 },
-    ...over,
-  });
+  return localDataEnv(name, `127.77.${subnet}`, { postgres: { port: 15432 } }, { retention: { history: 5, snapshots: 2 }, ...over });
 }
 
 /** The real runner, remembering every command it ran so a test can inspect their argv. */

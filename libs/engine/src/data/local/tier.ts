@@ -5,14 +5,13 @@ import { VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import type { ProcessRunner } from '../../ports/process';
 import { buildDatabaseUrl, resolvePostgresPassword, resolveServicePassword, servicePasswordSource, type ResolvedPassword } from '../credentials';
-import { redisAppEnv } from '../redis-topology';
-import { applyPlan, type DataPlan } from '../plan';
+import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import { listSnapshotFiles, type SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
-import { inspectRedis, localRedis, planRedis, planRedisStop, type LocalRedis } from './redis';
+import { sideServices, type SideService } from './services';
 import { inspectPostgres, livePostmaster, localEndpoint, localPgPaths, localPostgres, planProvision, planSnapshot, planSnapshotPrune, stopStep } from './postgres';
 
-/** The local data tier: one PostgreSQL per environment and, when declared, its Redis (single or Sentinel), run from the machine's binaries. */
+/** The local data tier: one PostgreSQL per environment and, when declared, its Redis (single or Sentinel) and RabbitMQ, run from the machine's binaries. */
 export class LocalDataTier implements DataTier {
   readonly kind = 'local' as const;
 
@@ -25,43 +24,56 @@ export class LocalDataTier implements DataTier {
 
   async preflight(): Promise<void> {
     localPostgres(this.env, this.workspaceRoot);
-    const redis = this.redis();
-    if (redis) await this.redisPassword(redis, false);
+    for (const svc of this.services()) await this.password(svc, false);
   }
 
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const pg = localPostgres(this.env, this.workspaceRoot);
-    const redis = this.redis();
     // Every input (binaries, secrets) is checked before the first change.
-    const redisPassword = redis && (await this.redisPassword(redis, true))!;
+    const services = this.services();
+    const passwords = await Promise.all(services.map((svc) => this.password(svc, true)));
     const plan = planProvision(pg, await inspectPostgres(pg), { release });
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    if (!redis || !redisPassword) return plan;
-    const r = planRedis(redis, inspectRedis(redis), redisPassword.value);
-    const secretSteps: DataPlan['steps'] = redisPassword.source === 'generated'
-      ? [{ kind: 'mkdir', title: 'create the secrets folder', path: dirname(redis.passwordFile), mode: 0o700 }, { kind: 'write', title: `store the generated redis password of ${this.env.name}`, path: redis.passwordFile, content: `${redisPassword.value}\n`, mode: 0o600, secret: true }]
-      : [];
-    const redisPlan: DataPlan = { steps: [...secretSteps, ...r.steps], notes: r.notes, summary: `redis (${redis.settings.topology}) of ${this.env.name} ${r.steps.length ? 'ready' : 'already runs: nothing to do'}` };
-    if (!opts.dryRun) await applyPlan(redisPlan, this.runner, this.log);
-    return { steps: [...plan.steps, ...redisPlan.steps], notes: [...plan.notes, ...redisPlan.notes], summary: `${plan.summary}; ${redisPlan.summary}`, ...(plan.rollback ? { rollback: plan.rollback } : {}) };
+    const plans: DataPlan[] = [plan];
+    for (const [i, svc] of services.entries()) {
+      const password = passwords[i]!;
+      const secretSteps: PlanStep[] = password.source === 'generated'
+        ? [{ kind: 'mkdir', title: 'create the secrets folder', path: dirname(svc.passwordFile), mode: 0o700 }, { kind: 'write', title: `store the generated ${svc.service} password of ${this.env.name}`, path: svc.passwordFile, content: `${password.value}\n`, mode: 0o600, secret: true }]
+        : [];
+      const first = await svc.plan(password.value);
+      const summary = (steps: PlanStep[]) => `${svc.label} of ${this.env.name} ${steps.some((s) => s.kind !== 'mkdir') ? 'ready' : 'already provisioned: nothing to do'}`;
+      let svcPlan: DataPlan = { steps: [...secretSteps, ...first.steps], notes: first.notes, summary: summary(first.steps) };
+      if (!opts.dryRun) await applyPlan(svcPlan, this.runner, this.log);
+      if (first.again && !opts.dryRun) {
+        const rest = await svc.plan(password.value);
+        await applyPlan({ steps: rest.steps, notes: [], summary: summary(rest.steps) }, this.runner, this.log);
+        svcPlan = { steps: [...svcPlan.steps, ...rest.steps], notes: rest.notes, summary: summary([...first.steps, ...rest.steps]) };
+      }
+      plans.push(svcPlan);
+    }
+    return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: plans.map((p) => p.summary).join('; '), ...(plan.rollback ? { rollback: plan.rollback } : {}) };
   }
 
-  private redis(): LocalRedis | undefined {
-    return localRedis(this.env, localPgPaths(this.workspaceRoot, this.env.name).root);
+  private services(): SideService[] {
+    return sideServices(this.env, localPgPaths(this.workspaceRoot, this.env.name).root, this.runner);
   }
 
-  private redisPassword(r: LocalRedis, generate: boolean): Promise<ResolvedPassword | undefined> {
-    return resolveServicePassword(this.env, servicePasswordSource(this.env, 'redis', this.workspaceRoot), r.passwordFile, { generate });
+  private password(svc: SideService, generate: boolean): Promise<ResolvedPassword | undefined> {
+    return resolveServicePassword(this.env, servicePasswordSource(this.env, svc.service, this.workspaceRoot), svc.passwordFile, { generate });
   }
 
-  /** What slots get to reach Redis (REDIS_URL, or the REDIS_SENTINEL_* trio); empty when the environment declares none. */
+  private async requiredPassword(svc: SideService): Promise<string> {
+    const password = await this.password(svc, false);
+    if (!password) throw new VezaError(`${svc.service} of ${this.env.name} has no password yet`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_PROVISIONED');
+    return password.value;
+  }
+
+  /** What slots get to reach the other services (REDIS_URL or the REDIS_SENTINEL_* trio, AMQP_URL); empty when the environment declares none. */
   async serviceEnv(): Promise<Record<string, string>> {
-    const redis = this.redis();
-    if (!redis) return {};
-    const password = await this.redisPassword(redis, false);
-    if (!password) throw new VezaError(`redis of ${this.env.name} has no password yet`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_PROVISIONED');
-    return redisAppEnv(redis.settings, redis.nodes, password.value);
+    const vars: Record<string, string> = {};
+    for (const svc of this.services()) Object.assign(vars, svc.appEnv(await this.requiredPassword(svc)));
+    return vars;
   }
 
   async snapshot(release: string, opts: { dryRun?: boolean } = {}): Promise<DataPlan> {
@@ -90,10 +102,14 @@ export class LocalDataTier implements DataTier {
 
   async stop(): Promise<boolean> {
     const paths = localPgPaths(this.workspaceRoot, this.env.name);
-    const redis = this.redis();
-    const redisSteps = redis ? planRedisStop(redis, inspectRedis(redis)) : [];
-    if (redisSteps.length) await applyPlan({ steps: redisSteps, notes: [], summary: `redis of ${this.env.name} stopped; its data stays in ${dirname(redis!.nodes[0]!.files.dir)}` }, this.runner, this.log);
-    if (!livePostmaster(paths.pgdata)) return redisSteps.length > 0;
+    let stopped = false;
+    for (const svc of this.services()) {
+      const password = await this.password(svc, false);
+      const steps = password ? await svc.stop(password.value) : [];
+      if (steps.length) await applyPlan({ steps, notes: [], summary: `${svc.service} of ${this.env.name} stopped; its data stays in ${paths.root}` }, this.runner, this.log);
+      stopped ||= steps.length > 0;
+    }
+    if (!livePostmaster(paths.pgdata)) return stopped;
     const pg = localPostgres(this.env, this.workspaceRoot);
     await applyPlan({ steps: [stopStep(pg)], notes: [], summary: `postgres of ${this.env.name} stopped; its data stays in ${paths.pgdata}` }, this.runner, this.log);
     return true;

@@ -1,0 +1,97 @@
+import { accessSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Environment } from '../../config/environment';
+import { LOCAL_HOST_OCTET } from '../../hosts/naming';
+import { VezaError } from '../../log/errors';
+import { shellScript } from '../../util/shell-script';
+import type { PlanStep } from '../plan';
+import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, type MinioNode, type MinioSettings } from '../minio-topology';
+import { livePid } from './pids';
+
+/**
+ * A local environment's MinIO: `single`, or seed 001's distributed nodes,
+ * each a `minio server` process on its own loopback address and port
+ * (`<subnet>.(31+i)`, `port+i`: MinIO finds its own drives among the
+ * endpoints by address and port), data in `.veza/envs/<env>/data/minio/node<i>`.
+ * The binaries are not Debian's (there are none): `data.minio.binary`
+ * names the `minio` that tools/scripts/minio-tools.sh built, `mc` beside it.
+ */
+export interface LocalMinioNode extends MinioNode {
+  pidFile: string;
+  logFile: string;
+}
+
+export interface LocalMinio {
+  env: Environment;
+  settings: MinioSettings;
+  minio: string;
+  mc: string;
+  nodes: LocalMinioNode[];
+  bucket: string;
+  passwordFile: string;
+}
+
+const DETACH = shellScript('data/local/scripts/detach.sh');
+const MC_READY = shellScript('data/local/scripts/mc-ready.sh');
+const STOP_PID = shellScript('data/local/scripts/stop-pid.sh');
+
+export function localMinio(env: Environment, dataRoot: string): LocalMinio | undefined {
+  const settings = env.data.minio;
+  if (!settings) return undefined;
+  if (!settings.binary) throw new VezaError(`data.minio.binary of ${env.name} is not set`, 'run bash tools/scripts/minio-tools.sh (it prints the folder of minio and mc) and set data.minio.binary to <folder>/minio', 'BAD_CONFIG');
+  const minio = settings.binary;
+  const mc = join(dirname(minio), 'mc');
+  for (const bin of [minio, mc]) {
+    try {
+      accessSync(bin, constants.X_OK);
+    } catch {
+      throw new VezaError(`${bin} is not an executable (data.minio.binary of ${env.name})`, 'build minio and mc with bash tools/scripts/minio-tools.sh', 'MISSING_TOOL');
+    }
+  }
+  const root = join(dataRoot, 'minio');
+  const nodes = Array.from({ length: minioNodeCount(settings) }, (_, index): LocalMinioNode => {
+    const dir = join(root, `node${index}`);
+    return { index, host: `${env.local!.subnet}.${LOCAL_HOST_OCTET.minio + index}`, port: settings.port + index, dir, pidFile: join(root, `node${index}.pid`), logFile: join(root, `node${index}.log`) };
+  });
+  return { env, settings, minio, mc, nodes, bucket: bucketName(env), passwordFile: join(dataRoot, 'secrets', 'minio-password') };
+}
+
+export function inspectMinio(m: LocalMinio): (number | undefined)[] {
+  return m.nodes.map((n) => livePid(n.pidFile, 'minio'));
+}
+
+/** `argv` runs with mc's alias `veza` (credentials in the environment) and its own config folder. */
+function withAlias(m: LocalMinio, argv: string[], password: string, description: string, input?: string) {
+  return { argv, env: { ...mcHostEnv(m.nodes[0]!, password), MC_CONFIG_DIR: join(dirname(m.nodes[0]!.dir), 'mc') }, input, description, timeoutMs: 60_000 };
+}
+
+/** Starts every node that is down, waits for write quorum, then ensures the bucket, its versioning and lifecycle. */
+export function planMinio(m: LocalMinio, pids: readonly (number | undefined)[], password: string): { steps: PlanStep[]; notes: string[] } {
+  const steps: PlanStep[] = [];
+  const notes: string[] = [];
+  const env = minioServerEnv(m.settings, password);
+  for (const node of m.nodes) {
+    const name = `minio node ${node.index} of ${m.env.name}`;
+    const pid = pids[node.index];
+    if (pid) {
+      notes.push(`${name} runs (pid ${pid})`);
+      continue;
+    }
+    steps.push({ kind: 'mkdir', title: `${name}: drives`, path: node.dir, mode: 0o700 });
+    for (let j = 0; j < m.settings.drivesPerNode; j++) steps.push({ kind: 'mkdir', title: `${name}: drive d${j}`, path: join(node.dir, `d${j}`), mode: 0o700 });
+    steps.push({ kind: 'run', title: `${name}: start on ${node.host}:${node.port}`, command: { argv: ['sh', '-c', DETACH, 'detach', node.logFile, node.pidFile, m.minio, ...minioServerArgs(m.settings, m.nodes, node)], env, description: `start ${name}`, timeoutMs: 15_000 } });
+  }
+  steps.push({ kind: 'run', title: `wait until minio of ${m.env.name} has write quorum`, command: withAlias(m, ['sh', '-c', MC_READY, 'mc-ready', m.mc], password, 'wait for minio') });
+  for (const c of bucketCommands(m.bucket)) steps.push({ kind: 'run', title: `ensure ${c.title}`, command: withAlias(m, [m.mc, '--no-color', ...c.argv], password, `ensure ${c.title}`, c.input) });
+  return { steps, notes };
+}
+
+export function planMinioStop(m: LocalMinio, pids: readonly (number | undefined)[]): PlanStep[] {
+  return pids.flatMap((pid, i) => (pid ? [{ kind: 'run' as const, title: `stop minio node ${i} of ${m.env.name} (pid ${pid})`, command: { argv: ['sh', '-c', STOP_PID, 'stop-pid', String(pid)], description: `stop minio node ${i}`, timeoutMs: 40_000 } }] : []));
+}
+
+/** How slots reach the bucket. */
+export function minioAppEnv(m: LocalMinio, password: string): Record<string, string> {
+  const n = m.nodes[0]!;
+  return { S3_ENDPOINT: `http://${n.host}:${n.port}`, S3_BUCKET: m.bucket, S3_ACCESS_KEY: 'veza', S3_SECRET_KEY: password };
+}

@@ -1,0 +1,62 @@
+import type { Environment } from '../../config/environment';
+import type { ProcessRunner } from '../../ports/process';
+import type { PlanStep } from '../plan';
+import { redisAppEnv } from '../redis-topology';
+import { inspectMinio, localMinio, minioAppEnv, planMinio, planMinioStop } from './minio';
+import { inspectRabbit, localRabbit, planRabbit, planRabbitStop, rabbitAppEnv } from './rabbitmq';
+import { inspectRedis, localRedis, planRedis, planRedisStop } from './redis';
+
+/**
+ * The services a local environment runs beside PostgreSQL when its file
+ * declares them, behind one shape so the tier provisions, stops and hands
+ * out their variables the same way. Each has its own password (from its
+ * passwordEnv, or generated once into `passwordFile`).
+ */
+export interface SideService {
+  service: 'redis' | 'rabbitmq' | 'minio';
+  label: string;
+  passwordFile: string;
+  /** `again`: apply these steps, then plan once more (what is left can only be read from the running service). */
+  plan(password: string): Promise<{ steps: PlanStep[]; notes: string[]; again?: boolean }>;
+  stop(password: string): Promise<PlanStep[]>;
+  appEnv(password: string): Record<string, string>;
+}
+
+/** Checks the binaries of every declared service (throws MISSING_TOOL), before anything runs. */
+export function sideServices(env: Environment, dataRoot: string, runner: ProcessRunner): SideService[] {
+  const out: SideService[] = [];
+  const redis = localRedis(env, dataRoot);
+  if (redis) {
+    out.push({
+      service: 'redis',
+      label: `redis (${redis.settings.topology})`,
+      passwordFile: redis.passwordFile,
+      plan: async (pw) => planRedis(redis, inspectRedis(redis), pw),
+      stop: async () => planRedisStop(redis, inspectRedis(redis)),
+      appEnv: (pw) => redisAppEnv(redis.settings, redis.nodes, pw),
+    });
+  }
+  const rabbit = localRabbit(env, dataRoot);
+  if (rabbit) {
+    out.push({
+      service: 'rabbitmq',
+      label: 'rabbitmq',
+      passwordFile: rabbit.passwordFile,
+      plan: async (pw) => planRabbit(rabbit, await inspectRabbit(rabbit, runner, pw), pw),
+      stop: async (pw) => planRabbitStop(rabbit, await inspectRabbit(rabbit, runner, pw)),
+      appEnv: (pw) => rabbitAppEnv(rabbit, pw),
+    });
+  }
+  const minio = localMinio(env, dataRoot);
+  if (minio) {
+    out.push({
+      service: 'minio',
+      label: `minio (${minio.settings.topology})`,
+      passwordFile: minio.passwordFile,
+      plan: async (pw) => planMinio(minio, inspectMinio(minio), pw),
+      stop: async () => planMinioStop(minio, inspectMinio(minio)),
+      appEnv: (pw) => minioAppEnv(minio, pw),
+    });
+  }
+  return out;
+}

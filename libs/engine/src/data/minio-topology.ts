@@ -1,0 +1,74 @@
+import type { Environment } from '../config/environment';
+import { VezaError } from '../log/errors';
+
+/**
+ * MinIO topologies (seed 001: four nodes, one erasure set under
+ * MINIO_STORAGE_CLASS_STANDARD=EC:2, a versioned bucket with lifecycle
+ * rules), as argv, environment and documents the local and Incus drivers
+ * share. Where a node lives is the driver's; what it runs is decided here.
+ */
+export type MinioSettings = NonNullable<Environment['data']['minio']>;
+
+export interface MinioNode {
+  index: number;
+  host: string;
+  port: number;
+  /** The node's data folder; its drives are `<dir>/d<j>`. */
+  dir: string;
+}
+
+export const MINIO_ROOT_USER = 'veza';
+
+export function minioNodeCount(s: MinioSettings): number {
+  return s.topology === 'distributed' ? s.nodes : 1;
+}
+
+export function bucketName(env: Pick<Environment, 'name'>): string {
+  return `veza-${env.name}`;
+}
+
+/** Every drive of the topology, in the order every node must be given them (one erasure set). */
+export function minioEndpoints(s: MinioSettings, nodes: readonly MinioNode[]): string[] {
+  const drives = (n: MinioNode) => Array.from({ length: s.drivesPerNode }, (_, j) => `${n.dir}/d${j}`);
+  if (s.topology === 'single') return drives(nodes[0]!);
+  return nodes.flatMap((n) => drives(n).map((d) => `http://${n.host}:${n.port}${d}`));
+}
+
+/** `minio server …` for one node: it finds its own drives among the endpoints by its address and port. */
+export function minioServerArgs(s: MinioSettings, nodes: readonly MinioNode[], node: MinioNode): string[] {
+  return ['server', '--quiet', '--address', `${node.host}:${node.port}`, ...minioEndpoints(s, nodes)];
+}
+
+/**
+ * The server's environment (the root password travels here, never in
+ * argv). MinIO's lifecycle has no AbortIncompleteMultipartUpload; the seed's
+ * "abort incomplete multipart uploads after 7 d" is its stale-upload expiry.
+ */
+export function minioServerEnv(s: MinioSettings, password: string): Record<string, string> {
+  if (password.length < 8) throw new VezaError('the MinIO root password is shorter than 8 characters, which MinIO refuses', 'use a longer password', 'INVALID_INPUT');
+  return {
+    MINIO_ROOT_USER,
+    MINIO_ROOT_PASSWORD: password,
+    MINIO_BROWSER: 'off',
+    MINIO_API_STALE_UPLOADS_EXPIRY: '168h',
+    ...(s.topology === 'distributed' ? { MINIO_STORAGE_CLASS_STANDARD: `EC:${s.parity}` } : {}),
+  };
+}
+
+/** mc's alias `veza` as one environment variable (so the credentials never reach argv). */
+export function mcHostEnv(node: Pick<MinioNode, 'host' | 'port'>, password: string): Record<string, string> {
+  return { MC_HOST_veza: `http://${MINIO_ROOT_USER}:${encodeURIComponent(password)}@${node.host}:${node.port}` };
+}
+
+/** Seed 001's lifecycle: noncurrent versions expire after 30 days. Imported whole, so applying it twice changes nothing. */
+export const LIFECYCLE = JSON.stringify({ Rules: [{ ID: 'veza-noncurrent-30d', Status: 'Enabled', Filter: { Prefix: '' }, NoncurrentVersionExpiration: { NoncurrentDays: 30 } }] });
+
+/** mc invocations that make the bucket exist, versioned, with the lifecycle (each idempotent); `[argv, stdin]`. */
+export function bucketCommands(bucket: string): { argv: string[]; input?: string; title: string }[] {
+  const target = `veza/${bucket}`;
+  return [
+    { argv: ['mb', '--ignore-existing', target], title: `bucket ${bucket}` },
+    { argv: ['version', 'enable', target], title: `versioning on ${bucket}` },
+    { argv: ['ilm', 'import', target], input: LIFECYCLE, title: `lifecycle of ${bucket}: noncurrent versions expire after 30 d` },
+  ];
+}
