@@ -132,15 +132,19 @@ export function recordAttempt(prev: CertAttempts, host: string, ok: boolean, at:
 }
 
 /**
- * node_exporter textfile format: days to expiry per host (what alerts key
- * on), and the last attempt's outcome with the time of the last success and
- * failure, so "renewal has been failing for 3 days" is one expression.
+ * node_exporter textfile format. Expiry is the certificate's notAfter as a
+ * timestamp, not a "days left" gauge: the file is written once a day, so a
+ * countdown would be up to a day stale, while `(notAfter - time()) / 86400`
+ * is the days to expiry at query time (and seconds are Prometheus' base
+ * unit; promtool refuses a days metric). The last attempt's outcome comes
+ * with the time of the last success and of the last failure, so "renewal
+ * has been failing for 3 days" is one expression.
  */
-export function renderCertMetrics(edge: string, expiry: { host: string; daysLeft?: number }[], attempts: CertAttempts): string {
+export function renderCertMetrics(edge: string, expiry: { host: string; notAfter?: Date }[], attempts: CertAttempts): string {
   const label = (host: string) => `{edge="${edge}",host="${host}"}`;
   const families: [string, string, string[]][] = [
-    ['veza_certificate_expiry_days', 'Days until the certificate the edge serves for a host expires.',
-      expiry.filter((e) => e.daysLeft !== undefined).map((e) => `${label(e.host)} ${e.daysLeft!.toFixed(3)}`)],
+    ['veza_certificate_not_after_timestamp_seconds', 'When the certificate the edge serves for a host expires; days to expiry: (this - time()) / 86400.',
+      expiry.filter((e) => e.notAfter).map((e) => `${label(e.host)} ${e.notAfter!.getTime() / 1000}`)],
     ['veza_certificate_renewal_success', 'Whether the last issuance or renewal of a host succeeded (1) or failed (0).',
       Object.entries(attempts.hosts).map(([h, a]) => `${label(h)} ${a.ok ? 1 : 0}`)],
     ['veza_certificate_renewal_last_success_timestamp_seconds', 'When a certificate was last issued or renewed for a host.',

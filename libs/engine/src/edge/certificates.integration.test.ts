@@ -96,7 +96,7 @@ test('certificates: Pebble issues through the edge, HAProxy takes renewals witho
     const answer = await get('https', EDGE, HTTPS_PORT, '/', 'a.acme.test', root);
     assert.equal(answer.status, 200);
     const metrics = await host.state.read(certificateMetricsKey('local-edge'));
-    assert.match(metrics!, /veza_certificate_expiry_days\{edge="local-edge",host="a\.acme\.test"\} \d+/);
+    assert.match(metrics!, /veza_certificate_not_after_timestamp_seconds\{edge="local-edge",host="a\.acme\.test"\} \d+/);
     assert.match(metrics!, /veza_certificate_renewal_success\{edge="local-edge",host="elsewhere\.acme\.test"\} 0/);
     assert.match(metrics!, /veza_certificate_renewal_success\{edge="local-edge",host="b\.acme\.test"\} 1/);
   });
@@ -114,7 +114,9 @@ test('certificates: Pebble issues through the edge, HAProxy takes renewals witho
     await pebble.pointHost(ELSEWHERE, EDGE);
     const before = { proc: await showProc(), a: (await served('a.acme.test')).cert.serialNumber, b: (await served('b.acme.test')).cert.serialNumber };
     const loop = requestLoop(() => get('https', EDGE, HTTPS_PORT, '/api/v1/ping', 'a.acme.test', root), 3, 20_000);
+    const started = performance.now();
     const res = await run(true).finally(() => loop.stop());
+    const seconds = (performance.now() - started) / 1000;
     const counts = await loop.done;
     const after = await showProc();
     assert.deepEqual(res.outcomes.map((o) => [o.host, o.ok]), [['a.acme.test', true], ['b.acme.test', true], [ELSEWHERE, true]]);
@@ -125,7 +127,8 @@ test('certificates: Pebble issues through the edge, HAProxy takes renewals witho
     assert.notEqual((await served('a.acme.test')).cert.serialNumber, before.a);
     assert.notEqual((await served('b.acme.test')).cert.serialNumber, before.b);
     assert.equal((await served(ELSEWHERE)).authorized, true);
-    console.log(`# forced renewal of 3 hosts under load: ${counts.ok} requests answered 200, ${counts.failed} failed`);
+    // A figure for BENCHMARKS.md, printed, never asserted.
+    console.log(`# forced renewal of 3 hosts under load: ${seconds.toFixed(1)} s, ${counts.ok} HTTPS requests answered 200 (new TLS connection each), ${counts.failed} failed`);
   });
 
   await t.test('an order with a wrong challenge answer leaves the served certificate unchanged', async () => {

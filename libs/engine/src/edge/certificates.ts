@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { httpGet, serveDirectory } from '../util/http';
 import {
   acmePaths, acmeSettings, certificateHosts, legoRunCommand, pemExpiryFor, planCertificates, recordAttempt, renderCertMetrics, servedPemPath,
-  DAY_MS, type AcmeSettings, type CertAttempts, type PlannedCert,
+  type AcmeSettings, type CertAttempts, type PlannedCert,
 } from './acme';
 import type { EdgeHost } from './edge-host';
 import { buildEdgeModel, loadEdgeInputs } from './model';
@@ -169,10 +169,7 @@ async function writeMetrics(host: EdgeHost, edge: string, acme: AcmeSettings, ho
   const prevText = await host.state.read(keys.state);
   let attempts: CertAttempts = prevText ? (JSON.parse(prevText) as CertAttempts) : { schema: 1, hosts: {} };
   for (const o of attempted) attempts = recordAttempt(attempts, o.host, o.ok, at);
-  const expiry = await Promise.all(hosts.map(async (h) => {
-    const notAfter = pemExpiryFor(await readText(servedPemPath(acme.certDir, h)), h);
-    return { host: h, daysLeft: notAfter ? (notAfter.getTime() - at.getTime()) / DAY_MS : undefined };
-  }));
+  const expiry = await Promise.all(hosts.map(async (h) => ({ host: h, notAfter: pemExpiryFor(await readText(servedPemPath(acme.certDir, h)), h) })));
   await host.state.write(keys.state, JSON.stringify(attempts, null, 2) + '\n');
   await host.state.write(keys.prom, renderCertMetrics(edge, expiry, attempts));
 }
