@@ -51,3 +51,9 @@ test('an environment listing a public host twice or a wildcard is refused with f
   assert.throws(() => parseEnvironment('infra/environments/e.yaml', env('veza.test, www.veza.test, veza.test')), /e\.yaml:4: publicHosts\.2: veza\.test is listed twice/);
   assert.throws(() => parseEnvironment('infra/environments/e.yaml', env('"*.veza.test"')), /e\.yaml:4: publicHosts\.0: wildcard hosts cannot get a certificate/);
 });
+
+test('a local lab names the loopback subnet its instances bind', () => {
+  const lab = (extra: string) => ['name: x', 'host: local', 'topology: multi-instance', 'http: { port: 18080, addresses: [127.0.0.1] }', 'runtime: { socketDir: "${VEZA_EDGE_DIR}" }', `lab: { hosts: [lab.test], instances: 2, prefix: veza-lab-, dnsSuffix: lxd${extra} }`, ''].join('\n');
+  assert.equal(parseEdgeDefinition('infra/edges/x.yaml', lab(', subnet: "127.78.1"')).lab?.subnet, '127.78.1');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', lab('')), /x\.yaml:6: lab: a local lab needs subnet/);
+});

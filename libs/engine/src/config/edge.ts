@@ -97,6 +97,8 @@ const edgeDefinitionSchema = z.strictObject({
     instances: z.number().int().min(1).max(16),
     prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
     dnsSuffix: z.string().regex(PATTERNS.host),
+    /** Local lab only: `127.a.b`; instance n of every component binds `<subnet>.<10+n>` on its own port. */
+    subnet: z.string().regex(/^127\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, 'must be 127.<0-255>.<0-255>, e.g. 127.78.1').optional(),
   }).optional(),
 }).superRefine((d, ctx) => {
   if (d.topology === 'multi-instance' && !d.lab) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'the multi-instance topology needs lab: { hosts, instances, prefix, dnsSuffix }' });
@@ -112,6 +114,7 @@ const edgeDefinitionSchema = z.strictObject({
     });
     if (d.http.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['http', 'addresses'], message: 'list the loopback addresses the local edge binds, e.g. [127.0.0.1]' });
     if (d.runtime.exporter) ctx.addIssue({ code: 'custom', path: ['runtime', 'exporter'], message: 'the local edge has no exporter socket' });
+    if (d.lab && !d.lab.subnet) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'a local lab needs subnet: 127.a.b (its instances bind <subnet>.11, .12, …)' });
   }
 });
 

@@ -14,6 +14,7 @@ import { createLocalEdgeHost, localEdgeDir } from './local-edge-host';
 import { cliRequest, parseShowProc } from './runtime-api';
 import { createEdgeWorkspace, startBackends, type FixtureEnv } from './testing/edge-fixture';
 import { startPebble } from './testing/pebble';
+import { requestLoop } from './testing/request-loop';
 
 /**
  * ACME end to end on the local edge: Pebble (Let's Encrypt's test CA) and
@@ -174,27 +175,4 @@ function get(scheme: 'http' | 'https', address: string, port: number, path: stri
     req.on('error', reject);
     req.end();
   });
-}
-
-/** `workers` clients, each a fresh TLS connection per request, until stopped or `max` requests in all. */
-function requestLoop(one: () => Promise<{ status: number }>, workers: number, max: number) {
-  let stopped = false;
-  const counts = { ok: 0, failed: 0, errors: [] as string[] };
-  const worker = async () => {
-    while (!stopped && counts.ok + counts.failed < max) {
-      try {
-        const r = await one();
-        if (r.status === 200) counts.ok++;
-        else {
-          counts.failed++;
-          counts.errors.push(`status ${r.status}`);
-        }
-      } catch (e) {
-        counts.failed++;
-        counts.errors.push((e as Error).message);
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: workers }, worker)).then(() => counts);
-  return { stop: () => void (stopped = true), done };
 }
