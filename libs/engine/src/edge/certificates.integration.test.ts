@@ -15,6 +15,7 @@ import { cliRequest, parseShowProc } from './runtime-api';
 import { createEdgeWorkspace, startBackends, type FixtureEnv } from './testing/edge-fixture';
 import { startPebble } from './testing/pebble';
 import { requestLoop } from './testing/request-loop';
+import { edgeLock, withLock } from '../state/lock';
 
 /**
  * ACME end to end on the local edge: Pebble (Let's Encrypt's test CA) and
@@ -149,6 +150,12 @@ test('certificates: Pebble issues through the edge, HAProxy takes renewals witho
     const peer = await served('a.acme.test');
     assert.equal(peer.authorized, true);
     assert.equal(peer.cert.serialNumber, a);
+  });
+
+  await t.test('a run while another holds the edge\'s ACME lock is refused, naming the holder', async () => {
+    await withLock(host.state, edgeLock('local-edge-acme'), { action: 'certificates' }, async () => {
+      await assert.rejects(run(true), (e: VezaError) => e.code === 'LOCKED' && /certificates/.test(e.message));
+    });
   });
 });
 

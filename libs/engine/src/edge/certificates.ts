@@ -13,6 +13,7 @@ import {
 import type { EdgeHost } from './edge-host';
 import { buildEdgeModel, loadEdgeInputs } from './model';
 import { openEdgeHost } from './open-host';
+import { edgeLock, withLock } from '../state/lock';
 import { runtimeErrors } from './runtime-api';
 import { selfSignedPem } from './validate';
 
@@ -72,30 +73,35 @@ export async function certificates(opts: CertificatesOptions): Promise<{ edge: s
 
   const status = await host.status();
   if (!status.running) throw new VezaError(`the ${def.name} edge is not running (${status.detail})`, 'start it with nx run infra-edge:bootstrap; a certificate reaches HAProxy through its Runtime API', 'EDGE_NOT_RUNNING');
-  const outcomes: CertOutcome[] = plan.filter((p) => p.action === 'keep').map((p) => ({ host: p.host, action: p.action, ok: true }));
-  try {
-    await checkDirectory(acme);
-  } catch (e) {
-    await writeMetrics(host, def.name, acme, hosts, now(), due.map((p) => ({ host: p.host, action: p.action, ok: false })));
-    throw e;
-  }
-
-  const paths = acmePaths(acme.stateDir);
-  await fs.mkdir(paths.challenges, { recursive: true, mode: 0o755 });
-  const responder = await serveDirectory(paths.challenges, acme.responder.host, acme.responder.port).catch((e: NodeJS.ErrnoException) => {
-    throw new VezaError(`cannot serve ACME challenges on ${acme.responder.host}:${acme.responder.port}: ${e.code ?? e.message}`, `stop what listens there, or change acme.server in ${file}`, 'PORT_IN_USE');
-  });
-  try {
-    for (const p of due) {
-      const outcome = await orderOne(p, acme, host, runner, opts.lego);
-      if (outcome.ok) log.info(`${p.host}: certificate ${p.action === 'issue' ? 'issued' : 'renewed'} and served without a reload`);
-      else log.error(`${p.host}: ${outcome.error}; it keeps its current certificate`);
-      outcomes.push(outcome);
+  // One run at a time per edge (the daily timer and an operator's run share lego's state), under a lock of
+  // its own: orders take seconds to minutes, and must not hold up a switch, which takes the edge lock.
+  const outcomes = await withLock(host.state, edgeLock(`${def.name.slice(0, 36)}-acme`), { action: 'certificates' }, async () => {
+    const done: CertOutcome[] = plan.filter((p) => p.action === 'keep').map((p) => ({ host: p.host, action: p.action, ok: true }));
+    try {
+      await checkDirectory(acme);
+    } catch (e) {
+      await writeMetrics(host, def.name, acme, hosts, now(), due.map((p) => ({ host: p.host, action: p.action, ok: false })));
+      throw e;
     }
-  } finally {
-    await responder.close();
-  }
-  await writeMetrics(host, def.name, acme, hosts, now(), outcomes.filter((o) => o.action !== 'keep'));
+
+    const paths = acmePaths(acme.stateDir);
+    await fs.mkdir(paths.challenges, { recursive: true, mode: 0o755 });
+    const responder = await serveDirectory(paths.challenges, acme.responder.host, acme.responder.port).catch((e: NodeJS.ErrnoException) => {
+      throw new VezaError(`cannot serve ACME challenges on ${acme.responder.host}:${acme.responder.port}: ${e.code ?? e.message}`, `stop what listens there, or change acme.server in ${file}`, 'PORT_IN_USE');
+    });
+    try {
+      for (const p of due) {
+        const outcome = await orderOne(p, acme, host, runner, opts.lego);
+        if (outcome.ok) log.info(`${p.host}: certificate ${p.action === 'issue' ? 'issued' : 'renewed'} and served without a reload`);
+        else log.error(`${p.host}: ${outcome.error}; it keeps its current certificate`);
+        done.push(outcome);
+      }
+    } finally {
+      await responder.close();
+    }
+    await writeMetrics(host, def.name, acme, hosts, now(), done.filter((o) => o.action !== 'keep'));
+    return done;
+  }, { logger: log });
 
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length) {
