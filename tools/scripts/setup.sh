@@ -21,9 +21,13 @@ need_apt=()
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v runuser >/dev/null || need_apt+=(util-linux)
+# infra-edge:certificates orders with Debian's ACME client.
+command -v lego >/dev/null || need_apt+=(lego)
 if ! $deploy_only; then
   command -v haproxy >/dev/null || need_apt+=(haproxy)
   command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+  # The certificates tests run Let's Encrypt's test CA, with its DNS test server.
+  command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || need_apt+=(pebble)
   [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
   # The Rust stream server links statically against glibc when the musl target
   # is not installed (+crt-static): that needs a C linker and libc.a.
