@@ -9,7 +9,7 @@ import { schema } from './options';
 
 export default async function hostBootstrapExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
   return runExecutor(context, async (log) => {
-    // Checked before the schema, whose "unknown option" would not say why: a token on the command line is readable by every user of the machine.
+    // A token on the command line is readable by every user of the machine (and Nx echoes the command): refused, with why.
     const tokenOption = Object.keys(input ?? {}).find((k) => /token/i.test(k));
     if (tokenOption) {
       throw new VezaError(`--${tokenOption} is refused: the runner registration token is never an argument`,

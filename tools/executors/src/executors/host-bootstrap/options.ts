@@ -4,6 +4,8 @@ import { envOption } from '../../option-schema';
 export const schema = z.strictObject({
   env: envOption('Set up the Incus host of this environment (and read infra/host/<env>.yaml).'),
   dryRun: z.boolean().describe('Inspect the host and print every command; change nothing.').default(false),
+  // Declared only to be refused with a reason: Nx would otherwise answer a bare "not found in schema".
+  token: z.string().describe('Refused: the runner registration token is read only from the variable runner.tokenEnv names (default FORGEJO_RUNNER_TOKEN).').optional(),
   baseline: z.boolean().describe('Also apply the common baseline to this machine: sshd drop-in (sshd -t), fail2ban jail (fail2ban-client -t), security-only unattended-upgrades without reboot.').default(false),
 }).meta({
   title: 'Incus host bootstrap',
