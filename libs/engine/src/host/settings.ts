@@ -42,10 +42,6 @@ export const hostSettingsSchema = z.strictObject({
     labels: z.array(runnerLabel).min(1).default(['incus', 'self-hosted']),
     tokenEnv: envVarName.default('FORGEJO_RUNNER_TOKEN'),
   }),
-  metrics: z.strictObject({
-    /** node_exporter's textfile collector directory (Debian's default), where the deploy's .prom files go. */
-    textfileDir: z.string().regex(/^\/[^\s]*$/).default('/var/lib/prometheus/node-exporter'),
-  }).default({ textfileDir: '/var/lib/prometheus/node-exporter' }),
 });
 
 export type HostSettings = z.infer<typeof hostSettingsSchema>;
