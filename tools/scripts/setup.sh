@@ -33,6 +33,14 @@ if ! $deploy_only; then
   # is not installed (+crt-static): that needs a C linker and libc.a.
   command -v cc >/dev/null || need_apt+=(gcc)
   [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
+  # The host baseline and observability tests run Debian's own checkers:
+  # sshd -t, fail2ban-client -t, promtool, and the two exporters.
+  [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+  command -v fail2ban-client >/dev/null || need_apt+=(fail2ban)
+  command -v unattended-upgrade >/dev/null || need_apt+=(unattended-upgrades)
+  command -v promtool >/dev/null || need_apt+=(prometheus)
+  command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+  command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
