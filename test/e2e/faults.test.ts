@@ -12,8 +12,7 @@ import { localEdgeDir } from '@veza/engine/edge/local-edge-host';
 import { validate } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { loadWorkspace } from '@veza/engine/config/workspace';
-import { openEdgeHost } from '@veza/engine/edge/open-host';
-import { parseServersState } from '@veza/engine/edge/runtime-api';
+import { liveEdgeReader } from '../support/live-edge';
 import type { VezaError } from '@veza/engine/log/errors';
 import { e2eWorkspace } from './support/workspace';
 import { startLoad } from './support/load';
@@ -51,12 +50,7 @@ test('a live environment survives every deploy fault', async (t) => {
   }))));
 
   const workspace = await loadWorkspace(ws.root);
-  const edgeHost = openEdgeHost(workspace, workspace.edge(`${ws.env}-edge`));
-  /** The live edge: its config file's bytes and every server's operational and admin state. */
-  const edgeNow = async () => ({
-    config: await edgeHost.readConfig(),
-    servers: parseServersState(await edgeHost.runtime(['show servers state'])).map((s) => `${s.backend}/${s.server} op=${s.opState} admin=${s.adminState}`).sort(),
-  });
+  const edgeNow = liveEdgeReader(workspace, `${ws.env}-edge`);
 
   await ws.release(A);
   await deploy(await ws.options(A));

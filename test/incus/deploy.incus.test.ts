@@ -1,199 +1,246 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { deploy } from '@veza/engine/deploy/deploy';
-import { rollback } from '@veza/engine/deploy/rollback';
-import { cleanup } from '@veza/engine/deploy/cleanup';
-import { status } from '@veza/engine/deploy/status';
-import { isVezaError } from '@veza/engine/log/errors';
+import { loadWorkspace } from '@veza/engine/config/workspace';
 import { createDataTier } from '@veza/engine/data/tier';
-import { IncusClient } from '@veza/engine/hosts/incus/client';
-import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
-import * as cli from '@veza/engine/hosts/incus/cli';
-import { PROBE_USER_AGENT } from '@veza/engine/hosts/incus/probe';
+import type { StatusReport } from '@veza/engine/deploy/status';
+import { reportedRelease } from '@veza/engine/deploy/probe';
 import { INCUS_EDGE_PATHS } from '@veza/engine/edge/incus-edge-host';
 import { parseShowProc } from '@veza/engine/edge/runtime-api';
-import { incusWorkspace } from './support/workspace';
-import { bridgeAddress, wipeProject } from './support/project';
-import { resolveThroughBridge } from './support/bridge-dns';
+import * as cli from '@veza/engine/hosts/incus/cli';
+import { IncusClient } from '@veza/engine/hosts/incus/client';
+import { slotName } from '@veza/engine/hosts/naming';
+import { isVezaError } from '@veza/engine/log/errors';
+import { createProcessRunner, type ProcessRunner } from '@veza/engine/ports/process';
+import { httpGet } from '@veza/engine/util/http';
+import { startLoad } from '../e2e/support/load';
+import { liveEdgeReader } from '../support/live-edge';
+import { bridgeAddress } from './support/project';
+import { TIER_ENV as ENV, tierRepo, touchWeb } from './support/tier-repo';
+import { watchHostTraffic } from './support/traffic-watch';
 
 /**
- * The real Incus tier: one environment taken through a release's life on
- * real containers — data containers (postgres, redis, rabbitmq), the edge
- * container with its proxy device, three components × blue/green, the
- * switch, verification through the public URL, a fast rollback and a
- * cleanup — through the same deploy engine the local driver uses. It starts
- * from an empty project of its own and leaves it removed, pass or fail.
+ * The real Incus tier, as production runs: the repository's own components
+ * (Go, Rust, React) built, packaged and published by the task graph in a
+ * copy of this repository, deployed with the commands users type
+ * (`nx run infra-deploy:deploy|rollback|cleanup|status --env=incus-test`)
+ * onto containers of a Debian 13 minbase image that has nothing of theirs
+ * preinstalled: the data tier and the edge install their packages with
+ * apt, slots launch from runtime images built from their declared needs.
+ * A release's life, each step a commit: first release, no-op, a dry-run, a
+ * veza-web change, an api health-path change that fails (the live edge is
+ * untouched), one that succeeds under load, fast and full rollback, a
+ * verification failure switched back, cleanup and a failing Incus step.
+ * The project is the tier's own and is removed, pass or fail.
  * Needs root, a running incusd and the image: npm run test:incus.
  */
-const A = 'a1'.repeat(20);
-const B = 'b2'.repeat(20);
-const C = 'c3'.repeat(20);
+const PUBLIC = { host: '127.0.0.1', port: 18480, hostHeader: 'localhost:18480' };
+const API_STATUS = '/api/v1/status';
+const RELEASE_PATHS = { 'veza-api': API_STATUS, 'veza-stream': '/stream/status', 'veza-web': '/status.json' } as const;
 
-test('incus tier: deploy, no-op, second release, fast rollback, cleanup on real containers', { timeout: 60 * 60_000 }, async (t) => {
+test('incus tier: the real components through the nx commands, release after release, on a trixie image with nothing preinstalled', { timeout: 90 * 60_000 }, async (t) => {
   const started = Date.now();
   const say = (m: string) => process.stderr.write(`[incus-tier +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  const secrets = {
-    VEZA_ITEST_POSTGRES_PASSWORD: `pg-${randomBytes(12).toString('base64url')}'$`,
-    VEZA_ITEST_REDIS_PASSWORD: `redis-${randomBytes(12).toString('base64url')}"\\`,
-    VEZA_ITEST_RABBITMQ_PASSWORD: `mq-${randomBytes(12).toString('base64url')} x`,
-  };
-  Object.assign(process.env, secrets);
-  t.after(() => {
-    for (const k of Object.keys(secrets)) delete process.env[k];
-  });
+  const { repo, env, secrets, timings, nx, deploy, edit } = await tierRepo(t, say);
+  const bridge = await bridgeAddress(env.network);
+  // Every probe of a slot runs inside its container: nothing from this host may reach a slot's port, ever.
+  const slotPorts = (await loadWorkspace(repo.dir)).components.map((c) => c.run.port);
+  const hostTraffic = await watchHostTraffic(t, `${bridge.split('.').slice(0, 3).join('.')}.0/24`, slotPorts);
 
-  const ws = await incusWorkspace(t, (l) => say(l));
-  const leftovers = await wipeProject(ws.env);
-  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
-  t.after(async () => {
-    const removed = await wipeProject(ws.env);
-    say(`teardown: removed project ${ws.env.incus!.project} with ${removed.join(', ') || 'nothing'}`);
-  });
-  const bridge = await bridgeAddress(ws.env.network);
-  t.after(resolveThroughBridge(ws.env.incus!.dnsSuffix, bridge));
-
-  const client = new IncusClient(createProcessRunner(), ws.env.incus!.project);
+  const client = new IncusClient(createProcessRunner(), env.incus!.project);
   const inside = async (container: string, argv: string[], input?: string) => (await client.exec(container, argv, input === undefined ? {} : { input })).stdout.trim();
   const names = async () => (await client.instances()).map((i) => i.name).sort();
-  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    say(`── ${name}`);
-    try {
-      return await fn();
-    } finally {
-      say(`── ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    }
+  const slot = (component: string, color: 'blue' | 'green') => slotName(env, component, color);
+  const get = (path: string) => httpGet({ ...PUBLIC, path, timeoutMs: 5_000 });
+  const releaseAt = async (path: string) => {
+    const r = await get(path);
+    return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;
   };
+  const servedReleases = async () => Object.fromEntries(await Promise.all(Object.entries(RELEASE_PATHS).map(async ([c, p]) => [c, await releaseAt(p)] as const)));
+  const everywhere = (sha: string) => ({ 'veza-api': sha, 'veza-stream': sha, 'veza-web': sha });
+  const edgeNow = async () => liveEdgeReader(await loadWorkspace(repo.dir), env.edge)();
+  const setApiHealth = (path: string) => edit('apps/veza-api/component.json', (s) => s.replace(/"health": "[^"]+"/, `"health": "${path}"`));
 
-  await t.test('the first deploy creates the data, edge and green containers and the public URL serves the release', async () => {
-    await ws.release(A);
-    const r = await phase('deploy A', async () => deploy(await ws.options(A)));
-    assert.equal(r.outcome, 'success');
-    assert.equal(r.color, 'green');
-    assert.equal(await ws.releaseAt('/api/status'), A);
-    assert.equal(await ws.releaseAt('/stream/status'), A);
-    assert.equal(await ws.releaseAt('/status.json'), A);
-    const api = JSON.parse((await ws.get('/api/status')).body) as Record<string, unknown>;
-    assert.equal(api.database, true, 'the api got DATABASE_URL from the data tier');
-    assert.equal(api.color, 'green');
-    assert.equal(api.user, 'api', 'the component runs as its own user, not root');
-    assert.equal(api.host, 'veza-itest-api-green', 'served from its own container');
+  const A = await repo.head();
+  let B = '';
+  let D = '';
+
+  await t.test('the first release builds, publishes and deploys the three components onto containers that had none of their software', async () => {
+    const r = await deploy('deploy A (first)');
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`release ${A} is live on green`));
+    assert.deepEqual(await servedReleases(), everywhere(A));
+    const api = JSON.parse((await get(API_STATUS)).body) as Record<string, unknown>;
+    assert.deepEqual([api.build, api.database, api.schemaVersion], [A, 'ok', '0002_playlists'], 'the Go binary stamped with its release, migrated by migrate_tool from the tools container');
+    const playlist = await get('/tracks/Track_01-a/index.m3u8');
+    assert.equal(playlist.status, 200, 'the Rust stream serves HLS through the edge');
+    assert.match((await get('/')).body, new RegExp(`<dd class="mono">${A}</dd>`), 'the React page, served by node from veza-web\'s runtime image');
     assert.deepEqual(await names(), [
-      'veza-itest-api-green', 'veza-itest-api-tools', 'veza-itest-haproxy', 'veza-itest-postgres',
-      'veza-itest-rabbitmq', 'veza-itest-redis', 'veza-itest-stream-green', 'veza-itest-web-green',
-    ]);
+      'veza-itest-haproxy', 'veza-itest-postgres', 'veza-itest-rabbitmq', 'veza-itest-redis',
+      slot('veza-api', 'green'), slotName(env, 'veza-api', 'tools'), slot('veza-stream', 'green'), slot('veza-web', 'green'),
+    ].sort());
   });
 
-  await t.test('each piece is what the issue asks for, inside its container', async () => {
-    assert.equal(await inside('veza-itest-api-green', ['stat', '-c', '%a %U', '/etc/veza/slot.env']), '600 root');
-    const unit = await inside('veza-itest-api-green', ['systemctl', 'show', 'veza-slot.service', '--property', 'User', '--property', 'ProtectSystem', '--property', 'NoNewPrivileges', '--property', 'ActiveState']);
-    assert.deepEqual(unit.split('\n').sort(), ['ActiveState=active', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'User=api']);
-    assert.equal(await inside('veza-itest-api-green', ['sh', '-c', 'ls /srv/veza/app']), 'migrate.js\nserver.js\nvariant.json');
-    const edge = await client.instance('veza-itest-haproxy');
-    assert.deepEqual(edge?.devices.http, { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' });
-    // Phase C probed each slot from inside its own container (127.0.0.1, the in-slot probe's agent); nothing probed it from this runner.
-    for (const path of ['/api/status', '/stream/status', '/status.json']) {
-      const seen = Object.keys((JSON.parse((await ws.get(path)).body) as { healthProbes: Record<string, number> }).healthProbes);
-      assert.ok(seen.includes(`127.0.0.1 ${PROBE_USER_AGENT}`), `${path}: ${seen.join(', ')}`);
-      assert.ok(!seen.some((w) => w.startsWith(`${bridge} `)), `${path}: the runner (${bridge}) probed the slot itself: ${seen.join(', ')}`);
+  await t.test('each piece is what production needs, inside its container', async () => {
+    const api = slot('veza-api', 'green');
+    assert.equal(await inside(api, ['stat', '-c', '%a %U', '/etc/veza/slot.env']), '600 root');
+    const unit = await inside(api, ['systemctl', 'show', 'veza-slot.service', '--property', 'User', '--property', 'ProtectSystem', '--property', 'NoNewPrivileges', '--property', 'ActiveState']);
+    assert.deepEqual(unit.split('\n').sort(), ['ActiveState=active', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'User=veza-api']);
+    assert.equal(await inside(api, ['readlink', '-f', `/proc/${await inside(api, ['systemctl', 'show', '-P', 'MainPID', 'veza-slot.service'])}/exe`]), '/srv/veza/app/veza-api');
+    // Nothing the component did not declare: no zstd, no node where no one asked for it; node where veza-web did.
+    for (const c of ['veza-api', 'veza-stream']) {
+      assert.equal(await inside(slot(c, 'green'), ['sh', '-c', 'command -v node zstd curl haproxy || true']), '', `${c}'s slot has only the base image`);
     }
-    // HAProxy's master keeps root (ports, reloads, its CLI); every worker runs as haproxy, locked in Debian's chroot.
-    const proc = parseShowProc(await inside('veza-itest-haproxy', ['socat', 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], 'show proc\n'));
+    assert.match(await inside(slot('veza-web', 'green'), ['sh', '-c', 'command -v node']), /\/node$/);
+    // Incus copies an image's properties onto the instances made from it.
+    assert.equal((await client.instance(slot('veza-web', 'green')))?.config['image.veza.needs'], 'nodejs', 'veza-web runs from the runtime image of its needs');
+    assert.equal((await client.instance(slot('veza-api', 'green')))?.config['image.veza.needs'], undefined, 'a static binary runs on the base image');
+    // HAProxy's master keeps root; every worker runs as haproxy, locked in Debian's chroot.
+    const edge = 'veza-itest-haproxy';
+    const proc = parseShowProc(await inside(edge, ['socat', 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], 'show proc\n'));
     assert.ok(proc.workers.length > 0);
-    assert.equal(await inside('veza-itest-haproxy', ['ps', '-o', 'user=', '-p', String(proc.masterPid)]), 'root');
+    assert.equal(await inside(edge, ['ps', '-o', 'user=', '-p', String(proc.masterPid)]), 'root');
     for (const w of proc.workers) {
-      assert.deepEqual((await inside('veza-itest-haproxy', ['ps', '-o', 'user=,group=', '-p', String(w.pid)])).split(/\s+/), ['haproxy', 'haproxy'], `worker ${w.pid}`);
-      assert.equal(await inside('veza-itest-haproxy', ['readlink', `/proc/${w.pid}/root`]), '/var/lib/haproxy', `worker ${w.pid}`);
+      assert.deepEqual((await inside(edge, ['ps', '-o', 'user=,group=', '-p', String(w.pid)])).split(/\s+/), ['haproxy', 'haproxy'], `worker ${w.pid}`);
+      assert.equal(await inside(edge, ['readlink', `/proc/${w.pid}/root`]), '/var/lib/haproxy', `worker ${w.pid}`);
     }
-    // The runtime socket the worker serves stays reachable for the pipeline's `incus exec` (root in the container).
-    assert.match(await inside('veza-itest-haproxy', ['socat', 'STDIO', 'UNIX-CONNECT:/run/haproxy/admin.sock'], 'show info\n'), new RegExp(`^Pid: ${proc.workers[0]!.pid}$`, 'm'));
-    assert.equal(await inside('veza-itest-postgres', ['runuser', '-u', 'postgres', '--', 'psql', '-d', 'veza', '-tAc', 'SELECT version FROM itest_schema']), '0001', 'the migration ran from the tools container');
     const redis = await inside('veza-itest-redis', ['sh', '-c', 'IFS= read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli --no-auth-warning config get maxmemory-policy; redis-cli --no-auth-warning config get appendonly'], `${secrets.VEZA_ITEST_REDIS_PASSWORD}\n`);
     assert.deepEqual(redis.split('\n'), ['maxmemory-policy', 'allkeys-lru', 'appendonly', 'yes']);
     assert.equal(await inside('veza-itest-redis', ['sh', '-c', 'redis-cli ping 2>&1 || true']), 'NOAUTH Authentication required.');
     assert.match(await inside('veza-itest-rabbitmq', ['rabbitmqctl', 'list_vhosts', '-q', '--no-table-headers']), /^\/veza$/m);
-    const snaps = (await createDataTier(ws.env, { workspaceRoot: ws.root }).listSnapshots()).map((s) => s.path).sort();
+    const snaps = (await createDataTier(env, { workspaceRoot: repo.dir }).listSnapshots()).map((s) => s.path).sort();
     assert.deepEqual(snaps, ['veza-itest-postgres', 'veza-itest-rabbitmq', 'veza-itest-redis'].map((c) => `${c}/pre-deploy-${A}`));
+    assert.equal(await hostTraffic(), 0, 'no packet from this host reached a slot port');
   });
 
-  await t.test('deploying the same release again is a no-op that touches no container', async () => {
-    const before = await client.instances();
-    const o = await ws.options(A);
-    const r = await phase('redeploy A', () => deploy(o));
-    assert.equal(r.outcome, 'noop');
-    assert.ok(o.lines.some((l) => /already deployed/.test(l)), o.lines.join('\n'));
-    assert.deepEqual((await client.instances()).map((i) => [i.name, i.config['volatile.uuid']]), before.map((i) => [i.name, i.config['volatile.uuid']]));
+  await t.test('deploying the same commit again is a no-op that touches no container', async () => {
+    const before = (await client.instances()).map((i) => [i.name, i.config['volatile.uuid']]);
+    const r = await deploy('redeploy A (no-op)');
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`release ${A} is already deployed on green`));
+    assert.deepEqual((await client.instances()).map((i) => [i.name, i.config['volatile.uuid']]), before);
   });
 
-  await t.test('a dry-run of the second release lists the incus work and changes nothing', async () => {
-    await ws.release(B, { api: { schema: '0002' } });
-    const before = await client.instances();
-    const o = { ...(await ws.options(B)), dryRun: true };
-    const r = await phase('dry-run B', () => deploy(o));
-    assert.equal(r.color, 'blue');
-    assert.ok(o.lines.some((l) => /create slot veza-itest-api-blue/.test(l)), o.lines.join('\n'));
-    assert.ok(o.lines.some((l) => /wait up to 60000 ms for veza-itest-api-blue to answer 2xx on port 8080 \/api\/health, probed inside its container/.test(l)), o.lines.join('\n'));
-    assert.ok(o.lines.some((l) => new RegExp(`incus snapshot create veza-itest-postgres pre-deploy-${B}`).test(l)), o.lines.join('\n'));
-    assert.deepEqual((await client.instances()).map((i) => i.name), before.map((i) => i.name));
-    assert.equal(await ws.releaseAt('/api/status'), A);
+  await t.test('a commit changing veza-web: the dry-run lists the work and changes nothing; the deploy rebuilds only veza-web and goes to blue', async () => {
+    await edit('apps/veza-web/index.html', touchWeb);
+    B = await repo.commit('veza-web only');
+    const before = await names();
+    const dry = await deploy('dry-run B', '--dry-run');
+    assert.equal(dry.code, 0, dry.out);
+    assert.match(dry.out, new RegExp(`create slot ${slot('veza-web', 'blue')}`));
+    assert.match(dry.out, new RegExp(`incus snapshot create veza-itest-postgres pre-deploy-${B}`));
+    assert.deepEqual(await names(), before, 'the dry-run created nothing');
+    assert.equal(await releaseAt('/status.json'), A);
+
+    const r = await deploy('deploy B (second release)');
+    assert.equal(r.code, 0, r.out);
+    for (const p of ['veza-api', 'veza-stream']) assert.match(r.out, new RegExp(`nx run ${p}:build.*\\[(local cache|existing outputs match the cache, left as is)\\]`), `${p} is not rebuilt`);
+    assert.deepEqual(await servedReleases(), everywhere(B));
+    assert.ok((await names()).includes(slot('veza-web', 'green')), 'green is kept as the fallback');
   });
 
-  await t.test('a second release goes to blue; green keeps running as the fallback', async () => {
-    const r = await phase('deploy B', async () => deploy(await ws.options(B)));
-    assert.equal(r.color, 'blue');
-    assert.equal(await ws.releaseAt('/api/status'), B);
-    assert.equal(await ws.releaseAt('/status.json'), B);
-    assert.ok((await names()).includes('veza-itest-web-green'), 'the previous colour is kept');
-    const report = await status(await ws.options());
-    assert.equal(report.activeColor, 'blue');
-    assert.equal(report.inactive.release, A);
+  await t.test('a commit declaring an api health path the code does not serve fails in its own slots and leaves the live edge byte-identical', async () => {
+    const edgeBefore = await edgeNow();
+    await setApiHealth('/api/v1/ready');
+    const C = await repo.commit('veza-api: declare /api/v1/ready as the health path (not served yet)');
+    const r = await deploy('deploy C (fails its health check)');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, new RegExp(`${slot('veza-api', 'green')}.*/api/v1/ready`));
+    assert.match(r.out, /the edge was not switched/);
+    assert.deepEqual(await edgeNow(), edgeBefore, 'the edge config and its servers\' states are unchanged');
+    assert.doesNotMatch(edgeBefore.config ?? '', /\/api\/v1\/ready/);
+    assert.deepEqual(await servedReleases(), everywhere(B), `the public URL still serves B, not ${C}`);
+  });
+
+  await t.test('the commit that serves the new health path succeeds with no failed request during its switch', async () => {
+    await edit('apps/veza-api/internal/api/server.go', (s) => s.replace('\t\tbase + "/status": s.status,\n', '\t\tbase + "/ready": func(w http.ResponseWriter, _ *http.Request) {\n\t\t\tsendJSON(w, http.StatusOK, map[string]string{"status": "ready"})\n\t\t},\n\t\tbase + "/status": s.status,\n'));
+    D = await repo.commit('veza-api: serve /api/v1/ready');
+    const load = startLoad(get, ['/', API_STATUS, '/status.json', '/stream/status']);
+    const r = await deploy('deploy D (new health path)');
+    const report = await load.stop();
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(await servedReleases(), everywhere(D));
+    assert.match((await edgeNow()).config ?? '', /\/api\/v1\/ready/, 'the edge checks the api on the path its live release declares');
+    assert.ok(report.requests >= 50, `the load ran through the deploy (${report.requests} requests)`);
+    assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed`);
+    say(`load during deploy D: ${report.requests} requests, ${report.failures.length} failed`);
+  });
+
+  await t.test('status --json reads every slot it can and reports what it cannot as unknown, never as stopped', async () => {
+    const r = await nx('status', 'run', 'infra-deploy:status', `--env=${ENV}`, '--json');
+    assert.equal(r.code, 0, r.out);
+    const json = /^\{\n[^]*?\n\}$/m.exec(r.stdout)?.[0];
+    assert.ok(json, r.out);
+    const report = JSON.parse(json) as StatusReport;
+    assert.deepEqual([report.activeColor, report.release], ['green', D]);
+    assert.equal(report.inactive.release, B);
     assert.ok(report.inactive.components.every((c) => c.health === 'ok'), JSON.stringify(report.inactive.components));
   });
 
-  await t.test('a fast rollback flips the edge back to green, which still runs the first release', async () => {
-    const r = await phase('fast rollback', async () => rollback({ ...(await ws.options()), mode: 'fast' }));
-    assert.equal(r.color, 'green');
-    assert.equal(r.sha, A);
-    assert.equal(await ws.releaseAt('/api/status'), A);
-    assert.equal(await ws.releaseAt('/stream/status'), A);
+  await t.test('a fast rollback flips to blue, and the edge gets back the health path blue\'s release declares', async () => {
+    const load = startLoad(get, ['/', API_STATUS, '/status.json']);
+    const r = await nx('fast rollback', 'run', 'infra-deploy:rollback', `--env=${ENV}`, '--mode=fast');
+    const report = await load.stop();
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(await servedReleases(), everywhere(B));
+    assert.doesNotMatch((await edgeNow()).config ?? '', /\/api\/v1\/ready/);
+    assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed`);
   });
 
-  await t.test('cleanup refuses the active colour and removes the other one', async () => {
-    await assert.rejects(cleanup({ ...(await ws.options()), color: 'green' }), (e: unknown) => isVezaError(e) && e.code === 'CLEANUP_REFUSED');
-    const r = await phase('cleanup blue', async () => cleanup({ ...(await ws.options()), color: 'blue' }));
-    assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue', 'veza-itest-web-blue']);
-    assert.ok(!(await names()).some((n) => n.endsWith('-blue')));
-    assert.equal(await ws.releaseAt('/status.json'), A, 'green still serves');
+  await t.test('a full rollback redeploys the first release from the registry, with no build', async () => {
+    const r = await nx('full rollback to A', 'run', 'infra-deploy:rollback', `--env=${ENV}`, '--mode=full', `--sha=${A}`);
+    assert.equal(r.code, 0, r.out);
+    assert.doesNotMatch(r.out, /nx run veza-[a-z]+:build/, 'a rollback builds nothing');
+    assert.deepEqual(await servedReleases(), everywhere(A));
+  });
+
+  await t.test('a release that passes its health checks but not the public verification is switched back by itself', async () => {
+    await edit('apps/veza-web/component.json', (s) => s.replace('"status": "/status.json"', '"status": "/web/status.json"'));
+    const E = await repo.commit('veza-web: declare a status path it does not serve');
+    const r = await deploy('deploy E (verification fails)');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, new RegExp(`veza-web through .* does not report release ${E}`));
+    assert.match(r.out, /switched back to green/);
+    assert.deepEqual(await servedReleases(), everywhere(A));
+  });
+
+  await t.test('cleanup refuses the live colour and removes the other one', async () => {
+    const refused = await nx('cleanup green (refused)', 'run', 'infra-deploy:cleanup', `--env=${ENV}`, '--color=green');
+    assert.equal(refused.code, 1, refused.out);
+    const r = await nx('cleanup blue', 'run', 'infra-deploy:cleanup', `--env=${ENV}`, '--color=blue');
+    assert.equal(r.code, 0, r.out);
+    assert.ok(!(await names()).some((n) => n.endsWith('-blue')), (await names()).join(', '));
+    assert.deepEqual(await servedReleases(), everywhere(A), 'green still serves');
   });
 
   await t.test('an unreachable daemon, a missing pool or an unknown image is refused before anything is touched', async () => {
     const before = await names();
     const real = createProcessRunner();
     const deadSocket: ProcessRunner = { dryRun: false, run: (c, o) => real.run({ ...c, env: { ...c.env, INCUS_SOCKET: '/nonexistent/unix.socket' } }, o) };
-    await assert.rejects(createDataTier(ws.env, { workspaceRoot: ws.root, runner: deadSocket }).provision(),
+    await assert.rejects(createDataTier(env, { workspaceRoot: repo.dir, runner: deadSocket }).provision(),
       (e: unknown) => isVezaError(e) && e.code === 'INCUS_UNREACHABLE' && /incus query \/1\.0/.test(e.message));
-    const broken = (incus: object) => ({ ...ws.env, incus: { ...ws.env.incus!, ...incus } });
-    await assert.rejects(createDataTier(broken({ storagePool: 'veza-no-such-pool' }), { workspaceRoot: ws.root }).provision(),
-      (e: unknown) => isVezaError(e) && e.code === 'NO_STORAGE_POOL' && /veza-no-such-pool/.test(e.message) && /veza-test-pool/.test(e.hint));
-    await assert.rejects(createDataTier(broken({ image: 'veza-no-such-image' }), { workspaceRoot: ws.root }).provision(),
+    const broken = (incus: object) => ({ ...env, incus: { ...env.incus!, ...incus } });
+    await assert.rejects(createDataTier(broken({ storagePool: 'veza-no-such-pool' }), { workspaceRoot: repo.dir }).provision(),
+      (e: unknown) => isVezaError(e) && e.code === 'NO_STORAGE_POOL' && /veza-no-such-pool/.test(e.message) && /veza-test-btrfs/.test(e.hint));
+    await assert.rejects(createDataTier(broken({ image: 'veza-no-such-image' }), { workspaceRoot: repo.dir }).provision(),
       (e: unknown) => isVezaError(e) && e.code === 'NO_IMAGE');
     assert.deepEqual(await names(), before);
   });
 
   await t.test('an incus step failing mid-deploy keeps the edge on green and what existed, names the logs command, releases the lock', async () => {
-    // Someone else's container where the release wants its web-blue slot.
-    await client.run(cli.launch(client.scope, { image: ws.env.incus!.image, name: 'veza-itest-web-blue', profiles: ['veza-app'], network: ws.env.network, pool: ws.env.incus!.storagePool! }));
-    await ws.release(C);
-    await assert.rejects(phase('deploy C (fails in phase C)', async () => deploy(await ws.options(C))), (e: unknown) => isVezaError(e) && e.code === 'NOT_A_SLOT'
-      && /refusing to re-create veza-itest-web-blue/.test(e.message) && /incus exec veza-itest-web-blue .*journalctl/.test(e.hint) && /still serves green/.test(e.hint));
-    assert.equal(await ws.releaseAt('/status.json'), A, 'the edge was not switched');
-    const foreign = await client.instance('veza-itest-web-blue');
-    assert.equal(foreign?.config['user.veza.slot'], undefined, 'the foreign container is untouched');
-    const report = await status(await ws.options());
-    assert.equal(report.lock, null, 'the deploy lock was released');
-    const r = await phase('cleanup blue after the failure', async () => cleanup({ ...(await ws.options()), color: 'blue' }));
-    assert.deepEqual(r.removed.sort(), ['veza-itest-api-blue', 'veza-itest-stream-blue'], 'only slots are removed');
-    assert.ok((await names()).includes('veza-itest-web-blue'));
+    // Someone else's container where the next release wants its web-blue slot.
+    const foreign = slot('veza-web', 'blue');
+    await client.run(cli.launch(client.scope, { image: env.incus!.image, name: foreign, profiles: ['veza-app'], network: env.network, pool: env.incus!.storagePool! }));
+    await edit('apps/veza-web/component.json', (s) => s.replace('"status": "/web/status.json"', '"status": "/status.json"'));
+    await repo.commit('veza-web: the status path it serves');
+    const r = await deploy('deploy F (fails in phase C)');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, new RegExp(`refusing to re-create ${foreign}`));
+    assert.match(r.out, new RegExp(`incus exec ${foreign} .*journalctl`));
+    assert.deepEqual(await servedReleases(), everywhere(A), 'the edge was not switched');
+    assert.equal((await client.instance(foreign))?.config['user.veza.slot'], undefined, 'the foreign container is untouched');
+    const st = await nx('status after F', 'run', 'infra-deploy:status', `--env=${ENV}`, '--json');
+    assert.equal((JSON.parse(/^\{\n[^]*?\n\}$/m.exec(st.stdout)![0]) as StatusReport).lock, null, 'the deploy lock was released');
+    assert.equal(await hostTraffic(), 0, 'no packet from this host reached a slot port in the whole run');
+    say(`timings (s): ${JSON.stringify(timings)}`);
   });
 });

@@ -14,28 +14,33 @@ cd "$(dirname "$0")/../.."
 exec </dev/null
 
 POOL=${VEZA_INCUS_TEST_POOL:-veza-test-pool}
-# A copy-on-write pool beside the dir one, for bench/incus-snapshot-bench.ts:
-# Incus makes its loop file itself (/var/lib/incus/disks/<pool>.img).
+# The tier's pool: copy-on-write, so a deploy's data-tier snapshots cost
+# what production's do (Incus makes its loop file itself,
+# /var/lib/incus/disks/<pool>.img). The dir pool beside it is for
+# bench/incus-snapshot-bench.ts's side-by-side and the runtime-image test.
 BTRFS_POOL=${VEZA_INCUS_TEST_BTRFS_POOL:-veza-test-btrfs}
 BTRFS_SIZE=${VEZA_INCUS_TEST_BTRFS_SIZE:-12GiB}
 BRIDGE=${VEZA_INCUS_TEST_BRIDGE:-vezatestbr0}
-# A private /24 of its own: NAT is off, so containers on it reach nothing but
-# each other and this host.
+# A private /24 of its own, with NAT as production's bridge has: containers
+# install their packages from the Debian archive their image names, as
+# production containers do (the data tier, the edge, runtime images).
 BRIDGE_ADDR=${VEZA_INCUS_TEST_BRIDGE_ADDR:-10.231.77.1/24}
+# Production launches images:debian/13: the tier's image is that release,
+# built from the machine's own mirror (which serves it beside the host's).
+SUITE=${VEZA_INCUS_TEST_SUITE:-trixie}
 IMAGE=${VEZA_INCUS_TEST_IMAGE:-veza-test-base}
 CACHE=${VEZA_INCUS_CACHE:-/var/cache/veza-incus}
 LOG_DIR=/var/log/veza-incus
 INCUSD=/usr/libexec/incus/incusd
 
-# What goes into the base image. systemd is init (components run as hardened
-# units); networkd + resolved give DHCP and the bridge's DNS (<name>.incus).
-IMAGE_PACKAGES=(
-  systemd-sysv systemd-resolved udev iproute2 procps ca-certificates curl socat zstd
-  haproxy nodejs postgresql redis-server rabbitmq-server
-)
-# Services the image carries but must not start in every container: the
-# driver enables each one only where it belongs.
-IMAGE_DISABLED_UNITS=(haproxy.service postgresql.service redis-server.service rabbitmq-server.service)
+# What goes into the base image: minbase plus what images:debian/13 ships
+# for a system container — systemd as init (components run as hardened
+# units), networkd + resolved + udev (networkd configures only the links
+# udev has initialised) for DHCP and the bridge's DNS (<name>.incus),
+# iproute2, procps and CA certificates. Nothing a component or a service
+# needs: the pipeline installs that (runtime images, data tier, edge), as it
+# must on production's image.
+IMAGE_PACKAGES=(systemd-sysv systemd-resolved udev iproute2 procps ca-certificates)
 
 log() { printf '[incus-setup] %s\n' "$*" >&2; }
 die() { log "error: $1"; log "next: $2"; exit 1; }
@@ -124,16 +129,26 @@ ensure_pool() {
 
 ensure_btrfs_pool() {
   if incus storage show "$BTRFS_POOL" >/dev/null 2>&1; then log "pool $BTRFS_POOL exists"; return; fi
-  # The tier itself runs on the dir pool: a kernel without btrfs costs the benchmark only.
-  if ! grep -qw btrfs /proc/filesystems && ! modprobe btrfs 2>/dev/null; then log "no btrfs in this kernel: pool $BTRFS_POOL skipped"; return; fi
+  # The tier runs on it (snapshots of a dir pool copy whole root filesystems).
+  grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null \
+    || die "this kernel has no btrfs, which the tier's storage pool $BTRFS_POOL needs" "load the module (modprobe btrfs) or run the tier on a kernel that has it"
+
   command -v mkfs.btrfs >/dev/null || apt-get install -y -qq --no-install-recommends btrfs-progs >"$LOG_DIR/apt-btrfs.log" 2>&1 \
     || die "apt-get install btrfs-progs failed (log: $LOG_DIR/apt-btrfs.log)" "read the log's last lines"
   incus storage create "$BTRFS_POOL" btrfs size="$BTRFS_SIZE"
 }
 
 ensure_bridge() {
-  if incus network show "$BRIDGE" >/dev/null 2>&1; then log "bridge $BRIDGE exists"; return; fi
-  incus network create "$BRIDGE" ipv4.address="$BRIDGE_ADDR" ipv4.nat=false ipv6.address=none dns.domain=incus
+  if ! incus network show "$BRIDGE" >/dev/null 2>&1; then
+    incus network create "$BRIDGE" ipv4.address="$BRIDGE_ADDR" ipv4.nat=true ipv6.address=none dns.domain=incus
+    return
+  fi
+  # A bridge made by an earlier version of this script had NAT off.
+  if [ "$(incus network get "$BRIDGE" ipv4.nat)" != true ]; then
+    log "bridge $BRIDGE: turning NAT on"
+    incus network set "$BRIDGE" ipv4.nat=true
+  fi
+  log "bridge $BRIDGE exists (NAT on)"
 }
 
 image_current() { incus image show "$IMAGE" 2>/dev/null | grep -q "veza_recipe: \"\?$recipe_hash"; }
@@ -143,9 +158,9 @@ build_rootfs() {
   rm -rf "$build"
   mkdir -p "$root"
   command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >"$LOG_DIR/apt-debootstrap.log" 2>&1
-  log "debootstrap $codename (minbase) from the machine's Debian mirror"
-  debootstrap --variant=minbase --keyring="$keyring" --components=main "$codename" "$root" "$mirror" >"$LOG_DIR/debootstrap.log" 2>&1 \
-    || die "debootstrap failed (log: $LOG_DIR/debootstrap.log)" "read the log's last lines"
+  log "debootstrap $SUITE (minbase) from the machine's Debian mirror"
+  debootstrap --variant=minbase --keyring="$keyring" --components=main "$SUITE" "$root" "$mirror" >"$LOG_DIR/debootstrap.log" 2>&1 \
+    || die "debootstrap $SUITE failed (log: $LOG_DIR/debootstrap.log)" "read the log's last lines; the mirror must serve $SUITE (set VEZA_INCUS_TEST_SUITE to one it serves)"
   # Packages are installed inside the chroot with services forbidden to
   # start, so no daemon outlives the build.
   printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
@@ -156,7 +171,6 @@ build_rootfs() {
   umount "$root/proc"
   [ $status -eq 0 ] || die "installing the image packages failed (log: $LOG_DIR/image-packages.log)" "read the log's last lines"
   rm -f "$root/usr/sbin/policy-rc.d"
-  chroot "$root" systemctl disable "${IMAGE_DISABLED_UNITS[@]}" >/dev/null 2>&1
   chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
   cat > "$root/etc/systemd/network/20-eth0.network" <<'EOF'
 [Match]
@@ -183,9 +197,9 @@ write_metadata() {
 architecture: $(uname -m)
 creation_date: $(date +%s)
 properties:
-  description: Veza test base (Debian $codename minbase)
+  description: Veza test base (Debian $SUITE minbase)
   os: debian
-  release: $codename
+  release: $SUITE
   veza_recipe: "$recipe_hash"
 templates:
   /etc/hostname:
@@ -199,7 +213,7 @@ EOF
 
 # The recipe's hash names the cached tarball and is stored on the image, so a
 # change to the package list rebuilds instead of reusing a stale image.
-recipe_hash=$(printf '%s\n' "$codename" "${IMAGE_PACKAGES[*]}" "${IMAGE_DISABLED_UNITS[*]}" "$(declare -f build_rootfs write_metadata)" | sha256sum | cut -c1-16)
+recipe_hash=$(printf '%s\n' "$SUITE" "${IMAGE_PACKAGES[*]}" "$(declare -f build_rootfs write_metadata)" | sha256sum | cut -c1-16)
 tarball="$CACHE/${IMAGE}-${recipe_hash}.tar.zst"
 
 ensure_image() {

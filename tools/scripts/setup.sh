@@ -21,9 +21,13 @@ need_apt=()
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v runuser >/dev/null || need_apt+=(util-linux)
+# infra-edge:certificates orders with Debian's ACME client.
+command -v lego >/dev/null || need_apt+=(lego)
 if ! $deploy_only; then
   command -v haproxy >/dev/null || need_apt+=(haproxy)
   command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+  # The certificates tests run Let's Encrypt's test CA, with its DNS test server.
+  command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null || need_apt+=(pebble)
   [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
   # The local data tier's Redis (single or Sentinel) runs these as loopback processes.
   command -v redis-server >/dev/null || need_apt+=(redis-server)
@@ -35,6 +39,14 @@ if ! $deploy_only; then
   # is not installed (+crt-static): that needs a C linker and libc.a.
   command -v cc >/dev/null || need_apt+=(gcc)
   [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
+  # The host baseline and observability tests run Debian's own checkers:
+  # sshd -t, fail2ban-client -t, promtool, and the two exporters.
+  [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+  command -v fail2ban-client >/dev/null || need_apt+=(fail2ban)
+  command -v unattended-upgrade >/dev/null || need_apt+=(unattended-upgrades)
+  command -v promtool >/dev/null || need_apt+=(prometheus)
+  command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+  command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

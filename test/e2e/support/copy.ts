@@ -33,6 +33,8 @@ export interface CopyOptions {
   port: number;
   /** A fixed author and committer date: two copies of the same files then get the same commit sha. */
   commitDate?: string;
+  /** How long one nx command may run before it is killed (default 10 min). */
+  nxTimeoutMs?: number;
 }
 
 export async function copyRepository(t: { after(fn: () => unknown): void }, opts: CopyOptions): Promise<RepoCopy> {
@@ -61,10 +63,11 @@ export async function copyRepository(t: { after(fn: () => unknown): void }, opts
   await commit('e2e copy');
   const nx = async (...args: string[]): Promise<NxRun> => {
     const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1', NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache') };
-    // The copy decides its own release and runs its own tests.
+    // The copy decides its own release and runs its own tests, of its default tier.
     delete env.VEZA_RELEASE_SHA;
     delete env.NODE_TEST_CONTEXT;
-    const r = await run(join(tmp.dir, 'node_modules', '.bin', 'nx'), args, { cwd: tmp.dir, env, maxBuffer: 64 * 1024 * 1024, timeout: 10 * 60_000 })
+    delete env.VEZA_TEST_TIER;
+    const r = await run(join(tmp.dir, 'node_modules', '.bin', 'nx'), args, { cwd: tmp.dir, env, maxBuffer: 64 * 1024 * 1024, timeout: opts.nxTimeoutMs ?? 10 * 60_000 })
       .then((ok) => ({ ...ok, code: 0 }), (e: { stdout: string; stderr: string; code: number }) => e);
     return { code: r.code, stdout: stripVTControlCharacters(r.stdout), out: stripVTControlCharacters(`${r.stdout}\n${r.stderr}`) };
   };

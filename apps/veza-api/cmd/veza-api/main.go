@@ -1,19 +1,24 @@
 // veza-api: the Veza API slot. HOST, PORT, VEZA_RELEASE_SHA, VEZA_COLOR,
 // VEZA_ENV and DATABASE_URL come from the environment the deploy writes;
-// a malformed value is refused with one line and exit 2.
+// a malformed value is refused with one line and exit 2. With
+// OTEL_EXPORTER_OTLP_ENDPOINT set, request and database spans go to that
+// OTLP/HTTP collector (internal/tracing); without it, none are made.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"veza.invalid/veza-api/internal/api"
 	"veza.invalid/veza-api/internal/contract"
 	"veza.invalid/veza-api/internal/dburl"
+	"veza.invalid/veza-api/internal/tracing"
 )
 
 const (
@@ -41,7 +46,20 @@ func run(getenv func(string) string, stdout, stderr io.Writer, signals <-chan os
 		fmt.Fprintf(stderr, "%s: %s\n", component, err)
 		return 2
 	}
-	srv, err := api.New(api.Config{Release: cfg.Release, Color: cfg.Color, Env: cfg.Env, Build: release, DatabaseURL: db.URL})
+	tp, stopTracing, err := tracing.Setup(getenv, component, release)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", component, err)
+		return 2
+	}
+	// Spans still buffered are sent on the way out, whatever the exit.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			fmt.Fprintf(stderr, "%s: flushing spans: %v\n", component, err)
+		}
+	}()
+	srv, err := api.New(api.Config{Release: cfg.Release, Color: cfg.Color, Env: cfg.Env, Build: release, DatabaseURL: db.URL, Tracing: tp})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", component, db.Scrub(err.Error()))
 		return 2

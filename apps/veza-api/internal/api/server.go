@@ -15,8 +15,12 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"veza.invalid/veza-api/internal/migrate"
+	"veza.invalid/veza-api/internal/tracing"
 )
 
 // Version is the API's own version, distinct from the release that built it.
@@ -39,6 +43,8 @@ type Config struct {
 	DatabaseURL string
 	// Now is the clock; tests pin it to check uptime.
 	Now func() time.Time
+	// Tracing receives a span per request and per database read; nil traces nothing.
+	Tracing trace.TracerProvider
 }
 
 type Server struct {
@@ -59,6 +65,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Tracing == nil {
+		cfg.Tracing = noop.NewTracerProvider()
 	}
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -107,10 +116,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), dbProbeTimeout)
 	defer cancel()
 	database := "ok"
+	ctx, span := s.cfg.Tracing.Tracer("veza-api/db").Start(ctx, "db.schema_version", trace.WithSpanKind(trace.SpanKindClient))
 	schema, err := migrate.LatestVersion(ctx, s.pool)
 	if err != nil {
 		database, schema = "unreachable", nil
+		span.SetStatus(codes.Error, "database unreachable")
 	}
+	span.End()
 	sendJSON(w, http.StatusOK, statusReport{
 		Component: "veza-api", Release: s.cfg.Release, Color: s.cfg.Color, Env: s.cfg.Env,
 		Version: Version, Build: s.cfg.Build,
@@ -186,7 +198,11 @@ func (s *Server) Handler() http.Handler {
 		base + "/status": s.status,
 		base + "/ws":     s.ws,
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	known := make(map[string]bool, len(routes))
+	for path := range routes {
+		known[path] = true
+	}
+	return tracing.Middleware(s.cfg.Tracing, known, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route, ok := routes[r.URL.Path]
 		// An upgrade anywhere but the socket path is refused, not answered as a plain GET.
 		if !ok || (r.Header.Get("Upgrade") != "" && r.URL.Path != base+"/ws") {
@@ -199,7 +215,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		route(w, r)
-	})
+	}))
 }
 
 // Serve answers on ln until Shutdown.

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { parseEdgeDefinition } from './edge';
+import { parseEnvironment } from './environment';
 import { loadWorkspace } from './workspace';
 
 const ROOT = resolve(__dirname, '../../../..');
@@ -30,4 +31,29 @@ test('unknown and malformed edge names are refused with the list of edges', asyn
   const ws = await loadWorkspace(ROOT);
   assert.throws(() => ws.edge('nope'), (e: Error & { hint?: string }) => /unknown edge "nope"/.test(e.message) && /veza-haproxy/.test(e.hint!));
   assert.throws(() => ws.edge('../etc'), /invalid edge name/);
+});
+
+test('ACME input is refused with file:line: relative cert dir, bad email, a host listed twice, a wildcard', () => {
+  const edge = (lines: string[]) => ['name: x', 'host: incus', 'runtime: { socketDir: /run/haproxy }', ...lines, ''].join('\n');
+  const acme = ['acme:', '  server: 127.0.0.1:8888', '  directory: https://ca.test/dir', '  email: ops@veza.test', '  stateDir: /var/lib/veza/acme'];
+  const https = 'https: { certDir: /etc/tls/ }';
+  assert.equal(parseEdgeDefinition('infra/edges/x.yaml', edge([https, ...acme])).acme?.renewDays, 30);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge(['https: { certDir: etc/tls/ }', ...acme])), /x\.yaml:4: https\.certDir: must be an absolute directory path/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge([https, ...acme.slice(0, 3), '  email: ops-at-veza', acme[4]!])), /x\.yaml:8: acme\.email: must be an email address/);
+  const site = (hosts: string) => ['sites:', '  - name: s', `    hosts: [${hosts}]`, '    placeholder: soon'];
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge([https, ...acme, ...site('a.test, b.test, a.test')])), /x\.yaml:12: sites\.0\.hosts\.2: a\.test is listed twice/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge([https, ...acme, ...site('"*.veza.test"')])), /x\.yaml:12: sites\.0\.hosts\.0: wildcard hosts cannot get a certificate over HTTP-01/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge([https, ...acme.slice(0, 2), '  directory: http://ca.test/dir', ...acme.slice(3)])), /x\.yaml:7: acme\.directory: must be the https:\/\/ URL of an ACME directory/);
+});
+
+test('an environment listing a public host twice or a wildcard is refused with file:line', () => {
+  const env = (hosts: string) => ['name: e', 'driver: incus', 'prefix: e-', `publicHosts: [${hosts}]`, 'publicUrl: https://veza.test', 'edge: veza-haproxy', 'registry: { url: "file:.veza/registry", owner: veza }', ''].join('\n');
+  assert.throws(() => parseEnvironment('infra/environments/e.yaml', env('veza.test, www.veza.test, veza.test')), /e\.yaml:4: publicHosts\.2: veza\.test is listed twice/);
+  assert.throws(() => parseEnvironment('infra/environments/e.yaml', env('"*.veza.test"')), /e\.yaml:4: publicHosts\.0: wildcard hosts cannot get a certificate/);
+});
+
+test('a local lab names the loopback subnet its instances bind', () => {
+  const lab = (extra: string) => ['name: x', 'host: local', 'topology: multi-instance', 'http: { port: 18080, addresses: [127.0.0.1] }', 'runtime: { socketDir: "${VEZA_EDGE_DIR}" }', `lab: { hosts: [lab.test], instances: 2, prefix: veza-lab-, dnsSuffix: lxd${extra} }`, ''].join('\n');
+  assert.equal(parseEdgeDefinition('infra/edges/x.yaml', lab(', subnet: "127.78.1"')).lab?.subnet, '127.78.1');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', lab('')), /x\.yaml:6: lab: a local lab needs subnet/);
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PATTERNS } from './names';
+import { hostListSchema, PATTERNS } from './names';
 import { parseNamedYaml } from './yaml-errors';
 
 /**
@@ -9,7 +9,6 @@ import { parseNamedYaml } from './yaml-errors';
  * whose `edge:` names this file is served by it, with the routes its
  * components declare.
  */
-const host = z.string().regex(PATTERNS.host, 'must be a lower-case DNS host name');
 const port = z.number().int().min(1).max(65535);
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address');
 /** `10.0.20.105:3000` or `forgejo.lxd:3000`: a server address HAProxy connects to. */
@@ -46,8 +45,24 @@ const edgeDefinitionSchema = z.strictObject({
     certDir: z.string().regex(/^\/[A-Za-z0-9._\/-]*\/$/, 'must be an absolute directory path ending in "/"'),
     addresses: z.array(ipv4).default([]),
   }).optional(),
-  /** HTTP-01: /.well-known/acme-challenge/ goes to this responder and is never redirected to HTTPS. */
-  acme: z.strictObject({ server: hostPort }).optional(),
+  /**
+   * Certificates by ACME HTTP-01 (infra-edge:certificates): /.well-known/acme-challenge/
+   * goes to the responder at `server` and is never redirected to HTTPS.
+   */
+  acme: z.strictObject({
+    /** The responder the edge routes challenges to; the certificates command serves the challenge directory there. */
+    server: hostPort,
+    /** The CA's ACME directory URL (Let's Encrypt's, or a test CA such as Pebble). */
+    directory: z.url({ protocol: /^https$/, error: 'must be the https:// URL of an ACME directory' }),
+    /** The account's contact; the CA writes there about expiring certificates. */
+    email: z.email({ error: 'must be an email address, e.g. ops@veza.fr' }),
+    /** A certificate expiring within this many days is renewed (Let's Encrypt's last 30 of 90 by default). */
+    renewDays: z.number().int().min(1).max(89).default(30),
+    /** The ACME client's account and orders, and the challenge directory the responder serves. */
+    stateDir: runtimeDir,
+    /** Extra CA certificates to trust for the directory's own TLS (a test CA); none for a public CA. */
+    caBundle: z.string().regex(/^(\/|\$\{VEZA_EDGE_DIR\})[A-Za-z0-9._\/-]*[^/]$/, 'must be an absolute file path').optional(),
+  }).optional(),
   runtime: z.strictObject({
     /** Holds admin.sock (runtime API, level admin, expose-fd listeners) and master.sock. */
     socketDir: runtimeDir,
@@ -68,7 +83,7 @@ const edgeDefinitionSchema = z.strictObject({
   /** Sites the edge happens to front outside the deploy pipeline (seed 5153ab113d). */
   sites: z.array(z.strictObject({
     name: siteName,
-    hosts: z.array(host).min(1),
+    hosts: hostListSchema.min(1),
     /** Where it lives; configuration data only, nothing here ever probes it. */
     server: hostPort.optional(),
     /** No server yet: answer 503 with this text. */
@@ -78,22 +93,28 @@ const edgeDefinitionSchema = z.strictObject({
   }).refine((s) => Boolean(s.server) !== Boolean(s.placeholder), { message: 'give exactly one of server or placeholder' })).default([]),
   /** multi-instance only: the lab's instances, named <prefix><short>-<n>.<dnsSuffix>. */
   lab: z.strictObject({
-    hosts: z.array(host).min(1),
+    hosts: hostListSchema.min(1),
     instances: z.number().int().min(1).max(16),
     prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
     dnsSuffix: z.string().regex(PATTERNS.host),
+    /** Local lab only: `127.a.b`; instance n of every component binds `<subnet>.<10+n>` on its own port. */
+    subnet: z.string().regex(/^127\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, 'must be 127.<0-255>.<0-255>, e.g. 127.78.1').optional(),
   }).optional(),
 }).superRefine((d, ctx) => {
   if (d.topology === 'multi-instance' && !d.lab) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'the multi-instance topology needs lab: { hosts, instances, prefix, dnsSuffix }' });
   if (d.topology === 'blue-green' && d.lab) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'lab is only for topology: multi-instance' });
   if (d.acme && !d.https) ctx.addIssue({ code: 'custom', path: ['acme'], message: 'ACME only makes sense with https' });
   if (d.host === 'local') {
-    if (d.https) ctx.addIssue({ code: 'custom', path: ['https'], message: 'the local edge serves plain HTTP on loopback' });
+    if (d.https && d.https.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['https'], message: 'list the loopback addresses the local edge serves HTTPS on, e.g. addresses: [127.0.0.1]' });
+    d.https?.addresses.forEach((a, i) => {
+      if (!a.startsWith('127.')) ctx.addIssue({ code: 'custom', path: ['https', 'addresses', i], message: 'the local edge binds only to loopback (127.0.0.0/8)' });
+    });
     d.http.addresses.forEach((a, i) => {
       if (!a.startsWith('127.')) ctx.addIssue({ code: 'custom', path: ['http', 'addresses', i], message: 'the local edge binds only to loopback (127.0.0.0/8)' });
     });
     if (d.http.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['http', 'addresses'], message: 'list the loopback addresses the local edge binds, e.g. [127.0.0.1]' });
     if (d.runtime.exporter) ctx.addIssue({ code: 'custom', path: ['runtime', 'exporter'], message: 'the local edge has no exporter socket' });
+    if (d.lab && !d.lab.subnet) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'a local lab needs subnet: 127.a.b (its instances bind <subnet>.11, .12, …)' });
   }
 });
 

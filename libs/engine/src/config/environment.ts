@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envNameSchema, PATTERNS } from './names';
+import { envNameSchema, hostListSchema, PATTERNS } from './names';
 import { parseNamedYaml } from './yaml-errors';
 
 /**
@@ -7,7 +7,6 @@ import { parseNamedYaml } from './yaml-errors';
  * to know about where and how; defaults are documented in README.md.
  */
 const envVarName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an environment variable name like FORGEJO_REGISTRY_TOKEN');
-const host = z.string().regex(PATTERNS.host, 'must be a lower-case DNS host name');
 const octet = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 /** `127.a.b`, each octet 0-255: the slots, edge and data tier bind `<subnet>.<n>`, so a bad octet must fail here, not at a restart. */
 const loopbackSubnet = z.string().regex(new RegExp(`^127\\.${octet}\\.${octet}$`), 'must be 127.<0-255>.<0-255>, e.g. 127.77.1');
@@ -23,7 +22,7 @@ export const environmentSchema = z.strictObject({
   /** Container/slot name prefix: `veza-staging-` gives `veza-staging-api-blue`. */
   prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
   network: z.string().regex(/^[a-z][a-z0-9-]{0,14}$/).default('net-veza'),
-  publicHosts: z.array(host).min(1),
+  publicHosts: hostListSchema.min(1),
   publicUrl: z.string().url(),
   /** Environments naming the same edge share one HAProxy and one config (`infra/edges/<edge>.yaml`). */
   edge: z.string().regex(PATTERNS.component),

@@ -31,6 +31,23 @@ export function otherColor(c: Color): Color {
   return c === 'blue' ? 'green' : 'blue';
 }
 
+/**
+ * A public host name, as environments and edge sites list them. A wildcard
+ * gets its own message: HTTP-01 cannot issue `*.veza.fr` (the challenge needs
+ * one reachable name per certificate, seed 4b1a401879), so list each subdomain.
+ */
+export const hostSchema = z.string().superRefine((s, ctx) => {
+  if (s.includes('*')) ctx.addIssue({ code: 'custom', message: 'wildcard hosts cannot get a certificate over HTTP-01: list each subdomain instead' });
+  else if (!PATTERNS.host.test(s)) ctx.addIssue({ code: 'custom', message: 'must be a lower-case DNS host name' });
+});
+
+/** A list of hosts in which each appears once: a repeat would be a second certificate order for the same name. */
+export const hostListSchema = z.array(hostSchema).superRefine((hosts, ctx) => {
+  hosts.forEach((h, i) => {
+    if (hosts.indexOf(h) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `${h} is listed twice: remove the repeat` });
+  });
+});
+
 function check(kind: string, value: unknown, re: RegExp, hint: string): string {
   if (typeof value !== 'string' || !re.test(value)) {
     throw new VezaError(`invalid ${kind} ${JSON.stringify(value)}`, hint, 'INVALID_INPUT');

@@ -9,6 +9,7 @@ import { loadEdgeInputs } from './model';
 import { openEdgeHost, type OpenEdgeHostOptions } from './open-host';
 import { readLiveState, renderLive } from './live';
 import { proveConfig } from './proof';
+import { ensureDefaultCertificate } from './certificates';
 
 /**
  * Creates or updates an edge: renders its config with every served
@@ -32,6 +33,11 @@ export async function bootstrapEdge(opts: EdgeTarget & { dryRun?: boolean }): Pr
   const { inputs, host } = resolveEdge(opts);
   const log = opts.log.child({ phase: 'edge' });
   const run = async () => {
+    const certDir = inputs.def.https?.certDir;
+    if (certDir && host.kind === 'local' && !opts.dryRun) {
+      const made = await ensureDefaultCertificate(certDir, inputs.def.name);
+      if (made) log.info(`no certificate in ${certDir} yet: created the self-signed default ${made} (infra-edge:certificates issues the real ones)`);
+    }
     const { text } = renderLive(inputs, await readLiveState(host, inputs));
     await proveConfig(host, text, log, !opts.dryRun);
     const live = await host.readConfig();

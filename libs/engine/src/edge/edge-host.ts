@@ -55,6 +55,8 @@ export interface EdgeHost {
   reload(): Promise<void>;
   /** Runtime API commands, in order, on the current worker; returns their combined output. */
   runtime(commands: string[]): Promise<string>;
+  /** One Runtime API command with a payload, e.g. `set ssl cert <file>` and the new PEM: a certificate changes without a reload. */
+  runtimePayload(command: string, payload: string): Promise<string>;
   /** GET http://<host>:<port><path> from where the edge runs: the edge's own view of a slot. */
   probe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult>;
   /** The start command as data, for plans and dry-runs. */

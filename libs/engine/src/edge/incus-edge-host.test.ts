@@ -40,7 +40,7 @@ test('device commands add what is missing, correct what changed and leave the re
 });
 
 test('the edge container lives where the environments it serves live; they must agree', async (t) => {
-  assert.deepEqual(edgeSettings(await loadWorkspace(ROOT), (await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), { project: 'veza-itest', network: 'vezatestbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-pool' });
+  assert.deepEqual(edgeSettings(await loadWorkspace(ROOT), (await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), { project: 'veza-itest', network: 'vezatestbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs' });
   assert.equal(edgeSettings(await loadWorkspace(ROOT), (await loadWorkspace(ROOT)).edge('veza-haproxy')).network, 'net-veza');
   const dir = await fs.mkdtemp(join(tmpdir(), 'veza-edge-settings-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));

@@ -11,6 +11,7 @@ import { createIncusStateStore } from '../hosts/incus/state-store';
 import type { EdgeDefinition } from '../config/edge';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
+import { checkCliRequest } from './runtime-api';
 import { validateHaproxyConfig } from './validate';
 import { shellScript } from '../util/shell-script';
 
@@ -90,7 +91,7 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
   };
 
   const master = async (line: string, timeoutMs = 10_000): Promise<string> => {
-    if (/[\r\n]/.test(line)) throw new VezaError('a runtime API request must be one line', 'this is a bug in the caller', 'INVALID_INPUT');
+    checkCliRequest(line);
     const res = await client.exec(name, ['socat', '-t', String(Math.ceil(timeoutMs / 1000)), 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], {
       input: `${line}\n`, timeoutMs: timeoutMs + 5_000, check: false, description: `HAProxy master CLI in ${name}`,
     });
@@ -168,6 +169,7 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
     },
     reload: mw.reload,
     runtime: mw.runtime,
+    runtimePayload: mw.runtimePayload,
     probe: (h, port, path, timeoutMs) => probeFrom(client, name, h, port, path, timeoutMs),
   };
   return edgeHost;

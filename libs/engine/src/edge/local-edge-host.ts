@@ -131,6 +131,7 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
     },
     reload: mw.reload,
     runtime: mw.runtime,
+    runtimePayload: mw.runtimePayload,
     probe: httpProbe,
   };
   return host;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VezaError } from '../log/errors';
-import { parseShowProc, type MasterProcInfo } from './runtime-api';
+import { parseShowProc, withPayload, type MasterProcInfo } from './runtime-api';
 
 /**
  * How an edge host reaches one HAProxy master (master-worker mode) and how
@@ -34,6 +34,8 @@ export interface MasterWorker {
   reload(): Promise<void>;
   /** Runtime API commands on the current worker. */
   runtime(commands: string[]): Promise<string>;
+  /** One Runtime API command with a payload (`set ssl cert <file>` and the PEM) on the current worker. */
+  runtimePayload(command: string, payload: string): Promise<string>;
 }
 
 export function masterWorker(cli: MasterCli): MasterWorker {
@@ -65,6 +67,7 @@ export function masterWorker(cli: MasterCli): MasterWorker {
   return {
     showProc,
     runtime,
+    runtimePayload: (command, payload) => cli.request(`@1 ${withPayload(command, payload)}`),
     async waitServing() {
       await waitFor('start a worker', async () => ((await showProc()).workers.length ? true : undefined));
       await waitFor('answer on its runtime API', async () => (/^Pid:/m.test(await runtime(['show info'])) ? true : undefined));

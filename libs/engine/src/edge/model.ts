@@ -208,11 +208,16 @@ function labTenant(def: EdgeDefinition, components: Routed[]): EdgeTenant {
   const pools = components.map((c) => {
     const servers = Array.from({ length: lab.instances }, (_, i): EdgeServer => {
       const name = `${shortName(c.name)}-${i + 1}`;
-      return { name, host: `${lab.prefix}${name}.${lab.dnsSuffix}`, port: c.run.port, backup: false, disabled: false, cookie: c.edge.sticky ? name : undefined };
+      return { name, host: labInstanceHost(lab, name, i + 1), port: c.run.port, backup: false, disabled: false, cookie: c.edge.sticky ? name : undefined };
     });
     return pool('lab', c, false, servers);
   });
   return { name: 'lab', hosts: lab.hosts, tls: false, pools, routes: tenantRoutes('lab', components), defaultPool: defaultPool('lab', components) };
+}
+
+/** Where instance n runs: its container's DNS name on Incus, `<subnet>.<10+n>` in a local lab. */
+export function labInstanceHost(lab: NonNullable<EdgeDefinition['lab']>, name: string, n: number): string {
+  return lab.subnet ? `${lab.subnet}.${10 + n}` : `${lab.prefix}${name}.${lab.dnsSuffix}`;
 }
 
 function tenantRoutes(tenant: string, components: Routed[]): EdgeRoute[] {

@@ -186,6 +186,9 @@ function poolBackend(t: EdgeTenant, p: EdgePool): string[] {
   if (p.cookie) lines.push(`  cookie ${p.cookie} insert indirect nocache httponly${p.secureCookie ? ' secure' : ''}`);
   lines.push('  option httpchk', `  http-check send meth GET uri ${p.health}`);
   if (p.websocket || p.balance === 'uri-hash') lines.push('  timeout tunnel 1h');
+  // A server killed with a request in flight answers nothing: resend it, to another server (option redispatch),
+  // instead of a 502 — but only a request that is safe to send twice (seed a9541f517b: every request 200 while one instance dies).
+  lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS');
   const dns = p.servers.some((s) => !isIpv4(s.host));
   lines.push(`  default-server ${CHECK}${dns ? ` ${DNS_SERVER}` : ''}`);
   for (const s of p.servers) lines.push(serverLine(s));

@@ -6,7 +6,7 @@ import { VezaError } from '../log/errors';
  * per request, the request half-closed so HAProxy answers and hangs up.
  */
 export async function cliRequest(socketPath: string, line: string, timeoutMs = 5_000): Promise<string> {
-  if (/[\r\n]/.test(line)) throw new VezaError('a runtime API request must be one line', 'this is a bug in the caller', 'INVALID_INPUT');
+  checkCliRequest(line);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const sock = connect(socketPath);
@@ -25,6 +25,23 @@ export async function cliRequest(socketPath: string, line: string, timeoutMs = 5
       resolve(Buffer.concat(chunks).toString('utf8'));
     });
   });
+}
+
+/**
+ * A request is one line, or a command ending in ` <<` followed by its
+ * payload (`set ssl cert <file> <<` and the PEM), which HAProxy reads up to
+ * the first empty line — so the payload itself must hold none.
+ */
+export function checkCliRequest(text: string): void {
+  const [first, ...rest] = text.split('\n');
+  if (rest.at(-1) === '') rest.pop();
+  const ok = !text.includes('\r') && (rest.length === 0 || (first!.endsWith(' <<') && rest.every((l) => l.trim() !== '')));
+  if (!ok) throw new VezaError('a runtime API request must be one line, or a command ending in "<<" and a payload without empty lines', 'this is a bug in the caller', 'INVALID_INPUT');
+}
+
+/** `<command> <<` and its payload, as checkCliRequest accepts it. */
+export function withPayload(command: string, payload: string): string {
+  return `${command} <<\n${payload.trim()}\n`;
 }
 
 /** Server admin-state bits (`show servers state`): forced maintenance and forced drain. */

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { validate, type Color } from '../config/names';
 import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
@@ -10,6 +10,7 @@ import { EDGE_DIR_VAR } from '../config/edge';
 import { localEdgeDir } from './local-edge-host';
 import { buildEdgeModel, loadEdgeInputs } from './model';
 import { renderHaproxyConfig } from './render';
+import { renderCertificateUnits } from './acme';
 import { validateHaproxyConfig } from './validate';
 
 /**
@@ -67,6 +68,16 @@ export async function renderEdgeFiles(sel: { workspace: Workspace; colors?: Reco
     await writeFileAtomic(file, renderHaproxyConfig(buildEdgeModel(inputs, colors)));
     sel.log.info(`rendered ${edge} → ${join(RENDER_DIR, edge, 'haproxy.cfg')}`);
     files.push(file);
+    if (inputs.def.acme) {
+      // The daily renewal job runs the certificates target from this checkout, with this machine's npx.
+      const units = renderCertificateUnits({ edge, workspaceRoot: sel.workspace.root, npx: join(dirname(process.execPath), 'npx') });
+      for (const [ext, text] of [['service', units.service], ['timer', units.timer]] as const) {
+        const unit = join(sel.workspace.root, RENDER_DIR, edge, `${units.name}.${ext}`);
+        await writeFileAtomic(unit, text);
+        files.push(unit);
+      }
+      sel.log.info(`rendered ${edge}'s daily certificate renewal → ${join(RENDER_DIR, edge, `${units.name}.{service,timer}`)}`);
+    }
   }
   return files;
 }

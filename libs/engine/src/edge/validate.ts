@@ -109,17 +109,28 @@ async function createStandIn(s: Substitution, runner: ProcessRunner): Promise<vo
   }
   const pem = s.kind === 'cert-dir' ? join(s.replacement, 'throwaway.pem') : s.replacement;
   if (s.kind === 'cert-dir') await fs.mkdir(s.replacement, { recursive: true });
-  const key = `${pem}.key`;
-  const crt = `${pem}.crt`;
-  await runner.run({
-    argv: ['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=veza-edge-validate'],
-    timeoutMs: 30_000,
-    description: 'create a throwaway certificate for haproxy -c',
-  });
-  await fs.writeFile(pem, Buffer.concat([await fs.readFile(crt), await fs.readFile(key)]), { mode: 0o600 });
-  await fs.rm(key, { force: true });
-  await fs.rm(crt, { force: true });
+  await fs.writeFile(pem, await selfSignedPem(runner, 'veza-edge-validate', 2), { mode: 0o600 });
+}
+
+/**
+ * A self-signed certificate and its key as one PEM, the way HAProxy loads
+ * them: for haproxy -c's stand-ins, and the edge's default certificate
+ * before any host has a real one (HAProxy refuses an empty SNI directory).
+ */
+export async function selfSignedPem(runner: ProcessRunner, commonName: string, days: number): Promise<string> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-selfsigned-'));
+  try {
+    const [key, crt] = [join(dir, 'key.pem'), join(dir, 'crt.pem')];
+    await runner.run({
+      argv: ['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-keyout', key, '-out', crt, '-days', String(days), '-subj', `/CN=${commonName}`],
+      timeoutMs: 30_000,
+      description: `create the self-signed certificate ${commonName}`,
+    });
+    return Buffer.concat([await fs.readFile(crt), await fs.readFile(key)]).toString('utf8');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 function expand(s: string, vars: Record<string, string>): string {

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'BAD_ARTIFACT'
   | 'BAD_HOOK'
   | 'BAKE_FAILED'
+  | 'ACME_FAILED'
+  | 'ACME_UNREACHABLE'
   | 'BAD_COMPONENT'
   | 'BAD_CONFIG'
   | 'BAD_PACKAGE_MANIFEST'

@@ -1,3 +1,7 @@
+import { promises as fs } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { Client } from 'undici';
 
 /**
@@ -23,6 +27,8 @@ export interface HttpRequest {
   /** Lets a slot's log tell the edge's probes from other traffic. */
   userAgent?: string;
   timeoutMs: number;
+  /** HTTPS, trusting these CA certificates (PEM) besides the system's when given. */
+  tls?: { ca?: string };
 }
 
 export interface HttpResponse {
@@ -35,7 +41,11 @@ const MAX_BODY = 64 * 1024;
 
 export async function httpGet(req: HttpRequest): Promise<HttpResponse> {
   // A client of its own per call: nothing is pooled, so no socket is left open once the answer is in.
-  const client = new Client(`http://${req.host}:${req.port}`, { localAddress: req.localAddress });
+  const client = new Client(`${req.tls ? 'https' : 'http'}://${req.host}:${req.port}`, {
+    localAddress: req.localAddress,
+    // Giving `ca` replaces Node's bundled roots: keep them, so an extra test CA never makes a public one untrusted.
+    connect: req.tls?.ca ? { ca: [...rootCertificates, req.tls.ca] } : undefined,
+  });
   // One deadline over connect, headers and body: undici's own timeouts are per phase, so a slow trickle would outlast them.
   const deadline = setTimeout(() => void client.destroy(new Error(`no complete answer within ${req.timeoutMs} ms`)), req.timeoutMs);
   try {
@@ -65,3 +75,39 @@ export function describeTarget(req: Pick<HttpRequest, 'host' | 'port' | 'path' |
  * request is handed through as it is.
  */
 export { request as httpStream, type Dispatcher } from 'undici';
+
+/**
+ * The edge's HTTP-01 responder: serves the files of one directory at its
+ * root (the edge strips /.well-known/acme-challenge/ before it proxies), GET
+ * only. A name outside the ACME token alphabet is a 404 without touching the
+ * disk, so nothing but tokens is ever readable through it.
+ */
+export interface DirectoryServer {
+  close(): Promise<void>;
+}
+
+const TOKEN = /^\/([A-Za-z0-9_-]{1,128})$/;
+
+export async function serveDirectory(dir: string, host: string, port: number): Promise<DirectoryServer> {
+  const server = createServer((req, res) => {
+    const m = TOKEN.exec(req.url ?? '');
+    if (req.method !== 'GET' || !m) {
+      res.writeHead(404).end();
+      return;
+    }
+    fs.readFile(join(dir, m[1]!)).then(
+      (body) => res.writeHead(200, { 'content-type': 'text/plain' }).end(body),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

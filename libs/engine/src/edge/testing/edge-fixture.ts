@@ -25,6 +25,14 @@ export interface EdgeFixtureOptions {
   edgePort: number;
   drainMs?: number;
   apply?: 'runtime' | 'reload';
+  /** Extra top-level lines of the edge file (https:, acme:, sites:). */
+  edgeExtra?: string[];
+  /** Environments' publicUrl scheme; https makes their hosts TLS hosts. */
+  scheme?: 'http' | 'https';
+  /** The port in environments' publicUrl, when it is not edgePort (the edge's HTTPS port). */
+  publicPort?: number;
+  /** Ports of the fixture components, instead of 18601/18602 (a test file's own range). */
+  portBase?: number;
 }
 
 export const FIXTURE_COMPONENTS = [
@@ -51,7 +59,7 @@ export async function createEdgeWorkspace(opts: EdgeFixtureOptions): Promise<Edg
       'driver: local',
       `prefix: veza-${e.name}-`,
       `publicHosts: [${e.hosts.join(', ')}]`,
-      `publicUrl: http://${e.hosts[0]}:${opts.edgePort}`,
+      `publicUrl: ${opts.scheme ?? 'http'}://${e.hosts[0]}:${opts.publicPort ?? opts.edgePort}`,
       'edge: local-edge',
       'registry: { url: "file:.veza/registry", owner: veza }',
       `local: { subnet: "${subnet(e)}" }`,
@@ -65,9 +73,10 @@ export async function createEdgeWorkspace(opts: EdgeFixtureOptions): Promise<Edg
     'runtime: { socketDir: "${VEZA_EDGE_DIR}" }',
     `apply: ${opts.apply ?? 'runtime'}`,
     `drainMs: ${opts.drainMs ?? 2000}`,
+    ...(opts.edgeExtra ?? []),
     '',
   ].join('\n'));
-  for (const c of FIXTURE_COMPONENTS) {
+  for (const c of fixtureComponents(opts.portBase)) {
     await fs.mkdir(join(root, 'apps', c.name), { recursive: true });
     await fs.writeFile(join(root, 'apps', c.name, 'component.json'), JSON.stringify({
       name: c.name,
@@ -92,12 +101,16 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-export async function startBackends(octet: number, env: FixtureEnv): Promise<Backends> {
+function fixtureComponents(portBase?: number) {
+  return FIXTURE_COMPONENTS.map((c, i) => ({ ...c, port: portBase === undefined ? c.port : portBase + i }));
+}
+
+export async function startBackends(octet: number, env: FixtureEnv, portBase?: number): Promise<Backends> {
   const healthy: Record<Color, boolean> = { blue: true, green: true };
   const served: Record<Color, number> = { blue: 0, green: 0 };
   const servers: Server[] = [];
   for (const color of ['blue', 'green'] as const) {
-    for (const c of FIXTURE_COMPONENTS) {
+    for (const c of fixtureComponents(portBase)) {
       const server = createServer((req, res) => {
         if (req.url === c.health) {
           res.writeHead(healthy[color] ? 200 : 503).end(healthy[color] ? 'ok' : 'down');

@@ -227,3 +227,12 @@ export function deviceAdd(scope: IncusScope, instance: string, device: string, t
 export function deviceSet(scope: IncusScope, instance: string, device: string, settings: string[]): Command {
   return cmd(scope, ['config', 'device', 'set', checkName('instance', instance), checkName('device', device), ...checkSettings(settings)], `update device ${device} of ${instance}`);
 }
+
+export function configSet(scope: IncusScope, instance: string, key: string, value: string): Command {
+  return cmd(scope, ['config', 'set', checkName('instance', instance), ...checkSettings([`${key}=${value}`])], `set ${key}=${value} on ${instance}`);
+}
+
+/** First-time host initialisation (seed 65c20835c1): the preseed YAML on stdin. Global: no `--project`. */
+export function adminInitPreseed(preseedYaml: string): Command {
+  return global(['admin', 'init', '--preseed'], 'initialise the Incus host from a preseed', 5 * 60_000, { input: preseedYaml });
+}

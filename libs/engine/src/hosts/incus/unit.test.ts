@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatSlotEnvFile } from './env-file';
-import { EXEC_SCRIPT, renderUnit, systemdWord } from './unit';
+import { EXEC_SCRIPT, executable, renderUnit, systemdWord } from './unit';
 
 test('ExecStart words are quoted so systemd neither splits, expands nor unescapes them', () => {
   assert.equal(systemdWord('node'), '"node"');
@@ -23,6 +23,15 @@ test('the unit runs the component as its own user, hardened, its variables from 
     assert.ok(unit.split('\n').includes(line), `missing ${line} in\n${unit}`);
   }
   assert.match(unit, /^Description=veza-api \(green, release a{40}\)$/m);
+});
+
+test('an executable of the artifact is spelled from the app folder: systemd 257 refuses a relative ExecStart path', () => {
+  const unit = renderUnit({ component: 'veza-api', role: 'green', release: 'a'.repeat(40), command: ['./veza-api', './x'] });
+  assert.ok(unit.split('\n').includes('ExecStart="/srv/veza/app/veza-api" "./x"'), unit);
+  assert.equal(executable('bin/server'), '/srv/veza/app/bin/server');
+  assert.equal(executable('node'), 'node', 'a bare name is systemd\'s to look up');
+  assert.equal(executable('/usr/bin/node'), '/usr/bin/node');
+  assert.throws(() => executable('../../usr/bin/id'), /points outside the artifact/);
 });
 
 const TRICKY = { PLAIN: 'abc', QUOTES: `it's "quoted"`, DOLLAR: '$HOME and ${PATH} and `id`', BACKSLASH: 'a\\b\\\\c\\', NEWLINE: 'one\ntwo', EMPTY: '' };

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { VezaError } from '../../log/errors';
 import { shellScript } from '../../util/shell-script';
 
@@ -21,6 +22,21 @@ export function systemdWord(arg: string): string {
   return `"${arg.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
 }
 
+/**
+ * systemd takes an absolute path or a bare name it looks up itself, and
+ * refuses a relative path (systemd 257, Debian 13: "Neither a valid
+ * executable name nor an absolute path"), whatever WorkingDirectory says:
+ * `./veza-api` is the artifact's own file, so it is spelled from there.
+ */
+export function executable(word: string): string {
+  if (word.startsWith('/') || !word.includes('/')) return word;
+  const path = posix.join(SLOT_PATHS.app, word);
+  if (!path.startsWith(`${SLOT_PATHS.app}/`)) {
+    throw new VezaError(`run.command ${JSON.stringify(word)} points outside the artifact`, 'name a file of the artifact (./bin/server), an absolute path, or a command on the PATH (node)', 'INVALID_INPUT');
+  }
+  return path;
+}
+
 export interface UnitSpec {
   component: string;
   role: string;
@@ -41,7 +57,7 @@ export function renderUnit(u: UnitSpec): string {
     `Group=${u.component}`,
     `WorkingDirectory=${SLOT_PATHS.app}`,
     `EnvironmentFile=${SLOT_PATHS.envFile}`,
-    `ExecStart=${u.command.map(systemdWord).join(' ')}`,
+    `ExecStart=${[executable(u.command[0]!), ...u.command.slice(1)].map(systemdWord).join(' ')}`,
     'Restart=on-failure',
     'RestartSec=1s',
     'TimeoutStopSec=10s',

@@ -1,0 +1,212 @@
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VezaError } from '../log/errors';
+import type { Logger } from '../log/logger';
+import { formatArgv, type Command, type ProcessRunner } from '../ports/process';
+import { writeFileAtomic } from '../util/atomic';
+import type { HostSettings } from './settings';
+
+/**
+ * The `common` baseline of seed 65c20835c1 for a Debian host: an sshd
+ * drop-in, a fail2ban sshd jail and security-only unattended upgrades with
+ * no automatic reboot. Each file is rendered, proven by the Debian tool that
+ * will read it (on a staged copy, before anything is installed), then
+ * written atomically; an unchanged file is left alone, so a second run does
+ * nothing. Where sshd is absent (a container reached only by `incus exec`,
+ * seed e97b91f010) the SSH drop-in and the jail that watches sshd are
+ * skipped with a note.
+ */
+
+export const SSHD_DROP_IN = 'ssh/sshd_config.d/50-veza-hardening.conf';
+export const FAIL2BAN_JAIL = 'fail2ban/jail.d/50-veza.local';
+/** After Debian's 50unattended-upgrades, whose non-security origins it clears. */
+export const UNATTENDED = 'apt/apt.conf.d/52veza-unattended-upgrades';
+
+type Ssh = HostSettings['ssh'];
+type Fail2ban = HostSettings['fail2ban'];
+
+export function renderSshdDropIn(ssh: Ssh): string {
+  // Checked here too: the host file refuses it, and so must any other caller.
+  if (ssh.allowUsers.length === 0) {
+    throw new VezaError('the SSH allow-list is empty: applying it would lock every operator out', 'list at least one user under ssh.allowUsers in infra/host/<env>.yaml', 'INVALID_INPUT');
+  }
+  return [
+    '# Written by infra-host:bootstrap (the common baseline); edit infra/host/<env>.yaml instead.',
+    // Debian's sshd_config includes sshd_config.d/*.conf first, and the first value sshd reads wins.
+    `Port ${ssh.port}`,
+    'PermitRootLogin no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'MaxAuthTries 3',
+    'LoginGraceTime 30',
+    'X11Forwarding no',
+    `AllowUsers ${ssh.allowUsers.join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+export function renderFail2banJail(f: Fail2ban, sshPort: number): string {
+  return [
+    '# Written by infra-host:bootstrap (the common baseline).',
+    '[sshd]',
+    'enabled = true',
+    `port = ${sshPort}`,
+    `backend = ${f.backend}`,
+    ...(f.backend === 'auto' ? [`logpath = ${f.logpath}`] : []),
+    `bantime = ${f.bantime}`,
+    `findtime = ${f.findtime}`,
+    `maxretry = ${f.maxretry}`,
+    '',
+  ].join('\n');
+}
+
+/** Security origins only; the operator owns reboot windows, so never an automatic reboot. */
+export const SECURITY_ORIGIN = 'origin=Debian,codename=${distro_codename}-security,label=Debian-Security';
+
+export function renderUnattendedUpgrades(): string {
+  return [
+    '// Written by infra-host:bootstrap (the common baseline).',
+    // apt lists add up across files: without #clear, Debian's own file would keep its non-security origins.
+    '#clear Unattended-Upgrade::Origins-Pattern;',
+    'Unattended-Upgrade::Origins-Pattern {',
+    `        "${SECURITY_ORIGIN}";`,
+    '};',
+    'Unattended-Upgrade::Automatic-Reboot "false";',
+    '',
+  ].join('\n');
+}
+
+/** `apt-config dump` lines for the Unattended-Upgrade tree: what apt (and so unattended-upgrade) will read. */
+export function checkUnattendedDump(dump: string): void {
+  const origins = [...dump.matchAll(/^Unattended-Upgrade::Origins-Pattern:: "(.*)";$/gm)].map((m) => m[1]);
+  const reboot = /^Unattended-Upgrade::Automatic-Reboot "(.*)";$/m.exec(dump)?.[1];
+  if (origins.length !== 1 || origins[0] !== SECURITY_ORIGIN || reboot !== 'false') {
+    throw new VezaError(`unattended-upgrades would not be security-only without reboot: origins ${JSON.stringify(origins)}, Automatic-Reboot ${JSON.stringify(reboot)}`,
+      `another file under /etc/apt/apt.conf.d sorting after ${UNATTENDED.split('/').pop()} changes them; remove or rename it`, 'BAD_CONFIG');
+  }
+}
+
+export interface BaselineOptions {
+  settings: Pick<HostSettings, 'ssh' | 'fail2ban'>;
+  runner: ProcessRunner;
+  log: Logger;
+  /** The configuration root: /etc on a host, a copy of it in tests. */
+  etc?: string;
+  dryRun?: boolean;
+}
+
+export type BaselineAction = 'installed' | 'unchanged' | 'skipped' | 'planned';
+
+export interface BaselineResult {
+  files: { path: string; action: BaselineAction }[];
+  notes: string[];
+}
+
+interface Part {
+  path: string;
+  content: string;
+  /** Runs the Debian tool on a staging directory holding the new file in place. */
+  prove(stage: string): Promise<void>;
+  /** The service that reads it, reloaded after a change when systemd runs. */
+  reload?: Command;
+}
+
+/**
+ * Renders every file, proves all of them, then installs the changed ones: a
+ * file that fails its check stops the run before any file is written.
+ */
+export async function applyBaseline(o: BaselineOptions): Promise<BaselineResult> {
+  const etc = o.etc ?? '/etc';
+  const run = (c: Command) => runChecked(o.runner, c);
+  const result: BaselineResult = { files: [], notes: [] };
+  const parts: Part[] = [];
+  const sshd = await exists(join(etc, 'ssh/sshd_config'));
+  if (sshd) {
+    parts.push({
+      path: SSHD_DROP_IN,
+      content: renderSshdDropIn(o.settings.ssh),
+      async prove(stage) {
+        // sshd -t refuses to run without its privilege separation directory, which systemd creates at start.
+        await run({ argv: ['install', '-d', '-m', '0755', '/run/sshd'], description: 'create sshd privilege separation directory' });
+        const top = join(stage, 'sshd_config');
+        // The new drop-in first (first value wins), then the installed config with its own includes and host keys.
+        await writeFile(top, `Include ${join(stage, SSHD_DROP_IN)}\nInclude ${join(etc, 'ssh/sshd_config')}\n`);
+        await run({ argv: ['sshd', '-t', '-f', top], description: 'check the sshd drop-in with sshd -t' });
+      },
+      reload: { argv: ['systemctl', 'reload', 'ssh'], description: 'reload sshd' },
+    });
+    parts.push({
+      path: FAIL2BAN_JAIL,
+      content: renderFail2banJail(o.settings.fail2ban, o.settings.ssh.port),
+      async prove(stage) {
+        await run({ argv: ['fail2ban-client', '-c', join(stage, 'fail2ban'), '-t'], description: 'check the fail2ban jail with fail2ban-client -t' });
+      },
+      reload: { argv: ['systemctl', 'restart', 'fail2ban'], description: 'restart fail2ban' },
+    });
+  } else {
+    result.notes.push(`sshd is absent (no ${join(etc, 'ssh/sshd_config')}): the SSH drop-in and the fail2ban sshd jail are skipped — this machine is reached by incus exec, not SSH`);
+    result.files.push({ path: SSHD_DROP_IN, action: 'skipped' }, { path: FAIL2BAN_JAIL, action: 'skipped' });
+  }
+  parts.push({
+    path: UNATTENDED,
+    content: renderUnattendedUpgrades(),
+    async prove(stage) {
+      // The whole apt configuration with the new file in it, parsed by apt itself. APT_CONFIG is read
+      // before the parts directory, so it can point apt at the staged one; -o would come too late.
+      const aptConfig = join(stage, 'apt-config');
+      await writeFile(aptConfig, `Dir::Etc::Parts "${join(stage, 'apt/apt.conf.d')}";\n`);
+      const dump = await run({ argv: ['apt-config', 'dump', 'Unattended-Upgrade'], env: { APT_CONFIG: aptConfig }, description: 'parse the unattended-upgrades settings with apt-config' });
+      checkUnattendedDump(dump);
+    },
+  });
+
+  const changed = [];
+  for (const p of parts) {
+    const current = await readFile(join(etc, p.path), 'utf8').catch(() => undefined);
+    if (current === p.content) result.files.push({ path: p.path, action: 'unchanged' });
+    else changed.push(p);
+  }
+  if (changed.length === 0) return result;
+
+  const stage = await mkdtemp(join(tmpdir(), 'veza-baseline-'));
+  try {
+    for (const dir of ['ssh', 'fail2ban', 'apt']) {
+      if (await exists(join(etc, dir))) await cp(join(etc, dir), join(stage, dir), { recursive: true });
+    }
+    for (const p of parts) await writeFileAtomic(join(stage, p.path), p.content);
+    for (const p of changed) {
+      await p.prove(stage);
+      o.log.info(`checked ${p.path}`);
+    }
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+  const systemd = await exists('/run/systemd/system');
+  for (const p of changed) {
+    if (o.dryRun) {
+      result.files.push({ path: p.path, action: 'planned' });
+      continue;
+    }
+    await writeFileAtomic(join(etc, p.path), p.content, { mode: 0o644 });
+    result.files.push({ path: p.path, action: 'installed' });
+    o.log.info(`installed ${join(etc, p.path)}`);
+    if (p.reload && systemd && etc === '/etc') await run(p.reload);
+    else if (p.reload) result.notes.push(`${p.path}: not reloaded (${systemd ? 'not the live /etc' : 'systemd is not running here'}); run ${formatArgv(p.reload.argv)} where it applies`);
+  }
+  return result;
+}
+
+async function runChecked(runner: ProcessRunner, c: Command): Promise<string> {
+  const res = await runner.run(c, { check: false });
+  if (res.exitCode !== 0) {
+    const detail = (res.stderr || res.stdout).trim().split('\n').filter((l) => !/WARNING/.test(l)).slice(-4).join(' | ');
+    throw new VezaError(`${c.description ?? formatArgv(c.argv)} failed (exit ${res.exitCode}): ${detail}`, 'nothing was installed; fix the setting in infra/host/<env>.yaml and run again', 'BAD_CONFIG');
+  }
+  return res.stdout;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}

@@ -1,0 +1,173 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadWorkspace, type Workspace } from '../config/workspace';
+import { instancesJson, scriptedRunner, sub } from '../hosts/incus/testing/scripted-runner';
+import { isVezaError } from '../log/errors';
+import { createMemoryLogger } from '../log/logger';
+import { bootstrapHost, preseed } from './bootstrap';
+
+const ROOT = resolve(__dirname, '../../../..');
+const TOKEN = 'rt-0123456789abcdefSECRET';
+const HOST_FILE = ['name: prod', 'ssh: { allowUsers: [senke] }', 'runner: { url: "https://forgejo.example", labels: [incus, self-hosted] }', ''].join('\n');
+
+/** The real workspace's environments, with a root of its own for the host file and dist/. */
+async function workspace(t: TestContext, hostFile = HOST_FILE): Promise<Workspace> {
+  const real = await loadWorkspace(ROOT);
+  const dir = await mkdtemp(join(tmpdir(), 'veza-host-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'infra/host'), { recursive: true });
+  await writeFile(join(dir, 'infra/host/prod.yaml'), hostFile);
+  await cp(join(ROOT, 'infra/observability'), join(dir, 'infra/observability'), { recursive: true });
+  return { root: dir, components: real.components, envNames: real.envNames, edgeNames: real.edgeNames, env: (n) => real.env(n), edge: (n) => real.edge(n), envsOn: (e) => real.envsOn(e) };
+}
+
+interface FakeHost {
+  pools: string[];
+  networks: string[];
+  profiles: { name: string; devices: Record<string, Record<string, string>> }[];
+  runner?: { status: string; config: Record<string, string>; devices: Record<string, Record<string, string>>; client: boolean; binary: boolean; registered: boolean };
+}
+
+/**
+ * An Incus host as the client sees it, changed by the commands the bootstrap
+ * runs: what one run applies, the next run's inspection finds.
+ */
+function fakeIncus(h: FakeHost) {
+  return scriptedRunner((argv, cmd) => {
+    const s = sub(argv);
+    const name = argv[2] === 'device' ? argv[4] : argv[2];
+    if (s === 'query /1.0') return { stdout: '{}' };
+    if (s === 'admin init') {
+      h.pools.push('default');
+      h.networks.push('net-veza');
+      return {};
+    }
+    if (s === 'storage list') return { stdout: JSON.stringify(h.pools.map((n) => ({ name: n }))) };
+    if (s === 'network list') return { stdout: JSON.stringify(h.networks.map((n) => ({ name: n }))) };
+    if (s === 'profile list') return { stdout: JSON.stringify(h.profiles) };
+    if (s.startsWith('profile create')) h.profiles.push({ name: argv[3]!, devices: {} });
+    else if (s.startsWith('profile device add')) h.profiles.find((p) => p.name === argv[4])!.devices.root = { type: 'disk', path: '/', pool: argv[8]!.slice(5) };
+    else if (s.startsWith('config device get') || s.startsWith('config show')) return { exitCode: 1, stderr: 'Error: Instance not found' };
+    else if (s === 'list') return { stdout: instancesJson(h.runner ? [{ name: 'forgejo-runner', status: h.runner.status, config: h.runner.config, devices: h.runner.devices }] : []) };
+    else if (s.startsWith('launch')) h.runner = { status: 'Running', config: { 'security.nesting': 'true' }, devices: {}, client: false, binary: true, registered: false };
+    else if (s.startsWith('config device add')) h.runner!.devices[argv[5]!] = { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket' };
+    else if (s.startsWith('config set')) h.runner!.config['security.nesting'] = 'true';
+    else if (s.startsWith('stop')) h.runner!.status = 'Stopped';
+    else if (s.startsWith('start')) h.runner!.status = 'Running';
+    else if (s.startsWith('file push')) h.runner!.client = true;
+    else if (s.startsWith('exec')) {
+      const inner = argv.slice(argv.indexOf('--') + 1);
+      if (inner[0] === 'test') return { exitCode: h.runner!.client ? 0 : 1 };
+      if (inner[0] === 'sh' && inner[2] === 'command -v forgejo-runner >/dev/null') return { exitCode: h.runner!.binary ? 0 : 1 };
+      if (inner[0] === 'sh') return { exitCode: h.runner!.registered ? 0 : 1 };
+      if (inner[0] === 'forgejo-runner') {
+        assert.equal(String(cmd.input), `https://forgejo.example\n${TOKEN}\nforgejo-runner\nincus:host,self-hosted:host\n`, 'the four answers of the interactive registration, on stdin');
+        h.runner!.registered = true;
+      }
+    } else if (argv[0] === 'prometheus-blackbox-exporter') return {};
+    void name;
+    return {};
+  });
+}
+
+const env = { FORGEJO_RUNNER_TOKEN: TOKEN };
+
+test('a never-initialised host: preseed, profiles on the pool, runner container with socket, nesting, client and registration; the second run changes nothing', async (t) => {
+  const ws = await workspace(t);
+  const h: FakeHost = { pools: [], networks: [], profiles: [] };
+  const runner = fakeIncus(h);
+  const log = createMemoryLogger();
+  const first = await bootstrapHost({ workspace: ws, env: 'prod', log, runner, environ: env, argv: ['node', 'nx', 'run', 'infra-host:bootstrap', '--env=prod'] });
+  assert.deepEqual(first.commands.map((c) => c.split(' ').slice(1, 4).join(' ')), [
+    'admin init --preseed',
+    'profile create veza-app',
+    'profile device add',
+    'profile create veza-data',
+    'profile device add',
+    'launch images:debian/13 forgejo-runner',
+    'config device add',
+    'file push /usr/bin/incus',
+  ]);
+  assert.ok(first.notes.some((n) => /forgejo-runner is not installed/.test(n)), 'a container launched now has no runner binary yet');
+  assert.ok(first.commands.includes('incus config device add forgejo-runner incus-socket disk source=/var/lib/incus/unix.socket path=/var/lib/incus/unix.socket --project default'));
+  assert.match(first.commands.find((c) => c.includes('launch'))!, /--profile veza-app --network net-veza --storage default --config security\.nesting=true/);
+  assert.ok(first.commands.some((c) => /^incus file push \/usr\/bin\/incus forgejo-runner\/usr\/local\/bin\/incus .*--mode 0755/.test(c)));
+  assert.ok(runner.lines().includes('incus exec forgejo-runner --disable-stdin --project default -- /usr/local/bin/incus query /1.0'), 'the client inside is smoke-tested against the host daemon');
+  assert.deepEqual(h.profiles.map((p) => [p.name, p.devices.root?.pool]), [['veza-app', 'default'], ['veza-data', 'default']]);
+  assert.equal(h.runner?.registered, false);
+
+  // The operator installs forgejo-runner in the container (see README); the next run registers it.
+  const registering = await bootstrapHost({ workspace: ws, env: 'prod', log, runner, environ: env, argv: [] });
+  assert.deepEqual(registering.commands.map((c) => c.split(' ').slice(1, 4).join(' ')), ['exec forgejo-runner --disable-stdin', 'exec forgejo-runner --cwd']);
+  assert.equal(h.runner?.registered, true);
+  assert.deepEqual((await readdir(join(ws.root, 'dist/host/prod'))).sort(), ['alert_rules.yml', 'blackbox-targets.yml', 'blackbox.yml']);
+
+  const second = await bootstrapHost({ workspace: ws, env: 'prod', log, runner, environ: env, argv: [] });
+  assert.deepEqual(second.commands, [], 'an initialised host with everything in place plans nothing');
+  assert.ok(log.lines.some((l) => l.includes('the host is already set up: nothing to do')));
+
+  for (const c of runner.commands) assert.ok(!c.argv.some((a) => a.includes(TOKEN)), `token in argv: ${c.argv.join(' ')}`);
+  for (const l of log.lines) assert.ok(!l.includes(TOKEN), `token in output: ${l}`);
+});
+
+test('an initialised host with a half-made runner: only what is missing, and nesting restarts it', async (t) => {
+  const ws = await workspace(t);
+  const h: FakeHost = {
+    pools: ['default', 'fast'], networks: ['net-veza'],
+    profiles: [{ name: 'veza-app', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }, { name: 'veza-data', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }],
+    runner: { status: 'Running', config: {}, devices: {}, client: true, binary: true, registered: true },
+  };
+  const runner = fakeIncus(h);
+  const r = await bootstrapHost({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner, environ: {}, argv: [] });
+  assert.deepEqual(r.commands.map((c) => c.split(' ').slice(1, 3).join(' ')), ['config set', 'stop forgejo-runner', 'start forgejo-runner', 'config device']);
+  assert.ok(!runner.lines().some((l) => l.includes('admin init')), 'no preseed on an initialised host');
+});
+
+test('dry-run inspects and lists, and changes nothing', async (t) => {
+  const ws = await workspace(t);
+  const h: FakeHost = { pools: ['default'], networks: ['net-veza'], profiles: [] };
+  const runner = fakeIncus(h);
+  const r = await bootstrapHost({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner, environ: env, argv: [], dryRun: true });
+  assert.equal(r.commands.length, 7, r.commands.join("\n"));
+  assert.deepEqual(h.profiles, []);
+  assert.equal(h.runner, undefined);
+  const ran = runner.lines().map((l) => l.split(' ').slice(1, 3).join(' '));
+  assert.ok(ran.every((l) => /^(query|storage list|network list|profile list|config device|config show|list --format|--config\.check)/.test(l) || l.startsWith('--config.file')), ran.join('; '));
+});
+
+test('a runner without forgejo-runner installed is reported, not registered', async (t) => {
+  const ws = await workspace(t);
+  const h: FakeHost = {
+    pools: ['default'], networks: ['net-veza'],
+    profiles: [{ name: 'veza-app', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }, { name: 'veza-data', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }],
+    runner: { status: 'Running', config: { 'security.nesting': 'true' }, devices: { 'incus-socket': { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket' } }, client: true, binary: false, registered: false },
+  };
+  const r = await bootstrapHost({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner: fakeIncus(h), environ: {}, argv: [] });
+  assert.deepEqual(r.commands, []);
+  assert.ok(r.notes.some((n) => /forgejo-runner is not installed in forgejo-runner/.test(n)));
+});
+
+async function refused(t: TestContext, hostFile: string, opts: { environ?: NodeJS.ProcessEnv; argv?: string[]; env?: string }, match: RegExp) {
+  const ws = await workspace(t, hostFile);
+  const runner = fakeIncus({ pools: [], networks: [], profiles: [] });
+  await assert.rejects(bootstrapHost({ workspace: ws, env: opts.env ?? 'prod', log: createMemoryLogger(), runner, environ: opts.environ ?? env, argv: opts.argv ?? [] }),
+    (e: unknown) => isVezaError(e) && match.test(`${e.message} ${e.hint}`));
+  assert.deepEqual(runner.commands, [], 'refused before the first command');
+  assert.deepEqual(await readdir(ws.root), ['infra'], 'nothing written');
+}
+
+test('bad input is refused before anything runs: empty allow-list, a label with a space, the token as an argument, a local environment', async (t) => {
+  await refused(t, HOST_FILE.replace('allowUsers: [senke]', 'allowUsers: []'), {}, /infra\/host\/prod\.yaml:2: ssh\.allowUsers: .*locks every operator out/);
+  await refused(t, HOST_FILE.replace('labels: [incus, self-hosted]', 'labels: [incus, "self hosted"]'), {}, /runner\.labels\.1: must be one word .*no spaces/);
+  await refused(t, HOST_FILE, { argv: ['node', 'nx', 'run', 'infra-host:bootstrap', `--token=${TOKEN}`] }, /passed as a command-line argument.*revoke/);
+  await refused(t, HOST_FILE, { env: 'local' }, /uses the local driver/);
+});
+
+test('the preseed creates the environment network, a pool and the default profile', () => {
+  const y = preseed('net-veza');
+  assert.match(y, /name: net-veza\n\s+type: bridge/);
+  assert.match(y, /storage_pools:\n\s+- name: default\n\s+driver: dir/);
+});
