@@ -21,7 +21,8 @@ export async function watchHostTraffic(t: { after(fn: () => unknown): void }, su
   ].join('\n');
   const nft = (args: string[], input?: string) => new Promise<string>((resolve, reject) => {
     const child = execFile('nft', args, (e, stdout) => (e ? reject(e) : resolve(stdout)));
-    child.stdin?.end(input ?? '');
+    // nft reads stdin only for `-f -`; a write to a command that exited without reading it is an EPIPE.
+    child.stdin?.on('error', () => undefined).end(input ?? '');
   });
   await nft(['-f', '-'], rules);
   t.after(() => nft(['delete', 'table', 'inet', table]));
