@@ -8,9 +8,9 @@ import { openContext, type CommonOptions, type Context } from './context';
 import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
 import { recordDeployMetrics } from './metrics';
 import { bakeColor, describeBake } from './bake';
-import { describeDiff, diffReleases } from './diff';
+import { describeDiff, diffAgainstLive } from './diff';
 import { HOOKS_DIR, describeHookRun, hookCommand, runHook, type HookEvent, type HookFacts, type HookRun } from './hooks';
-import { SlotError, colorProblems, heldDeclarations, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
+import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { releaseCommand } from './ci-release';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
 import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
@@ -194,12 +194,9 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   await progress.phase('diff', 'what changes', async (p) => {
-    const held = current.entry;
-    // Read only, and not worth failing a deploy over: a live manifest the registry lost is reported, not fatal.
-    const live = held ? await fetchRelease(registry, held.manifest.owner, held.sha, held.manifest.sha256).catch((e) => describeError(e)) : undefined;
-    const diff = diffReleases(held && typeof live === 'object' ? { manifest: live.manifest, declarations: heldDeclarations(ctx, held) } : undefined, { manifest: release.manifest, declarations });
+    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations });
     for (const line of describeDiff(diff)) p.step(line);
-    p.note(!held ? 'nothing serves yet: every component is new' : typeof live === 'string' ? `the live release ${held.sha}'s manifest could not be read (${live}): shown as new` : `against ${held.sha} on ${current.color}`);
+    p.note(against);
   });
 
   const artifacts = await progress.phase('fetch', 'fetch artifacts', async (p) => {

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npx veza …`: the operator's CLI (src/main.ts). It runs as an esbuild
+ * bundle of its TypeScript sources, rebuilt here first when any source is
+ * newer than the bundle (tools/scripts/fresh-bundle.cjs): no TypeScript
+ * transpiler and no Nx at start-up, and the bundle is compiled from V8's
+ * code cache, so a command costs little more than Node's start plus the
+ * engine call.
+ */
+const path = require('node:path');
+const { freshBundle } = require('../../scripts/fresh-bundle.cjs');
+
+const bundle = freshBundle(path.join(__dirname, '..'), { main: './src/main.ts' }).loadCompiled('main');
+bundle.exports.main(process.argv.slice(2)).then((code) => {
+  bundle.saveCodeCache();
+  process.exitCode = code;
+});
