@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Workspace } from '@veza/engine/config/workspace';
 import { releaseDiff } from '@veza/engine/deploy/release-diff';
 import { describeDiff } from '@veza/engine/deploy/diff';
+import { promote } from '@veza/engine/deploy/promote';
 import { rollback } from '@veza/engine/deploy/rollback';
 import { formatHistory, formatStatus, history, status } from '@veza/engine/deploy/status';
 import { lock, unlock } from '@veza/engine/deploy/unlock';
@@ -9,6 +10,7 @@ import { switchColor } from '@veza/engine/edge/switch';
 import type { Logger } from '@veza/engine/log/logger';
 import type { schema as diffSchema } from './executors/diff/options';
 import type { schema as historySchema } from './executors/history/options';
+import type { schema as promoteSchema } from './executors/promote/options';
 import type { schema as rollbackSchema } from './executors/rollback/options';
 import type { schema as statusSchema } from './executors/status/options';
 import type { schema as switchSchema } from './executors/edge-switch/options';
@@ -62,3 +64,7 @@ export async function runDiff(o: Options<typeof diffSchema>, r: Run): Promise<vo
   r.out(o.json ? JSON.stringify(report, null, 2) + '\n' : [`${report.env}: release ${report.to}, ${report.against}`, ...describeDiff(report)].join('\n') + '\n');
 }
 
+
+export async function runPromote(o: Options<typeof promoteSchema>, r: Run): Promise<void> {
+  await promote({ workspace: r.workspace, env: o.env, sha: o.sha, bake: o.bake, dryRun: o.dryRun, json: o.json, log: r.log });
+}

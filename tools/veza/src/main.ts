@@ -6,10 +6,11 @@ import { loadWorkspace } from '@veza/engine/config/workspace';
 import { logsCommand } from '@veza/engine/deploy/logs';
 import { describeError } from '@veza/engine/log/errors';
 import { createLogger } from '@veza/engine/log/logger';
-import { runDiff, runHistory, runLock, runRollback, runStatus, runSwitch, runUnlock, type Run } from '../../executors/src/operator';
+import { runDiff, runHistory, runLock, runPromote, runRollback, runStatus, runSwitch, runUnlock, type Run } from '../../executors/src/operator';
 import { schema as diffSchema } from '../../executors/src/executors/diff/options';
 import { schema as historySchema } from '../../executors/src/executors/history/options';
 import { schema as lockSchema } from '../../executors/src/executors/lock/options';
+import { schema as promoteSchema } from '../../executors/src/executors/promote/options';
 import { schema as rollbackSchema } from '../../executors/src/executors/rollback/options';
 import { schema as statusSchema } from '../../executors/src/executors/status/options';
 import { schema as switchSchema } from '../../executors/src/executors/edge-switch/options';
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, CommandDef> = {
     summary: 'fast: flip the edge back to the other colour; full: redeploy the previous good release (or --to=<sha>) from its manifest',
     target: 'infra-deploy:rollback', schema: rollbackSchema, argv: { aliases: { to: 'sha' } }, run: runRollback,
   },
+  promote: { summary: 'put live the release deploy --no-switch left on the inactive colour (switch, verify, bake, record)', target: 'infra-deploy:promote', schema: promoteSchema, run: runPromote },
   switch: { summary: 'hitless switch of the edge to --color=blue|green', target: 'infra-edge:switch', schema: switchSchema, run: runSwitch },
   diff: { summary: 'what deploying --sha (default: the workspace build) would change against the live release', target: 'infra-deploy:diff', schema: diffSchema, run: runDiff },
   lock: { summary: 'hold the deploy lock until unlock: nothing changes the environment meanwhile', target: 'infra-deploy:lock', schema: lockSchema, run: runLock },
