@@ -11,8 +11,17 @@
 const path = require('node:path');
 const { freshBundle } = require('../../scripts/fresh-bundle.cjs');
 
-const bundle = freshBundle(path.join(__dirname, '..'), { main: './src/main.ts' }).loadCompiled('main');
-bundle.exports.main(process.argv.slice(2)).then((code) => {
-  bundle.saveCodeCache();
-  process.exitCode = code;
-});
+/** The current bundle, built now if stale (setup.sh calls this to prebuild it). */
+function bundle() {
+  return freshBundle(path.join(__dirname, '..'), { main: './src/main.ts' });
+}
+
+if (require.main === module) {
+  const main = bundle().loadCompiled('main');
+  main.exports.main(process.argv.slice(2)).then((code) => {
+    main.saveCodeCache();
+    process.exitCode = code;
+  });
+}
+
+module.exports = { bundle };
