@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
-const { freshBundle }: { freshBundle(dir: string, entryPoints: Record<string, string>): { load(name: string): Record<string, unknown> } } = require('./fresh-bundle.cjs');
+interface Compiled {
+  exports: Record<string, unknown>;
+  saveCodeCache(): void;
+}
+const { freshBundle }: { freshBundle(dir: string, entryPoints: Record<string, string>): { load(name: string): Record<string, unknown>; loadCompiled(name: string): Compiled } } = require('./fresh-bundle.cjs');
 
 const run = promisify(execFile);
 
@@ -62,4 +66,21 @@ test('a source that does not compile fails with the file and what to do, keeping
   await fs.writeFile(join(dir, 'word.ts'), 'export const word = ;\n');
   assert.throws(() => freshBundle(dir, ENTRIES), /^Error: cannot bundle .*: word\.ts:1: .* — fix the source and run the command again$/);
   assert.equal(currentBuild(dir), good);
+});
+
+test('loadCompiled loads the bundle as require does, and keeps V8\'s code cache beside it once written', async (t) => {
+  const dir = await pkg(t);
+  const first = freshBundle(dir, ENTRIES).loadCompiled('entry');
+  assert.equal(first.exports.value, 'hello one');
+  const cache = join(dir, 'dist', currentBuild(dir), 'entry.js.v8cache');
+  await assert.rejects(fs.access(cache), 'written only once the command has run');
+  first.saveCodeCache();
+  const written = await fs.stat(cache);
+  assert.ok(written.size > 0);
+  const second = freshBundle(dir, ENTRIES).loadCompiled('entry');
+  assert.equal(second.exports.value, 'hello one');
+  second.saveCodeCache();
+  assert.equal((await fs.stat(cache)).mtimeMs, written.mtimeMs, 'an accepted cache is not rewritten');
+  await fs.writeFile(join(dir, 'word.ts'), "export const word = 'two';\n");
+  assert.equal(freshBundle(dir, ENTRIES).loadCompiled('entry').exports.value, 'hello two', 'a rebuild starts without the old build\'s cache');
 });

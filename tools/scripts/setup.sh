@@ -104,10 +104,10 @@ fi
 # npm ci runs it as postinstall; again here for a node_modules installed otherwise (quick, idempotent).
 node tools/scripts/patch-nx.cjs
 
-# The JS bundles Nx runs the executors and the component-nodes plugin from
+# The JS bundles Nx runs the executors and the component-nodes plugin from, and the veza CLI
 # (tools/scripts/fresh-bundle.cjs); each entry rebuilds its bundle only when
 # a source changed, so this is quick when nothing did.
-node -e 'require("./tools/executors/executors.js"); require("./tools/generators/component-nodes.js")'
+node -e 'require("./tools/executors/executors.js"); require("./tools/generators/component-nodes.js"); require("./tools/veza/bin/veza.js").bundle()'
 
 # Fill the module and crate caches the go and cargo presets use (outside the
 # workspace, kept between runs), so a build after this downloads nothing; a

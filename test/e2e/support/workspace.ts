@@ -29,8 +29,8 @@ export interface E2eWorkspace {
   /** Packs and publishes a release of every component; `variant` changes what a component does. */
   /** Packages every component at `sha` into dist/artifacts and publishes it, unless `publish` is false. */
   release(sha: string, variants?: Partial<Record<ComponentName, Variant>>, opts?: { publish?: boolean }): Promise<void>;
-  /** GET through the edge, as a browser at the public URL would. */
-  get(path: string): Promise<HttpResponse>;
+  /** GET through the edge, as a browser at the public URL would (or at the preview host, with `preview`). */
+  get(path: string, opts?: { preview?: boolean }): Promise<HttpResponse>;
   /** The release `path` reports through the public URL. */
   releaseAt(path: string): Promise<string | undefined>;
   /** What deploy() needs besides env and sha: the workspace (loaded now, as a command does) builds `sha` (VEZA_RELEASE_SHA) and output is kept. */
@@ -63,6 +63,8 @@ export interface E2eOptions {
   octet: number;
   /** The api declares DATABASE_URL and migrations, so the deploy provisions Postgres and runs them. */
   database?: boolean;
+  /** The environment has a preview host, `preview-<env>.localhost`, routed to its inactive colour. */
+  preview?: boolean;
 }
 
 const PORTS = { api: 18301, web: 18302 } as const;
@@ -116,6 +118,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     `prefix: veza-${env}-`,
     `publicHosts: [${env}.localhost]`,
     `publicUrl: ${publicUrl}`,
+    ...(opts.preview ? [`previewHosts: [preview-${env}.localhost]`] : []),
     `edge: ${env}-edge`,
     'registry: { url: "file:.veza/registry", owner: veza }',
     `local: { subnet: ${subnet} }`,
@@ -142,7 +145,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     publicUrl,
     edge: { host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}` },
     subnet,
-    get: (path) => httpGet({ host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}`, path, timeoutMs: 5_000 }),
+    get: (path, o = {}) => httpGet({ host: `${subnet}.1`, port, hostHeader: `${o.preview ? 'preview-' : ''}${env}.localhost:${port}`, path, timeoutMs: 5_000 }),
     async releaseAt(path) {
       const r = await httpGet({ host: `${subnet}.1`, port, hostHeader: `${env}.localhost:${port}`, path, timeoutMs: 5_000 });
       return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;

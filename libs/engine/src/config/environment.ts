@@ -23,6 +23,12 @@ export const environmentSchema = z.strictObject({
   prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
   network: z.string().regex(/^[a-z][a-z0-9-]{0,14}$/).default('net-veza'),
   publicHosts: hostListSchema.min(1),
+  /**
+   * Host names the edge routes to the inactive colour only (its primaries,
+   * never a backup twin): where a release deployed with --no-switch is seen
+   * before `promote`. Never the live colour: with nothing up there, 503.
+   */
+  previewHosts: hostListSchema.default([]),
   publicUrl: z.string().url(),
   /** Environments naming the same edge share one HAProxy and one config (`infra/edges/<edge>.yaml`). */
   edge: z.string().regex(PATTERNS.component),

@@ -18,7 +18,7 @@ const release = z.string().refine((s) => PATTERNS.sha.test(s) || PATTERNS.localV
 
 export const auditEntrySchema = z.object({
   time: z.string(),
-  action: z.enum(['deploy', 'rollback', 'cleanup', 'switch', 'down', 'unlock']),
+  action: z.enum(['deploy', 'rollback', 'cleanup', 'switch', 'down', 'lock', 'unlock', 'promote']),
   env: z.string().regex(PATTERNS.env),
   sha: release.nullable(),
   from: color.nullable(),

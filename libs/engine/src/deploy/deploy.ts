@@ -1,3 +1,4 @@
+import type { RuntimeDeclaration } from '../config/component';
 import { otherColor, validate, type Color } from '../config/names';
 import { VezaError, describeError, isVezaError } from '../log/errors';
 import { RELEASE_SHA_ENV, resolveBuildVersion } from '../build/version';
@@ -5,12 +6,12 @@ import { lockedAction, reported, type ActionResult, type ActionScope } from './a
 import { currentActor } from '../state/actor';
 import { artifactCacheDir, fetchArtifacts, pruneArtifactCache } from './artifacts';
 import { openContext, type CommonOptions, type Context } from './context';
-import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
+import { currentRelease, heldBy, readActiveColor, readHistory, recordFailure, recordPreview, recordStart, recordSuccess, type ReleaseRecord } from '../state/history';
 import { recordDeployMetrics } from './metrics';
 import { bakeColor, describeBake } from './bake';
-import { describeDiff, diffReleases } from './diff';
+import { describeDiff, diffAgainstLive } from './diff';
 import { HOOKS_DIR, describeHookRun, hookCommand, runHook, type HookEvent, type HookFacts, type HookRun } from './hooks';
-import { SlotError, colorProblems, heldDeclarations, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
+import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
 import { releaseCommand } from './ci-release';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
 import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
@@ -32,6 +33,8 @@ export interface DeployOptions extends CommonOptions {
   publishedOnly?: boolean;
   /** Seconds of the post-switch gate, instead of the environment's bake.seconds; 0 skips it. */
   bake?: number;
+  /** false: bring the inactive colour up, probed, and stop before the switch (a preview, gone live by promote). */
+  switch?: boolean;
 }
 
 export interface DeployResult {
@@ -45,9 +48,7 @@ export interface DeployResult {
 }
 
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
-  if (o.bake !== undefined && !(Number.isInteger(o.bake) && o.bake >= 0 && o.bake <= 3_600)) {
-    throw new VezaError(`invalid --bake ${JSON.stringify(o.bake)}: the post-switch gate lasts a whole number of seconds from 0 to 3600`, 'pass --bake=0 to skip the gate, or --bake=60 to watch the new colour for a minute', 'INVALID_INPUT');
-  }
+  checkBake(o.bake);
   const ctx = await openContext(o, (env) => `deploy ${env.name}${o.dryRun ? ' (dry run)' : ''}`);
   return reported(ctx, async () => {
     const checked = await ctx.progress.phase('validate', 'check inputs', async (p) => {
@@ -57,11 +58,17 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
       return c;
     });
     try {
-      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false, bake: o.bake }));
+      return await lockedAction(ctx, 'deploy', checked.sha, (scope) => placeRelease(ctx, checked, scope, { rollback: false, bake: o.bake, noSwitch: o.switch === false }));
     } finally {
       await checked.dispose();
     }
   });
+}
+
+export function checkBake(bake: number | undefined): void {
+  if (bake !== undefined && !(Number.isInteger(bake) && bake >= 0 && bake <= 3_600)) {
+    throw new VezaError(`invalid --bake ${JSON.stringify(bake)}: the post-switch gate lasts a whole number of seconds from 0 to 3600`, 'pass --bake=0 to skip the gate, or --bake=60 to watch the new colour for a minute', 'INVALID_INPUT');
+  }
 }
 
 /** Which release the request names: published already, or the one this workspace packaged. Reads only. */
@@ -106,14 +113,15 @@ export interface PlaceOptions {
   rollback: boolean;
   /** Overrides the environment's bake.seconds. */
   bake?: number;
+  /** Stop before E: the release waits on the inactive colour, probed, for promote (deploy --no-switch). */
+  noSwitch?: boolean;
 }
 
 export async function placeRelease(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions): Promise<ActionResult<DeployResult>> {
   // What served before this action, for every hook of it (VEZA_PREVIOUS_RELEASE).
   // Read once under the lock (each read is an incus exec on Incus): the hooks' facts and the no-op test both use it.
   const current = await currentRelease(ctx.ports.store, ctx.env.name);
-  const previousRelease = current.entry?.sha;
-  const hook = (event: HookEvent, facts: Partial<HookFacts>) => fireHook(ctx, checked, scope, event, { previousRelease, ...facts });
+  const hook = hooksOf(ctx, checked, scope, current.entry?.sha);
   // Before anything changes: a refusal here is no failed deploy, only an audited one.
   const refused = hookFailed(await hook('pre-deploy', { color: otherColor(current.color) }));
   if (refused) throw refused;
@@ -128,12 +136,17 @@ export async function placeRelease(ctx: Context, checked: CheckedRelease, scope:
   }
 }
 
+/** The hooks of one action on `release`, each run with the facts it shares. */
+export function hooksOf(ctx: Context, release: Pick<CheckedRelease, 'sha' | 'hooks'>, scope: ActionScope, previousRelease: string | undefined): FireHook {
+  return (event, facts) => fireHook(ctx, release, scope, event, { previousRelease, ...facts });
+}
+
 /**
  * Runs one of the workspace's hooks, if it has it, with the facts of this
  * action; logs and records the run in the action's audit line. A dry-run
  * only says it would run.
  */
-async function fireHook(ctx: Context, checked: CheckedRelease, scope: ActionScope, event: HookEvent, facts: Partial<HookFacts>): Promise<HookRun | undefined> {
+async function fireHook(ctx: Context, checked: Pick<CheckedRelease, 'sha' | 'hooks'>, scope: ActionScope, event: HookEvent, facts: Partial<HookFacts>): Promise<HookRun | undefined> {
   const path = checked.hooks[event];
   if (!path) return undefined;
   if (ctx.plan) {
@@ -148,12 +161,12 @@ async function fireHook(ctx: Context, checked: CheckedRelease, scope: ActionScop
   return run;
 }
 
-function hookFailed(run: HookRun | undefined): VezaError | undefined {
+export function hookFailed(run: HookRun | undefined): VezaError | undefined {
   if (!run || run.exitCode === 0) return undefined;
   return new VezaError(describeHookRun(run), `fix ${HOOKS_DIR}/${run.event} (run it by hand with the VEZA_* variables its audit line shows), then deploy again`, 'HOOK_FAILED');
 }
 
-type FireHook = (event: HookEvent, facts: Partial<HookFacts>) => Promise<HookRun | undefined>;
+export type FireHook = (event: HookEvent, facts: Partial<HookFacts>) => Promise<HookRun | undefined>;
 
 async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, opts: PlaceOptions, hook: FireHook, current: Awaited<ReturnType<typeof currentRelease>>): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
@@ -194,12 +207,9 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   await progress.phase('diff', 'what changes', async (p) => {
-    const held = current.entry;
-    // Read only, and not worth failing a deploy over: a live manifest the registry lost is reported, not fatal.
-    const live = held ? await fetchRelease(registry, held.manifest.owner, held.sha, held.manifest.sha256).catch((e) => describeError(e)) : undefined;
-    const diff = diffReleases(held && typeof live === 'object' ? { manifest: live.manifest, declarations: heldDeclarations(ctx, held) } : undefined, { manifest: release.manifest, declarations });
+    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations });
     for (const line of describeDiff(diff)) p.step(line);
-    p.note(!held ? 'nothing serves yet: every component is new' : typeof live === 'string' ? `the live release ${held.sha}'s manifest could not be read (${live}): shown as new` : `against ${held.sha} on ${current.color}`);
+    p.note(against);
   });
 
   const artifacts = await progress.phase('fetch', 'fetch artifacts', async (p) => {
@@ -242,23 +252,67 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   Object.assign(scope, { from: prior, to: target });
 
   const rec: ReleaseRecord = { sha, color: target, actor: currentActor(ctx.processEnv).user, manifest: release.ref, declarations };
-  const retention = env.retention.history;
-  await recordStart(store, env.name, rec, { retention });
-  const failed = async (e: unknown, where: string, edgeState: string): Promise<never> => {
-    await recordFailure(store, env.name, rec, { retention });
-    const logs = e instanceof SlotError ? `; ${logsHint(ctx, e.slot)}` : '';
-    throw new VezaError(`deploying ${sha} to ${target} failed in ${where}: ${isVezaError(e) ? e.message : describeError(e)}`,
-      `${edgeState}; the ${target} slots are kept for forensics${logs}; remove them with nx run infra-deploy:cleanup --env=${env.name} --color=${target}`,
-      isVezaError(e) ? e.code : 'DEPLOY_FAILED');
-  };
-
+  await recordStart(store, env.name, rec, { retention: env.retention.history });
   try {
     await progress.phase('C', `slots (${target})`, (p) => recreateSlots(ctx, target, release, artifacts, pipeline, p));
     await progress.phase('D', 'probe from edge', (p) => probeFromEdge(ctx, target, declarations, p));
   } catch (e) {
-    return failed(e, 'its health checks', `the edge was not switched and still serves ${prior}`);
+    return failure(ctx, rec)(e, 'its health checks', `the edge was not switched and still serves ${prior}`);
   }
 
+  if (opts.noSwitch) {
+    if (env.previewHosts.length) {
+      try {
+        await progress.phase('preview', 'verify at the preview host', (p) => verifyPublic(ctx, target, sha, declarations, p, new URL(previewUrl(env))));
+      } catch (e) {
+        return failure(ctx, rec)(e, 'the verification at the preview host', `the edge was not switched and still serves ${prior}`);
+      }
+    }
+    await progress.phase('record', 'record', async (p) => {
+      await recordPreview(store, env.name, rec, { retention: env.retention.history });
+      p.note(`${target} holds ${sha} for preview; ${prior} still serves`);
+    });
+    const where = env.previewHosts.length ? `at ${previewUrl(env)}` : '(no previewHosts in the environment file: on its slots only)';
+    return {
+      outcome: 'success',
+      value: { outcome: 'success', env: env.name, sha, color: target, previousColor: prior, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) },
+      message: `release ${sha} is up on ${target} for preview ${where}; ${prior} still serves ${env.publicUrl} — go live with: npx veza promote --env=${env.name}`,
+    };
+  }
+  return goLive(ctx, { rec, declarations, prior, keep: Object.values(artifacts).map((a) => a.sha256), rollback: opts.rollback, bake: opts.bake }, hook);
+}
+
+/** The first preview host, on the public URL's scheme and port. */
+export function previewUrl(env: Context['env']): string {
+  const url = new URL(env.publicUrl);
+  url.hostname = env.previewHosts[0]!;
+  return url.origin;
+}
+
+/** A release whose slots run healthy on the inactive colour, about to serve: E onwards. */
+export interface GoLive {
+  rec: ReleaseRecord;
+  declarations: RuntimeDeclaration[];
+  /** The colour serving until the switch. */
+  prior: Color;
+  /** The sha256 of the release's artifacts: what the cache keeps. */
+  keep: string[];
+  rollback: boolean;
+  bake?: number;
+}
+
+/**
+ * E switch → post-switch hook → F verify → bake → record → post-deploy
+ * hook: the end of a deploy, and the whole of a promote. Any failure after
+ * the switch switches back to `prior`.
+ */
+export async function goLive(ctx: Context, g: GoLive, hook: FireHook): Promise<ActionResult<DeployResult>> {
+  const { env, progress } = ctx;
+  const { store, edge, tier } = ctx.ports;
+  const { rec, declarations, prior } = g;
+  const { sha, color: target } = rec;
+  const retention = env.retention.history;
+  const failed = failure(ctx, rec);
   try {
     await progress.phase('E', `switch edge to ${target}`, async (p) => {
       await edge.switchTo(target, { sha });
@@ -283,7 +337,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
     return failed(e, 'the verification through the public URL', await switchBack());
   }
 
-  const bake = { ...env.bake, ...(opts.bake === undefined ? {} : { seconds: opts.bake }) };
+  const bake = { ...env.bake, ...(g.bake === undefined ? {} : { seconds: g.bake }) };
   if (bake.seconds > 0 && !ctx.plan) {
     try {
       await progress.phase('bake', `bake ${bake.seconds} s`, async (p) => {
@@ -299,7 +353,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
 
   await progress.phase('record', 'record', async (p) => {
     const previous = heldBy(await readHistory(store, env.name), prior)?.sha;
-    await recordSuccess(store, env.name, rec, { retention, rollback: opts.rollback });
+    await recordSuccess(store, env.name, rec, { retention, rollback: g.rollback });
     await recordDeployMetrics(store, env.name, { outcome: 'success', time: new Date(), activeColor: target, sha });
     // Only now, with the release live: the snapshots of it and of the one a rollback would return to always stay.
     if (needsPipelineVars(declarations)) {
@@ -307,11 +361,25 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
       if (pruned.steps.length) p.step(pruned.summary);
     }
     // About the releases the history remembers: retention × components files.
-    const pruned = ctx.plan ? [] : await pruneArtifactCache(artifactCacheDir(ctx.root, env.name), Object.values(artifacts).map((a) => a.sha256), retention * ctx.components.length);
+    const pruned = ctx.plan ? [] : await pruneArtifactCache(artifactCacheDir(ctx.root, env.name), g.keep, retention * ctx.components.length);
     p.note(`history, metrics and audit of ${env.name}${pruned.length ? `; ${pruned.length} unused cached artifact(s) pruned` : ''}`);
   });
   await hook('post-deploy', { color: target, outcome: 'success' });
-  return { outcome: 'success', value: result('success', target, prior), message: `release ${sha} is live on ${target}: ${env.publicUrl}` };
+  const value: DeployResult = { outcome: 'success', env: env.name, sha, color: target, previousColor: prior, publicUrl: env.publicUrl, dryRun: Boolean(ctx.plan) };
+  return { outcome: 'success', value, message: `release ${sha} is live on ${target}: ${env.publicUrl}` };
+}
+
+/** How a deploy of `rec` fails once its colour is touched: the release is marked failed there, its slots kept, and the error says where. */
+function failure(ctx: Context, rec: ReleaseRecord) {
+  const { env } = ctx;
+  const { sha, color: target } = rec;
+  return async (e: unknown, where: string, edgeState: string): Promise<never> => {
+    await recordFailure(ctx.ports.store, env.name, rec, { retention: env.retention.history });
+    const logs = e instanceof SlotError ? `; ${logsHint(ctx, e.slot)}` : '';
+    throw new VezaError(`deploying ${sha} to ${target} failed in ${where}: ${isVezaError(e) ? e.message : describeError(e)}`,
+      `${edgeState}; the ${target} slots are kept for forensics${logs}; remove them with nx run infra-deploy:cleanup --env=${env.name} --color=${target}`,
+      isVezaError(e) ? e.code : 'DEPLOY_FAILED');
+  };
 }
 
 /**

@@ -1,5 +1,10 @@
 import type { RuntimeDeclaration } from '../config/component';
+import { describeError } from '../log/errors';
 import type { ReleaseManifest } from '../release/manifest';
+import type { HistoryEntry } from '../state/history';
+import type { Context } from './context';
+import { heldDeclarations } from './phases';
+import { fetchRelease } from './release';
 
 /**
  * What a release changes against the one serving: per component, its
@@ -33,6 +38,20 @@ export interface ReleaseDiff {
 export interface DiffSide {
   manifest: ReleaseManifest;
   declarations: readonly RuntimeDeclaration[];
+}
+
+/**
+ * `next` against what `held` (the history entry of the serving colour)
+ * runs, and a line saying against what. Reads only, and never fails: a live
+ * manifest the registry lost is reported, and everything shows as new.
+ */
+export async function diffAgainstLive(ctx: Context, held: HistoryEntry | undefined, next: DiffSide): Promise<{ diff: ReleaseDiff; against: string }> {
+  const live = held ? await fetchRelease(ctx.ports.registry(), held.manifest.owner, held.sha, held.manifest.sha256).catch((e) => describeError(e)) : undefined;
+  const diff = diffReleases(held && typeof live === 'object' ? { manifest: live.manifest, declarations: heldDeclarations(ctx, held) } : undefined, next);
+  const against = !held ? 'nothing serves yet: every component is new'
+    : typeof live === 'string' ? `the live release ${held.sha}'s manifest could not be read (${live}): shown as new`
+    : `against ${held.sha} on ${held.color}`;
+  return { diff, against };
 }
 
 export function diffReleases(live: DiffSide | undefined, next: DiffSide): ReleaseDiff {

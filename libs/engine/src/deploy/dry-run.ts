@@ -49,9 +49,9 @@ export function planningDriver(real: HostDriver, plan: Plan): HostDriver {
       return { exitCode: 0, stdout: '', stderr: '' };
     },
     probe: (name, port, path, timeoutMs) => real.probe(name, port, path, timeoutMs),
-    logsCommand(name) {
+    logsCommand(name, opts) {
       try {
-        return real.logsCommand(name);
+        return real.logsCommand(name, opts);
       } catch {
         return ['(logs of', name, 'once created)'];
       }

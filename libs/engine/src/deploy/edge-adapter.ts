@@ -54,7 +54,7 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
       const { model } = renderLive(inputs, await readLiveState(host, inputs));
       const counters = parseServerTraffic(await host.runtime(['show stat']));
       const out: Record<string, ServerTraffic> = {};
-      for (const pool of model.tenants.find((t) => t.name === o.env.name)?.pools ?? []) {
+      for (const pool of model.tenants.find((t) => t.name === o.env.name)?.pools.filter((p) => !p.preview) ?? []) {
         const sum = { responses: 0, errors: 0 };
         for (const server of [color, `${color}_backup`]) {
           const c = counters.get(`${pool.name}/${server}`);

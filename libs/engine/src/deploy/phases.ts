@@ -92,12 +92,17 @@ export async function probeFromEdge(ctx: Context, color: Color, components: Runt
   p.note(`${routed.length} slot(s) reachable from edge ${ctx.ports.edge.name}`);
 }
 
-/** Phase F: through the public URL, every component with a status document reports the release. */
-export async function verifyPublic(ctx: Context, color: Color, sha: string, components: RuntimeDeclaration[], p: PhaseContext): Promise<void> {
+/** How long the edge may take to see a preview colour's servers up once its slots answer. */
+const PREVIEW_UP_MS = 15_000;
+
+/** Phase F: through the public URL (or `url`, another origin of the edge: the preview), every component with a status document reports the release. */
+export async function verifyPublic(ctx: Context, color: Color, sha: string, components: RuntimeDeclaration[], p: PhaseContext, url?: URL): Promise<void> {
   const checked = verifiable(components);
-  const retry = { retries: ctx.env.verify.retries, intervalMs: ctx.env.verify.intervalMs };
-  await all(checked, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.publicRelease(c.name, c.run.status!, sha, retry)));
-  p.note(`${ctx.env.publicUrl} serves ${sha} (${checked.map((c) => c.name).join(', ')})`);
+  const { retries, intervalMs } = ctx.env.verify;
+  // The preview's servers were down until phase C, and the edge sees them up only after two checks (render.ts: downinter 1s, rise 2).
+  const retry = { retries: url ? Math.max(retries, Math.ceil(PREVIEW_UP_MS / intervalMs)) : retries, intervalMs };
+  await all(checked, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.publicRelease(c.name, c.run.status!, sha, retry, url?.host)));
+  p.note(`${url?.origin ?? ctx.env.publicUrl} serves ${sha} (${checked.map((c) => c.name).join(', ')})`);
 }
 
 function verifiable(components: RuntimeDeclaration[]): RuntimeDeclaration[] {

@@ -82,7 +82,7 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
 }
 
 /** The manifest this workspace's packaged artifacts make, or the published one naming the same artifacts. */
-async function workspaceRelease(ctx: Context, sha: string): Promise<Release> {
+export async function workspaceRelease(ctx: Context, sha: string): Promise<Release> {
   const registry = ctx.ports.registry();
   const owner = ctx.env.registry.owner;
   const manifest = await assembleRelease(ctx.root, sha, ctx.components, {

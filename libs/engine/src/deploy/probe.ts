@@ -30,7 +30,8 @@ export interface Checks {
   /** Phase D: the edge host reaches the slot and gets 2xx. */
   fromEdge(t: SlotTarget, wait: Wait): Promise<void>;
   /** Phase F: `path` through the public URL reports `release`, within `retries` tries. */
-  publicRelease(component: string, path: string, release: string, retry: { retries: number; intervalMs: number }): Promise<void>;
+  /** `hostHeader`: another host the edge serves, e.g. the environment's preview host, instead of the public URL's. */
+  publicRelease(component: string, path: string, release: string, retry: { retries: number; intervalMs: number }, hostHeader?: string): Promise<void>;
   /** One read-only in-slot probe: whether the slot answers 2xx now (status, already-deployed, fast rollback). */
   isHealthy(t: SlotTarget): Promise<boolean>;
 }
@@ -54,9 +55,9 @@ export function createChecks(edge: DeployEdge, driver: HostDriver, get: (r: Http
       await until(wait, () => edge.probeFromEdge({ host: t.host, port: t.port, path: t.path }),
         () => `edge ${edge.name} cannot reach slot ${t.slot} at ${describeTarget(direct(t))} (it answers from inside, so check the address the edge uses)`);
     },
-    async publicRelease(component, path, release, retry) {
+    async publicRelease(component, path, release, retry, hostHeader) {
       const pub = edge.publicTarget();
-      const req: HttpRequest = { host: pub.host, port: pub.port, hostHeader: pub.hostHeader, path: joinPath(pub.basePath, path), timeoutMs: PROBE_TIMEOUT_MS };
+      const req: HttpRequest = { host: pub.host, port: pub.port, hostHeader: hostHeader ?? pub.hostHeader, path: joinPath(pub.basePath, path), timeoutMs: PROBE_TIMEOUT_MS };
       let last = 'no answer';
       for (let i = 0; i < retry.retries; i++) {
         if (i > 0) await sleep(retry.intervalMs);

@@ -78,18 +78,41 @@ test('full: refused when the history holds no earlier good release, or not the -
   const none = await refused(rollback({ ...w.options(), mode: 'full' }), 'ROLLBACK_REFUSED');
   assert.equal(none.message, 'mem has no earlier good release in its history');
   assert.match(none.hint, /deploy a known-good sha: nx run infra-deploy:deploy --env=mem --sha=<sha>/);
-  const unknown = await refused(rollback({ ...w.options(), mode: 'full', sha: B }), 'ROLLBACK_REFUSED');
-  assert.equal(unknown.message, `release ${B} is not in the history of mem`);
-  assert.equal(unknown.hint, `deploy it instead: nx run infra-deploy:deploy --env=mem --sha=${B}`);
-  assert.deepEqual((await stateOf(w)).audit, ['deploy success'], 'a refused full rollback takes no lock and audits nothing');
+  for (const mode of ['full', 'fast']) {
+    const unknown = await refused(rollback({ ...w.options(), mode, sha: B }), 'ROLLBACK_REFUSED');
+    assert.equal(unknown.message, `release ${B} was never deployed to mem (not in its history of the last 5 deploys)`);
+    assert.match(unknown.hint, new RegExp(`deploy ${B} as new: nx run infra-deploy:deploy --env=mem --sha=${B}`));
+  }
+  assert.deepEqual((await stateOf(w)).audit, ['deploy success'], 'a refused rollback takes no lock and audits nothing');
+});
+
+test('--sha of a release whose deploy failed is refused in either mode, before the lock', async (t) => {
+  const w = await twoReleases(t);
+  const C = 'c3'.repeat(20);
+  w.faults.health.add(slot('api', 'green'));
+  await refused(w.deployed(C), 'HEALTH_FAILED');
+  const state = new Map(w.state);
+  for (const mode of ['full', 'fast']) {
+    const e = await refused(rollback({ ...w.options(), mode, sha: C }), 'ROLLBACK_REFUSED');
+    assert.match(e.message, new RegExp(`^release ${C} never went live on mem: its deploy failed \\(.+\\), so it is no rollback target$`));
+  }
+  assert.deepEqual(w.state, state, 'nothing changed: no lock, no audit line');
+});
+
+test('fast with --sha flips only to the release the other colour holds', async (t) => {
+  const w = await twoReleases(t);
+  const wrong = await refused(rollback({ ...w.options(), mode: 'fast', sha: B }), 'ROLLBACK_REFUSED');
+  assert.equal(wrong.message, `cannot fast-rollback mem to ${B}: the other colour, green, holds ${A}`);
+  assert.equal(wrong.hint, `redeploy ${B} from its manifest: nx run infra-deploy:rollback --env=mem --mode=full --sha=${B}`);
+  const r = await rollback({ ...w.options(), mode: 'fast', sha: A });
+  assert.deepEqual([r.sha, r.color], [A, 'green']);
 });
 
 test('bad usage is refused before anything is read', async (t) => {
   const w = await memoryWorld(t);
   const mode = await refused(rollback({ ...w.options(), mode: 'slow' }), 'INVALID_INPUT');
   assert.match(mode.hint, /--mode=fast .* or --mode=full/);
-  const sha = await refused(rollback({ ...w.options(), mode: 'fast', sha: A }), 'INVALID_INPUT');
-  assert.equal(sha.message, '--sha applies to --mode=full only');
+  await refused(rollback({ ...w.options(), mode: 'fast', sha: 'HEAD' }), 'INVALID_INPUT');
   assert.deepEqual(w.state.size, 0);
 });
 

@@ -4,7 +4,7 @@ import { lockedAction, reported, type ActionResult, type ActionScope } from './a
 import { currentActor } from '../state/actor';
 import { openContext, type CommonOptions, type Context } from './context';
 import { placeRelease, type DeployResult } from './deploy';
-import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess } from '../state/history';
+import { fastRollbackTarget, previousGood, readHistory, recordFailure, recordSuccess, type HistoryEntry } from '../state/history';
 import { recordDeployMetrics } from './metrics';
 import { colorProblems, heldDeclarations, verifyPublic } from './phases';
 import { checkRelease } from './preflight';
@@ -16,7 +16,8 @@ import { fetchRelease } from './release';
  * history says they hold and are healthy; refused, pointing at --mode=full,
  * when that colour holds nothing good. full: redeploy the previous good
  * release (or --sha) from its published manifest — no rebuild — through the
- * whole deploy sequence.
+ * whole deploy sequence. A --sha must have gone live here before (either
+ * mode); a fast rollback with one flips only if the other colour holds it.
  */
 export type RollbackMode = 'fast' | 'full';
 
@@ -29,18 +30,17 @@ export interface RollbackOptions extends CommonOptions {
 
 export async function rollback(o: RollbackOptions): Promise<DeployResult> {
   const mode = checkMode(o.mode ?? 'fast');
-  if (mode === 'fast' && o.sha !== undefined) {
-    throw new VezaError('--sha applies to --mode=full only', 'a fast rollback flips to whatever the other colour holds; drop --sha, or use --mode=full --sha=<sha>', 'INVALID_INPUT');
-  }
   if (o.sha !== undefined) validate.version(o.sha, true);
   const ctx = await openContext(o, (env) => `rollback ${env.name} (${mode})${o.dryRun ? ' (dry run)' : ''}`);
   return reported(ctx, async () => {
-    if (mode === 'fast') return lockedAction(ctx, 'rollback', undefined, (scope) => fastRollback(ctx, scope));
+    // Before the lock and the audit line: a sha that never went live here changes nothing.
+    const wanted = o.sha === undefined ? undefined : await wentLive(ctx, o.sha);
+    if (mode === 'fast') return lockedAction(ctx, 'rollback', undefined, (scope) => fastRollback(ctx, scope, wanted?.sha));
     const source = await ctx.progress.phase('validate', 'previous good release', async (p) => {
-      const good = o.sha === undefined ? await previousGood(ctx.ports.store, ctx.env.name) : (await readHistory(ctx.ports.store, ctx.env.name)).find((e) => e.sha === o.sha);
+      const good = wanted ?? (await previousGood(ctx.ports.store, ctx.env.name));
       if (!good) {
-        throw new VezaError(o.sha ? `release ${o.sha} is not in the history of ${ctx.env.name}` : `${ctx.env.name} has no earlier good release in its history`,
-          o.sha ? `deploy it instead: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=${o.sha}` : `deploy a known-good sha: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=<sha>`, 'ROLLBACK_REFUSED');
+        throw new VezaError(`${ctx.env.name} has no earlier good release in its history`,
+          `deploy a known-good sha: nx run infra-deploy:deploy --env=${ctx.env.name} --sha=<sha>`, 'ROLLBACK_REFUSED');
       }
       const release = await fetchRelease(ctx.ports.registry(), good.manifest.owner, good.sha, good.manifest.sha256);
       const checked = await checkRelease(ctx, { sha: good.sha, kind: 'published', release }, p.step);
@@ -55,16 +55,35 @@ export async function rollback(o: RollbackOptions): Promise<DeployResult> {
   });
 }
 
+/**
+ * The newest history entry of `sha` that went live and was verified
+ * (active, or rolled back from since): a release that was never deployed
+ * here, or only ever failed, is no rollback target.
+ */
+async function wentLive(ctx: Context, sha: string): Promise<HistoryEntry> {
+  const env = ctx.env.name;
+  const entries = (await readHistory(ctx.ports.store, env)).filter((e) => e.sha === sha);
+  const live = entries.find((e) => e.outcome === 'active' || e.outcome === 'rolled-back');
+  if (live) return live;
+  throw new VezaError(entries.length ? `release ${sha} never went live on ${env}: its deploy ${entries[0]!.outcome === 'deploying' ? 'never finished' : 'failed'} (${entries[0]!.time}), so it is no rollback target`
+    : `release ${sha} was never deployed to ${env} (not in its history of the last ${ctx.env.retention.history} deploys)`,
+  `pick a release its history shows live (npx veza history --env=${env}), or deploy ${sha} as new: nx run infra-deploy:deploy --env=${env} --sha=${sha}`, 'ROLLBACK_REFUSED');
+}
+
 function checkMode(mode: string): RollbackMode {
   if (mode !== 'fast' && mode !== 'full') throw new VezaError(`invalid rollback mode ${JSON.stringify(mode)}`, 'use --mode=fast (flip the edge) or --mode=full (redeploy the previous good release)', 'INVALID_INPUT');
   return mode;
 }
 
-async function fastRollback(ctx: Context, scope: ActionScope): Promise<ActionResult<DeployResult>> {
+async function fastRollback(ctx: Context, scope: ActionScope, sha: string | undefined): Promise<ActionResult<DeployResult>> {
   const { env, progress } = ctx;
   const { store, edge } = ctx.ports;
   const { from, to, entry } = await progress.phase('check', 'rollback target', async (p) => {
     const t = await fastRollbackTarget(store, env.name);
+    if (sha !== undefined && t.entry.sha !== sha) {
+      throw new VezaError(`cannot fast-rollback ${env.name} to ${sha}: the other colour, ${t.to}, holds ${t.entry.sha}`,
+        `redeploy ${sha} from its manifest: nx run infra-deploy:rollback --env=${env.name} --mode=full --sha=${sha}`, 'ROLLBACK_REFUSED');
+    }
     const problems = await colorProblems(ctx, t.to, t.entry);
     if (problems.length) {
       throw new VezaError(`cannot fast-rollback ${env.name} to ${t.to}: ${problems.join('; ')}`,

@@ -99,6 +99,16 @@ export function formatStatus(r: StatusReport): string[] {
     ...r.inactive.components.map(slotLine),
     `lock: ${r.lock ? `${r.lock.action} by ${r.lock.user} on ${r.lock.host} (pid ${r.lock.pid}) since ${r.lock.startedAt}` : 'free'}`,
     'history (newest first):',
-    ...(r.history.length ? r.history.map((h) => `  ${h.time}  ${h.color.padEnd(5)}  ${h.outcome.padEnd(11)}  ${h.sha}  ${h.actor}`) : ['  (none)']),
+    ...formatHistory(r.history),
   ];
+}
+
+/** `veza history`: the deploy history alone, newest first — read from the state store, no probe. */
+export async function history(o: CommonOptions): Promise<HistoryEntry[]> {
+  const ctx = await openContext(o, (env) => `history ${env.name}`);
+  return readHistory(ctx.ports.store, ctx.env.name);
+}
+
+export function formatHistory(entries: HistoryEntry[]): string[] {
+  return entries.length ? entries.map((h) => `  ${h.time}  ${h.color.padEnd(5)}  ${h.outcome.padEnd(11)}  ${h.sha}  ${h.actor}`) : ['  (none)'];
 }

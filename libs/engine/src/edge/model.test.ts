@@ -119,3 +119,25 @@ test('a held release whose routes overlap is refused, naming the components', as
   const broken = inputs.components.map((c) => (c.name === 'veza-stream' ? { ...c, edge: { ...c.edge!, prefixes: ['/api/v1/stream'] } } : c));
   assert.throws(() => buildEdgeModel(inputs, { staging: 'green' }, { staging: { green: broken } }), /overlaps \/api\/v1 of veza-api/);
 });
+
+test('previewHosts: a preview twin of every pool serves the inactive colour alone, flipped with the switch by server states only', async () => {
+  const inputs = withEnv(await shared(), { previewHosts: ['preview.staging.veza.fr'] });
+  const m = buildEdgeModel(inputs, { staging: 'green' });
+  const staging = m.tenants.find((t) => t.name === 'staging')!;
+  const preview = staging.pools.filter((p) => p.preview);
+  assert.deepEqual(preview.map((p) => p.name), ['staging_backend_api_preview', 'staging_stream_pool_preview', 'staging_web_pool_preview']);
+  // green live: only blue serves there, with no backup to fall back to the live colour.
+  assert.deepEqual(preview[0]!.servers.map((s) => [s.name, s.backup, s.disabled]), [['blue', false, false], ['green', false, true]]);
+  const text = renderHaproxyConfig(m);
+  assert.match(text, /acl preview_staging req\.hdr\(host\),host_only -m str preview\.staging\.veza\.fr/);
+  assert.match(text, /use_backend staging_backend_api_preview if preview_staging route_staging_backend_api\n/);
+  assert.match(text, /use_backend staging_web_pool_preview if preview_staging\n/);
+  assert.equal(onlyServerStatesDiffer(text, renderHaproxyConfig(buildEdgeModel(inputs, { staging: 'blue' }))), true);
+  assert.equal(m.tenants.find((t) => t.name === 'prod')!.pools.some((p) => p.preview), false, 'an environment without previewHosts has none');
+});
+
+test('a preview host another environment already serves is refused', async () => {
+  const prodHost = (await shared()).envs.find((e) => e.name === 'prod')!.publicHosts[0]!;
+  const inputs = withEnv(await shared(), { previewHosts: [prodHost] });
+  assert.throws(() => buildEdgeModel(inputs), new RegExp(`host ${prodHost.replace(/\./g, '\\.')} is claimed by both environment prod and environment staging`));
+});

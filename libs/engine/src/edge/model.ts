@@ -49,6 +49,8 @@ export interface EdgePool {
   websocket: boolean;
   health: string;
   servers: EdgeServer[];
+  /** The environment's preview pool of this component: the inactive colour's primary alone serves. */
+  preview?: boolean;
 }
 
 export interface EdgeRoute {
@@ -63,6 +65,8 @@ export interface EdgeRoute {
 export interface EdgeTenant {
   name: string;
   hosts: string[];
+  /** Routed, path by path as `hosts`, to the preview pools (environment previewHosts). */
+  previewHosts?: string[];
   color?: Color;
   routes: EdgeRoute[];
   /** Served over HTTPS: plain HTTP gets redirected, cookies are Secure. */
@@ -124,6 +128,11 @@ function serverName(color: Color, backup: boolean): string {
 
 function poolName(tenant: string, backend: string): string {
   return `${tenant}_${backend}`;
+}
+
+/** The preview twin of a pool: routed by the same path ACLs, under the environment's preview hosts. */
+export function previewPoolName(pool: string): string {
+  return `${pool}_preview`;
 }
 
 export function loadEdgeInputs(workspace: Workspace, edge: string): EdgeInputs {
@@ -200,7 +209,20 @@ function envTenant(env: Environment, color: Color, holds: (c: Color) => readonly
     }
     return pool(env.name, c, tls, servers);
   });
-  return { name: env.name, hosts: env.publicHosts, color, tls, pools, routes: tenantRoutes(env.name, components), defaultPool: defaultPool(env.name, components) };
+  // Both primaries, the live one in maintenance: a switch flips them with the rest of the tenant's servers, by the Runtime API.
+  const previews = env.previewHosts.length === 0 ? [] : components.map((c): EdgePool => {
+    const inactive = otherColor(color);
+    const held = holds(inactive).find((d) => d.name === c.name) ?? c;
+    const servers = COLORS.map((col): EdgeServer => {
+      const { host, port } = slotEndpoint(env, holds(col).find((d) => d.name === c.name) ?? c, col);
+      return { name: col, host, port, backup: false, disabled: col !== inactive };
+    });
+    return { ...pool(env.name, { ...c, run: { ...c.run, health: held.run.health } }, tls, servers), name: previewPoolName(poolName(env.name, c.edge.backend)), cookie: undefined, preview: true };
+  });
+  return {
+    name: env.name, hosts: env.publicHosts, ...(previews.length ? { previewHosts: env.previewHosts } : {}), color, tls, pools: [...pools, ...previews],
+    routes: tenantRoutes(env.name, components), defaultPool: defaultPool(env.name, components),
+  };
 }
 
 function labTenant(def: EdgeDefinition, components: Routed[]): EdgeTenant {
@@ -308,7 +330,7 @@ function checkRoutes(components: Routed[]): void {
 
 function checkHostsUnique(edge: string, tenants: EdgeTenant[], sites: EdgeSite[]): void {
   const owner = new Map<string, string>();
-  for (const [who, hosts] of [...tenants.map((t) => [`environment ${t.name}`, t.hosts] as const), ...sites.map((s) => [`site ${s.name}`, s.hosts] as const)]) {
+  for (const [who, hosts] of [...tenants.map((t) => [`environment ${t.name}`, [...t.hosts, ...(t.previewHosts ?? [])]] as const), ...sites.map((s) => [`site ${s.name}`, s.hosts] as const)]) {
     for (const h of hosts) {
       if (!PATTERNS.host.test(h)) throw new VezaError(`invalid host name ${JSON.stringify(h)} for ${who}`, 'use a lower-case DNS name such as staging.veza.fr', 'INVALID_INPUT');
       const other = owner.get(h);

@@ -1,4 +1,4 @@
-import type { EdgeModel, EdgePool, EdgeRoute, EdgeServer, EdgeSite, EdgeTenant } from './model';
+import { previewPoolName, type EdgeModel, type EdgePool, type EdgeRoute, type EdgeServer, type EdgeSite, type EdgeTenant } from './model';
 
 /**
  * EdgeModel → haproxy.cfg text. Pure and deterministic: the same model gives
@@ -118,8 +118,9 @@ function frontendSection(m: EdgeModel): string[] {
 
   if (m.acme) lines.push(`  acl acme_challenge path_beg ${ACME_PATH}`);
   for (const t of m.tenants) lines.push(`  acl host_${t.name} ${hostMatch(t.hosts)}`);
+  for (const t of m.tenants) if (t.previewHosts) lines.push(`  acl preview_${t.name} ${hostMatch(t.previewHosts)}`);
   for (const s of m.sites) lines.push(`  acl site_${s.name} ${hostMatch(s.hosts)}`);
-  const tlsHosts = [...m.tenants.filter((t) => t.tls).flatMap((t) => t.hosts), ...m.sites.filter((s) => s.tls).flatMap((s) => s.hosts)].sort();
+  const tlsHosts = [...m.tenants.filter((t) => t.tls).flatMap((t) => [...t.hosts, ...(t.previewHosts ?? [])]), ...m.sites.filter((s) => s.tls).flatMap((s) => s.hosts)].sort();
   if (m.https && tlsHosts.length) lines.push(`  acl tls_host ${hostMatch(tlsHosts)}`);
   for (const t of m.tenants) for (const r of t.routes) lines.push(...routeAcls(r));
 
@@ -158,14 +159,17 @@ function routeAcls(r: EdgeRoute): string[] {
 }
 
 function tenantRules(t: EdgeTenant): string[] {
-  const out: string[] = [];
-  for (const r of t.routes) {
-    const acl = `route_${r.pool}`;
-    if (r.prefixes.length) out.push(`  use_backend ${r.pool} if host_${t.name} ${acl}`);
-    if (r.suffixes.length) out.push(`  use_backend ${r.pool} if host_${t.name}${r.suffixUnder ? ` ${acl}_under` : ''} ${acl}_suffix`);
-  }
-  if (t.defaultPool) out.push(`  use_backend ${t.defaultPool} if host_${t.name}`);
-  return out;
+  const rules = (host: string, backend: (pool: string) => string) => {
+    const out: string[] = [];
+    for (const r of t.routes) {
+      const acl = `route_${r.pool}`;
+      if (r.prefixes.length) out.push(`  use_backend ${backend(r.pool)} if ${host} ${acl}`);
+      if (r.suffixes.length) out.push(`  use_backend ${backend(r.pool)} if ${host}${r.suffixUnder ? ` ${acl}_under` : ''} ${acl}_suffix`);
+    }
+    if (t.defaultPool) out.push(`  use_backend ${backend(t.defaultPool)} if ${host}`);
+    return out;
+  };
+  return [...rules(`host_${t.name}`, (p) => p), ...(t.previewHosts ? rules(`preview_${t.name}`, previewPoolName) : [])];
 }
 
 function siteBackend(s: EdgeSite): string[] {
@@ -176,7 +180,7 @@ function siteBackend(s: EdgeSite): string[] {
 }
 
 function poolBackend(t: EdgeTenant, p: EdgePool): string[] {
-  const lines = [`backend ${p.name}`, `  # ${p.component}${t.color ? `, active colour ${t.color}` : ''}`];
+  const lines = [`backend ${p.name}`, `  # ${p.component}${p.preview ? ', preview: the inactive colour alone' : t.color ? `, active colour ${t.color}` : ''}`];
   if (p.balance === 'uri-hash') {
     // Consistent hashing keeps a track's segments on one instance and moves only its keys when one goes away.
     lines.push('  balance uri', '  hash-type consistent');
@@ -190,7 +194,8 @@ function poolBackend(t: EdgeTenant, p: EdgePool): string[] {
   // instead of a 502 — but only a request that is safe to send twice (seed a9541f517b: every request 200 while one instance dies).
   lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS');
   const dns = p.servers.some((s) => !isIpv4(s.host));
-  lines.push(`  default-server ${CHECK}${dns ? ` ${DNS_SERVER}` : ''}`);
+  // A preview server is down until its colour's slots come up, and a preview is looked at right after: re-check a down one every second.
+  lines.push(`  default-server ${CHECK}${p.preview ? ' downinter 1s' : ''}${dns ? ` ${DNS_SERVER}` : ''}`);
   for (const s of p.servers) lines.push(serverLine(s));
   return lines;
 }

@@ -86,6 +86,6 @@ export interface HostDriver {
    * the slot's loopback address. Never throws for a slot that does not answer.
    */
   probe(name: string, port: number, path: string, timeoutMs: number): Promise<SlotProbe>;
-  /** The one command an operator pastes to read a slot's logs. */
-  logsCommand(name: string): string[];
+  /** The one command an operator pastes to read a slot's logs: the last 200 lines, then what follows unless `follow` is false. */
+  logsCommand(name: string, opts?: { follow?: boolean }): string[];
 }

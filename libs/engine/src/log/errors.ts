@@ -59,6 +59,7 @@ export type ErrorCode =
   | 'NOT_DEPLOYABLE'
   | 'NO_BUILD'
   | 'NO_IMAGE'
+  | 'PROMOTE_REFUSED'
   | 'NO_NETWORK'
   | 'NO_PROC'
   | 'NO_SLOT'

@@ -21,7 +21,8 @@ import type { StateStore } from '../ports/state-store';
  * slots and replaced when it ends, so a deploy killed half-way leaves the
  * colour marked as holding an unverified release rather than the one it held
  * before; `active` went live and verified; `failed` never went (or stayed)
- * live — its slots are kept for forensics; `rolled-back` went live and was
+ * live — its slots are kept for forensics; `previewed` runs, probed, on the
+ * inactive colour (deploy --no-switch) until promote; `rolled-back` went live and was
  * then rolled back away from. Fast rollback only flips to a colour whose
  * newest entry is `active`.
  */
@@ -38,7 +39,7 @@ const historyEntrySchema = z.object({
   actor: z.string(),
   /** Where the release manifest is published and its sha256: what a full rollback redeploys from. */
   manifest: manifestRefSchema,
-  outcome: z.enum(['deploying', 'active', 'failed', 'rolled-back']),
+  outcome: z.enum(['deploying', 'previewed', 'active', 'failed', 'rolled-back']),
   /**
    * How the release's components run and are routed (its manifest's
    * declarations): the edge renders each colour's servers, and the active
@@ -150,10 +151,15 @@ export async function recordFailure(store: StateStore, env: string, rec: Release
   return writeHistory(store, env, settle(await readHistory(store, env), entry), opts.retention);
 }
 
-/** The outcome replaces the `deploying` entry recordStart left for the same release and colour. */
+/** A deploy with --no-switch brought `rec.color` up and stopped before the switch: the release waits there for promote. */
+export async function recordPreview(store: StateStore, env: string, rec: ReleaseRecord, opts: RecordOptions = {}): Promise<HistoryEntry[]> {
+  return writeHistory(store, env, settle(await readHistory(store, env), toEntry(rec, 'previewed')), opts.retention);
+}
+
+/** The outcome replaces the `deploying` (or, on promote, `previewed`) entry left for the same release and colour. */
 function settle(entries: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
   const held = heldBy(entries, entry.color);
-  const rest = held?.outcome === 'deploying' && held.sha === entry.sha ? entries.filter((e) => e !== held) : entries;
+  const rest = (held?.outcome === 'deploying' || held?.outcome === 'previewed') && held.sha === entry.sha ? entries.filter((e) => e !== held) : entries;
   return [entry, ...rest];
 }
 
@@ -193,6 +199,7 @@ export async function fastRollbackTarget(store: StateStore, env: string): Promis
     ? `${to} holds no recorded release`
     : {
         failed: `${to} holds release ${entry.sha}, whose deploy failed at ${entry.time}`,
+        previewed: `${to} holds release ${entry.sha}, deployed for preview at ${entry.time} and never promoted`,
         deploying: `${to} holds release ${entry.sha}, whose deploy started at ${entry.time} and never finished`,
         'rolled-back': `${to} holds release ${entry.sha}, which was rolled back at ${entry.time}`,
       }[entry.outcome];

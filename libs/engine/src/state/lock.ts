@@ -87,6 +87,13 @@ export interface HeldLock {
 
 const MAX_ATTEMPTS = 50;
 
+/**
+ * The action of a lock an operator takes to keep deploys out (`veza lock`,
+ * e.g. during an incident): never judged stale, whatever became of the
+ * process that took it; only unlock removes it.
+ */
+export const OPERATOR_HOLD = 'hold';
+
 export function lockKey(lock: LockName): string {
   return lock.scope === 'env' ? `locks/${lock.name}.lock` : `locks/edges/${lock.name}.lock`;
 }
@@ -223,6 +230,8 @@ interface Verdict {
 }
 
 function judgeHolder(h: LockHolder, self: Self, isAlive: (id: ProcessIdentity) => boolean): Verdict {
+  // Its process was only the command that took it: the lock outlives it on purpose.
+  if (h.action === OPERATOR_HOLD) return { stale: false, reason: 'an operator holds it on purpose (`veza lock`) until `veza unlock`' };
   if (h.host !== self.host) return { stale: false, reason: `it runs on host ${h.host}, whose processes cannot be checked from ${self.host}` };
   if (h.bootId !== self.id.bootId) return { stale: true, reason: `${h.host} has rebooted since` };
   if (!isAlive({ pid: h.pid, startTime: h.pidStart, bootId: h.bootId })) return { stale: true, reason: `pid ${h.pid} is no longer running` };

@@ -1,6 +1,5 @@
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import type { Environment } from '../../config/environment';
 import { localAddress } from '../../hosts/naming';
 import { localEnvDir } from '../../hosts/local/paths';
@@ -169,6 +168,8 @@ export function livePostmaster(pgdata: string): Postmaster | undefined {
 }
 
 async function appCanConnect(e: PostgresEndpoint, password: string): Promise<boolean> {
+  // Loaded here, not with the module: every command builds a data tier, few connect (pg is ~60 ms of a CLI start).
+  const { Client } = await import('pg');
   const client = new Client({ host: e.host, port: e.port, user: e.user, database: e.database, password, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();

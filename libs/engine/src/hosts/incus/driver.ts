@@ -192,8 +192,8 @@ export class IncusDriver implements HostDriver {
     }
   }
 
-  logsCommand(name: string): string[] {
-    return cli.exec(this.client.scope, cli.checkName('slot', name), ['journalctl', '--no-pager', '-n', '200', '-f', '-u', SLOT_UNIT]).argv.filter((a) => a !== '--disable-stdin');
+  logsCommand(name: string, opts: { follow?: boolean } = {}): string[] {
+    return cli.exec(this.client.scope, cli.checkName('slot', name), ['journalctl', '--no-pager', '-n', '200', ...(opts.follow === false ? [] : ['-f']), '-u', SLOT_UNIT]).argv.filter((a) => a !== '--disable-stdin');
   }
 
   /**

@@ -188,8 +188,8 @@ export class LocalDriver implements HostDriver {
     }
   }
 
-  logsCommand(name: string): string[] {
-    return ['tail', '-n', '200', '-f', this.find(name, 'show the logs of').log];
+  logsCommand(name: string, opts: { follow?: boolean } = {}): string[] {
+    return ['tail', '-n', '200', ...(opts.follow === false ? [] : ['-f']), this.find(name, 'show the logs of').log];
   }
 
   /** Stops every slot process of the environment; returns the slot names. */

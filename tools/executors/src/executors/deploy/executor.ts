@@ -10,7 +10,7 @@ export default async function deployExecutor(input: z.input<typeof schema>, cont
   const options = parseOptions(schema, input, 'deploy');
   return runExecutor(context, async (log) => {
     await deploy({
-      workspace: await loadWorkspace(context.root), env: options.env, sha: options.sha, dryRun: options.dryRun, json: options.json, bake: options.bake,
+      workspace: await loadWorkspace(context.root), env: options.env, sha: options.sha, dryRun: options.dryRun, json: options.json, bake: options.bake, switch: options.switch,
       publishedOnly: !packagesInRun(context), log,
     });
   }, { json: options.json });

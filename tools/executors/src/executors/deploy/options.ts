@@ -6,6 +6,7 @@ export const schema = z.strictObject({
   sha: z.string().describe('Release to deploy (40-hex git SHA, or local-<12 hex> for a file: registry). Default: what the workspace builds — HEAD, or local-<hash> of an uncommitted tree. A published sha is deployed from its manifest in the registry.').optional(),
   dryRun: z.boolean().describe('Print every phase, command and rendered file (with its diff against the live one) and change nothing.').default(false),
   json: z.boolean().describe('Progress as one JSON event per line on stdout.').default(false),
+  switch: z.boolean().describe('false (--no-switch): bring the inactive colour up, probed, and stop before the switch; it is served at the environment\'s previewHosts until infra-deploy:promote (or veza promote) puts it live.').default(true),
   bake: z.number().describe('Seconds of the post-switch gate (the new colour\'s error ratio at the edge), instead of the environment\'s bake.seconds; 0 skips it. Checked by the engine.').optional(),
 }).meta({
   title: 'Deploy a release',

@@ -4,7 +4,7 @@ import { envOption } from '../../option-schema';
 export const schema = z.strictObject({
   env: envOption().default('local'),
   mode: z.enum(['fast', 'full']).describe('fast: edge flip only; full: redeploy the previous good release.').default('fast'),
-  sha: z.string().describe('full only: the release of the history to go back to, instead of the previous good one.').optional(),
+  sha: z.string().describe('The release to go back to instead of the previous good one: one the history shows live and verified (never a failed one). full redeploys it; fast flips only if the other colour holds it. `veza rollback --to=<sha>` is the same option.').optional(),
   dryRun: z.boolean().describe('Print the plan and change nothing.').default(false),
   json: z.boolean().describe('Progress as one JSON event per line on stdout.').default(false),
 }).meta({

@@ -1,0 +1,121 @@
+/**
+ * Operator CLI benchmark (issue 17): whole-process wall times of `veza`
+ * against the Nx targets doing the same thing, side by side in one run, on
+ * the real components deployed to `local` in a fresh copy of this
+ * repository (its own git history, registry, Postgres and edge on
+ * 127.79.27.x:18427). Nx runs as in CI: `NX_DAEMON=false npx nx run …`.
+ *
+ *   1. cold deploy            npx nx run infra-deploy:deploy --env=local (builds what the shared Nx cache lacks)
+ *   2. no-change redeploy     the same command, --runs times (median)
+ *   3. a veza-web change deployed, so both colours hold a good release
+ *   4. --runs interleaved samples of each pair:
+ *        status              npx veza status          | node tools/veza/bin/veza.js status | npx nx run infra-deploy:status
+ *        rollback --mode=fast  (re-armed before each sample by an untimed `veza switch` back to the newer release's colour)
+ *        diff                npx veza diff            | …                                  | npx nx run infra-deploy:diff
+ *      and `node -e 0`, what any Node process costs here.
+ *
+ * Prints medians (and min–max). Asserts nothing.
+ *
+ *   node -r @swc-node/register bench/cli-bench.ts [--runs 5]
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { copyRepository } from '../test/e2e/support/copy';
+import { stopEverything } from '../test/e2e/support/workspace';
+
+const run = promisify(execFile);
+const argAt = process.argv.indexOf('--runs');
+const RUNS = argAt === -1 ? 5 : Number(process.argv[argAt + 1]);
+
+interface Sample {
+  ms: number;
+  stdout: string;
+  /** stdout and stderr. */
+  out: string;
+}
+
+async function main(): Promise<void> {
+  const cleanups: (() => unknown)[] = [];
+  try {
+    const repo = await copyRepository({ after: (fn) => cleanups.push(fn) }, { subnet: '127.79.27', port: 18427 });
+    cleanups.push(() => stopEverything(repo.dir, 'local'));
+    const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1' };
+    delete env.VEZA_RELEASE_SHA;
+    delete env.NODE_TEST_CONTEXT;
+    const timed = async (label: string, file: string, args: string[]): Promise<Sample> => {
+      const started = process.hrtime.bigint();
+      const r = await run(file, args, { cwd: repo.dir, env, maxBuffer: 256 * 1024 * 1024, timeout: 30 * 60_000 }).catch((e: { stdout: string; stderr: string }) => {
+        throw new Error(`${label} failed:\n${e.stdout}\n${e.stderr}`);
+      });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      process.stderr.write(`${label}: ${(ms / 1000).toFixed(2)} s\n`);
+      return { ms, stdout: r.stdout, out: `${r.stdout}\n${r.stderr}` };
+    };
+    const npx = (label: string, ...args: string[]) => timed(label, 'npx', args);
+    const bin = join(repo.dir, 'tools/veza/bin/veza.js');
+    const deployNx = ['nx', 'run', 'infra-deploy:deploy', '--env=local'];
+
+    const cold = await npx('cold deploy', ...deployNx);
+    const noChange: Sample[] = [];
+    for (let i = 0; i < RUNS; i++) noChange.push(await npx('no-change redeploy', ...deployNx));
+
+    await fs.appendFile(join(repo.dir, 'apps/veza-web/index.html'), '<!-- bench: a change to veza-web only -->\n');
+    const newer = await repo.commit('bench: veza-web only');
+    await npx('(deploy the change, not measured)', ...deployNx);
+    // The CLI's first run builds its bundle and writes its code cache; not a sample.
+    await timed('(veza first run: bundle + code cache, not measured)', 'node', [bin, 'status']);
+
+    const live = async () => (JSON.parse((await timed('(active colour)', 'node', [bin, 'status', '--json'])).stdout) as { activeColor: string }).activeColor;
+    const newerColor = await live();
+    const rearm = () => timed('(re-arm: switch back to the newer release, not measured)', 'node', [bin, 'switch', '--env=local', `--color=${newerColor}`, `--sha=${newer}`]);
+
+    const rows: Record<string, Record<string, number[]>> = {};
+    const add = (what: string, how: string, s: Sample) => ((rows[what] ??= {})[how] ??= []).push(s.ms);
+    for (let i = 0; i < RUNS; i++) {
+      add('node -e 0', 'node', await timed('node -e 0', 'node', ['-e', '0']));
+      for (const [what, words] of [['status', ['status', '--env=local']], ['diff', ['diff', '--env=local']]] as const) {
+        add(what, 'npx veza', await npx(`npx veza ${what}`, 'veza', ...words));
+        add(what, 'veza.js', await timed(`veza.js ${what}`, 'node', [bin, ...words]));
+        add(what, 'nx', await npx(`nx ${what}`, 'nx', 'run', `infra-deploy:${what}`, '--env=local'));
+      }
+      const rollback: [string, () => Promise<Sample>][] = [
+        ['npx veza', () => npx('npx veza rollback --mode=fast', 'veza', 'rollback', '--env=local', '--mode=fast')],
+        ['veza.js', () => timed('veza.js rollback --mode=fast', 'node', [bin, 'rollback', '--env=local', '--mode=fast'])],
+        ['nx', () => npx('nx rollback --mode=fast', 'nx', 'run', 'infra-deploy:rollback', '--env=local', '--mode=fast')],
+      ];
+      for (const [how, sample] of rollback) {
+        await rearm();
+        add('rollback --mode=fast', how, await sample());
+      }
+    }
+
+    const fmt = (ms: number[]) => `${(median(ms) / 1000).toFixed(2)} s (${(Math.min(...ms) / 1000).toFixed(2)}–${(Math.max(...ms) / 1000).toFixed(2)})`;
+    console.log(`veza CLI benchmark — ${new Date().toISOString()}, ${RUNS} runs each, load average ${(await fs.readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
+    console.log('| command | npx veza | node tools/veza/bin/veza.js | NX_DAEMON=false npx nx run |');
+    console.log('|---|---|---|---|');
+    for (const [what, by] of Object.entries(rows)) console.log(`| ${what} | ${by['npx veza'] ? fmt(by['npx veza']) : '-'} | ${by['veza.js'] ? fmt(by['veza.js']) : '-'} | ${by.nx ? fmt(by.nx) : by.node ? `(node) ${fmt(by.node)}` : '-'} |`);
+    const engine = noChange.map((s) => engineMs(s.out)).filter((x): x is number => x !== undefined);
+    console.log(`cold deploy: ${(cold.ms / 1000).toFixed(2)} s (engine ${engineMs(cold.out) ?? '?'} ms)`);
+    console.log(`no-change redeploy: ${fmt(noChange.map((s) => s.ms))}, ${((median(noChange.map((s) => s.ms)) / cold.ms) * 100).toFixed(1)} % of cold (engine median ${median(engine)} ms); goal ≤ 5 %`);
+  } finally {
+    for (const fn of cleanups.reverse()) await fn();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** The engine's closing line, e.g. "deploy local: noop in 188ms". */
+function engineMs(out: string): number | undefined {
+  const m = /^deploy local[^:\n]*: (?:success|noop) in (?:(\d+)m)?([\d.]+)(ms|s)\b/m.exec(out);
+  return m ? Math.round(Number(m[2]) * (m[3] === 'ms' ? 1 : 1000) + Number(m[1] ?? 0) * 60_000) : undefined;
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
