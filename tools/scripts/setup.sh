@@ -25,6 +25,12 @@ if ! $deploy_only; then
   command -v haproxy >/dev/null || need_apt+=(haproxy)
   command -v shellcheck >/dev/null || need_apt+=(shellcheck)
   [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+  # The HA topology (data.postgres.topology: ha) and its tests: pg_auto_failover, PgBouncer, pgBackRest, and promtool for the alert rules.
+  [ -x /usr/bin/pg_autoctl ] || need_apt+=(pg-auto-failover-cli)
+  [ -f /usr/lib/postgresql/15/lib/pgautofailover.so ] || need_apt+=(postgresql-15-auto-failover)
+  [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+  [ -x /usr/bin/pgbackrest ] || need_apt+=(pgbackrest)
+  command -v promtool >/dev/null || need_apt+=(prometheus)
   # The Rust stream server links statically against glibc when the musl target
   # is not installed (+crt-static): that needs a C linker and libc.a.
   command -v cc >/dev/null || need_apt+=(gcc)
@@ -68,9 +74,12 @@ $deploy_only || check_toolchains
 
 # Debian's haproxy package starts a system service on :80; the pipeline runs
 # its own HAProxy processes, so the packaged one is not needed.
-if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
-  systemctl stop haproxy || true
-fi
+# pgbouncer and prometheus likewise: the HA topology runs its own PgBouncer, and only promtool is used.
+for unit in haproxy pgbouncer prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl stop "$unit" || true
+  fi
+done
 
 # Install exactly the lockfile, only when it changed since the last install.
 # The lockfile must list every platform's optional native package for
