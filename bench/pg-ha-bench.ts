@@ -20,7 +20,7 @@ import { createLogger } from '@veza/engine/log/logger';
 import { createDataTier } from '@veza/engine/data/tier';
 import { haLayout, readFormationState } from '@veza/engine/data/local/ha';
 import type { LocalHaTier } from '@veza/engine/data/local/ha-tier';
-import { failedTransactions, killPrimaryAndMeasure, pgbench, pooledRun, query, tps } from '@veza/engine/data/local/testing/ha-drills';
+import { failedTransactions, killPrimaryAndMeasure, pgbench, pooledRun, processed, query, tps } from '@veza/engine/data/local/testing/ha-drills';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     const init = await pgbench(url, ['-i', '-s', '10', '-q']);
     if (init.code !== 0) throw new Error(init.out);
     const run = await pooledRun(tier(), url, ['-c', '500', '-j', '8', '-T', String(seconds)]);
-    console.log(`pooling: pgbench -c 500 -j 8 -T ${seconds}: exit ${run.code}, tps ${tps(run.out)}, failed transactions ${failedTransactions(run.out)}, most server connections ${run.maxServer} (pool ${l.ha.pgbouncer.poolSize} + reserve ${l.ha.pgbouncer.reservePoolSize})`);
+    console.log(`pooling: pgbench -c 500 -j 8 -T ${seconds}: exit ${run.code}, ${processed(run.out)} transactions, tps ${tps(run.out)} (${/initial connection time = [\d.]+ ms/.exec(run.out)?.[0]}), failed transactions ${failedTransactions(run.out)}, most server connections ${run.maxServer} (pool ${l.ha.pgbouncer.poolSize} + reserve ${l.ha.pgbouncer.reservePoolSize})`);
 
     t0 = Date.now();
     await tier().backup('full');

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { haSettings, parseEnvironment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
@@ -6,7 +7,7 @@ import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFor
 import { readSample, renderDrillMetrics } from './metrics';
 import { formatHaStatus } from './operations';
 import { readBackupInfo, renderArchiveConf, renderBackrestConf, restoreCommand } from './pgbackrest';
-import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
+import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
 
 /** Pure HA pieces: the environment schema, the rendered configs, the commands as data, the readers. No process runs. */
 const BASE = `name: prod
@@ -76,6 +77,8 @@ test('PgBouncer: transaction pooling within the pool, the admin console on the s
   assert.equal(renderUserlist('veza', 'pa"ss', 'postgres').split('\n')[0], '"veza" "pa""ss"');
   const pools = parseAlignedTable('database\tuser\tsv_active\tsv_idle\tsv_used\tsv_tested\tsv_login\nveza\tveza\t3\t2\t1\t0\t0\n') as unknown as PoolRow[];
   assert.equal(serverConnections(pools[0]!), 6);
+  const follower = renderPrimaryFollower({ psql: '/pg/psql', monitorUri: 'postgres://autoctl_node@127.0.0.1:1/pg_auto_failover', database: 'veza', databasesFile: '/p/db.ini', pidFile: '/p/pid' });
+  execFileSync('shellcheck', ['-'], { input: follower });
 });
 
 test('pgBackRest: encrypted zstd repository, every node listed, archive_command into the stanza, restore into another folder', () => {

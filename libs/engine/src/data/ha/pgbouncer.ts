@@ -91,12 +91,12 @@ current=''
 while :; do
   primary=$(${o.psql} -X -At -c "SELECT primary_host || ' ' || primary_port FROM pgautofailover.get_primary('default', 0)" '${o.monitorUri}' 2>/dev/null) || primary=''
   if [ -n "$primary" ] && [ "$primary" != "$current" ]; then
-    set -- $primary
-    printf '[databases]\\n${o.database} = host=%s port=%s dbname=${o.database}\\n' "$1" "$2" > '${o.databasesFile}.tmp' &&
+    host=\${primary% *} port=\${primary#* }
+    printf '[databases]\\n${o.database} = host=%s port=%s dbname=${o.database}\\n' "$host" "$port" > '${o.databasesFile}.tmp' &&
       mv '${o.databasesFile}.tmp' '${o.databasesFile}' &&
       kill -HUP "$(head -n 1 '${o.pidFile}')" &&
       current="$primary" &&
-      echo "$(date -u +%FT%TZ) primary is now $1:$2"
+      echo "$(date -u +%FT%TZ) primary is now $host:$port"
   fi
   sleep 1
 done

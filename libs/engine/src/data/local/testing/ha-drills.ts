@@ -27,6 +27,7 @@ export function pgbench(url: string, args: string[], onSpawn?: (pid: number) => 
 }
 
 export const failedTransactions = (out: string) => Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? NaN);
+export const processed = (out: string) => Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
 export const tps = (out: string) => /tps = ([\d.]+)/.exec(out)?.[1];
 
 export async function query<T>(url: string, sql: string): Promise<T[]> {
