@@ -16,7 +16,7 @@ import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { DataTier, ProvisionOptions } from '../port';
 import type { SnapshotInfo } from '../snapshots';
-import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, inspectHa, planHaProvision, querySuper, readFormationState, runningId, type HaLayout } from './ha';
+import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, haRoot, inspectHa, planHaProvision, querySuper, readFormationState, runningId, type HaLayout } from './ha';
 import { livePostmaster } from './postgres';
 
 /** The local data tier in the HA topology (see ha.ts), with its operations. */
@@ -70,8 +70,7 @@ export class LocalHaTier implements DataTier, HaOperations {
 
   /** Stops the follower, PgBouncer, the nodes and the monitor by their recorded pids (SIGINT: pg_autoctl's fast stop); every byte of data stays. */
   async stop(): Promise<boolean> {
-    const root = join(this.workspaceRoot, '.veza', 'envs', this.env.name, 'ha');
-    if (!existsSync(root)) return false;
+    if (!existsSync(haRoot(this.workspaceRoot, this.env.name))) return false;
     const l = this.layout();
     let stopped = false;
     const groups: [string[], NodeJS.Signals][] = [[[l.pids.follower], 'SIGTERM'], [[l.pids.pgbouncer], 'SIGTERM'], [l.pids.nodes, 'SIGINT'], [[l.pids.monitor], 'SIGINT']];

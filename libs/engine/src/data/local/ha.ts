@@ -56,10 +56,14 @@ export interface HaLayout {
 const PGBACKREST = '/usr/bin/pgbackrest';
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 
+export function haRoot(workspaceRoot: string, env: string): string {
+  return join(localEnvDir(workspaceRoot, env), 'ha');
+}
+
 export function haLayout(env: Environment, workspaceRoot: string): HaLayout {
   const ha = haSettings(env);
   if (!ha) throw new VezaError(`environment ${env.name} does not use the ha topology`, 'set data.postgres.topology: ha', 'BAD_CONFIG');
-  const root = join(localEnvDir(workspaceRoot, env.name), 'ha');
+  const root = haRoot(workspaceRoot, env.name);
   const binDir = findPostgresBinDir('15');
   if (!binDir) throw new VezaError('PostgreSQL 15 binaries are not installed', 'bash tools/scripts/setup.sh installs postgresql-15 and pg_auto_failover', 'MISSING_TOOL');
   for (const [tool, pkg] of [['/usr/bin/pg_autoctl', 'pg-auto-failover-cli'], [PGBOUNCER, 'pgbouncer'], [PGBACKREST, 'pgbackrest'], [join(binDir, '../lib/pgautofailover.so'), 'postgresql-15-auto-failover']] as const) {
