@@ -35,6 +35,12 @@ if ! $deploy_only; then
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
   # The media cache in front of MinIO (Debian's nginx has the slice module).
   command -v nginx >/dev/null || need_apt+=(nginx)
+  # The HA topology (data.postgres.topology: ha) and its tests: pg_auto_failover, PgBouncer, pgBackRest, and promtool for the alert rules.
+  [ -x /usr/bin/pg_autoctl ] || need_apt+=(pg-auto-failover-cli)
+  [ -f /usr/lib/postgresql/15/lib/pgautofailover.so ] || need_apt+=(postgresql-15-auto-failover)
+  [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+  [ -x /usr/bin/pgbackrest ] || need_apt+=(pgbackrest)
+  command -v promtool >/dev/null || need_apt+=(prometheus)
   # The Rust stream server links statically against glibc when the musl target
   # is not installed (+crt-static): that needs a C linker and libc.a.
   command -v cc >/dev/null || need_apt+=(gcc)
@@ -86,9 +92,12 @@ $deploy_only || check_toolchains
 
 # Debian's haproxy package starts a system service on :80; the pipeline runs
 # its own HAProxy processes, so the packaged one is not needed.
-if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
-  systemctl stop haproxy || true
-fi
+# pgbouncer and prometheus likewise: the HA topology runs its own PgBouncer, and only promtool is used.
+for unit in haproxy pgbouncer prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl stop "$unit" || true
+  fi
+done
 
 # Install exactly the lockfile, only when it changed since the last install.
 # The lockfile must list every platform's optional native package for

@@ -15,6 +15,55 @@ const tcpPort = z.number().int().min(1, 'must be a TCP port (1-65535)').max(6553
 const registryUrl = z.string().regex(/^(file:.+|https?:\/\/[^\s/]+(\/\S*)?)$/, 'must be file:<dir> (e.g. file:.veza/registry) or an http(s) URL such as https://git.example/api/packages');
 
 const SENTINEL_DEFAULTS = { nodes: 3, quorum: 2, masterName: 'veza-master', port: 26379, downAfterMs: 5_000, failoverTimeoutMs: 30_000 };
+const absolutePath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute path, e.g. /var/lib/pgbackrest');
+/** A systemd OnCalendar expression (the Incus side renders timers from it); checked for shape only, systemd-analyze has the last word. */
+const calendar = z.string().regex(/^[A-Za-z0-9 ,.:*\/~-]+$/, 'must be a systemd calendar expression, e.g. "Sun *-*-* 02:00:00"');
+
+/**
+ * The HA topology's settings (seed 001: pg_auto_failover, PgBouncer,
+ * pgBackRest). Cross-field rules (pools under max_connections, sync
+ * standbys under the node count) are in environmentSchema's superRefine,
+ * pathed so the error names the offending line.
+ */
+const haSchema = z.strictObject({
+  /** Data nodes; the monitor comes on top. The first registered is the first primary. */
+  nodes: z.number().int().min(2, 'an HA formation needs at least 2 data nodes (a primary and a standby)').max(9).default(2),
+  /** pg_auto_failover's number-sync-standbys. */
+  syncStandbys: z.number().int().min(0).default(0),
+  pgbouncer: z.strictObject({
+    port: tcpPort.default(6432),
+    poolMode: z.enum(['transaction', 'session']).default('transaction'),
+    /** Server connections per database/user pair (seed: 50). */
+    poolSize: z.number().int().min(1).default(50),
+    reservePoolSize: z.number().int().min(0).default(10),
+    /** Client connections PgBouncer accepts (seed: 1000). */
+    maxClientConn: z.number().int().min(1).max(100_000).default(1000),
+  }).default({ port: 6432, poolMode: 'transaction', poolSize: 50, reservePoolSize: 10, maxClientConn: 1000 }),
+  backup: z.strictObject({
+    /** Seed: weekly full on Sunday, daily diff the other days, drill two hours after the full. */
+    fullSchedule: calendar.default('Sun *-*-* 02:00:00'),
+    diffSchedule: calendar.default('Mon..Sat *-*-* 02:00:00'),
+    drillSchedule: calendar.default('Sun *-*-* 04:00:00'),
+    /** Full backups kept (pgBackRest repo1-retention-full); their diffs and WAL go with them. */
+    retentionFull: z.number().int().min(1, 'retention must keep at least 1 full backup').max(100).default(4),
+    retentionDiff: z.number().int().min(1, 'retention must keep at least 1 diff backup').max(100).default(7),
+    repository: z.strictObject({
+      type: z.literal('posix').default('posix'),
+      /** Absolute path of the pgBackRest repository; local environments default to .veza/envs/<env>/backup/repo. */
+      path: absolutePath.optional(),
+    }).default({ type: 'posix' }),
+    /** What the restore drill checks: this table must hold at least minRows rows in the restored copy. */
+    drill: z.strictObject({
+      table: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('schema_migrations'),
+      minRows: z.number().int().min(0).default(1),
+    }).default({ table: 'schema_migrations', minRows: 1 }),
+  }).default({
+    fullSchedule: 'Sun *-*-* 02:00:00', diffSchedule: 'Mon..Sat *-*-* 02:00:00', drillSchedule: 'Sun *-*-* 04:00:00',
+    retentionFull: 4, retentionDiff: 7, repository: { type: 'posix' }, drill: { table: 'schema_migrations', minRows: 1 },
+  }),
+});
+
+export type HaSettings = z.infer<typeof haSchema>;
 
 export const environmentSchema = z.strictObject({
   name: envNameSchema,
@@ -55,7 +104,12 @@ export const environmentSchema = z.strictObject({
       user: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('veza'),
       passwordEnv: envVarName.optional(),
       port: tcpPort.default(5432),
-    }).default({ database: 'veza', user: 'veza', port: 5432 }),
+      /** `single`: one server (the default). `ha`: a pg_auto_failover formation behind PgBouncer, backed up by pgBackRest (README, "PostgreSQL HA"). */
+      topology: z.enum(['single', 'ha']).default('single'),
+      /** The server's max_connections; PgBouncer's pools must fit under it. */
+      maxConnections: z.number().int().min(10).max(10_000).default(100),
+      ha: haSchema.optional(),
+    }).default({ database: 'veza', user: 'veza', port: 5432, topology: 'single', maxConnections: 100 }),
     redis: z.strictObject({
       passwordEnv: envVarName.optional(),
       maxmemory: z.string().default('256mb'),
@@ -91,7 +145,7 @@ export const environmentSchema = z.strictObject({
       drivesPerNode: z.number().int().min(1).default(1),
       parity: z.number().int().min(1).default(2),
     }).optional(),
-  }).default({ postgres: { database: 'veza', user: 'veza', port: 5432 } }),
+  }).default({ postgres: { database: 'veza', user: 'veza', port: 5432, topology: 'single', maxConnections: 100 } }),
   retention: z.strictObject({
     history: z.number().int().min(1).max(100).default(5),
     snapshots: z.number().int().min(0).max(100).default(3),
@@ -121,6 +175,7 @@ export const environmentSchema = z.strictObject({
 }).superRefine((env, ctx) => {
   if (env.driver === 'local' && !env.local) ctx.addIssue({ code: 'custom', path: ['local'], message: 'the local driver needs local.subnet' });
   checkDataTopologies(env, ctx);
+  checkHa(env.data.postgres, ctx);
 });
 
 /**
@@ -151,7 +206,29 @@ function checkDataTopologies(env: { name: string; data: { redis?: { topology: st
 /** Environments whose secrets must come from the vault, never be generated or left as a placeholder. */
 export const SHARED_ENVS: ReadonlySet<string> = new Set(['staging', 'prod']);
 
+function checkHa(pg: { topology: 'single' | 'ha'; maxConnections: number; ha?: HaSettings }, ctx: z.RefinementCtx): void {
+  const at = (...path: string[]) => ['data', 'postgres', ...path];
+  if (pg.topology === 'single') {
+    if (pg.ha) ctx.addIssue({ code: 'custom', path: at('ha'), message: 'ha settings need topology: ha (or remove them)' });
+    return;
+  }
+  const ha = pg.ha ?? haSchema.parse({});
+  // pg_auto_failover refuses a quorum it could never meet: one standby must stay free to fail.
+  if (ha.syncStandbys > ha.nodes - 2) {
+    ctx.addIssue({ code: 'custom', path: at('ha', 'syncStandbys'), message: `${ha.nodes} nodes allow at most ${ha.nodes - 2} sync standbys (pg_auto_failover needs one standby beyond the quorum)` });
+  }
+  const pool = ha.pgbouncer.poolSize + ha.pgbouncer.reservePoolSize;
+  if (pool >= pg.maxConnections) {
+    ctx.addIssue({ code: 'custom', path: at('ha', 'pgbouncer', 'poolSize'), message: `poolSize + reservePoolSize (${pool}) must stay below data.postgres.maxConnections (${pg.maxConnections}), which also serves replication and administration` });
+  }
+}
+
 export type Environment = z.infer<typeof environmentSchema>;
+
+/** The HA settings, defaults filled, when the environment uses the ha topology. */
+export function haSettings(env: Environment): HaSettings | undefined {
+  return env.data.postgres.topology === 'ha' ? (env.data.postgres.ha ?? haSchema.parse({})) : undefined;
+}
 
 export const ENVIRONMENTS_DIR = 'infra/environments';
 

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import { VezaError, describeError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { formatArgv, type Command, type ProcessRunner } from '../ports/process';
-import { fsyncDir, writeFileAtomic } from '../util/atomic';
+import { fsyncDir, readJsonOr, writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { isAlive, spawnDetached, type ProcessIdentity } from '../util/proc';
 
 /**
  * A data tier change as data: built from the inspected state by pure
@@ -36,6 +37,15 @@ export type PlanStep = { title: string } & (
   | { kind: 'remove'; path: string }
   /** Changes nothing: fails unless `host:port` can be bound now, so a service is never stopped to move where it cannot listen. */
   | { kind: 'check-bind'; host: string; port: number }
+  /**
+   * Starts a long-running process detached into its own session (it
+   * outlives this command), output appended to `logFile`; its identity
+   * (pid, start time, boot id) goes to `pidFile`, by which it is found and
+   * stopped later. Skipped while the recorded process still runs.
+   */
+  | { kind: 'spawn'; command: Command; pidFile: string; logFile: string }
+  /** Polls `check` until it holds or `timeoutMs` passed (then fails with `what`). Changes nothing by itself. */
+  | { kind: 'wait'; what: string; timeoutMs: number; intervalMs?: number; check: () => Promise<boolean> }
 );
 
 export interface DataPlan {
@@ -69,6 +79,10 @@ function formatStep(step: PlanStep): string[] {
       return [head, `$ rm -f ${formatArgv([step.path])}`];
     case 'check-bind':
       return [head, `check that ${step.host}:${step.port} can be bound (changes nothing)`];
+    case 'spawn':
+      return [head, `$ ${formatArgv(step.command.argv)} >> ${formatArgv([step.logFile])} &  (detached; identity in ${step.pidFile})`];
+    case 'wait':
+      return [head, `wait up to ${Math.round(step.timeoutMs / 1000)} s until ${step.what}`];
   }
 }
 
@@ -88,7 +102,7 @@ export async function applyPlan(plan: DataPlan, runner: ProcessRunner, log: Logg
       if (changed && plan.rollback?.length) throw await rollBack(plan.rollback, e, runner, log);
       throw e;
     }
-    changed ||= step.kind !== 'check-bind';
+    changed ||= step.kind !== 'check-bind' && step.kind !== 'wait';
   }
   log.info(plan.summary);
 }
@@ -147,6 +161,29 @@ async function applyStep(step: PlanStep, runner: ProcessRunner): Promise<void> {
     case 'check-bind':
       await checkBindable(step.host, step.port);
       return;
+    case 'spawn':
+      await startDetached(step.command, step.pidFile, step.logFile);
+      return;
+    case 'wait':
+      await waitUntil(step);
+      return;
+  }
+}
+
+async function startDetached(cmd: Command, pidFile: string, logFile: string): Promise<void> {
+  const current = await readJsonOr<ProcessIdentity | undefined>(pidFile, undefined);
+  if (current && isAlive(current)) return;
+  const id = spawnDetached(cmd.argv, { cwd: cmd.cwd, env: cmd.cleanEnv ? cmd.env : { ...process.env, ...cmd.env }, logFile });
+  if (!id) throw new VezaError(`${formatArgv(cmd.argv)} did not start`, `read ${logFile}`, 'DATA_FAILED');
+  await writeJsonAtomic(pidFile, id);
+}
+
+async function waitUntil(step: Extract<PlanStep, { kind: 'wait' }>): Promise<void> {
+  const deadline = Date.now() + step.timeoutMs;
+  for (;;) {
+    if (await step.check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new VezaError(`gave up after ${Math.round(step.timeoutMs / 1000)} s waiting until ${step.what}`, 'read the logs of the services named above, fix the cause and re-run', 'DATA_FAILED');
+    await new Promise((r) => setTimeout(r, step.intervalMs ?? 500));
   }
 }
 

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /**
  * Who a recorded pid really is. A pid alone is not an identity: after the
@@ -72,4 +73,25 @@ export async function waitForExit(ids: ProcessIdentity[], timeoutMs: number, pol
     alive = alive.filter(isAlive);
   }
   return alive;
+}
+
+/**
+ * Starts `argv` detached into its own session (it outlives this process and
+ * leads its own process group), output appended to `logFile`; returns its
+ * identity, or undefined when it did not start.
+ */
+export function spawnDetached(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string }): ProcessIdentity | undefined {
+  const [file, ...args] = argv;
+  const log = openSync(opts.logFile, 'a', 0o600);
+  let pid: number | undefined;
+  try {
+    const child = spawn(file!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', log, log] });
+    // A failed spawn shows as the missing pid; without a listener its 'error' event would crash us.
+    child.once('error', () => undefined);
+    child.unref();
+    pid = child.pid;
+  } finally {
+    closeSync(log);
+  }
+  return pid === undefined ? undefined : identify(pid);
 }

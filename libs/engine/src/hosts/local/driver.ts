@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, promises as fs } from 'node:fs';
+import { existsSync, readFileSync, promises as fs } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describeError, VezaError } from '../../log/errors';
@@ -11,7 +10,7 @@ import type { SlotRole } from '../naming';
 import type { EnvName } from '../../config/names';
 import { formatEnvFile, parseEnvFile } from './env-file';
 import { checkSlotName, localSlotsDir, slotPaths, type SlotPaths } from './paths';
-import { identify, isAlive, signalIfAlive, waitForExit, type ProcessIdentity } from '../../util/proc';
+import { isAlive, signalIfAlive, spawnDetached, waitForExit, type ProcessIdentity } from '../../util/proc';
 import { checkCommonSlotSpec, slotVars } from '../slot-spec';
 import { describeTarget, httpGet, type HttpRequest } from '../../util/http';
 
@@ -109,23 +108,7 @@ export class LocalDriver implements HostDriver {
     await stopSlot(p, this.stopTimeoutMs);
     const record = await readRecord(p);
     const env = { ...inheritedEnv(), ...parseEnvFile(await fs.readFile(p.envFile, 'utf8'), p.envFile) };
-    const log = openSync(p.log, 'a', 0o600);
-    let pid: number | undefined;
-    try {
-      const child = spawn(process.execPath, [SUPERVISOR, p.childFile, '--', ...record.command], {
-        cwd: p.app,
-        env,
-        detached: true,
-        stdio: ['ignore', log, log],
-      });
-      // A failed spawn is reported below by the missing pid; without a listener its 'error' event would crash us.
-      child.once('error', () => undefined);
-      child.unref();
-      pid = child.pid;
-    } finally {
-      closeSync(log);
-    }
-    const id = pid === undefined ? undefined : identify(pid);
+    const id = spawnDetached([process.execPath, SUPERVISOR, p.childFile, '--', ...record.command], { cwd: p.app, env, logFile: p.log });
     if (!id) throw new VezaError(`slot ${name} did not start`, `read its log: ${this.logsCommand(name).join(' ')}`, 'SLOT_START_FAILED');
     await writeJsonAtomic(p.pidFile, id);
   }

@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { haSettings, parseEnvironment } from '../../config/environment';
+import { VezaError } from '../../log/errors';
+import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, type NodeRow } from './formation';
+import { readSample, renderDrillMetrics } from './metrics';
+import { formatHaStatus } from './operations';
+import { readBackupInfo, renderArchiveConf, renderBackrestConf, restoreCommand } from './pgbackrest';
+import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
+
+/** Pure HA pieces: the environment schema, the rendered configs, the commands as data, the readers. No process runs. */
+const BASE = `name: prod
+driver: local
+prefix: veza-prod-
+publicHosts: [localhost]
+publicUrl: http://localhost:1
+edge: e
+registry: { url: 'file:r', owner: veza }
+local: { subnet: 127.79.33 }
+`;
+const env = (data: string) => parseEnvironment('infra/environments/prod.yaml', BASE + data);
+const refused = (data: string, re: RegExp) => assert.throws(() => env(data), (e: unknown) => e instanceof VezaError && e.code === 'BAD_CONFIG' && re.test(e.message), re.source);
+
+test('topology defaults to single (today); ha fills the seed defaults', () => {
+  assert.equal(env('').data.postgres.topology, 'single');
+  assert.equal(haSettings(env('')), undefined);
+  const ha = haSettings(env('data:\n  postgres:\n    topology: ha\n'))!;
+  assert.deepEqual([ha.nodes, ha.syncStandbys, ha.pgbouncer.poolMode, ha.pgbouncer.poolSize, ha.pgbouncer.maxClientConn, ha.backup.retentionFull], [2, 0, 'transaction', 50, 1000, 4]);
+});
+
+test('HA settings that cannot work are refused with the file and line', () => {
+  refused('data:\n  postgres:\n    topology: ha\n    ha:\n      nodes: 1\n', /prod\.yaml:13: data\.postgres\.ha\.nodes: an HA formation needs at least 2 data nodes/);
+  refused('data:\n  postgres:\n    topology: ha\n    maxConnections: 50\n    ha:\n      pgbouncer:\n        poolSize: 45\n', /prod\.yaml:15: data\.postgres\.ha\.pgbouncer\.poolSize: poolSize \+ reservePoolSize \(55\) must stay below data\.postgres\.maxConnections \(50\)/);
+  refused('data:\n  postgres:\n    topology: ha\n    ha:\n      backup:\n        retentionFull: 0\n', /prod\.yaml:14: data\.postgres\.ha\.backup\.retentionFull: retention must keep at least 1 full backup/);
+  refused('data:\n  postgres:\n    topology: ha\n    ha:\n      backup:\n        repository: { path: backups/repo }\n', /prod\.yaml:14: data\.postgres\.ha\.backup\.repository\.path: must be an absolute path/);
+  refused('data:\n  postgres:\n    topology: ha\n    ha:\n      syncStandbys: 1\n', /prod\.yaml:13: .*2 nodes allow at most 0 sync standbys/);
+  refused('data:\n  postgres:\n    ha:\n      nodes: 3\n', /prod\.yaml:11: data\.postgres\.ha: ha settings need topology: ha/);
+});
+
+test('pg_autoctl commands pin every member to its own address and keep our pg_hba.conf', () => {
+  const monitor = { name: 'monitor', host: '127.79.33.20', port: 25400, pgdata: '/d/monitor' };
+  const node = { name: 'node1', host: '127.79.33.21', port: 25401, pgdata: '/d/node1' };
+  assert.deepEqual(createMonitorArgs(monitor).slice(0, 2), ['create', 'monitor']);
+  const args = createNodeArgs(node, monitor, 'veza');
+  for (const [flag, value] of [['--hostname', node.host], ['--listen', node.host], ['--pgport', '25401'], ['--monitor', monitorUri(monitor)], ['--dbname', 'veza']]) {
+    assert.equal(args[args.indexOf(flag!) + 1], value, flag);
+  }
+  assert.ok(args.includes('--skip-pg-hba'));
+  const hba = renderFormationHba('127.0.0.0/8');
+  assert.match(hba, /^host +all +all +127\.0\.0\.0\/8 +scram-sha-256$/m, 'the app and every other role need a password');
+  assert.doesNotMatch(hba, /^host +all +all .*trust/m);
+});
+
+const row = (name: string, state: string, goal = state, lsn = '0/3000000', health = 1): NodeRow => ({ nodename: name, nodehost: '127.0.0.1', nodeport: 1, reportedstate: state, goalstate: goal, health, reportedlsn: lsn });
+
+test('the formation is read from the monitor: primary, lag, and what keeps it from healthy', () => {
+  const ok = readFormation([row('node1', 'primary'), row('node2', 'secondary', 'secondary', '0/2FFFF00')]);
+  assert.equal(ok.healthy, true);
+  assert.equal(ok.primary?.name, 'node1');
+  assert.equal(ok.nodes[1]!.lagBytes, 256);
+  const failing = readFormation([row('node1', 'primary', 'draining', '0/3000000', 0), row('node2', 'secondary', 'prepare_promotion')]);
+  assert.equal(failing.healthy, false);
+  assert.equal(failing.primary, undefined);
+  assert.deepEqual(failing.problems, ['no primary', 'node1 is unreachable (health check failing)', 'node2 is moving from secondary to prepare_promotion']);
+  const alone = readFormation([row('node2', 'wait_primary'), row('node1', 'catchingup')]);
+  assert.equal(alone.primary?.name, 'node2');
+  assert.equal(alone.healthy, false);
+});
+
+test('PgBouncer: transaction pooling within the pool, the admin console on the socket only, the password only in the 0600 userlist', () => {
+  const layout = { listenHost: '127.79.33.2', listenPort: 6432, socketDir: '/r', adminUser: 'postgres', databasesFile: '/p/db.ini', userlistFile: '/p/users', hbaFile: '/p/hba', pidFile: '/p/pid', logFile: '/p/log' };
+  const ini = renderPgbouncerIni(layout, { port: 6432, poolMode: 'transaction', poolSize: 50, reservePoolSize: 10, maxClientConn: 1000 });
+  for (const line of ['pool_mode = transaction', 'default_pool_size = 50', 'max_db_connections = 60', 'max_client_conn = 1000', 'listen_addr = 127.79.33.2', '%include /p/db.ini']) assert.ok(ini.includes(line), line);
+  assert.match(renderPgbouncerHba('postgres', 'veza'), /^local +pgbouncer +postgres +peer$/m);
+  assert.doesNotMatch(renderPgbouncerHba('postgres', 'veza'), /^host .*postgres/m);
+  assert.equal(renderUserlist('veza', 'pa"ss', 'postgres').split('\n')[0], '"veza" "pa""ss"');
+  const pools = parseAlignedTable('database\tuser\tsv_active\tsv_idle\tsv_used\tsv_tested\tsv_login\nveza\tveza\t3\t2\t1\t0\t0\n') as unknown as PoolRow[];
+  assert.equal(serverConnections(pools[0]!), 6);
+  const follower = renderPrimaryFollower({ psql: '/pg/psql', monitorUri: 'postgres://autoctl_node@127.0.0.1:1/pg_auto_failover', database: 'veza', databasesFile: '/p/db.ini', pidFile: '/p/pid' });
+  execFileSync('shellcheck', ['-'], { input: follower });
+});
+
+test('pgBackRest: encrypted zstd repository, every node listed, archive_command into the stanza, restore into another folder', () => {
+  const conf = renderBackrestConf({ configFile: '/b/c', repoPath: '/b/repo', logPath: '/b/log', lockPath: '/b/lock', spoolPath: '/b/spool', nodes: [{ pgdata: '/d/n1', port: 1, socketDir: '/s' }, { pgdata: '/d/n2', port: 2, socketDir: '/s' }] },
+    { fullSchedule: 'x', diffSchedule: 'y', drillSchedule: 'z', retentionFull: 4, retentionDiff: 7, repository: { type: 'posix' }, drill: { table: 't', minRows: 1 } }, 'secret');
+  for (const line of ['repo1-path=/b/repo', 'repo1-retention-full=4', 'repo1-retention-diff=7', 'repo1-cipher-type=aes-256-cbc', 'compress-type=zst', 'pg1-path=/d/n1', 'pg2-port=2']) assert.ok(conf.includes(line), line);
+  assert.match(renderArchiveConf('/usr/bin/pgbackrest', '/b/c'), /archive_command = '\/usr\/bin\/pgbackrest --config=\/b\/c --stanza=veza archive-push %p'/);
+  assert.deepEqual(restoreCommand('/drill'), ['--pg1-path=/drill', 'restore', '--type=default', '--archive-mode=off']);
+  const info = readBackupInfo(JSON.stringify([{ name: 'veza', backup: [{ label: 'F1', type: 'full', timestamp: { start: 10, stop: 20 } }] }]));
+  assert.ok(!(info instanceof Error));
+  assert.deepEqual(info.map((b) => [b.label, b.stoppedAt.getTime()]), [['F1', 20_000]]);
+  assert.deepEqual(readBackupInfo('[{"name":"veza","backup":[],"repo":[{"status":{"code":2,"message":"no valid backups"}}]}]'), []);
+  const broken = readBackupInfo(JSON.stringify([{ name: 'veza', backup: [], repo: [{ status: { code: 99, message: "[CryptoError] unable to load info file 'backup.info':\nmore" } }] }]));
+  assert.ok(broken instanceof Error && /CryptoError\] unable to load info file/.test(broken.message));
+});
+
+test('drill metrics are written and read back; status prints ages', () => {
+  const text = renderDrillMetrics({ env: 'prod', success: false, finishedAt: new Date(1_000_000), durationSeconds: 3, restoredRows: 0 });
+  assert.equal(readSample(text, 'veza_backup_drill_success'), 0);
+  assert.equal(readSample(text, 'veza_backup_drill_last_run_timestamp_seconds'), 1000);
+  const now = new Date(Date.UTC(2026, 11, 3, 12));
+  const lines = formatHaStatus('prod', {
+    formation: readFormation([row('node1', 'primary'), row('node2', 'secondary')]),
+    pools: [],
+    backups: [{ label: 'F1', type: 'full', startedAt: now, stoppedAt: new Date(now.getTime() - 3 * 3600_000) }],
+    lastDrill: { success: true, at: new Date(now.getTime() - 2 * 86_400_000) },
+  }, now);
+  assert.deepEqual([lines[0], lines.at(-2), lines.at(-1)], ['formation of prod: healthy', 'last backup: full F1, 3 h ago', 'last drill: passed, 2 days ago']);
+});

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { Client } from 'pg';
+import { serverConnections } from '../../ha/pgbouncer';
+import { readFormationState, runningId, type HaLayout } from '../ha';
+import type { LocalHaTier } from '../ha-tier';
+import { livePostmaster } from '../postgres';
+
+/**
+ * What the HA integration test and bench/pg-ha-bench.ts both do to a live
+ * local formation: pgbench through PgBouncer while sampling its pools, and
+ * a primary killed outright with the time until a write through PgBouncer
+ * succeeds again.
+ */
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+
+/** Runs pgbench through PgBouncer; the password travels in PGPASSWORD, never argv. */
+export function pgbench(url: string, args: string[], onSpawn?: (pid: number) => void): Promise<{ code: number; out: string }> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const child = spawn(PGBENCH, ['-h', u.hostname, '-p', u.port, '-U', u.username, ...args, u.pathname.slice(1)], { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    if (child.pid) onSpawn?.(child.pid);
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+export const failedTransactions = (out: string) => Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? NaN);
+export const processed = (out: string) => Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
+export const tps = (out: string) => /tps = ([\d.]+)/.exec(out)?.[1];
+
+export async function query<T>(url: string, sql: string): Promise<T[]> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000, query_timeout: 5_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** pgbench with `args` while SHOW POOLS is read every half second: the run, and the most server connections seen. */
+export async function pooledRun(tier: LocalHaTier, url: string, args: string[]): Promise<{ code: number; out: string; maxServer: number }> {
+  let maxServer = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const pools = await tier.pools().catch(() => []);
+      maxServer = Math.max(maxServer, ...pools.map(serverConnections));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  const run = await pgbench(url, args);
+  sampling = false;
+  await sampler;
+  return { ...run, maxServer };
+}
+
+export interface FailoverMeasure {
+  before: string;
+  /** Seconds from the kill to the first write through PgBouncer that succeeded. */
+  rtoSeconds: number;
+  /** What pgbench (4 writing clients, started before the kill) reported. */
+  bench: string;
+}
+
+/**
+ * As a power cut: the primary's pg_autoctl and its postgres, by pid, with
+ * SIGKILL, while pgbench writes through PgBouncer; then one INSERT every
+ * 250 ms through PgBouncer until one succeeds (at most `maxSeconds`).
+ */
+export async function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+  const f = (await readFormationState(l))!.formation;
+  const victim = l.nodes.findIndex((n) => n.name === f.primary!.name);
+  let benchPid = 0;
+  const bench = pgbench(url, ['-c', '4', '-j', '2', '-T', String(maxSeconds), '-n', '-b', 'simple-update'], (pid) => (benchPid = pid));
+  await new Promise((r) => setTimeout(r, 3_000));
+  const keeper = (await runningId(l.pids.nodes[victim]!))!;
+  const postmaster = livePostmaster(l.nodes[victim]!.pgdata)!;
+  const killedAt = Date.now();
+  process.kill(-keeper.pid, 'SIGKILL');
+  signal(postmaster.pid, 'SIGKILL');
+  let rtoSeconds = NaN;
+  for (let i = 0; i < maxSeconds * 4; i++) {
+    if (await query(url, `INSERT INTO ${table} VALUES (DEFAULT)`).then(() => true, () => false)) {
+      rtoSeconds = (Date.now() - killedAt) / 1000;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // pgbench may have ended on its own: its clients abort when their server connection dies.
+  signal(benchPid, 'SIGINT');
+  const out = (await bench).out;
+  return { before: f.primary!.name, rtoSeconds, bench: out.split('\n').filter((x) => /aborted|failed|processed/.test(x)).join(' | ') };
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
