@@ -88,10 +88,10 @@ test('the state store creates a lock file only once, in the edge container', asy
   const runner = scriptedRunner((argv, cmd) => {
     if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
     if (argv.includes('is-system-running')) return { stdout: 'running' };
-    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-pool' } } }))) });
+    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
     if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
     if (sub(argv).startsWith('network list')) return names('vezatestbr0');
-    if (sub(argv).startsWith('storage list')) return names('veza-test-pool');
+    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
     if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
     const path = argv[argv.length - 1]!;
     if (argv.some((a) => a.includes('ln "$tmp" "$1"'))) {

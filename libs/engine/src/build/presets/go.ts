@@ -86,7 +86,8 @@ function goHints(input: GoPlanInput, step: 'vet' | 'test' | 'build'): FailureHin
         hint: `go.mod/go.sum are out of step with the code or the toolchain — run \`go mod tidy\` in ${dir} with Go ≥ the go.mod version and commit both files`,
       },
     ],
-    quote: /\.go:\d+(:\d+)?:|^--- FAIL|^panic:|^go: |^pattern |^no Go files/,
+    // `go: downloading …` is progress, not the problem: with a few modules it would crowd out the line that names it.
+    quote: /\.go:\d+(:\d+)?:|^--- FAIL|^panic:|^go: (?!downloading )|^pattern |^no Go files/,
     otherwise: {
       vet: `fix what go vet reports (cd ${dir} && go vet ./...), then re-run; nothing was packaged`,
       test: `fix the failing Go test (cd ${dir} && go test ./...), then re-run; nothing was packaged`,
