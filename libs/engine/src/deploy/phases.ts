@@ -87,7 +87,9 @@ export async function recreateSlots(ctx: Context, color: Color, release: Release
 /** Phase D: the edge host itself reaches every routed slot of `color`, on the health paths of the release it now holds. */
 export async function probeFromEdge(ctx: Context, color: Color, components: RuntimeDeclaration[], p: PhaseContext): Promise<void> {
   const routed = components.filter((c) => c.edge !== null);
-  const wait = { timeoutMs: Math.min(ctx.env.health.timeoutMs, 10_000), intervalMs: ctx.env.health.intervalMs };
+  // As long as a slot may take to come up: a re-created slot answers from inside before the edge's path to it
+  // (its name's new address, the edge's neighbour entry for a reused one) has settled, on Incus for seconds.
+  const wait = { timeoutMs: ctx.env.health.timeoutMs, intervalMs: ctx.env.health.intervalMs };
   await all(routed, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.fromEdge(healthTarget(ctx.env, c, color), wait)));
   p.note(`${routed.length} slot(s) reachable from edge ${ctx.ports.edge.name}`);
 }
