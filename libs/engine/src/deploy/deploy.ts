@@ -315,7 +315,7 @@ export async function goLive(ctx: Context, g: GoLive, hook: FireHook): Promise<A
   const failed = failure(ctx, rec);
   try {
     await progress.phase('E', `switch edge to ${target}`, async (p) => {
-      await edge.switchTo(target, { sha });
+      await edge.switchTo(target, { sha, renewed: true });
       p.note(`${edge.name} serves ${target}`);
     });
   } catch (e) {

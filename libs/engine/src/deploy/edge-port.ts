@@ -26,7 +26,8 @@ export interface DeployEdge {
   /** GET from the edge host's side of the network (seed phase D): catches a slot that is up but unreachable from the edge. */
   probeFromEdge(target: { host: string; port: number; path: string }): Promise<HttpResponse>;
   /** Hitless switch of this environment to `color`; on any failure the edge serves what it served before and this throws. */
-  switchTo(color: Color, opts: { sha: string; force?: boolean }): Promise<void>;
+  /** `renewed`: the colour's slots were just (re-)created, so their names may now resolve to new addresses. */
+  switchTo(color: Color, opts: { sha: string; force?: boolean; renewed?: boolean }): Promise<void>;
   /** Per component, what the edge's servers of `color` have answered so far in this environment's pools (its own counters). */
   traffic(color: Color): Promise<Record<string, ServerTraffic>>;
   /** The config file a switch to `color` would write, beside the live one, for dry-run diffs. */
