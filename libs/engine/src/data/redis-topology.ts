@@ -38,8 +38,14 @@ export function redisQuote(what: string, value: string): string {
  * follow any other after a failover. `replica-announce-ip` makes a replica
  * known by its own loopback address, not the one its connection came from.
  */
+/** A redis size (`maxmemory`), checked before it reaches a config file. */
+export function redisSize(value: string): string {
+  if (!/^\d+(b|kb|mb|gb)?$/i.test(value)) throw new VezaError(`invalid redis maxmemory ${JSON.stringify(value)}`, 'use a size such as 256mb', 'BAD_CONFIG');
+  return value;
+}
+
 export function renderRedisConf(s: RedisSettings, node: RedisNode, password: string, master: Endpoint | undefined, opts: { daemonize: boolean }): string {
-  if (!/^\d+(b|kb|mb|gb)?$/i.test(s.maxmemory)) throw new VezaError(`invalid redis maxmemory ${JSON.stringify(s.maxmemory)}`, 'use a size such as 256mb', 'BAD_CONFIG');
+  redisSize(s.maxmemory);
   const pw = redisQuote('redis password', password);
   const sentinel = s.topology === 'sentinel';
   return [

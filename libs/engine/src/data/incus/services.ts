@@ -7,6 +7,7 @@ import * as cli from '../../hosts/incus/cli';
 import type { IncusClient } from '../../hosts/incus/client';
 import { DATA_PROFILE, type IncusSettings } from '../../hosts/incus/host';
 import type { PlanStep } from '../plan';
+import { redisQuote, redisSize } from '../redis-topology';
 import { ensureRoleAndDatabaseSql } from '../sql';
 import { shellScript } from '../../util/shell-script';
 
@@ -123,8 +124,7 @@ function oneLine(what: string, secret: string): string {
 
 /** A complete redis.conf: password, append-only file, LRU eviction under the memory cap. */
 export function redisConf(password: string, maxmemory: string): string {
-  if (!/^\d+(b|kb|mb|gb)?$/i.test(maxmemory)) throw new VezaError(`invalid redis maxmemory ${JSON.stringify(maxmemory)}`, 'use a size such as 256mb', 'BAD_CONFIG');
-  const quoted = `"${oneLine('redis', password).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const quoted = redisQuote('redis password', password);
   return [
     '# written by veza; holds the password: 0640 redis',
     'bind 0.0.0.0',
@@ -133,7 +133,7 @@ export function redisConf(password: string, maxmemory: string): string {
     `requirepass ${quoted}`,
     'appendonly yes',
     'appendfsync everysec',
-    `maxmemory ${maxmemory}`,
+    `maxmemory ${redisSize(maxmemory)}`,
     'maxmemory-policy allkeys-lru',
     'dir /var/lib/redis',
     'pidfile /run/redis/redis-server.pid',
