@@ -27,13 +27,13 @@ export interface BakeFigures {
 
 export async function bakeColor(edge: DeployEdge, color: Color, components: RuntimeDeclaration[], s: BakeSettings, now: () => number = Date.now): Promise<BakeFigures> {
   const routed = components.filter((c) => c.edge !== null).map((c) => c.name);
-  const start = await edge.traffic(color);
+  const start = await edge.traffic(color, components);
   const began = now();
   const deadline = began + s.seconds * 1_000;
   let figures = measure(start, start, routed, 0);
   while (now() < deadline) {
     await sleep(Math.min(s.intervalMs, Math.max(0, deadline - now())));
-    figures = measure(start, await edge.traffic(color), routed, (now() - began) / 1_000);
+    figures = measure(start, await edge.traffic(color, components), routed, (now() - began) / 1_000);
     if (figures.responses >= s.minRequests && figures.errors / figures.responses > s.maxErrorRatio) {
       throw new VezaError(
         `the ${color} colour failed ${describeBake(figures)}, above the gate's ${percent(s.maxErrorRatio)}`,

@@ -163,7 +163,7 @@ export function planningEdge(real: DeployEdge, plan: Plan, store: StateStore, en
       await showFile(color);
     },
     renderPlanned: (color) => real.renderPlanned(color),
-    traffic: (color) => real.traffic(color),
+    traffic: (color, components) => real.traffic(color, components),
     publicTarget: () => real.publicTarget(),
     async stop() {
       const up = await real.isUp();

@@ -4,7 +4,7 @@ import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import type { EdgeHost } from '../edge/edge-host';
 import { readLiveState, renderLive } from '../edge/live';
-import { loadEdgeInputs } from '../edge/model';
+import { loadEdgeInputs, poolName } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
 import { parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
@@ -54,19 +54,19 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
       const strategy = opts.renewed && def.host === 'incus' ? 'reload' as const : undefined;
       await switchColor({ workspace: o.workspace, env: o.env.name, color, sha: opts.sha, force: opts.force, log: edgeLog, host, ...(strategy ? { strategy } : {}) });
     },
-    async traffic(color) {
-      const inputs = loadEdgeInputs(o.workspace, def.name);
-      const { model } = renderLive(inputs, await readLiveState(host, inputs));
+    // Polled every second of a bake: one `show stat`, the pools named from the declarations the bake holds, no state read.
+    async traffic(color, components) {
       const counters = parseServerTraffic(await host.runtime(['show stat']));
       const out: Record<string, ServerTraffic> = {};
-      for (const pool of model.tenants.find((t) => t.name === o.env.name)?.pools.filter((p) => !p.preview) ?? []) {
+      for (const c of components) {
+        if (!c.edge) continue;
         const sum = { responses: 0, errors: 0 };
         for (const server of [color, `${color}_backup`]) {
-          const c = counters.get(`${pool.name}/${server}`);
-          sum.responses += c?.responses ?? 0;
-          sum.errors += c?.errors ?? 0;
+          const n = counters.get(`${poolName(o.env.name, c.edge.backend)}/${server}`);
+          sum.responses += n?.responses ?? 0;
+          sum.errors += n?.errors ?? 0;
         }
-        out[pool.component] = sum;
+        out[c.name] = sum;
       }
       return out;
     },

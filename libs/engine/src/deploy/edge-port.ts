@@ -1,3 +1,4 @@
+import type { RuntimeDeclaration } from '../config/component';
 import type { Color } from '../config/names';
 import type { StateStore } from '../ports/state-store';
 import type { ServerTraffic } from '../edge/runtime-api';
@@ -25,11 +26,13 @@ export interface DeployEdge {
   ensureUp(): Promise<void>;
   /** GET from the edge host's side of the network (seed phase D): catches a slot that is up but unreachable from the edge. */
   probeFromEdge(target: { host: string; port: number; path: string }): Promise<HttpResponse>;
-  /** Hitless switch of this environment to `color`; on any failure the edge serves what it served before and this throws. */
-  /** `renewed`: the colour's slots were just (re-)created, so their names may now resolve to new addresses. */
+  /**
+   * Hitless switch of this environment to `color`; on any failure the edge serves what it served before and this throws.
+   * `renewed`: the colour's slots were just (re-)created, so their names may now resolve to new addresses.
+   */
   switchTo(color: Color, opts: { sha: string; force?: boolean; renewed?: boolean }): Promise<void>;
-  /** Per component, what the edge's servers of `color` have answered so far in this environment's pools (its own counters). */
-  traffic(color: Color): Promise<Record<string, ServerTraffic>>;
+  /** Per routed component of `components`, what the edge's servers of `color` have answered so far in its pool (the edge's own counters). */
+  traffic(color: Color, components: readonly RuntimeDeclaration[]): Promise<Record<string, ServerTraffic>>;
   /** The config file a switch to `color` would write, beside the live one, for dry-run diffs. */
   renderPlanned(color: Color): Promise<PlannedFile>;
   /** Where a client reaches the public URL: the edge's listening address for this environment (local *.localhost names need not resolve). */

@@ -126,7 +126,7 @@ function serverName(color: Color, backup: boolean): string {
   return backup ? `${color}_backup` : color;
 }
 
-function poolName(tenant: string, backend: string): string {
+export function poolName(tenant: string, backend: string): string {
   return `${tenant}_${backend}`;
 }
 
