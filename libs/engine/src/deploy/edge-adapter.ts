@@ -47,12 +47,7 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
       return { status: r.status, body: '' };
     },
     async switchTo(color, opts) {
-      // An Incus edge names slots by DNS, and HAProxy keeps the address it resolved while a server sat in maintenance:
-      // re-created slots (new addresses, same names) are switched to by a seamless reload, which resolves every name
-      // afresh, not through the Runtime API, which would send the new colour's traffic to the old addresses until the
-      // resolvers caught up (seen in the Incus tier: a full rollback's verification timed out on the pool's backup).
-      const strategy = opts.renewed && def.host === 'incus' ? 'reload' as const : undefined;
-      await switchColor({ workspace: o.workspace, env: o.env.name, color, sha: opts.sha, force: opts.force, log: edgeLog, host, ...(strategy ? { strategy } : {}) });
+      await switchColor({ workspace: o.workspace, env: o.env.name, color, sha: opts.sha, force: opts.force, renewed: opts.renewed, log: edgeLog, host });
     },
     // Polled every second of a bake: one `show stat`, the pools named from the declarations the bake holds, no state read.
     async traffic(color, components) {

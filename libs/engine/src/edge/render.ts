@@ -212,6 +212,6 @@ function needsResolvers(m: EdgeModel): boolean {
   return m.tenants.some((t) => t.pools.some((p) => p.servers.some((s) => !isIpv4(s.host)))) || m.sites.some((s) => s.server && !isIpv4(s.server.host));
 }
 
-function isIpv4(host: string): boolean {
+export function isIpv4(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
 }

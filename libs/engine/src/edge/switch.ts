@@ -12,9 +12,9 @@ import type { EdgeHost } from './edge-host';
 import { withEdgeLock } from './edge-lock';
 import { describeProbe, probeColor } from './health';
 import { readLiveState, renderLive } from './live';
-import { loadEdgeInputs } from './model';
+import { loadEdgeInputs, type EdgeModel } from './model';
 import { openEdgeHost } from './open-host';
-import type { EdgeRenderer } from './render';
+import { isIpv4, type EdgeRenderer } from './render';
 import { describeSwitchStep, type SwitchStep } from './plan';
 import { recordSwitch } from './switch-log';
 
@@ -45,6 +45,8 @@ export interface SwitchOptions {
   renderer?: EdgeRenderer;
   /** Overrides the edge file's `apply` (the benchmark measures both). */
   strategy?: 'runtime' | 'reload';
+  /** The colour's slots were just (re-)created: same names, perhaps new addresses. */
+  renewed?: boolean;
   actor?: string;
   now?: () => Date;
 }
@@ -102,7 +104,9 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
     if (opts.force) for (const p of failing) log.warn(`--force: switching despite ${describeProbe(p)}`);
 
     if (live === undefined) throw new VezaError(`${host.configPath} does not exist`, 'bootstrap the edge first: nx run infra-edge:bootstrap', 'EDGE_NOT_RUNNING');
-    const strategy = chooseStrategy(opts.strategy ?? inputs.def.apply, live, text, log);
+    const resolveAfresh = !opts.strategy && opts.renewed === true && namedByDns(model, envName, color);
+    if (resolveAfresh) log.info(`the ${color} slots are new and the edge reaches them by name: applying by reload, which resolves them afresh`);
+    const strategy = chooseStrategy(opts.strategy ?? (resolveAfresh ? 'reload' : inputs.def.apply), live, text, log);
     const targets = tenantTargets(model, envName);
     const plan = opts.dryRun ? describePlan(host, live, text, strategy, targets, current) : [];
     if (opts.dryRun) {
@@ -132,6 +136,19 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
   };
 
   return opts.dryRun ? run() : withEdgeLock(host.state, inputs.def.name, { action: 'switch', sha }, log, run);
+}
+
+/**
+ * Whether `color`'s servers of `tenant` are host names HAProxy resolves. A
+ * server in maintenance keeps the address it resolved before its slot was
+ * re-created, so the Runtime API would send the new colour's traffic to the
+ * old addresses (the pool's backup answering) until the resolvers caught up;
+ * a seamless reload resolves every name afresh. Seen in the Incus tier: a
+ * full rollback's verification timed out on the old colour.
+ */
+function namedByDns(model: EdgeModel, tenant: string, color: Color): boolean {
+  const pools = model.tenants.find((t) => t.name === tenant)?.pools ?? [];
+  return pools.some((p) => p.servers.some((s) => (s.name === color || s.name === `${color}_backup`) && !isIpv4(s.host)));
 }
 
 function chooseStrategy(preferred: 'runtime' | 'reload', live: string, next: string, log: Logger): 'runtime' | 'reload' {
