@@ -75,7 +75,7 @@ const COMPONENTS = (database: boolean): Record<ComponentName, object> => ({
     build: { preset: 'node' },
     run: { command: ['node', 'server.js'], port: PORTS.api, health: '/api/health', status: '/api/status', env: { required: database ? ['DATABASE_URL'] : [], optional: [] } },
     edge: { backend: 'api_pool', prefixes: ['/api'] },
-    ...(database ? { migrations: { command: ['node', 'migrate.js', '--up'] } } : {}),
+    ...(database ? { migrations: { command: ['node', 'migrate.js', '--up'], status: ['node', 'migrate.js', '--status'] } } : {}),
   },
   web: {
     name: 'web',

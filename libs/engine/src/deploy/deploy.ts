@@ -207,7 +207,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   await progress.phase('diff', 'what changes', async (p) => {
-    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations });
+    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations }, async (c) => checked.verified[c]!);
     for (const line of describeDiff(diff)) p.step(line);
     p.note(against);
   });
