@@ -65,6 +65,8 @@ export interface E2eOptions {
   database?: boolean;
   /** The environment has a preview host, `preview-<env>.localhost`, routed to its inactive colour. */
   preview?: boolean;
+  /** The environment's autoPromoteSeconds. */
+  autoPromoteSeconds?: number;
 }
 
 const PORTS = { api: 18301, web: 18302 } as const;
@@ -119,6 +121,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     `publicHosts: [${env}.localhost]`,
     `publicUrl: ${publicUrl}`,
     ...(opts.preview ? [`previewHosts: [preview-${env}.localhost]`] : []),
+    ...(opts.autoPromoteSeconds === undefined ? [] : [`autoPromoteSeconds: ${opts.autoPromoteSeconds}`]),
     `edge: ${env}-edge`,
     'registry: { url: "file:.veza/registry", owner: veza }',
     `local: { subnet: ${subnet} }`,

@@ -78,6 +78,13 @@ export const environmentSchema = z.strictObject({
    * before `promote`. Never the live colour: with nothing up there, 503.
    */
   previewHosts: hostListSchema.default([]),
+  /**
+   * After `deploy --no-switch`, the deploy command waits this long, then
+   * promotes the preview if it still holds that release, healthy (the
+   * promote's own checks, under its own lock). 0: a preview waits for
+   * `promote`. Bounded: the command waits in the foreground.
+   */
+  autoPromoteSeconds: z.number().int('must be a whole number of seconds').min(0, 'must be from 0 (off) to 3600 seconds').max(3_600, 'must be from 0 (off) to 3600 seconds').default(0),
   publicUrl: z.string().url(),
   /** Environments naming the same edge share one HAProxy and one config (`infra/edges/<edge>.yaml`). */
   edge: z.string().regex(PATTERNS.component),
