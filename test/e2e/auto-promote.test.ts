@@ -65,7 +65,7 @@ test('autoPromoteSeconds: a preview goes live by itself unless the environment i
     await unlock(await ws.common());
   });
 
-  await t.test('out-of-range values are refused before anything changes: option, flag combination, environment file (file:line)', async () => {
+  await t.test('out-of-range values are refused before anything changes: option, flag combination, environment file (file:line, one line from veza)', async () => {
     const before = await unchanged();
     for (const [opts, re] of [
       [{ switch: false, autoPromote: 5_000 }, /^invalid --auto-promote 5000: a preview goes live after a whole number of seconds from 0 to 3600$/],
@@ -78,12 +78,18 @@ test('autoPromoteSeconds: a preview goes live by itself unless the environment i
     }
     const file = join(ws.root, 'infra', 'environments', `${ws.env}.yaml`);
     const good = await fs.readFile(file, 'utf8');
-    await fs.writeFile(file, good.replace('autoPromoteSeconds: 1', 'autoPromoteSeconds: 99999'));
-    const r = await veza(ws.root, ['status', `--env=${ws.env}`]);
-    await fs.writeFile(file, good);
-    assert.equal(r.code, 1);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`${ws.env}\\.yaml:\\d+: autoPromoteSeconds: must be from 0 \\(off\\) to 3600 seconds`));
+    for (const [bad, re] of [
+      [good.replace('autoPromoteSeconds: 1', 'autoPromoteSeconds: 99999'), /autoPromoteSeconds: must be from 0 \(off\) to 3600 seconds/],
+      [`${good}bake: { maxErrorRatio: 1.5 }\n`, /bake\.maxErrorRatio: must be a ratio from 0 to 1/],
+    ] as const) {
+      await fs.writeFile(file, bad);
+      const r = await veza(ws.root, ['rollback', `--env=${ws.env}`, '--mode=fast']);
+      await fs.writeFile(file, good);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${ws.env}\\.yaml:\\d+: ${re.source}`));
+    }
+    assert.equal(await ws.releaseAt('/api/status'), B, 'the refused rollback changed nothing live');
     assert.deepEqual(await unchanged(), before);
   });
 });
