@@ -65,8 +65,11 @@ test('autoPromoteSeconds: a preview goes live by itself unless the environment i
     await unlock(await ws.common());
   });
 
-  await t.test('out-of-range values are refused before anything changes: option, flag combination, environment file (file:line, one line from veza)', async () => {
+  await t.test('a dry-run says it would promote; out-of-range values are refused before anything changes: option, flag combination, environment file (file:line, one line from veza)', async () => {
     const before = await unchanged();
+    const dry = await ws.options(C);
+    await deployCommand({ ...dry, switch: false, dryRun: true });
+    assert.ok((dry.log as unknown as { lines: string[] }).lines.some((l) => l.includes(`[plan] after 1 s (autoPromoteSeconds), promote ${C} on ${ws.env}`)), 'the dry-run says it would promote, and waits for nothing');
     for (const [opts, re] of [
       [{ switch: false, autoPromote: 5_000 }, /^invalid --auto-promote 5000: a preview goes live after a whole number of seconds from 0 to 3600$/],
       [{ switch: false, autoPromote: 1.5 }, /^invalid --auto-promote 1\.5/],
