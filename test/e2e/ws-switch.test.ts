@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deploy } from '@veza/engine/deploy/deploy';
+import { cleanup } from '@veza/engine/deploy/cleanup';
 import type { Color } from '@veza/engine/config/names';
 import { e2eWorkspace, edgeSessions, setEdgeSetting } from './support/workspace';
 import { openEchoSession, type EchoSession } from './support/echo-session';
@@ -10,8 +11,9 @@ import { openEchoSession, type EchoSession } from './support/echo-session';
  * part 4): sessions opened on the old colour stay on it through the switch,
  * echoing without a gap; new sessions — even with the old colour's sticky
  * cookie — land on the new colour; the old ones end only when their client
- * closes them or when the next deploy stops the old colour's slots, after
- * waiting up to the edge's tunnelDrainMs. Addresses 127.79.80.x, port 18480.
+ * closes them or when the next deploy (or cleanup) stops the old colour's
+ * slots, after waiting up to the edge's tunnelDrainMs. Addresses
+ * 127.79.80.x, port 18480.
  */
 const A = 'a9'.repeat(20);
 const B = 'b9'.repeat(20);
@@ -74,8 +76,12 @@ test('WebSockets across a switch: the old colour keeps its sessions, new ones go
     }
   });
 
+  // Opened while C is live on the old colour: D retires them with it, and cleanup drains them.
+  const beforeD: EchoSession[] = [];
   await t.test('sessions that close during the drain end it early', async () => {
     // C went live on the old colour: the fresh sessions are now the retired colour's.
+    beforeD.push(...(await Promise.all([open(), open()])));
+    sessions.push(...beforeD);
     await setEdgeSetting(ws, 'tunnelDrainMs', 120_000);
     await ws.release(D);
     const o = await ws.options(D);
@@ -90,6 +96,21 @@ test('WebSockets across a switch: the old colour keeps its sessions, new ones go
     assert.match(log, new RegExp(`every session on ${newColor} closed after \\d+\\.\\d s`));
     for (const s of fresh) {
       assert.equal(s.closed?.code, 1000, 'closed by its client, not by the slot');
+      assert.equal(s.dropped, 0);
+      assert.equal(s.strays, 0);
+    }
+  });
+
+  await t.test('cleanup of the retired colour drains its sessions too, then its slots close them with 1001', async () => {
+    assert.ok(beforeD.every((s) => s.color === oldColor && s.release === C && s.closed === undefined), 'open on the retired colour');
+    await setEdgeSetting(ws, 'tunnelDrainMs', 1_000);
+    const c = await ws.common();
+    await cleanup({ ...c, color: oldColor });
+    const log = c.lines.join('\n');
+    assert.match(log, new RegExp(`2 session\\(s\\) open on ${oldColor} \\(WebSockets the switch left there\\): waiting up to 1\\.0 s`));
+    assert.match(log, new RegExp(`2 session\\(s\\) still open on ${oldColor} after \\d+\\.\\d s`));
+    for (const s of beforeD) {
+      assert.equal(s.closed?.code, 1001);
       assert.equal(s.dropped, 0);
       assert.equal(s.strays, 0);
     }
