@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Environment } from '../config/environment';
@@ -166,6 +166,8 @@ export async function writeObservability(root: string, env: { name: string; publ
   };
   const otlpEndpoint = env.observability?.otlpEndpoint;
   if (otlpEndpoint) files['otelcol.yaml'] = renderCollectorConfig({ otlpEndpoint, spanFile: SPAN_FILE });
+  // An endpoint taken out of the file takes its collector config with it, so dist/ never offers a stale one.
+  else await rm(join(dir, 'otelcol.yaml'), { force: true });
   for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(dir, name), text);
   await runner.run(blackboxCheck(join(dir, 'blackbox.yml')));
   return Object.keys(files).map((f) => join(dir, f));

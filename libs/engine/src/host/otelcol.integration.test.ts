@@ -81,8 +81,9 @@ test('the collector config rendered for an environment passes the collector\'s o
   assert.notEqual(broken.exitCode, 0);
   assert.match(broken.stderr, /batch.*timeout|invalid duration/);
 
-  const without = await writeObservability(root, { name: 'plain', publicUrl: 'https://veza.fr' }, run);
+  const without = await writeObservability(root, { name: 'otel', publicUrl: 'https://veza.fr' }, run);
   assert.ok(!without.some((f) => f.endsWith('otelcol.yaml')), 'no endpoint, no collector config');
+  await assert.rejects(readFile(config), { code: 'ENOENT' }, 'the one written before is removed');
 });
 
 test('veza-api with OTEL_EXPORTER_OTLP_ENDPOINT: the collector receives one server span per request path, with service.name veza-api', { timeout: 600_000 }, async (t) => {
