@@ -29,6 +29,9 @@ export function forwardedFromDeploy(dryRun: string) {
     dryRun: z.boolean().describe(`Forwarded from infra-deploy:deploy; ${dryRun}`).optional(),
     sha: z.string().describe("Forwarded from infra-deploy:deploy; the artifact's own version comes from its manifest.").optional(),
     json: z.boolean().describe('Forwarded from infra-deploy:deploy; ignored here.').optional(),
+    switch: z.boolean().describe('Forwarded from infra-deploy:deploy (--no-switch); ignored here.').optional(),
+    bake: z.number().describe('Forwarded from infra-deploy:deploy; ignored here.').optional(),
+    autoPromote: z.number().describe('Forwarded from infra-deploy:deploy; ignored here.').optional(),
   };
 }
 

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { isVezaError } from '@veza/engine/log/errors';
 import { generatedSchemas } from '../../scripts/executor-schemas';
-import { parseOptions, schemaJson } from './option-schema';
+import { forwardedFromDeploy, parseOptions, schemaJson } from './option-schema';
 import { schema as cleanupSchema } from './executors/cleanup/options';
+import { schema as deploySchema } from './executors/deploy/options';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const schemas = generatedSchemas();
@@ -37,4 +38,15 @@ test('parsed options carry the declared defaults, and bad ones are refused with 
 test('a zod rule schema.json cannot carry yet is refused, not dropped from what Nx checks', () => {
   assert.throws(() => schemaJson(z.strictObject({ retries: z.number().min(1).describe('Tries.') }).meta({ title: 't', description: 'd' })),
     /option retries: schemaJson does not map JSON Schema's "minimum"/);
+});
+
+test('every option of infra-deploy:deploy is declared by the targets Nx forwards it to, so `deploy --no-switch` or `--bake=N` is not refused by a dependency', () => {
+  // Nx refuses an option a forwarded-to schema does not list, and fails the whole graph before the deploy runs.
+  const forwarded = Object.keys(forwardedFromDeploy(''));
+  const deployOptions = Object.keys(deploySchema.shape).filter((k) => k !== 'env');
+  assert.deepEqual(deployOptions.filter((k) => !forwarded.includes(k)), []);
+  for (const s of schemas.filter((x) => /edge-(render|validate)/.test(x.executor))) {
+    const declared = Object.keys((JSON.parse(s.text) as { properties: object }).properties);
+    assert.deepEqual([...deployOptions, 'env'].filter((k) => !declared.includes(k)), [], s.executor);
+  }
 });
