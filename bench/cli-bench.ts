@@ -3,31 +3,46 @@
  * against the Nx targets doing the same thing, side by side in one run, on
  * the real components deployed to `local` in a fresh copy of this
  * repository (its own git history, registry, Postgres and edge on
- * 127.79.27.x:18427). Nx runs as in CI: `NX_DAEMON=false npx nx run …`.
+ * <subnet>.x:<port>, by default 127.79.27.x:18427). Nx runs as in CI:
+ * `NX_DAEMON=false npx nx run …`.
  *
- *   1. cold deploy            npx nx run infra-deploy:deploy --env=local (builds what the shared Nx cache lacks)
+ *   0. (not measured) npx nx run-many -t package: every component built and packaged into the Nx cache
+ *   1. cold deploy            npx nx run infra-deploy:deploy --env=local onto an environment that has nothing yet
+ *                             (no registry, Postgres, edge or slot), every package task a cache hit: no component rebuild
  *   2. no-change redeploy     the same command, --runs times (median)
  *   3. a veza-web change deployed, so both colours hold a good release
  *   4. --runs interleaved samples of each pair:
  *        status              npx veza status          | node tools/veza/bin/veza.js status | npx nx run infra-deploy:status
  *        rollback --mode=fast  (re-armed before each sample by an untimed `veza switch` back to the newer release's colour)
  *        diff                npx veza diff            | …                                  | npx nx run infra-deploy:diff
- *      and `node -e 0`, what any Node process costs here.
+ *      and `node -e 0`, what any Node process costs here, and `veza.js --help`, the CLI's bundle loaded and no engine call.
+ *   5. (run first) the post-switch gate's time to revert, --runs times, on a throw-away workspace of the e2e tests' two small
+ *      components (127.79.<gate-octet>.x): a release that passes health and verification but answers 500 to every
+ *      fifth request, deployed with --bake=30 under a loopback load (4 clients); from the end of the switch (E) to
+ *      the end of the switch back, read from the deploy's own JSON events.
  *
  * Prints medians (and min–max). Asserts nothing.
  *
- *   node -r @swc-node/register bench/cli-bench.ts [--runs 5]
+ *   node -r @swc-node/register bench/cli-bench.ts [--runs 5] [--subnet 127.79.27] [--port 18427] [--gate-octet 28]
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { copyRepository } from '../test/e2e/support/copy';
-import { stopEverything } from '../test/e2e/support/workspace';
+import { startLoad } from '../test/e2e/support/load';
+import { e2eWorkspace, stopEverything } from '../test/e2e/support/workspace';
+import { deploy } from '@veza/engine/deploy/deploy';
 
 const run = promisify(execFile);
-const argAt = process.argv.indexOf('--runs');
-const RUNS = argAt === -1 ? 5 : Number(process.argv[argAt + 1]);
+const arg = (name: string, fallback: string) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1]!;
+};
+const RUNS = Number(arg('runs', '5'));
+const SUBNET = arg('subnet', '127.79.27');
+const PORT = Number(arg('port', '18427'));
+const GATE_OCTET = Number(arg('gate-octet', '28'));
 
 interface Sample {
   ms: number;
@@ -39,7 +54,9 @@ interface Sample {
 async function main(): Promise<void> {
   const cleanups: (() => unknown)[] = [];
   try {
-    const repo = await copyRepository({ after: (fn) => cleanups.push(fn) }, { subnet: '127.79.27', port: 18427 });
+    // First: a few seconds, and on its own subnet.
+    const gate = await gateRevert({ after: (fn) => cleanups.push(fn) });
+    const repo = await copyRepository({ after: (fn) => cleanups.push(fn) }, { subnet: SUBNET, port: PORT });
     cleanups.push(() => stopEverything(repo.dir, 'local'));
     const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1' };
     delete env.VEZA_RELEASE_SHA;
@@ -57,6 +74,7 @@ async function main(): Promise<void> {
     const bin = join(repo.dir, 'tools/veza/bin/veza.js');
     const deployNx = ['nx', 'run', 'infra-deploy:deploy', '--env=local'];
 
+    await npx('(build and package every component into the Nx cache, not measured)', 'nx', 'run-many', '-t', 'package');
     const cold = await npx('cold deploy', ...deployNx);
     const noChange: Sample[] = [];
     for (let i = 0; i < RUNS; i++) noChange.push(await npx('no-change redeploy', ...deployNx));
@@ -75,6 +93,7 @@ async function main(): Promise<void> {
     const add = (what: string, how: string, s: Sample) => ((rows[what] ??= {})[how] ??= []).push(s.ms);
     for (let i = 0; i < RUNS; i++) {
       add('node -e 0', 'node', await timed('node -e 0', 'node', ['-e', '0']));
+      add('--help (bundle load only)', 'veza.js', await timed('veza.js --help', 'node', [bin, '--help']));
       for (const [what, words] of [['status', ['status', '--env=local']], ['diff', ['diff', '--env=local']]] as const) {
         add(what, 'npx veza', await npx(`npx veza ${what}`, 'veza', ...words));
         add(what, 'veza.js', await timed(`veza.js ${what}`, 'node', [bin, ...words]));
@@ -99,9 +118,35 @@ async function main(): Promise<void> {
     const engine = noChange.map((s) => engineMs(s.out)).filter((x): x is number => x !== undefined);
     console.log(`cold deploy: ${(cold.ms / 1000).toFixed(2)} s (engine ${engineMs(cold.out) ?? '?'} ms)`);
     console.log(`no-change redeploy: ${fmt(noChange.map((s) => s.ms))}, ${((median(noChange.map((s) => s.ms)) / cold.ms) * 100).toFixed(1)} % of cold (engine median ${median(engine)} ms); goal ≤ 5 %`);
+    console.log(`gate, switch to reverted: ${fmt(gate.map((g) => g.total))}; of which the bake until it failed ${fmt(gate.map((g) => g.bake))}, the switch back ${fmt(gate.map((g) => g.revert))}`);
+    console.log(`load average at the end ${(await fs.readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
   } finally {
     for (const fn of cleanups.reverse()) await fn();
   }
+}
+
+/** The gate reverting a release that fails a fifth of real requests, `RUNS` times: ms from the end of E to the end of the switch back. */
+async function gateRevert(t: { after(fn: () => unknown): void }): Promise<{ total: number; bake: number; revert: number }[]> {
+  const ws = await e2eWorkspace(t, 'gate-bench', { octet: GATE_OCTET });
+  const good = 'a9'.repeat(20);
+  await ws.release(good);
+  await deploy(await ws.options(good));
+  const out: { total: number; bake: number; revert: number }[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const flaky = (0xb0 + i).toString(16).repeat(20);
+    await ws.release(flaky, { api: { failEvery: 5 } });
+    const o = await ws.options(flaky);
+    const load = startLoad(ws.get, ['/api/tracks']);
+    const failed = await deploy({ ...o, json: true, bake: 30 }).then(() => false, () => true);
+    await load.stop();
+    const ends = o.lines.map((l) => JSON.parse(l) as { event: string; id?: string; time: string; durationMs?: number }).filter((e) => e.event === 'phase-end');
+    const at = (id: string) => ends.find((e) => e.id === id);
+    const [e, bake, revert] = [at('E'), at('bake'), at('revert')];
+    if (!failed || !e || !bake || !revert) throw new Error(`the gate did not revert ${flaky}:\n${o.lines.join('\n')}`);
+    out.push({ total: Date.parse(revert.time) - Date.parse(e.time), bake: bake.durationMs!, revert: revert.durationMs! });
+    process.stderr.write(`gate revert: ${out.at(-1)!.total} ms\n`);
+  }
+  return out;
 }
 
 function median(xs: number[]): number {

@@ -29,7 +29,8 @@ import { watchHostTraffic } from './support/traffic-watch';
  * A release's life, each step a commit: first release, no-op, a dry-run, a
  * veza-web change, an api health-path change that fails (the live edge is
  * untouched), one that succeeds under load, fast and full rollback, a
- * verification failure switched back, cleanup and a failing Incus step.
+ * verification failure switched back, cleanup, a failing Incus step, a
+ * preview promoted, and a regression reverted by the post-switch gate.
  * The project is the tier's own and is removed, pass or fail.
  * Needs root, a running incusd and the image: npm run test:incus.
  */
@@ -246,6 +247,39 @@ test('incus tier: the real components through the nx commands, release after rel
     assert.equal((await client.instance(foreign))?.config['user.veza.slot'], undefined, 'the foreign container is untouched');
     const st = await nx('status after F', 'run', 'infra-deploy:status', `--env=${ENV}`, '--json');
     assert.equal((JSON.parse(/^\{\n[^]*?\n\}$/m.exec(st.stdout)![0]) as StatusReport).lock, null, 'the deploy lock was released');
+    await client.run(cli.deleteInstance(client.scope, foreign));
+  });
+
+  let G = '';
+  await t.test('deploy --no-switch shows the next release at the preview host only; promote puts it live with no failed request', async () => {
+    await edit('apps/veza-web/index.html', touchWeb);
+    G = await repo.commit('veza-web: a release to preview');
+    const r = await deploy('deploy G (--no-switch)', '--no-switch');
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /up on blue for preview at http:\/\/preview\.localhost:18480; green still serves/);
+    assert.deepEqual(await servedReleases(), everywhere(A), 'the public URL still serves the live release');
+    const preview = await httpGet({ ...PUBLIC, hostHeader: 'preview.localhost:18480', path: '/status.json', timeoutMs: 5_000 });
+    assert.equal(preview.status === 200 ? reportedRelease(preview.body) : `HTTP ${preview.status}`, G, 'the preview host serves the inactive colour');
+    const load = startLoad(get, ['/', API_STATUS, '/status.json']);
+    const promoted = await nx('promote G', 'run', 'infra-deploy:promote', `--env=${ENV}`);
+    const report = await load.stop();
+    assert.equal(promoted.code, 0, promoted.out);
+    assert.deepEqual(await servedReleases(), everywhere(G));
+    assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the promote`);
+  });
+
+  await t.test('a release that passes health and verification but fails a fifth of real requests is reverted by the post-switch gate', async () => {
+    // The fault is in the code, as a real regression would be: every fifth page answers 500.
+    await edit('apps/veza-web/server/web-server.ts', (s) => s.replace('  const server = createServer((req, res) => {\n', '  let pages = 0;\n  const server = createServer((req, res) => {\n').replace('    serveStatic(req, res, path).catch(', '    if (path === \'/\' && ++pages % 5 === 0) return sendText(res, 500, \'a regression\\n\');\n    serveStatic(req, res, path).catch('));
+    const H = await repo.commit('veza-web: a regression that fails one page in five');
+    const load = startLoad(get, ['/']);
+    const r = await deploy('deploy H (reverted by the gate)', '--bake=60');
+    const report = await load.stop();
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /failed in the post-switch gate: the green colour failed \d+ of \d+ answers \(\d+\.\d %\) in [\d.]+ s — veza-web \d+\/\d+/);
+    assert.match(r.out, /switched back to blue/);
+    assert.deepEqual(await servedReleases(), everywhere(G), `G serves again, not ${H}`);
+    assert.ok(report.failures.length > 0 && report.failures.every((f) => /HTTP 500/.test(f)), `the load saw the release's own 500s and nothing else: ${report.failures.slice(0, 3).join('; ')}`);
     assert.equal(await hostTraffic(), 0, 'no packet from this host reached a slot port in the whole run');
     say(`timings (s): ${JSON.stringify(timings)}`);
   });

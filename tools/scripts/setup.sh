@@ -133,6 +133,10 @@ if ! $deploy_only && [ ${#missing[@]} -eq 0 ]; then
   if ! bash tools/scripts/minio-tools.sh >/dev/null; then
     missing+=("minio and mc (tools/scripts/minio-tools.sh): their Go modules could not be fetched or built — see its output")
   fi
+  # The OpenTelemetry collector of tools/otelcol, built once per pinned version into the same cache.
+  if ! bash tools/scripts/otelcol-build.sh >/dev/null; then
+    missing+=("veza-otelcol (tools/scripts/otelcol-build.sh): the collector's Go modules could not be fetched or built — see its output")
+  fi
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,9 +1,14 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import { bundledMigrate } from '../../support/migrate-bundle';
 import { goApi } from '../../support/go-api';
 import { stageArtifact, writeText as write } from '../../support/stage-artifact';
 import { createDataTier } from '@veza/engine/data/tier';
 import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
 import { openEdgeHost } from '@veza/engine/edge/open-host';
+import { colorSessions } from '@veza/engine/edge/model';
+import { parseCurrentSessions } from '@veza/engine/edge/runtime-api';
+import type { Color } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
 import { publishArtifact } from '@veza/engine/registry/publish-artifact';
@@ -35,7 +40,7 @@ export interface E2eWorkspace {
   /** The release `path` reports through the public URL. */
   releaseAt(path: string): Promise<string | undefined>;
   /** What deploy() needs besides env and sha: the workspace (loaded now, as a command does) builds `sha` (VEZA_RELEASE_SHA) and output is kept. */
-  options(sha: string): Promise<DeployOptions & { lines: string[] }>;
+  options(sha: string): Promise<DeployOptions & { lines: string[]; write: (line: string) => void }>;
   /** workspace + env, with progress and logs kept in memory: for rollback, cleanup, status, down. */
   common(): Promise<{ workspace: Workspace; env: string; write: (l: string) => void; log: Logger; lines: string[] }>;
 }
@@ -72,23 +77,27 @@ export interface E2eOptions {
   ha?: { port: number; pgbouncerPort: number };
   /** The environment has a preview host, `preview-<env>.localhost`, routed to its inactive colour. */
   preview?: boolean;
+  /** The api is sticky and WebSocket-routed and echoes at /api/ws, each echo naming its colour and release. */
+  websocket?: boolean;
+  /** The environment's autoPromoteSeconds. */
+  autoPromoteSeconds?: number;
 }
 
 const PORTS = { api: 18301, web: 18302 } as const;
 
-const COMPONENTS = (database: boolean, realApi = false): Record<ComponentName, object> => ({
+const COMPONENTS = ({ database, websocket, realApi }: { database: boolean; websocket: boolean; realApi: boolean }): Record<ComponentName, object> => ({
   api: realApi ? {
     name: 'api',
     build: { preset: 'go', binaries: ['veza-api', 'migrate_tool'], assets: ['migrations'] },
     run: { command: ['./veza-api'], port: PORTS.api, health: '/api/v1/health', status: '/api/v1/status', env: { required: ['DATABASE_URL'], optional: [] } },
     edge: { backend: 'api_pool', prefixes: ['/api'] },
-    migrations: { command: ['./migrate_tool', '--up'] },
+    migrations: { command: ['./migrate_tool', '--up'], status: ['./migrate_tool', '--status'] },
   } : {
     name: 'api',
     build: { preset: 'node' },
     run: { command: ['node', 'server.js'], port: PORTS.api, health: '/api/health', status: '/api/status', env: { required: database ? ['DATABASE_URL'] : [], optional: [] } },
-    edge: { backend: 'api_pool', prefixes: ['/api'] },
-    ...(database ? { migrations: { command: ['node', 'migrate.js', '--up'] } } : {}),
+    edge: { backend: 'api_pool', prefixes: ['/api'], ...(websocket ? { sticky: true, websocket: true } : {}) },
+    ...(database ? { migrations: { command: ['node', 'migrate.js', '--up'], status: ['node', 'migrate.js', '--status'] } } : {}),
   },
   web: {
     name: 'web',
@@ -112,8 +121,35 @@ const server = http.createServer((req, res) => {
   if (v.failEvery && ++served % v.failEvery === 0) return json(res, 500, { error: 'failing on purpose' });
   json(res, 200, { component: v.component, release, path });
 });
+// A WebSocket echo at /api/ws (RFC 6455, text frames under 64 KiB), each echo prefixed with the slot's colour and release.
+const sockets = new Set();
+const frame = (op, data) => Buffer.concat([Buffer.from(data.length < 126 ? [0x80 | op, data.length] : [0x80 | op, 126, data.length >> 8, data.length & 255]), data]);
+server.on('upgrade', (req, socket) => {
+  if (!v.websocket || (req.url || '').split('?')[0] !== '/api/ws') return socket.destroy();
+  const accept = require('node:crypto').createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => undefined);
+  let buf = Buffer.alloc(0);
+  socket.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 6) {
+      let len = buf[1] & 127, at = 2;
+      if (len === 126) { len = buf.readUInt16BE(2); at = 4; } else if (len === 127) return socket.destroy();
+      if (buf.length < at + 4 + len) return;
+      const mask = buf.subarray(at, at + 4);
+      const data = Buffer.from(buf.subarray(at + 4, at + 4 + len).map((b, i) => b ^ mask[i % 4]));
+      const op = buf[0] & 15;
+      buf = buf.subarray(at + 4 + len);
+      if (op === 8) return socket.end(frame(8, data.subarray(0, 2)));
+      if (op === 1) socket.write(frame(1, Buffer.from((process.env.VEZA_COLOR || '-') + ' ' + release + ' ' + data)));
+    }
+  });
+});
 server.listen(Number(process.env.PORT), process.env.HOST);
-process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeIdleConnections(); setTimeout(() => process.exit(0), 2000).unref(); });
+// As veza-api: open WebSockets are told 1001 "going away", so their clients reconnect elsewhere.
+process.on('SIGTERM', () => { for (const s of sockets) s.end(frame(8, Buffer.from([0x03, 0xe9]))); server.close(() => process.exit(0)); server.closeIdleConnections(); setTimeout(() => process.exit(0), 2000).unref(); });
 `;
 
 export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: string, opts: E2eOptions): Promise<E2eWorkspace> {
@@ -125,7 +161,8 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
   const publicUrl = `http://${env}.localhost:${port}`;
   const realApi = opts.realApi ?? false;
   const database = (opts.database ?? false) || realApi;
-  const components = () => COMPONENTS(database, realApi);
+  const websocket = opts.websocket ?? false;
+  const components = () => COMPONENTS({ database, websocket, realApi });
 
   await write(root, `infra/environments/${env}.yaml`, [
     `name: ${env}`,
@@ -134,6 +171,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     `publicHosts: [${env}.localhost]`,
     `publicUrl: ${publicUrl}`,
     ...(opts.preview ? [`previewHosts: [preview-${env}.localhost]`] : []),
+    ...(opts.autoPromoteSeconds === undefined ? [] : [`autoPromoteSeconds: ${opts.autoPromoteSeconds}`]),
     `edge: ${env}-edge`,
     'registry: { url: "file:.veza/registry", owner: veza }',
     `local: { subnet: ${subnet} }`,
@@ -190,13 +228,27 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
         } else await stageArtifact(root, c, sha, {
           'server.js': SERVER_JS,
           // The sha in the content gives every release its own bytes, like a real build stamped with it.
-          'variant.json': JSON.stringify({ component: c, status: decl.run.status, built: sha, schema: '0001', ...variants[c], health: decl.run.health }) + '\n',
+          'variant.json': JSON.stringify({ component: c, status: decl.run.status, built: sha, schema: '0001', ...(websocket ? { websocket } : {}), ...variants[c], health: decl.run.health }) + '\n',
           ...(c === 'api' && database ? { 'migrate.js': await bundledMigrate('e2e_schema', 'node20') } : {}),
         });
         if (publish) await publishArtifact({ workspace: await loadWorkspace(root), project: c, env, log: createMemoryLogger() });
       }
     },
   };
+}
+
+/** Sets one top-level key of the environment's edge file (the next command reads it), replacing the key's line if present. */
+export async function setEdgeSetting(ws: E2eWorkspace, key: string, value: string | number): Promise<void> {
+  const file = join(ws.root, 'infra/edges', `${ws.env}-edge.yaml`);
+  const text = (await fs.readFile(file, 'utf8')).replace(new RegExp(`^${key}: .*\\n`, 'm'), '');
+  await fs.writeFile(file, `${text}${key}: ${value}\n`);
+}
+
+/** The sessions the running edge holds to one colour of the environment (`show stat` scur). */
+export async function edgeSessions(ws: E2eWorkspace, color: Color): Promise<number> {
+  const workspace = await loadWorkspace(ws.root);
+  const host = openEdgeHost(workspace, workspace.edge(`${ws.env}-edge`));
+  return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), ws.env, color);
 }
 
 /** Slots, Postgres and the edge of the environment, each through its own pid bookkeeping. */

@@ -57,7 +57,15 @@ export const componentSchema = z.strictObject({
     default: z.boolean().default(false),
   }).nullable().default(null),
   /** Run once per deploy, before any slot changes, from the tools slot. */
-  migrations: z.strictObject({ command: z.array(z.string()).min(1) }).optional(),
+  migrations: z.strictObject({
+    command: z.array(z.string()).min(1),
+    /**
+     * Lists, without applying anything, one `pending  <name>` line per
+     * migration `command` would apply (migrate_tool --status): the deploy
+     * diff's pending migrations, read against the environment's live database.
+     */
+    status: z.array(z.string()).min(1).optional(),
+  }).optional(),
 });
 
 export type ComponentDeclaration = z.infer<typeof componentSchema>;

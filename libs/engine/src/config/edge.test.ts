@@ -27,6 +27,16 @@ test('errors name the file, the key and the line', () => {
   assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', 'name: x\nhost: incus\ntopology: multi-instance\nruntime: { socketDir: /run/haproxy }\n'), /x\.yaml:\d+: lab: the multi-instance topology needs lab/);
 });
 
+test('tunnelDrainMs: 30 s by default; a negative, fractional or over-an-hour bound is refused with file:line', () => {
+  const edge = (line: string) => ['name: x', 'host: incus', 'runtime: { socketDir: /run/haproxy }', line, ''].join('\n');
+  assert.equal(parseEdgeDefinition('infra/edges/x.yaml', edge('apply: runtime')).tunnelDrainMs, 30_000);
+  assert.equal(parseEdgeDefinition('infra/edges/x.yaml', edge('tunnelDrainMs: 0')).tunnelDrainMs, 0);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('tunnelDrainMs: -1')), /x\.yaml:4: tunnelDrainMs: must be 0 \(stop at once\) or more/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('tunnelDrainMs: 2.5')), /x\.yaml:4: tunnelDrainMs: must be a whole number of milliseconds/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('tunnelDrainMs: 3600001')), /x\.yaml:4: tunnelDrainMs: must be at most 3600000 \(1 h, the edge's tunnel timeout/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('tunnelDrainMs: 30s')), /x\.yaml:4: tunnelDrainMs: must be a number of milliseconds, e\.g\. 30000/);
+});
+
 test('unknown and malformed edge names are refused with the list of edges', async () => {
   const ws = await loadWorkspace(ROOT);
   assert.throws(() => ws.edge('nope'), (e: Error & { hint?: string }) => /unknown edge "nope"/.test(e.message) && /veza-haproxy/.test(e.hint!));

@@ -78,8 +78,17 @@ const edgeDefinitionSchema = z.strictObject({
    * default is what it is.
    */
   apply: z.enum(['runtime', 'reload']).default('runtime'),
-  /** runtime apply: how long the old colour keeps its in-flight requests before it goes to maintenance. */
+  /** runtime apply: how long the old colour of a pool with neither a sticky cookie nor WebSockets stays in drain before maintenance (edge/apply.ts). */
   drainMs: z.number().int().min(0).max(600_000).default(10_000),
+  /**
+   * Before a deploy or cleanup stops a retired colour's slots: how long it
+   * waits for the sessions still open on them (WebSockets, which a switch
+   * leaves on the old colour) to close. Stopping the slots then closes the
+   * rest (veza-api says 1001 "going away"; clients reconnect to the live colour).
+   */
+  tunnelDrainMs: z.number({ error: 'must be a number of milliseconds, e.g. 30000' }).int('must be a whole number of milliseconds')
+    .min(0, 'must be 0 (stop at once) or more')
+    .max(3_600_000, 'must be at most 3600000 (1 h, the edge\'s tunnel timeout: a WebSocket silent that long is closed anyway)').default(30_000),
   /** Sites the edge happens to front outside the deploy pipeline (seed 5153ab113d). */
   sites: z.array(z.strictObject({
     name: siteName,

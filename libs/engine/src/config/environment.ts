@@ -14,6 +14,20 @@ const tcpPort = z.number().int().min(1, 'must be a TCP port (1-65535)').max(6553
 /** What createRegistry accepts, checked here so a bad URL is reported with its line. */
 const registryUrl = z.string().regex(/^(file:.+|https?:\/\/[^\s/]+(\/\S*)?)$/, 'must be file:<dir> (e.g. file:.veza/registry) or an http(s) URL such as https://git.example/api/packages');
 
+/**
+ * The OTLP/HTTP base the apps' OTEL_EXPORTER_OTLP_ENDPOINT names (veza-api
+ * adds /v1/traces): what the Go exporter accepts, refused here with its line
+ * rather than by every slot at start.
+ */
+const otlpEndpoint = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && !u.search && !u.hash && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}, 'must be the collector\'s OTLP/HTTP base URL, e.g. http://10.99.0.1:4318 (http or https, no query, fragment or credentials)');
+
 const SENTINEL_DEFAULTS = { nodes: 3, quorum: 2, masterName: 'veza-master', port: 26379, downAfterMs: 5_000, failoverTimeoutMs: 30_000 };
 const absolutePath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute path, e.g. /var/lib/pgbackrest');
 /** A systemd OnCalendar expression (the Incus side renders timers from it); checked for shape only, systemd-analyze has the last word. */
@@ -78,6 +92,13 @@ export const environmentSchema = z.strictObject({
    * before `promote`. Never the live colour: with nothing up there, 503.
    */
   previewHosts: hostListSchema.default([]),
+  /**
+   * After `deploy --no-switch`, the deploy command waits this long, then
+   * promotes the preview if it still holds that release, healthy (the
+   * promote's own checks, under its own lock). 0: a preview waits for
+   * `promote`. Bounded: the command waits in the foreground.
+   */
+  autoPromoteSeconds: z.number().int('must be a whole number of seconds').min(0, 'must be from 0 (off) to 3600 seconds').max(3_600, 'must be from 0 (off) to 3600 seconds').default(0),
   publicUrl: z.string().url(),
   /** Environments naming the same edge share one HAProxy and one config (`infra/edges/<edge>.yaml`). */
   edge: z.string().regex(PATTERNS.component),
@@ -170,6 +191,8 @@ export const environmentSchema = z.strictObject({
     minRequests: z.number().int().min(1).default(20),
     intervalMs: z.number().int().min(100).default(1_000),
   }).default({ seconds: 0, maxErrorRatio: 0.05, minRequests: 20, intervalMs: 1_000 }),
+  /** Tracing (README, "Tracing"): with otlpEndpoint, every slot gets OTEL_EXPORTER_OTLP_ENDPOINT and sends its spans there. */
+  observability: z.strictObject({ otlpEndpoint: otlpEndpoint.optional() }).optional(),
   /** infra/hooks/<event>: how long one may run before it counts as failed. */
   hooks: z.strictObject({ timeoutSeconds: z.number().int().min(1).max(3_600).default(120) }).default({ timeoutSeconds: 120 }),
 }).superRefine((env, ctx) => {

@@ -77,3 +77,19 @@ test('components are part of every release: a broken one fails the load, naming 
   await assert.rejects(loadWorkspace(await workspace(t, { 'apps/api/component.json': JSON.stringify({ ...api, name: 'web' }) })), coded('BAD_COMPONENT', /apps\/api\/component\.json: name "web" differs from its folder "api"/));
   await assert.rejects(loadWorkspace(await workspace(t, { 'apps/api/component.json': JSON.stringify(api), 'apps/web/component.json': JSON.stringify({ ...api, name: 'web' }) })), coded('BAD_COMPONENT', /both use port 8080/));
 });
+
+test('a bake threshold outside 0–1 and an autoPromoteSeconds out of range are refused with file:line and the range', async (t) => {
+  const ws = await loadWorkspace(await workspace(t, {
+    'infra/edges/e1.yaml': EDGE('e1'),
+    'infra/environments/ratio.yaml': ENV('ratio', 'e1') + 'bake: { seconds: 60, maxErrorRatio: 1.5 }\n',
+    'infra/environments/negative.yaml': ENV('negative', 'e1') + 'bake:\n  maxErrorRatio: -0.1\n',
+    'infra/environments/forever.yaml': ENV('forever', 'e1') + 'autoPromoteSeconds: 86400\n',
+    'infra/environments/fraction.yaml': ENV('fraction', 'e1') + 'autoPromoteSeconds: 1.5\n',
+    'infra/environments/fine.yaml': ENV('fine', 'e1') + 'autoPromoteSeconds: 300\nbake: { maxErrorRatio: 1 }\n',
+  }));
+  assert.throws(() => ws.env('ratio'), coded('BAD_CONFIG', /ratio\.yaml:8: bake\.maxErrorRatio: must be a ratio from 0 to 1/));
+  assert.throws(() => ws.env('negative'), coded('BAD_CONFIG', /negative\.yaml:9: bake\.maxErrorRatio: must be a ratio from 0 to 1/));
+  assert.throws(() => ws.env('forever'), coded('BAD_CONFIG', /forever\.yaml:8: autoPromoteSeconds: must be from 0 \(off\) to 3600 seconds/));
+  assert.throws(() => ws.env('fraction'), coded('BAD_CONFIG', /fraction\.yaml:8: autoPromoteSeconds: must be a whole number of seconds/));
+  assert.deepEqual([ws.env('fine').autoPromoteSeconds, ws.env('fine').bake.maxErrorRatio], [300, 1], 'the bounds themselves are allowed');
+});

@@ -3,6 +3,7 @@ import { VezaError } from '../log/errors';
 import { lockedAction, reported } from './action';
 import { openContext, type CommonOptions } from './context';
 import { readActiveColor } from '../state/history';
+import { drainRetiredColor } from './tunnel-drain';
 
 /**
  * `infra-deploy:cleanup --color=X` (seed 001 cleanup_failed.yml): removes
@@ -35,6 +36,7 @@ export async function cleanup(o: CleanupOptions): Promise<CleanupResult> {
     }
     const removed = await ctx.progress.phase('cleanup', `remove ${color} slots`, async (p) => {
       const slots = (await driver.list(ctx.env.name)).filter((s) => s.role === color);
+      if (slots.length) await drainRetiredColor(ctx, color, p);
       for (const s of slots) {
         await driver.delete(s.name);
         p.step(`removed ${s.name} (${s.release ?? 'unknown release'})`);

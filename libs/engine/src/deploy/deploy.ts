@@ -66,8 +66,13 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
 }
 
 export function checkBake(bake: number | undefined): void {
-  if (bake !== undefined && !(Number.isInteger(bake) && bake >= 0 && bake <= 3_600)) {
-    throw new VezaError(`invalid --bake ${JSON.stringify(bake)}: the post-switch gate lasts a whole number of seconds from 0 to 3600`, 'pass --bake=0 to skip the gate, or --bake=60 to watch the new colour for a minute', 'INVALID_INPUT');
+  checkSeconds('bake', bake, 'the post-switch gate lasts', 'pass --bake=0 to skip the gate, or --bake=60 to watch the new colour for a minute');
+}
+
+/** A `--<flag>=SECONDS` option: a whole number from 0 to an hour, or absent. */
+export function checkSeconds(flag: string, value: number | undefined, what: string, hint: string): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 3_600)) {
+    throw new VezaError(`invalid --${flag} ${JSON.stringify(value)}: ${what} a whole number of seconds from 0 to 3600`, hint, 'INVALID_INPUT');
   }
 }
 
@@ -207,7 +212,7 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   }
 
   await progress.phase('diff', 'what changes', async (p) => {
-    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations });
+    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations }, async (c) => checked.verified[c]!);
     for (const line of describeDiff(diff)) p.step(line);
     p.note(against);
   });

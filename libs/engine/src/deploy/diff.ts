@@ -3,6 +3,7 @@ import { describeError } from '../log/errors';
 import type { ReleaseManifest } from '../release/manifest';
 import type { HistoryEntry } from '../state/history';
 import type { Context } from './context';
+import { describePending, pendingMigrations, type ArtifactFile, type PendingMigrations } from './pending-migrations';
 import { heldDeclarations } from './phases';
 import { fetchRelease } from './release';
 
@@ -10,8 +11,9 @@ import { fetchRelease } from './release';
  * What a release changes against the one serving: per component, its
  * artifact (version, sha256, size), every declaration that moved (health
  * path, routes, needs, command…) and the environment variable names it
- * gains or drops — names only, never values. Printed by the deploy before
- * any slot changes, and by its dry-run.
+ * gains or drops — names only, never values — and the migrations it would
+ * apply to the live database. Printed by the deploy before any slot
+ * changes, and by its dry-run.
  */
 export interface ComponentDiff {
   component: string;
@@ -33,6 +35,8 @@ export interface ReleaseDiff {
   from?: string;
   to: string;
   components: ComponentDiff[];
+  /** Per component declaring migrations, in the release: what it would apply (or why that is unknown). */
+  migrations?: PendingMigrations[];
 }
 
 export interface DiffSide {
@@ -43,11 +47,13 @@ export interface DiffSide {
 /**
  * `next` against what `held` (the history entry of the serving colour)
  * runs, and a line saying against what. Reads only, and never fails: a live
- * manifest the registry lost is reported, and everything shows as new.
+ * manifest the registry lost is reported, and everything shows as new; the
+ * pending migrations are read with `next`'s own tool from `artifactOf`.
  */
-export async function diffAgainstLive(ctx: Context, held: HistoryEntry | undefined, next: DiffSide): Promise<{ diff: ReleaseDiff; against: string }> {
+export async function diffAgainstLive(ctx: Context, held: HistoryEntry | undefined, next: DiffSide, artifactOf: (component: string) => Promise<ArtifactFile>): Promise<{ diff: ReleaseDiff; against: string }> {
   const live = held ? await fetchRelease(ctx.ports.registry(), held.manifest.owner, held.sha, held.manifest.sha256).catch((e) => describeError(e)) : undefined;
   const diff = diffReleases(held && typeof live === 'object' ? { manifest: live.manifest, declarations: heldDeclarations(ctx, held) } : undefined, next);
+  diff.migrations = await pendingMigrations(ctx, next.declarations, artifactOf);
   const against = !held ? 'nothing serves yet: every component is new'
     : typeof live === 'string' ? `the live release ${held.sha}'s manifest could not be read (${live}): shown as new`
     : `against ${held.sha} on ${held.color}`;
@@ -138,6 +144,7 @@ export function describeDiff(d: ReleaseDiff): string[] {
     if (c.varsAdded.length) lines.push(`  variables added: ${c.varsAdded.join(', ')}`);
     if (c.varsRemoved.length) lines.push(`  variables removed: ${c.varsRemoved.join(', ')}`);
   }
+  for (const m of d.migrations ?? []) lines.push(describePending(m));
   return lines;
 }
 

@@ -4,9 +4,9 @@ import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import type { EdgeHost } from '../edge/edge-host';
 import { readLiveState, renderLive } from '../edge/live';
-import { loadEdgeInputs, poolName } from '../edge/model';
+import { colorSessions, loadEdgeInputs, poolName } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
-import { parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
+import { parseCurrentSessions, parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
 import type { Logger } from '../log/logger';
 import type { ProcessRunner } from '../ports/process';
@@ -64,6 +64,10 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
         out[c.name] = sum;
       }
       return out;
+    },
+    async openSessions(color) {
+      if (!(await host.status()).running) return 0;
+      return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), o.env.name, color);
     },
     async renderPlanned(color) {
       const inputs = loadEdgeInputs(o.workspace, def.name);

@@ -33,6 +33,8 @@ export interface DeployEdge {
   switchTo(color: Color, opts: { sha: string; force?: boolean; renewed?: boolean }): Promise<void>;
   /** Per routed component of `components`, what the edge's servers of `color` have answered so far in its pool (the edge's own counters). */
   traffic(color: Color, components: readonly RuntimeDeclaration[]): Promise<Record<string, ServerTraffic>>;
+  /** The sessions (requests in flight, open WebSockets) the edge holds to `color`'s servers of this environment now; 0 when the edge is down. */
+  openSessions(color: Color): Promise<number>;
   /** The config file a switch to `color` would write, beside the live one, for dry-run diffs. */
   renderPlanned(color: Color): Promise<PlannedFile>;
   /** Where a client reaches the public URL: the edge's listening address for this environment (local *.localhost names need not resolve). */

@@ -9,6 +9,7 @@ import type { HistoryEntry } from '../state/history';
 import type { PhaseContext } from './progress';
 import { releaseDeclarations, type Release } from './release';
 import { healthTarget, slotSpec, slotVars, type PipelineVars } from './slots';
+import { drainRetiredColor } from './tunnel-drain';
 
 /**
  * The slot-touching phases of seed 001's deploy_app, each a function of the
@@ -57,13 +58,15 @@ export async function runMigrations(ctx: Context, release: Release, artifacts: F
 /**
  * Phase C: the inactive colour's slots are re-created from the release,
  * started, and each must answer its health path in time. Slots of
- * components the release no longer has are removed.
+ * components the release no longer has are removed. The sessions the edge
+ * still holds to the colour drain first (tunnel-drain.ts).
  */
 export async function recreateSlots(ctx: Context, color: Color, release: Release, artifacts: FetchedArtifacts, pipeline: PipelineVars, p: PhaseContext): Promise<void> {
   const { env } = ctx;
   const { driver } = ctx.ports;
   const sha = release.manifest.sha;
   const deployed = releaseDeclarations(release.manifest, ctx.components);
+  await drainRetiredColor(ctx, color, p);
   for (const s of await driver.list(env.name)) {
     if (s.role === color && !release.manifest.components[s.component]) {
       p.step(`removing ${s.name}: ${s.component} is not part of release ${sha}`);

@@ -93,7 +93,8 @@ export async function workspaceRelease(ctx: Context, sha: string): Promise<Relea
   return (await publishedAs(registry, owner, manifest)) ?? { manifest, ref: releaseManifestRef(owner, manifest) };
 }
 
-async function locatePublished(ctx: Context, staging: string, c: Release['manifest']['components'][string]): Promise<VerifiedArtifact> {
+/** A published artifact: from the deployer's cache when its bytes are intact there, else downloaded (verified) into `staging`. */
+export async function locatePublished(ctx: Context, staging: string, c: Release['manifest']['components'][string]): Promise<VerifiedArtifact> {
   const cached = join(artifactCacheDir(ctx.root, ctx.env.name), `${c.sha256}.tar.zst`);
   if (await cachedAndIntact(cached, c.sha256)) return { path: cached, sha256: c.sha256, owned: false };
   const path = join(staging, `${c.sha256}.tar.zst`);

@@ -1,8 +1,12 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openContext, type CommonOptions } from './context';
 import { resolveSource } from './deploy';
 import { diffAgainstLive, type ReleaseDiff } from './diff';
-import { workspaceRelease } from './preflight';
+import { locatePublished, workspaceRelease } from './preflight';
 import { releaseDeclarations } from './release';
+import { ARTIFACTS_DIR } from '../registry/publish-artifact';
 import { currentRelease } from '../state/history';
 
 /**
@@ -25,6 +29,16 @@ export async function releaseDiff(o: DiffOptions): Promise<DiffReport> {
   const source = await resolveSource(ctx, o.sha);
   const release = source.kind === 'published' ? source.release : await workspaceRelease(ctx, source.sha);
   const current = await currentRelease(ctx.ports.store, ctx.env.name);
-  const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations: releaseDeclarations(release.manifest, ctx.components) });
-  return { env: ctx.env.name, against, ...diff };
+  // Only the artifacts of components with migrations are read (their status tool runs from them); a download goes to a temp folder.
+  const staging = await fs.mkdtemp(join(tmpdir(), 'veza-diff-'));
+  try {
+    const artifactOf = async (component: string) => {
+      const c = release.manifest.components[component]!;
+      return source.kind === 'workspace' ? { path: join(ctx.root, ARTIFACTS_DIR, component, c.file), sha256: c.sha256 } : locatePublished(ctx, staging, c);
+    };
+    const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations: releaseDeclarations(release.manifest, ctx.components) }, artifactOf);
+    return { env: ctx.env.name, against, ...diff };
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
 }

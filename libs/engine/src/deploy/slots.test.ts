@@ -47,3 +47,14 @@ test('slots bind their colour\'s loopback address on the component\'s port', () 
   assert.deepEqual(slotSpec(env, api, 'tools', SHA, { path: '/x', sha256: 'c'.repeat(64) }, {}).bind, { host: '127.77.9.12', port: 8080 });
   assert.deepEqual(healthTarget(env, api, 'green'), { component: 'veza-api', slot: 'veza-staging-api-green', host: '127.77.9.11', port: 8080, path: '/health' });
 });
+
+test('observability.otlpEndpoint reaches the slots that declare OTEL_EXPORTER_OTLP_ENDPOINT, over the deployer\'s shell, and is no secret', () => {
+  const api = component({ run: { command: ['node', 'server.js'], port: 8080, health: '/health', env: { optional: ['OTEL_EXPORTER_OTLP_ENDPOINT'] } } });
+  const traced = environmentSchema.parse({ ...env, observability: { otlpEndpoint: 'http://127.77.9.50:4318' } });
+  const shell = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://elsewhere.invalid:4318' };
+  assert.equal(slotVars(traced, api, SHA, 'blue', {}, shell).OTEL_EXPORTER_OTLP_ENDPOINT, 'http://127.77.9.50:4318');
+  assert.equal(redact('to http://127.77.9.50:4318'), 'to http://127.77.9.50:4318');
+  assert.equal(slotVars(env, api, SHA, 'blue', {}, shell).OTEL_EXPORTER_OTLP_ENDPOINT, 'http://elsewhere.invalid:4318', 'without the setting, the deployer\'s variable as before');
+  assert.equal(slotVars(env, api, SHA, 'blue', {}, {}).OTEL_EXPORTER_OTLP_ENDPOINT, undefined, 'neither: no tracing');
+  assert.equal(slotVars(traced, component({}), SHA, 'blue', {}, {}).OTEL_EXPORTER_OTLP_ENDPOINT, undefined, 'a component that does not declare it does not get it');
+});

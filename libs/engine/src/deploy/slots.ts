@@ -12,8 +12,8 @@ import type { SlotTarget } from './probe';
  * What a slot is given: the runtime contract every component reads
  * (VEZA_RELEASE_SHA, VEZA_COLOR, VEZA_ENV; PORT and HOST come from the bind
  * address through the driver) plus the variables its component.json
- * declares, from the pipeline (DATABASE_URL and Redis's, from the data tier) or else the
- * deployer's own environment (a CI secret). Values reach the slot through
+ * declares, from the pipeline (DATABASE_URL and Redis's, from the data tier), the
+ * environment file (OTEL_EXPORTER_OTLP_ENDPOINT) or else the deployer's own environment (a CI secret). Values reach the slot through
  * its 0600 env file, never argv.
  */
 export const PIPELINE_VARS = ['DATABASE_URL', 'REDIS_URL', 'REDIS_SENTINEL_ADDRS', 'REDIS_SENTINEL_MASTER_NAME', 'REDIS_SENTINEL_PASSWORD', 'AMQP_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'] as const;
@@ -43,13 +43,24 @@ export function needsPipelineVars(components: RuntimeDeclaration[]): boolean {
   return components.some((c) => c.migrations !== undefined || [...c.run.env.required, ...c.run.env.optional].some((v) => (PIPELINE_VARS as readonly string[]).includes(v)));
 }
 
+/**
+ * Variables the environment file sets, for the components that declare
+ * them: not secrets, and they win over the deployer's shell so every slot
+ * of an environment sends its spans to the same collector.
+ */
+export function environmentVars(env: Environment): Record<string, string> {
+  const endpoint = env.observability?.otlpEndpoint;
+  return endpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } : {};
+}
+
 export function slotVars(env: Environment, c: RuntimeDeclaration, sha: string, role: SlotRole, pipeline: PipelineVars, processEnv: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = { VEZA_RELEASE_SHA: sha, VEZA_ENV: env.name };
   if (role !== 'tools') vars.VEZA_COLOR = role;
+  const fromFile = environmentVars(env);
   for (const name of [...c.run.env.required, ...c.run.env.optional]) {
-    const value = (pipeline as Record<string, string | undefined>)[name] ?? processEnv[name];
+    const value = (pipeline as Record<string, string | undefined>)[name] ?? fromFile[name] ?? processEnv[name];
     if (value !== undefined && value !== '') {
-      if (!(name in pipeline)) registerSecret(value);
+      if (!(name in pipeline) && !(name in fromFile)) registerSecret(value);
       vars[name] = value;
     } else if (c.run.env.required.includes(name)) {
       throw new VezaError(`${c.name} requires ${name}, but it is empty`, `check the data tier (npx nx run infra-data:provision --env=${env.name}) or export ${name}`, 'MISSING_VAR');

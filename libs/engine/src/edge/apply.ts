@@ -9,11 +9,18 @@ import { parseCurrentSessions, parseServersState, runtimeErrors, type ServerRunt
  *
  * `runtime`: the config file is already in place; the servers whose
  * `disabled` flag changed are moved through the Runtime API — the newly
- * serving ones to `ready` first, then the retiring ones to `drain` (no new
- * requests, in-flight ones finish), and only once they hold no sessions (or
- * the drain time is up) to `maint`. Going straight to `maint` would cut
- * in-flight requests: `on-marked-down shutdown-sessions` applies to
- * maintenance too.
+ * serving ones to `ready` first, then the retiring ones to `maint`, where
+ * they take no new connection. A blue-green pool has no `on-marked-down
+ * shutdown-sessions` (render.ts), so `maint` cuts nothing: requests in flight
+ * finish, and an open WebSocket stays on the old colour until it closes or
+ * its slot stops (the deploy's tunnel drain, deploy/tunnel-drain.ts).
+ *
+ * A pool without a sticky cookie or WebSockets passes through `drain` first
+ * and waits (up to the edge's drainMs) for its sessions to end, as it always
+ * has. A sticky or WebSocket pool goes straight to `maint`: `drain` still
+ * takes the clients its cookie pins, so they would keep reaching the old
+ * colour — opening new WebSockets there — and a WebSocket open on it would
+ * hold the switch for the whole drainMs.
  *
  * `reload`: the master re-reads the file and hands the listening sockets to a
  * new worker; the old worker finishes what it has.
@@ -24,13 +31,15 @@ export interface ServerTarget {
   backend: string;
   server: string;
   state: AdminState;
+  /** Retired straight to `maint`, never through `drain` (a sticky or WebSocket pool). */
+  direct?: boolean;
 }
 
 /** The admin state the model gives every server of one tenant's pools. */
 export function tenantTargets(model: EdgeModel, tenant: string): ServerTarget[] {
   const t = model.tenants.find((x) => x.name === tenant);
   if (!t) throw new VezaError(`edge ${model.name} does not serve ${tenant}`, `served: ${model.tenants.map((x) => x.name).join(', ')}`, 'INVALID_INPUT');
-  return t.pools.flatMap((p) => p.servers.map((s) => ({ backend: p.name, server: s.name, state: s.disabled ? 'maint' as const : 'ready' as const })));
+  return t.pools.flatMap((p) => p.servers.map((s) => ({ backend: p.name, server: s.name, state: s.disabled ? 'maint' as const : 'ready' as const, direct: p.websocket || p.cookie !== undefined })));
 }
 
 export async function readServerStates(host: EdgeHost): Promise<Map<string, ServerRuntimeState>> {
@@ -60,6 +69,8 @@ export function runtimeCommands(current: Map<string, ServerRuntimeState>, target
       first.push(`set server ${id} state ready`);
     } else if (t.state === 'drain') {
       retire.push(`set server ${id} state drain`);
+    } else if (t.direct) {
+      retire.push(`set server ${id} state maint`);
     } else {
       if (now === 'ready') retire.push(`set server ${id} state drain`);
       afterDrain.push(`set server ${id} state maint`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import type { Environment } from '../config/environment';
 import { onlyServerStatesDiffer } from './apply';
-import { buildEdgeModel, loadEdgeInputs, type EdgeInputs } from './model';
+import { buildEdgeModel, colorSessions, loadEdgeInputs, type EdgeInputs } from './model';
 import { renderHaproxyConfig } from './render';
 import { loadWorkspace } from '../config/workspace';
 
@@ -140,4 +140,14 @@ test('a preview host another environment already serves is refused', async () =>
   const prodHost = (await shared()).envs.find((e) => e.name === 'prod')!.publicHosts[0]!;
   const inputs = withEnv(await shared(), { previewHosts: [prodHost] });
   assert.throws(() => buildEdgeModel(inputs), new RegExp(`host ${prodHost.replace(/\./g, '\\.')} is claimed by both environment prod and environment staging`));
+});
+
+test('a colour\'s sessions: its primary and backup twin in every pool of the environment, previews included, nobody else\'s', () => {
+  const scur = new Map([
+    ['prod_backend_api/blue', 3], ['prod_backend_api/blue_backup', 1], ['prod_backend_api/green', 5], ['prod_backend_api/BACKEND', 9],
+    ['prod_stream_pool_preview/blue', 2], ['prod-eu_backend_api/blue', 7], ['staging_backend_api/blue', 4],
+  ]);
+  assert.equal(colorSessions(scur, 'prod', 'blue'), 6);
+  assert.equal(colorSessions(scur, 'prod', 'green'), 5);
+  assert.equal(colorSessions(scur, 'qa', 'blue'), 0);
 });

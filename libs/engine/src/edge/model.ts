@@ -130,6 +130,20 @@ export function poolName(tenant: string, backend: string): string {
   return `${tenant}_${backend}`;
 }
 
+/**
+ * The sessions `sessions` (`show stat` scur by `pool/server`) holds to one
+ * colour of one tenant: its primary and its backup twin, in every pool of the
+ * tenant, previews included (tenant names have no "_", so the prefix is its own).
+ */
+export function colorSessions(sessions: Map<string, number>, tenant: string, color: Color): number {
+  let n = 0;
+  for (const [id, count] of sessions) {
+    const [pool, server] = id.split('/');
+    if (pool!.startsWith(poolName(tenant, '')) && (server === color || server === `${color}_backup`)) n += count;
+  }
+  return n;
+}
+
 /** The preview twin of a pool: routed by the same path ACLs, under the environment's preview hosts. */
 export function previewPoolName(pool: string): string {
   return `${pool}_preview`;

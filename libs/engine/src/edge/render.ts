@@ -21,8 +21,14 @@ const MOZILLA_INTERMEDIATE = {
 
 const ACME_PATH = '/.well-known/acme-challenge/';
 const RESOLVERS = 'veza_dns';
-/** Health checks and recovery, seed a9541f517b. */
-const CHECK = 'check inter 5s fall 3 rise 2 on-marked-down shutdown-sessions slowstart 30s';
+/**
+ * Health checks and recovery, seed a9541f517b. The lab's instances serve side by side, so the sessions of one marked down
+ * are closed at once and their clients reconnect to a survivor (seed
+ * a9541f517b). Not in a blue-green pool: HAProxy applies it to maintenance
+ * too, and a switch puts the old colour in maintenance — its open WebSockets
+ * would be cut instead of drained (README, WebSockets across a switch).
+ */
+const check = (lab: boolean) => `check inter 5s fall 3 rise 2${lab ? ' on-marked-down shutdown-sessions' : ''} slowstart 30s`;
 /** Slots are recreated on deploy and may come back on another address: resolve at run time, and let the backup twin share its primary's address. */
 const DNS_SERVER = `resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr libc,none resolve-opts allow-dup-ip`;
 
@@ -35,7 +41,7 @@ export const renderHaproxyConfig: EdgeRenderer = (m) => {
     frontendSection(m),
     m.acme ? ['backend letsencrypt_backend', `  # the responder serves the challenge directory at its root`, `  http-request replace-path ${ACME_PATH.replace(/\./g, '\\.')}(.*) /\\1`, `  server acme ${m.acme.host}:${m.acme.port}`] : [],
     ...m.sites.map(siteBackend),
-    ...m.tenants.flatMap((t) => t.pools.map((p) => poolBackend(t, p))),
+    ...m.tenants.flatMap((t) => t.pools.map((p) => poolBackend(t, p, m.topology === 'multi-instance'))),
     ['backend default_503', '  # any host no environment or site claims', '  http-request return status 503 content-type "text/plain; charset=utf-8" string "no site is served under this host name"'],
   ];
   return blocks.filter((b) => b.length > 0).map((b) => b.join('\n')).join('\n\n') + '\n';
@@ -179,7 +185,7 @@ function siteBackend(s: EdgeSite): string[] {
   return lines;
 }
 
-function poolBackend(t: EdgeTenant, p: EdgePool): string[] {
+function poolBackend(t: EdgeTenant, p: EdgePool, lab: boolean): string[] {
   const lines = [`backend ${p.name}`, `  # ${p.component}${p.preview ? ', preview: the inactive colour alone' : t.color ? `, active colour ${t.color}` : ''}`];
   if (p.balance === 'uri-hash') {
     // Consistent hashing keeps a track's segments on one instance and moves only its keys when one goes away.
@@ -189,13 +195,14 @@ function poolBackend(t: EdgeTenant, p: EdgePool): string[] {
   }
   if (p.cookie) lines.push(`  cookie ${p.cookie} insert indirect nocache httponly${p.secureCookie ? ' secure' : ''}`);
   lines.push('  option httpchk', `  http-check send meth GET uri ${p.health}`);
+  // An inactivity timeout: a session that keeps talking is never cut by it.
   if (p.websocket || p.balance === 'uri-hash') lines.push('  timeout tunnel 1h');
   // A server killed with a request in flight answers nothing: resend it, to another server (option redispatch),
   // instead of a 502 — but only a request that is safe to send twice (seed a9541f517b: every request 200 while one instance dies).
   lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS');
   const dns = p.servers.some((s) => !isIpv4(s.host));
   // A preview server is down until its colour's slots come up, and a preview is looked at right after: re-check a down one every second.
-  lines.push(`  default-server ${CHECK}${p.preview ? ' downinter 1s' : ''}${dns ? ` ${DNS_SERVER}` : ''}`);
+  lines.push(`  default-server ${check(lab)}${p.preview ? ' downinter 1s' : ''}${dns ? ` ${DNS_SERVER}` : ''}`);
   for (const s of p.servers) lines.push(serverLine(s));
   return lines;
 }

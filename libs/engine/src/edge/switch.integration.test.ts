@@ -242,8 +242,11 @@ test('dry-run prints the diff and the runtime commands and changes nothing', asy
   assert.match(plan, /^-  server green 127\.79\.1\.11:18601 cookie green disabled$/m);
   assert.match(plan, /^\+  server green 127\.79\.1\.11:18601 cookie green$/m);
   assert.match(plan, /runtime: set server alpha_backend_api\/green state ready/);
-  assert.match(plan, /runtime: set server alpha_backend_api\/blue state drain/);
+  // The sticky WebSocket pool retires its colour straight to maintenance; the plain one drains first.
   assert.match(plan, /runtime: set server alpha_backend_api\/blue state maint/);
+  assert.doesNotMatch(plan, /alpha_backend_api\/blue state drain/);
+  assert.match(plan, /runtime: set server alpha_web_pool\/blue state drain/);
+  assert.match(plan, /runtime: set server alpha_web_pool\/blue state maint/);
   assert.equal(await w.host.readConfig(), cfg);
   assert.equal(await colorOf(w, ALPHA), 'blue');
   assert.equal(await w.host.state.read('active-color-alpha'), undefined);

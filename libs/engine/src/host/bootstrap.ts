@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { Environment } from '../config/environment';
 import type { Workspace } from '../config/workspace';
 import * as cli from '../hosts/incus/cli';
 import { IncusClient } from '../hosts/incus/client';
@@ -13,6 +14,7 @@ import { createProcessRunner, formatArgv, type Command, type ProcessRunner } fro
 import { applyBaseline, type BaselineResult } from './baseline';
 import { blackboxCheck, publicBase, renderBlackboxConfig, renderBlackboxTargets } from './blackbox';
 import { writeFileAtomic } from '../util/atomic';
+import { renderCollectorConfig } from './otelcol';
 import { inspectRunner, planRunner, runnerLabels, type RunnerSpec, type RunnerState } from './runner';
 import { loadHostSettings, type HostSettings } from './settings';
 
@@ -131,7 +133,7 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
   await apply(plan.commands);
   if (!o.dryRun) for (const c of plan.checks) await client.run(c);
   result.notes.push(...plan.notes);
-  result.files = await writeObservability(o.workspace.root, env.name, env.publicUrl, runner);
+  result.files = await writeObservability(o.workspace.root, env, runner);
 
   if (o.baseline) {
     result.baseline = await applyBaseline({ settings, runner, log, dryRun: o.dryRun, ...(o.etc ? { etc: o.etc } : {}) });
@@ -146,18 +148,26 @@ function finish(result: HostBootstrapResult, log: Logger): HostBootstrapResult {
   return result;
 }
 
+/** Where the collector the host bootstrap configures appends the spans it receives. */
+export const SPAN_FILE = '/var/lib/veza-otelcol/spans.jsonl';
+
 /**
  * The blackbox exporter's config and Prometheus' probe targets and alert
- * rules for this environment, under dist/host/<env>/ for the operator to
- * install (README "Alerts"); the exporter's own check proves the config.
+ * rules for this environment, and with observability.otlpEndpoint the
+ * collector's config, under dist/host/<env>/ for the operator to install
+ * (README "Alerts", "Tracing"); the exporter's own check proves its config.
  */
-export async function writeObservability(root: string, env: string, publicUrl: string, runner: ProcessRunner): Promise<string[]> {
-  const dir = join(root, 'dist', 'host', env);
-  const files = {
-    'blackbox.yml': renderBlackboxConfig(publicUrl),
-    'blackbox-targets.yml': renderBlackboxTargets(env, publicUrl),
+export async function writeObservability(root: string, env: { name: string; publicUrl: string; observability?: Environment['observability'] }, runner: ProcessRunner): Promise<string[]> {
+  const dir = join(root, 'dist', 'host', env.name);
+  const files: Record<string, string> = {
+    'blackbox.yml': renderBlackboxConfig(env.publicUrl),
+    'blackbox-targets.yml': renderBlackboxTargets(env.name, env.publicUrl),
     'alert_rules.yml': await readFile(join(root, ALERT_RULES), 'utf8'),
   };
+  const otlpEndpoint = env.observability?.otlpEndpoint;
+  if (otlpEndpoint) files['otelcol.yaml'] = renderCollectorConfig({ otlpEndpoint, spanFile: SPAN_FILE });
+  // An endpoint taken out of the file takes its collector config with it, so dist/ never offers a stale one.
+  else await rm(join(dir, 'otelcol.yaml'), { force: true });
   for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(dir, name), text);
   await runner.run(blackboxCheck(join(dir, 'blackbox.yml')));
   return Object.keys(files).map((f) => join(dir, f));

@@ -235,6 +235,7 @@ function memoryEdge(w: MemoryWorld, store: StateStore): DeployEdge {
       }
       return structuredClone(w.edge.counted);
     },
+    openSessions: async () => 0,
     async renderPlanned(color) {
       return { path: '/edge/haproxy.cfg', current: w.edge.up ? `serve ${w.edge.serves}\n` : undefined, next: `serve ${color}\n` };
     },

@@ -7,6 +7,7 @@ export const schema = z.strictObject({
   dryRun: z.boolean().describe('Print every phase, command and rendered file (with its diff against the live one) and change nothing.').default(false),
   json: z.boolean().describe('Progress as one JSON event per line on stdout.').default(false),
   switch: z.boolean().describe('false (--no-switch): bring the inactive colour up, probed, and stop before the switch; it is served at the environment\'s previewHosts until infra-deploy:promote (or veza promote) puts it live.').default(true),
+  autoPromote: z.number().describe('With --no-switch: seconds after which the command promotes the preview if it still holds the release, healthy (the promote\'s own checks and lock), instead of the environment\'s autoPromoteSeconds; 0 keeps it for infra-deploy:promote. Checked by the engine.').optional(),
   bake: z.number().describe('Seconds of the post-switch gate (the new colour\'s error ratio at the edge), instead of the environment\'s bake.seconds; 0 skips it. Checked by the engine.').optional(),
 }).meta({
   title: 'Deploy a release',
