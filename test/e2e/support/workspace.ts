@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { bundledMigrate } from '../../support/migrate-bundle';
+import { goApi } from '../../support/go-api';
 import { stageArtifact, writeText as write } from '../../support/stage-artifact';
 import { createDataTier } from '@veza/engine/data/tier';
 import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
@@ -61,6 +62,8 @@ export interface Variant {
   health?: string;
   /** Answers 500 to every n-th request on any path but its health and status paths (a release that passes its checks and fails users). */
   failEvery?: number;
+  /** The real api only: migrations this release adds to the component's own (file name → SQL). */
+  migrations?: Record<string, string>;
 }
 
 export interface E2eOptions {
@@ -68,6 +71,10 @@ export interface E2eOptions {
   octet: number;
   /** The api declares DATABASE_URL and migrations, so the deploy provisions Postgres and runs them. */
   database?: boolean;
+  /** The api is the real veza-api (its Go binaries and migrate_tool, built from apps/veza-api); implies `database`. */
+  realApi?: boolean;
+  /** PostgreSQL in the HA topology (pg_auto_failover monitor on `port`, two nodes, PgBouncer on `pgbouncerPort`). */
+  ha?: { port: number; pgbouncerPort: number };
   /** The environment has a preview host, `preview-<env>.localhost`, routed to its inactive colour. */
   preview?: boolean;
   /** The api is sticky and WebSocket-routed and echoes at /api/ws, each echo naming its colour and release. */
@@ -78,8 +85,14 @@ export interface E2eOptions {
 
 const PORTS = { api: 18301, web: 18302 } as const;
 
-const COMPONENTS = (database: boolean, websocket = false): Record<ComponentName, object> => ({
-  api: {
+const COMPONENTS = ({ database, websocket, realApi }: { database: boolean; websocket: boolean; realApi: boolean }): Record<ComponentName, object> => ({
+  api: realApi ? {
+    name: 'api',
+    build: { preset: 'go', binaries: ['veza-api', 'migrate_tool'], assets: ['migrations'] },
+    run: { command: ['./veza-api'], port: PORTS.api, health: '/api/v1/health', status: '/api/v1/status', env: { required: ['DATABASE_URL'], optional: [] } },
+    edge: { backend: 'api_pool', prefixes: ['/api'] },
+    migrations: { command: ['./migrate_tool', '--up'], status: ['./migrate_tool', '--status'] },
+  } : {
     name: 'api',
     build: { preset: 'node' },
     run: { command: ['node', 'server.js'], port: PORTS.api, health: '/api/health', status: '/api/status', env: { required: database ? ['DATABASE_URL'] : [], optional: [] } },
@@ -146,8 +159,10 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
   const subnet = `127.79.${opts.octet}`;
   const port = 18400 + opts.octet;
   const publicUrl = `http://${env}.localhost:${port}`;
-  const database = opts.database ?? false;
+  const realApi = opts.realApi ?? false;
+  const database = (opts.database ?? false) || realApi;
   const websocket = opts.websocket ?? false;
+  const components = () => COMPONENTS({ database, websocket, realApi });
 
   await write(root, `infra/environments/${env}.yaml`, [
     `name: ${env}`,
@@ -162,6 +177,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     `local: { subnet: ${subnet} }`,
     'health: { timeoutMs: 4000, intervalMs: 50 }',
     'verify: { retries: 10, intervalMs: 100 }',
+    ...(opts.ha ? [`data: { postgres: { port: ${opts.ha.port}, topology: ha, ha: { nodes: 2, pgbouncer: { port: ${opts.ha.pgbouncerPort}, poolSize: 10, reservePoolSize: 2 } } } }`] : []),
     '',
   ].join('\n'));
   await write(root, `infra/edges/${env}-edge.yaml`, [
@@ -173,7 +189,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     'drainMs: 500',
     '',
   ].join('\n'));
-  for (const [c, decl] of Object.entries(COMPONENTS(database, websocket))) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
+  for (const [c, decl] of Object.entries(components())) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
 
   tmp.defer(() => stopEverything(root, env));
 
@@ -197,11 +213,19 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
       return { workspace: await loadWorkspace(root), env, write: (l: string) => lines.push(l), log: createMemoryLogger(), lines };
     },
     async release(sha, variants = {}, { publish = true } = {}) {
-      for (const c of Object.keys(COMPONENTS(database, websocket)) as ComponentName[]) {
-        const base = COMPONENTS(database, websocket)[c] as { run: { health: string; status: string } };
+      for (const c of Object.keys(components()) as ComponentName[]) {
+        const base = components()[c] as { run: { health: string; status: string } };
         const decl = { ...base, run: { ...base.run, health: variants[c]?.health ?? base.run.health } };
         await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
-        await stageArtifact(root, c, sha, {
+        if (c === 'api' && realApi) {
+          const go = await goApi();
+          const migrations = { ...go.migrations, ...variants.api?.migrations };
+          await stageArtifact(root, c, sha, {
+            'veza-api': { executable: go.binaries['veza-api'] },
+            migrate_tool: { executable: go.binaries.migrate_tool },
+            ...Object.fromEntries(Object.entries(migrations).map(([f, sql]) => [`migrations/${f}`, sql])),
+          });
+        } else await stageArtifact(root, c, sha, {
           'server.js': SERVER_JS,
           // The sha in the content gives every release its own bytes, like a real build stamped with it.
           'variant.json': JSON.stringify({ component: c, status: decl.run.status, built: sha, schema: '0001', ...(websocket ? { websocket } : {}), ...variants[c], health: decl.run.health }) + '\n',

@@ -82,6 +82,7 @@ func migrateDB(ctx context.Context, mode string, target dburl.Target, getenv fun
 		return errors.New("DATABASE_URL cannot be parsed as a PostgreSQL URL — use postgres://user:password@host:port/db")
 	}
 	cfg.ConnectTimeout = 10 * time.Second
+	dburl.ForTransactionPooling(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("cannot connect to %s: %v — check DATABASE_URL and that Postgres is running", target.Label, err)

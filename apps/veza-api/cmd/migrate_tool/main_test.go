@@ -116,6 +116,31 @@ func TestAFailingMigrationIsRolledBackAndNamed(t *testing.T) {
 	}
 }
 
+// What a failover does to a running migration: its server connection dies
+// mid-file. Nothing of the file stays, and the message says to run again,
+// not to fix the SQL.
+func TestAMigrationWhoseConnectionDiesLeavesNothingAndSaysRunAgain(t *testing.T) {
+	dir := migrationsCopy(t)
+	os.WriteFile(filepath.Join(dir, "0003_cut.sql"), []byte("CREATE TABLE half (id int);\nSELECT pg_terminate_backend(pg_backend_pid());\n"), 0o644)
+	env := map[string]string{"DATABASE_URL": database(t), "MIGRATIONS_DIR": dir}
+	r := tool(env, "--up")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "migrate_tool: 0003_cut.sql: the connection was lost before its commit was confirmed (") || !strings.Contains(r.stderr, "run --up again") {
+		t.Fatalf("%+v", r)
+	}
+	conn, err := pgx.Connect(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var half *string
+	var recorded int
+	conn.QueryRow(context.Background(), "SELECT to_regclass('half')::text").Scan(&half)
+	conn.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE version = '0003_cut'").Scan(&recorded)
+	if half != nil || recorded != 0 {
+		t.Fatalf("the cut file left table %v and %d record(s)", half, recorded)
+	}
+}
+
 func TestConcurrentRunsSerialiseOnTheAdvisoryLock(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": database(t), "MIGRATIONS_DIR": "../../migrations"}
 	var wg sync.WaitGroup

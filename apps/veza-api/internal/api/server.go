@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"veza.invalid/veza-api/internal/dburl"
 	"veza.invalid/veza-api/internal/migrate"
 	"veza.invalid/veza-api/internal/tracing"
 )
@@ -76,6 +77,7 @@ func New(cfg Config) (*Server, error) {
 	pc.MaxConns = 2
 	pc.MaxConnIdleTime = 10 * time.Second
 	pc.ConnConfig.ConnectTimeout = dbProbeTimeout
+	dburl.ForTransactionPooling(pc.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, err

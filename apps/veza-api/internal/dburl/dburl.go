@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type Target struct {
@@ -50,4 +52,13 @@ func Parse(raw string) (Target, error) {
 	}
 	t.Label = host + ":" + port + u.Path
 	return t, nil
+}
+
+// ForTransactionPooling makes a connection safe behind PgBouncer in
+// transaction mode (the HA topology's DATABASE_URL): no named prepared
+// statements, which live on one server connection while the client's next
+// transaction may run on another. Each query goes out as one
+// parse-bind-execute with an unnamed statement.
+func ForTransactionPooling(c *pgx.ConnConfig) {
+	c.DefaultQueryExecMode = pgx.QueryExecModeExec
 }

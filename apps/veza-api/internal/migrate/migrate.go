@@ -150,23 +150,15 @@ func Plan(migrations []Migration, applied []Applied) ([]State, []Applied, error)
 	return states, unknown, nil
 }
 
-// ApplyPending applies every pending migration under a session advisory
-// lock, so two runs started at once serialise and the second finds nothing
-// left to do. It returns what it applied, in order.
+// ApplyPending applies every pending migration, each in a transaction of
+// its own that first takes a transaction-scoped advisory lock and re-reads
+// the record under it: two runs started at once serialise file by file, and
+// each file is applied by exactly one of them. Nothing outlives a
+// transaction (no session lock, no session setting), so the tool is safe
+// through PgBouncer in transaction mode, where consecutive transactions of
+// one client may run on different server connections. It returns what it
+// applied, in order.
 func ApplyPending(ctx context.Context, conn *pgx.Conn, migrations []Migration, lockTimeout time.Duration) (done []Migration, unknown []Applied, err error) {
-	if _, err := conn.Exec(ctx, "SELECT set_config('lock_timeout', $1, false)", fmt.Sprintf("%dms", lockTimeout.Milliseconds())); err != nil {
-		return nil, nil, err
-	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		return nil, nil, fail("could not take the migration lock within %s: %v — another migrate_tool run is still going; wait for it and retry", lockTimeout, err)
-	}
-	defer func() {
-		// A fresh context: the unlock must go out even when ctx was cancelled.
-		_, _ = conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockKey)
-	}()
-	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text NOT NULL)"); err != nil {
-		return nil, nil, err
-	}
 	applied, err := ReadApplied(ctx, conn)
 	if err != nil {
 		return nil, nil, err
@@ -179,24 +171,70 @@ func ApplyPending(ctx context.Context, conn *pgx.Conn, migrations []Migration, l
 		if s.Applied != nil {
 			continue
 		}
-		if err := applyOne(ctx, conn, s.Migration); err != nil {
-			return done, unknown, fail("%s failed and was rolled back: %v — fix the SQL and run --up again", s.Migration.File, err)
+		ran, err := applyOne(ctx, conn, s.Migration, lockTimeout)
+		if err != nil {
+			return done, unknown, err
 		}
-		done = append(done, s.Migration)
+		if ran {
+			done = append(done, s.Migration)
+		}
 	}
 	return done, unknown, nil
 }
 
-func applyOne(ctx context.Context, conn *pgx.Conn, m Migration) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		// No arguments: pgx sends it over the simple protocol, which allows several statements.
-		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+// applyOne applies m unless another run recorded it while this one waited
+// for the lock; false then.
+func applyOne(ctx context.Context, conn *pgx.Conn, m Migration, lockTimeout time.Duration) (ran bool, err error) {
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", lockTimeout.Milliseconds())); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO "+table+" (version, checksum) VALUES ($1, $2)", m.Version, m.Checksum)
-		return err
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey); err != nil {
+			return fail("could not take the migration lock within %s: %v — another migrate_tool run is still going; wait for it and retry", lockTimeout, err)
+		}
+		if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text NOT NULL)"); err != nil {
+			return err
+		}
+		var recorded string
+		switch err := tx.QueryRow(ctx, "SELECT checksum FROM "+table+" WHERE version = $1", m.Version).Scan(&recorded); {
+		case err == nil:
+			if recorded != m.Checksum {
+				return fail("%s changed after it was applied (recorded checksum %s, file %s) — restore the file and put the change in a new migration", m.File, recorded[:12], m.Checksum[:12])
+			}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		// No arguments: pgx sends it over the simple protocol, which allows several statements.
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return &sqlFailure{err}
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+table+" (version, checksum) VALUES ($1, $2)", m.Version, m.Checksum); err != nil {
+			return err
+		}
+		ran = true
+		return nil
 	})
+	var sql *sqlFailure
+	switch {
+	case err == nil:
+		return ran, nil
+	case conn.IsClosed():
+		// A failover or a restart took the connection, maybe after the commit left:
+		// the file and its record took effect together or not at all.
+		return false, fail("%s: the connection was lost before its commit was confirmed (%v) — the file and its record commit together or not at all; run --up again, which applies it only if it is not recorded", m.File, err)
+	case errors.As(err, &sql):
+		return false, fail("%s failed and was rolled back: %v — fix the SQL and run --up again", m.File, sql.err)
+	default:
+		return false, err
+	}
 }
+
+// sqlFailure is a migration file's own SQL failing, as opposed to the bookkeeping around it.
+type sqlFailure struct{ err error }
+
+func (e *sqlFailure) Error() string { return e.err.Error() }
+func (e *sqlFailure) Unwrap() error { return e.err }
 
 // Querier is what LatestVersion needs: a connection or a pool.
 type Querier interface {

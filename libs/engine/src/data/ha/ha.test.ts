@@ -85,7 +85,7 @@ test('pgBackRest: encrypted zstd repository, every node listed, archive_command 
   const conf = renderBackrestConf({ configFile: '/b/c', repoPath: '/b/repo', logPath: '/b/log', lockPath: '/b/lock', spoolPath: '/b/spool', nodes: [{ pgdata: '/d/n1', port: 1, socketDir: '/s' }, { pgdata: '/d/n2', port: 2, socketDir: '/s' }] },
     { fullSchedule: 'x', diffSchedule: 'y', drillSchedule: 'z', retentionFull: 4, retentionDiff: 7, repository: { type: 'posix' }, drill: { table: 't', minRows: 1 } }, 'secret');
   for (const line of ['repo1-path=/b/repo', 'repo1-retention-full=4', 'repo1-retention-diff=7', 'repo1-cipher-type=aes-256-cbc', 'compress-type=zst', 'pg1-path=/d/n1', 'pg2-port=2']) assert.ok(conf.includes(line), line);
-  assert.match(renderArchiveConf('/usr/bin/pgbackrest', '/b/c'), /archive_command = '\/usr\/bin\/pgbackrest --config=\/b\/c --stanza=veza archive-push %p'/);
+  assert.match(renderArchiveConf('/usr/bin/pgbackrest', '/b/c'), /archive_command = '\/usr\/bin\/pgbackrest --config=\/b\/c --stanza=veza --pg1-path="\$\(pwd -P\)" archive-push %p'/);
   assert.deepEqual(restoreCommand('/drill'), ['--pg1-path=/drill', 'restore', '--type=default', '--archive-mode=off']);
   const info = readBackupInfo(JSON.stringify([{ name: 'veza', backup: [{ label: 'F1', type: 'full', timestamp: { start: 10, stop: 20 } }] }]));
   assert.ok(!(info instanceof Error));

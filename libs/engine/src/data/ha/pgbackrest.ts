@@ -45,12 +45,19 @@ export function renderBackrestConf(l: BackrestLayout, backup: HaSettings['backup
   ].join('\n');
 }
 
-/** The server settings that archive WAL into the repository (archive_timeout: the seed's RPO of about a minute). */
+/**
+ * The server settings that archive WAL into the repository (archive_timeout:
+ * the seed's RPO of about a minute). The same file serves every node (a
+ * standby's copy comes with pg_basebackup), so archive-push is told the
+ * data folder it runs from — the server runs archive_command there through
+ * sh — rather than the config's pg1-path: pgBackRest refuses to archive
+ * from any other folder, and after a failover the primary is another node.
+ */
 export function renderArchiveConf(pgbackrest: string, configFile: string): string {
   return [
-    '# Managed by veza: continuous WAL archive into the pgBackRest repository.',
+    '# Managed by veza: continuous WAL archive into the pgBackRest repository, from whichever node is primary.',
     'archive_mode = on',
-    `archive_command = '${pgbackrest} --config=${configFile} --stanza=${STANZA} archive-push %p'`,
+    `archive_command = '${pgbackrest} --config=${configFile} --stanza=${STANZA} --pg1-path="$(pwd -P)" archive-push %p'`,
     'archive_timeout = 60',
     '',
   ].join('\n');

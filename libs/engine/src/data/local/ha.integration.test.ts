@@ -6,7 +6,7 @@ import { environmentSchema, type Environment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import { createMemoryLogger } from '../../log/logger';
 import { createProcessRunner } from '../../ports/process';
-import { tempWorkspace } from '../../hosts/local/testing/fixtures';
+import { chainedSteps, tempWorkspace } from '../../hosts/local/testing/fixtures';
 import { readSample } from '../ha/metrics';
 import { createDataTier } from '../tier';
 import { haLayout, querySuper, readFormationState, runningId } from './ha';
@@ -40,16 +40,8 @@ test('HA topology on local: formation, pooling, backup and drill, switchover, fa
   const tier = () => createDataTier(env, { workspaceRoot: tmp.dir, runner: createProcessRunner(), log }) as LocalHaTier;
   tmp.defer(() => tier().stop());
   const l = haLayout(env, tmp.dir);
-  // Each step builds on the one before: after a failure the rest are skipped rather than waiting out their timeouts.
-  let broken = false;
-  const step = (name: string, fn: () => Promise<void>) => t.test(name, { skip: broken && 'an earlier step failed' }, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      broken = true;
-      throw e;
-    }
-  });
+  // Each step builds on the one before.
+  const step = chainedSteps(t);
 
   await step('provision starts the monitor, a primary and a standby behind PgBouncer; the second run changes nothing', async () => {
     const dry = await tier().provision({ dryRun: true });
@@ -131,7 +123,7 @@ test('HA topology on local: formation, pooling, backup and drill, switchover, fa
     assert.equal(f.healthy, true, f.problems.join('; '));
   });
 
-  await step('failover: the primary killed outright, the standby takes over behind PgBouncer, the old primary rejoins as a standby', async () => {
+  await step('failover: the primary killed outright, the standby takes over behind PgBouncer, the old primary rejoins as a standby, the new primary archives', async () => {
     const url = await tier().databaseUrl();
     await query(url, 'CREATE TABLE kills (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
     const m = await killPrimaryAndMeasure(l, url, 'kills');
@@ -144,6 +136,8 @@ test('HA topology on local: formation, pooling, backup and drill, switchover, fa
     const rejoined = (await readFormationState(l))!.formation;
     assert.equal(rejoined.healthy, true, rejoined.problems.join('; '));
     assert.equal(rejoined.nodes.find((n) => n.name === m.before)?.state, 'secondary', 'the old primary is a standby now');
+    // The new primary archives its WAL too: a backup waits for that archive.
+    assert.equal((await tier().backup('diff')).type, 'diff');
   });
 
   await step('a drill against a corrupted repository fails clearly and writes success 0', async () => {

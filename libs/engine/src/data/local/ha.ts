@@ -214,7 +214,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
   const monitorRunning = (await runningId(l.pids.monitor)) !== undefined;
   const read = monitorRunning ? await readFormationState(l) : undefined;
   const pgbouncerRunning = (await runningId(l.pids.pgbouncer)) !== undefined;
-  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile]
+  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath)]
     .map((f) => [f, readText(f)]));
   return {
     missingFolders: l.folders.filter((f) => !existsSync(f)),
@@ -273,6 +273,24 @@ function spawnStep(l: HaLayout, title: string, argv: string[], pidFile: string, 
 }
 
 const ARCHIVE_CONF = 'veza-archive.conf';
+const archiveConfPath = (n: AutoctlNode) => join(n.pgdata, ARCHIVE_CONF);
+
+/**
+ * A node's archive settings written by an older veza (archive_command bound
+ * to the first node's folder, which fails once another node is primary):
+ * rewritten, and a running node reloads them.
+ */
+function archiveConfSteps(l: HaLayout, state: HaState): PlanStep[] {
+  const content = renderArchiveConf(PGBACKREST, l.backrest.configFile);
+  return l.nodes.flatMap((n, i) => {
+    const current = state.files[archiveConfPath(n)];
+    if (current === undefined || current === content) return [];
+    return [
+      { kind: 'write', title: `rewrite ${ARCHIVE_CONF} of ${n.name}`, path: archiveConfPath(n), content, mode: 0o600, ownerLike: n.pgdata } as PlanStep,
+      ...(state.running.nodes[i] ? [{ kind: 'run', title: `reload ${n.name}'s settings`, command: asServer(l, superPsql(l, n.port, ['--dbname', 'postgres', '--command', 'SELECT pg_reload_conf()']), `reload ${n.name}`, 30_000) } as PlanStep] : []),
+    ];
+  });
+}
 
 /** Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first node (the primary), then the others. */
 export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
@@ -289,6 +307,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   }
   if (state.cipherPass.generated) steps.push({ kind: 'write', title: 'store the generated repository passphrase', path: l.backrest.cipherFile, content: state.cipherPass.value + '\n', mode: 0o600, secret: true });
   steps.push(...serverFile(l, 'write pgbackrest.conf', l.backrest.configFile, renderBackrestConf(l.backrest, l.ha.backup, state.cipherPass.value), state, 0o600, true));
+  steps.push(...archiveConfSteps(l, state));
 
   if (!state.monitorInitialized) {
     steps.push(...initdbSteps(l, l.monitor, [
@@ -305,7 +324,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
     const fresh = !state.nodesInitialized[i];
     if (fresh && i === 0) {
       steps.push(...initdbSteps(l, n, [
-        { kind: 'write', title: `write ${ARCHIVE_CONF} of ${n.name} (WAL archive into pgBackRest)`, path: join(n.pgdata, ARCHIVE_CONF), content: renderArchiveConf(PGBACKREST, l.backrest.configFile), mode: 0o600, ownerLike: n.pgdata },
+        { kind: 'write', title: `write ${ARCHIVE_CONF} of ${n.name} (WAL archive into pgBackRest)`, path: archiveConfPath(n), content: renderArchiveConf(PGBACKREST, l.backrest.configFile), mode: 0o600, ownerLike: n.pgdata },
         { kind: 'ensure-line', title: `include ${ARCHIVE_CONF} from postgresql.conf`, path: join(n.pgdata, 'postgresql.conf'), line: `include '${ARCHIVE_CONF}'` },
       ]));
     } else if (fresh) {

@@ -109,3 +109,19 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
   }
   throw last;
 }
+
+/**
+ * Subtests that build on one another against one live setup: after a
+ * failure the rest are skipped rather than each waiting out its timeouts.
+ */
+export function chainedSteps(t: { test(name: string, opts: { skip?: string | false }, fn: () => Promise<void>): Promise<void> }): (name: string, fn: () => Promise<void>) => Promise<void> {
+  let broken = false;
+  return (name, fn) => t.test(name, { skip: broken && 'an earlier step failed' }, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      broken = true;
+      throw e;
+    }
+  });
+}
