@@ -52,6 +52,8 @@ test('incus tier: the real components through the nx commands, release after rel
   const names = async () => (await client.instances()).map((i) => i.name).sort();
   const slot = (component: string, color: 'blue' | 'green') => slotName(env, component, color);
   const get = (path: string) => httpGet({ ...PUBLIC, path, timeoutMs: 5_000 });
+  // A loaded deploy here builds and tests first (minutes on a loaded machine): the load must outlast it, and says when it did not.
+  const load = (paths: string[]) => startLoad(get, paths, { maxMs: 30 * 60_000 });
   const releaseAt = async (path: string) => {
     const r = await get(path);
     return r.status === 200 ? reportedRelease(r.body) : `HTTP ${r.status}`;
@@ -163,9 +165,10 @@ test('incus tier: the real components through the nx commands, release after rel
   await t.test('the commit that serves the new health path succeeds with no failed request during its switch', async () => {
     await edit('apps/veza-api/internal/api/server.go', (s) => s.replace('\t\tbase + "/status": s.status,\n', '\t\tbase + "/ready": func(w http.ResponseWriter, _ *http.Request) {\n\t\t\tsendJSON(w, http.StatusOK, map[string]string{"status": "ready"})\n\t\t},\n\t\tbase + "/status": s.status,\n'));
     D = await repo.commit('veza-api: serve /api/v1/ready');
-    const load = startLoad(get, ['/', API_STATUS, '/status.json', '/stream/status']);
+    const traffic = load(['/', API_STATUS, '/status.json', '/stream/status']);
     const r = await deploy('deploy D (new health path)');
-    const report = await load.stop();
+    const report = await traffic.stop();
+    assert.ok(!report.ranOut, 'the load ran until the command ended');
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(await servedReleases(), everywhere(D));
     assert.equal(await liveApiCheck(), '/api/v1/ready', 'the edge checks the api on the path its live release declares');
@@ -186,9 +189,10 @@ test('incus tier: the real components through the nx commands, release after rel
   });
 
   await t.test('a fast rollback flips to blue, and the edge gets back the health path blue\'s release declares', async () => {
-    const load = startLoad(get, ['/', API_STATUS, '/status.json']);
+    const traffic = load(['/', API_STATUS, '/status.json']);
     const r = await nx('fast rollback', 'run', 'infra-deploy:rollback', `--env=${ENV}`, '--mode=fast');
-    const report = await load.stop();
+    const report = await traffic.stop();
+    assert.ok(!report.ranOut, 'the load ran until the command ended');
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(await servedReleases(), everywhere(B));
     assert.equal(await liveApiCheck(), '/api/v1/health');
@@ -262,9 +266,10 @@ test('incus tier: the real components through the nx commands, release after rel
     assert.deepEqual(await servedReleases(), everywhere(A), 'the public URL still serves the live release');
     const preview = await httpGet({ ...PUBLIC, hostHeader: 'preview.localhost:18480', path: '/status.json', timeoutMs: 5_000 });
     assert.equal(preview.status === 200 ? reportedRelease(preview.body) : `HTTP ${preview.status}`, G, 'the preview host serves the inactive colour');
-    const load = startLoad(get, ['/', API_STATUS, '/status.json']);
+    const traffic = load(['/', API_STATUS, '/status.json']);
     const promoted = await nx('promote G', 'run', 'infra-deploy:promote', `--env=${ENV}`);
-    const report = await load.stop();
+    const report = await traffic.stop();
+    assert.ok(!report.ranOut, 'the load ran until the command ended');
     assert.equal(promoted.code, 0, promoted.out);
     assert.deepEqual(await servedReleases(), everywhere(G));
     assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.requests} requests failed during the promote`);
@@ -274,9 +279,10 @@ test('incus tier: the real components through the nx commands, release after rel
     // The fault is in the code, as a real regression would be: every fifth page answers 500.
     await edit('apps/veza-web/server/web-server.ts', (s) => s.replace('  const server = createServer((req, res) => {\n', '  let pages = 0;\n  const server = createServer((req, res) => {\n').replace('    serveStatic(req, res, path).catch(', '    if (path === \'/\' && ++pages % 5 === 0) return sendText(res, 500, \'a regression\\n\');\n    serveStatic(req, res, path).catch('));
     const H = await repo.commit('veza-web: a regression that fails one page in five');
-    const load = startLoad(get, ['/']);
+    const traffic = load(['/']);
     const r = await deploy('deploy H (reverted by the gate)', '--bake=60');
-    const report = await load.stop();
+    const report = await traffic.stop();
+    assert.ok(!report.ranOut, 'the load ran until the command ended');
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /failed in the post-switch gate: the green colour failed \d+ of \d+ answers \(\d+\.\d %\) in [\d.]+ s — veza-web \d+\/\d+/);
     assert.match(r.out, /switched back to blue/);

@@ -9,6 +9,8 @@ import type { HttpResponse } from '@veza/engine/util/http';
 export interface LoadReport {
   requests: number;
   failures: string[];
+  /** The time limit ended the load before the caller stopped it: whatever came after went unloaded. */
+  ranOut: boolean;
 }
 
 export function startLoad(get: (path: string) => Promise<HttpResponse>, paths: string[], opts: { concurrency?: number; maxMs?: number } = {}): { stop(): Promise<LoadReport> } {
@@ -31,9 +33,10 @@ export function startLoad(get: (path: string) => Promise<HttpResponse>, paths: s
   const workers = Array.from({ length: opts.concurrency ?? 4 }, (_, n) => worker(n));
   return {
     async stop() {
+      const ranOut = Date.now() >= deadline;
       running = false;
       await Promise.all(workers);
-      return { requests, failures };
+      return { requests, failures, ranOut };
     },
   };
 }
