@@ -12,22 +12,13 @@ set -euo pipefail
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 
-cache="${VEZA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/veza/tools}"
-dir="$cache/minio-$MINIO_VERSION-mc-$MC_VERSION"
+cd "$(dirname "$0")"
 log() { printf '[minio-tools] %s\n' "$*" >&2; }
+# shellcheck source=tools/scripts/go-tool-cache.sh
+. ./go-tool-cache.sh
+dir="$tools_cache/minio-$MINIO_VERSION-mc-$MC_VERSION"
 
-build() { # $1 binary name, $2 module@version
-  [ -x "$dir/$1" ] && return 0
-  command -v go >/dev/null || { log "go is not on PATH: it builds $2"; exit 1; }
-  log "building $2 (once; several minutes on 2 cores)"
-  tmp=$(mktemp -d "$dir/.build-XXXXXX")
-  # -p 1: one package at a time, so the build leaves a core to whoever shares the machine.
-  GOBIN="$tmp" GOFLAGS=-trimpath GOTOOLCHAIN=local nice -n 15 go install -p 1 "$2"
-  mv "$tmp/$1" "$dir/$1"
-  rmdir "$tmp"
-}
-
-mkdir -p "$dir"
-build minio "github.com/minio/minio@$MINIO_VERSION"
-build mc "github.com/minio/mc@$MC_VERSION"
+# module@version: `go install` pins through the module's own go.sum, checked against the checksum database.
+go_tool_build "$dir" minio . "github.com/minio/minio@$MINIO_VERSION"
+go_tool_build "$dir" mc . "github.com/minio/mc@$MC_VERSION"
 printf '%s\n' "$dir"

@@ -133,6 +133,10 @@ if ! $deploy_only && [ ${#missing[@]} -eq 0 ]; then
   if ! bash tools/scripts/minio-tools.sh >/dev/null; then
     missing+=("minio and mc (tools/scripts/minio-tools.sh): their Go modules could not be fetched or built — see its output")
   fi
+  # act runs the generated deploy workflow in the CI runner test (test/ci).
+  if ! bash tools/scripts/act-tool.sh >/dev/null; then
+    missing+=("act (tools/scripts/act-tool.sh): its Go module could not be fetched or built — see its output")
+  fi
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
