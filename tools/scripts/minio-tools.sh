@@ -13,12 +13,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 
 cd "$(dirname "$0")"
-log() { printf '[minio-tools] %s\n' "$*" >&2; }
-# shellcheck source=tools/scripts/go-tool-cache.sh
-. ./go-tool-cache.sh
-dir="$tools_cache/minio-$MINIO_VERSION-mc-$MC_VERSION"
-
+folder="minio-$MINIO_VERSION-mc-$MC_VERSION"
 # module@version: `go install` pins through the module's own go.sum, checked against the checksum database.
-go_tool_build "$dir" minio . "github.com/minio/minio@$MINIO_VERSION"
-go_tool_build "$dir" mc . "github.com/minio/mc@$MC_VERSION"
-printf '%s\n' "$dir"
+bash go-tool.sh "$folder" minio . "github.com/minio/minio@$MINIO_VERSION" >/dev/null
+bash go-tool.sh "$folder" mc . "github.com/minio/mc@$MC_VERSION"
