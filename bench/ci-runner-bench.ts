@@ -2,7 +2,7 @@
  * The generated deploy workflow run by act (tools/scripts/act-tool.sh) with
  * every runs-on label mapped to this host, against a copy of this repository
  * whose staging and prod are local-driver environments with a `file:`
- * registry (test/ci/support/act.ts; loopback 127.79.70–72.x, edge port 18470):
+ * registry (test/ci/support/act.ts; loopback 127.79.72–74.x, edge port 18473):
  *
  * 1. push to main → staging (first release: every component built);
  * 2. a commit touching only apps/veza-web, pushed to main → staging;
@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const cleanups: (() => unknown)[] = [];
   const rows: string[] = [];
   try {
-    const r = await actRepository({ after: (fn) => cleanups.push(fn) }, act);
+    // Not the runner test's addresses, so the two can run at once.
+    const r = await actRepository({ after: (fn) => cleanups.push(fn) }, act, { edge: '127.79.73', staging: '127.79.74', prod: '127.79.72', port: 18473 });
     const first = await r.repo.head();
     const scenario = async (label: string, event: ActEvent) => {
       const run = await r.act(event);

@@ -17,13 +17,17 @@ import { test } from 'node:test';
 import { actRepository, builtAct, fakeSecret } from './support/act';
 
 const act = builtAct();
-const tail = (text: string) => text.split('\n').slice(-80).join('\n');
+/** What a failed run printed: its error lines, then its end. */
+const tail = (text: string) => {
+  const lines = text.split('\n');
+  return [...lines.filter((l) => /error|failure/i.test(l)).slice(0, 40), '…', ...lines.slice(-30)].join('\n');
+};
 
 test('push to main, run by act: staging gets the release the build job published, the deploy job runs no compiler, no secret reaches a log', {
   skip: act ? false : 'act is not built: bash tools/scripts/setup.sh builds it (tools/scripts/act-tool.sh)',
   timeout: 45 * 60_000,
 }, async (t) => {
-  const r = await actRepository(t, act!);
+  const r = await actRepository(t, act!, { edge: '127.79.70', staging: '127.79.71', prod: '127.79.72', port: 18470 });
   const sha = await r.repo.head();
   const run = await r.act({ kind: 'push-main' });
   assert.equal(run.code, 0, tail(run.output));
@@ -43,7 +47,7 @@ test('push to main, run by act: staging gets the release the build job published
   assert.deepEqual(run.toolchain.filter((c) => !c.startsWith('build ')), []);
 
   // act masks registered secrets in its own output, so the unmasked files matter most: the uploaded deploy log and the engine's logs.
-  const logs = [run.output, run.artifacts, await readLogs(join(r.repo.dir, '.veza'))].join('\n');
+  const logs = [run.output, run.artifacts, await readLogs(join(r.workFolder('deploy'), '.veza'))].join('\n');
   assert.ok(r.secrets.length >= 2, `the workflow names too few secrets to check: ${r.secrets.join(', ')}`);
   for (const name of r.secrets) assert.ok(!logs.includes(fakeSecret(name)), `${name}'s value is in a log`);
 });

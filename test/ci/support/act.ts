@@ -31,6 +31,8 @@ export interface ActRepo {
   /** The workflow act runs: the generated one with its `uses:` in act's short form (see rewriteForAct). */
   workflow: string;
   secrets: string[];
+  /** A job's work folder, kept between runs (see actions/checkout). */
+  workFolder(job: string): string;
   /** Runs one event through the workflow; resolves whatever act's exit code. */
   act(event: ActEvent): Promise<ActRun>;
 }
@@ -80,28 +82,31 @@ verify:
   intervalMs: 250
 `;
 
+/** Loopback subnets (127.x.y) of the copy's edge (its `local` environment's subnet, .1) and of staging and prod, and the edge's port. */
+export interface ActAddresses {
+  edge: string;
+  staging: string;
+  prod: string;
+  port: number;
+}
+
 /**
  * A copy of this repository whose `staging` and `prod` are local-driver
- * environments on this test's loopback addresses (127.79.71.x, 127.79.72.x;
- * the edge on 127.79.70.1:18470) with one `file:` registry outside every job
- * workspace, committed on `main`; act runs the generated workflow against it
- * with every runs-on label mapped to this host.
+ * environments on their own loopback addresses with one `file:` registry
+ * outside every job workspace, committed on `main`; act runs the generated
+ * workflow against it with every runs-on label mapped to this host.
  */
-export async function actRepository(t: { after(fn: () => unknown): void }, actBin: string): Promise<ActRepo> {
-  const repo = await copyRepository(t, { subnet: '127.79.70', port: 18470 });
+export async function actRepository(t: { after(fn: () => unknown): void }, actBin: string, at: ActAddresses): Promise<ActRepo> {
+  const repo = await copyRepository(t, { subnet: at.edge, port: at.port });
   // Outside git (and so outside every job's checkout), removed with the copy.
   const work = join(repo.dir, '.veza-act');
   const registry = join(work, 'registry');
   await fs.mkdir(registry, { recursive: true });
   await fs.appendFile(join(repo.dir, '.git/info/exclude'), '.veza-act\n');
-  await fs.writeFile(join(repo.dir, 'infra/environments/staging.yaml'), ENV_FILE('staging', '127.79.71', 18470, registry));
-  await fs.writeFile(join(repo.dir, 'infra/environments/prod.yaml'), ENV_FILE('prod', '127.79.72', 18470, registry));
+  await fs.writeFile(join(repo.dir, 'infra/environments/staging.yaml'), ENV_FILE('staging', at.staging, at.port, registry));
+  await fs.writeFile(join(repo.dir, 'infra/environments/prod.yaml'), ENV_FILE('prod', at.prod, at.port, registry));
   await run('git', ['branch', '-M', 'main'], { cwd: repo.dir });
   await repo.commit('ci runner test: staging and prod on the local driver');
-  // Deferred: run before the copy is removed, processes first.
-  repo.defer(async () => {
-    for (const env of ['staging', 'prod']) await stopEverything(repo.dir, env);
-  });
 
   const text = rewriteForAct(await fs.readFile(join(repo.dir, '.forgejo/workflows/deploy.yml'), 'utf8'));
   const workflow = join(work, 'deploy.yml');
@@ -110,6 +115,21 @@ export async function actRepository(t: { after(fn: () => unknown): void }, actBi
   const secretFile = join(work, 'secrets.env');
   await fs.writeFile(secretFile, secrets.map((s) => `${s}=${fakeSecret(s)}\n`).join(''), { mode: 0o600 });
   const shims = await toolchainShims(join(work, 'shims'));
+
+  // The jobs' persistent work folders (see actions/checkout) and act's own; the engine's unix sockets
+  // under them must fit 108 bytes, so a short root, which the data tier's postgres user must traverse.
+  const root = await fs.mkdtemp('/tmp/veza-act-');
+  await fs.chmod(root, 0o755);
+  const runner = join(root, 'w');
+  const actCache = join(root, 'act');
+  await fs.mkdir(runner);
+  repo.defer(() => fs.rm(root, { recursive: true, force: true }));
+  // Deferred after the folder's removal, so run before it: the deploy job's checkout holds the state of what it started.
+  repo.defer(async () => {
+    const deployJob = join(runner, 'deploy');
+    if (!(await fs.stat(deployJob).catch(() => undefined))) return;
+    for (const env of ['staging', 'prod']) await stopEverything(deployJob, env);
+  });
 
   let runs = 0;
   const act = async (event: ActEvent): Promise<ActRun> => {
@@ -125,14 +145,14 @@ export async function actRepository(t: { after(fn: () => unknown): void }, actBi
       name, '-W', workflow, '-e', join(dir, 'event.json'), ...args,
       // Every label to this host: act's -self-hosted platform runs steps as host processes.
       '-P', 'ubuntu-latest=-self-hosted', '-P', 'self-hosted=-self-hosted', '-P', 'incus=-self-hosted',
-      '--secret-file', secretFile, '--no-skip-checkout', '--no-cache-server', '--action-cache-path', join(dir, 'act-cache'),
+      '--secret-file', secretFile, '--no-skip-checkout', '--no-cache-server', '--action-cache-path', actCache,
       '--local-repository', `actions/checkout@v4=${actions}/checkout`,
       '--local-repository', `actions/setup-node@v4=${actions}/setup-node`,
       '--local-repository', `forgejo/upload-artifact@v4=${actions}/upload-artifact`,
     ];
     const env: NodeJS.ProcessEnv = {
       ...process.env, PATH: `${shims}:${process.env.PATH}`, [ONE_HOST_VAR]: '1',
-      VEZA_ACT_ORIGIN: repo.dir, VEZA_ACT_STATE: join(repo.dir, '.veza'), VEZA_ACT_ARTIFACTS: artifacts, VEZA_ACT_CALLS: calls,
+      VEZA_ACT_ORIGIN: repo.dir, VEZA_ACT_RUNNER: runner, VEZA_ACT_ARTIFACTS: artifacts, VEZA_ACT_CALLS: calls,
     };
     for (const k of ['VEZA_RELEASE_SHA', 'NODE_TEST_CONTEXT', 'VEZA_TEST_TIER', 'NX_CACHE_DIRECTORY']) delete env[k];
     const sampler = sampleJobProcesses();
@@ -146,7 +166,7 @@ export async function actRepository(t: { after(fn: () => unknown): void }, actBi
     await fs.writeFile(join(dir, 'act.log'), output);
     return { code: typeof r.code === 'number' ? r.code : 1, output, toolchain: [...new Set([...shimmed, ...sampled])], artifacts: await readTree(artifacts), seconds };
   };
-  return { repo, registry, workflow, secrets, act };
+  return { repo, registry, workflow, secrets, workFolder: (job) => join(runner, job), act };
 }
 
 function eventArgs(event: ActEvent, head: string): { name: string; payload: unknown; args: string[] } {
