@@ -33,10 +33,10 @@ test('push to main, run by act: staging gets the release the build job published
   assert.equal(run.code, 0, tail(run.output));
 
   for (const job of ['Resolve environment and release', 'Build what changed and publish the release', 'Deploy the published release']) {
-    assert.match(run.output, new RegExp(`^\\[deploy/${job}\\] .*Job succeeded`, 'm'), `${job} did not succeed`);
+    assert.match(run.output, new RegExp(`^\\[deploy/${job}\\s*\\] .*Job succeeded`, 'm'), `${job} did not succeed`);
   }
-  assert.match(run.output, new RegExp(`^\\[deploy/Resolve environment and release\\].*\\| env=staging$`, 'm'));
-  assert.match(run.output, new RegExp(`^\\[deploy/Resolve environment and release\\].*\\| sha=${sha}$`, 'm'));
+  assert.match(run.output, new RegExp(`^\\[deploy/Resolve environment and release\\s*\\].*\\| env=staging$`, 'm'));
+  assert.match(run.output, new RegExp(`^\\[deploy/Resolve environment and release\\s*\\].*\\| sha=${sha}$`, 'm'));
   // The release manifest the build job published, and the deploy log the deploy job uploaded, name this sha.
   const registry = await fs.readdir(join(r.registry, 'veza'), { recursive: true });
   assert.ok(registry.some((f) => f.includes(sha)), `nothing for ${sha} in the registry: ${registry.join(', ')}`);

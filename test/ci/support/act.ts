@@ -248,7 +248,8 @@ function goDuration(text: string): number {
 export function jobSeconds(output: string): Record<string, number> {
   const jobs: Record<string, number> = {};
   for (const m of output.matchAll(/^\[[^/\]]+\/([^\]]+)\]\s+\S+\s+(?:Success|Failure) - (?:Pre|Main|Post) .* \[([^\]]+)\]$/gm)) {
-    jobs[m[1]!] = (jobs[m[1]!] ?? 0) + goDuration(m[2]!);
+    const job = m[1]!.trimEnd(); // act pads the names to the longest
+    jobs[job] = (jobs[job] ?? 0) + goDuration(m[2]!);
   }
   return jobs;
 }
