@@ -45,6 +45,15 @@ test('CI deploys only the environments with a shared (https) registry', () => {
   ]), ['prod', 'staging']);
 });
 
+test('with every job on one host (the act runner test), a file: registry is shared too', () => {
+  const envs = [
+    { name: 'staging', registry: { url: 'file:/srv/registry', owner: 'veza' } },
+    { name: 'prod', registry: { url: 'https://forgejo.example/api/packages', owner: 'veza' } },
+  ];
+  assert.deepEqual(ciEnvironments(envs), ['prod']);
+  assert.deepEqual(ciEnvironments(envs, true), ['prod', 'staging']);
+});
+
 const git = promisify(execFile);
 
 /**

@@ -25,9 +25,16 @@ const WORKSPACE_ROOT = join(__dirname, '..', '..');
  * the build job publishes from another runner than the deploy, and a `file:`
  * registry (local, test tiers) exists on one machine only.
  */
-export function ciEnvironments(envs: { name: string; registry: Environment['registry'] }[]): string[] {
-  return envs.filter((e) => e.registry.url.startsWith('https://')).map((e) => e.name).sort();
+export function ciEnvironments(envs: { name: string; registry: Environment['registry'] }[], oneHost = false): string[] {
+  return envs.filter((e) => e.registry.url.startsWith('https://') || (oneHost && e.registry.url.startsWith('file:'))).map((e) => e.name).sort();
 }
+
+/**
+ * Set to 1 by the CI runner test (test/ci), whose act runs every job on this
+ * one host: there a `file:` registry is shared by the build and deploy jobs.
+ * The generated workflow never sets it.
+ */
+export const ONE_HOST_VAR = 'VEZA_CI_ONE_HOST';
 
 export function resolveCiRelease(vars: NodeJS.ProcessEnv, payload: unknown, envs: readonly string[]): ResolvedRelease {
   return resolveRelease(triggerFromActions(vars, payload), envs);
@@ -78,7 +85,7 @@ export async function checkDispatchedCommit(sha: string, gitDir: string, runner:
 export async function main(vars: NodeJS.ProcessEnv = process.env, workspaceRoot = WORKSPACE_ROOT, gitDir = workspaceRoot, runner: ProcessRunner = createProcessRunner()): Promise<string> {
   const workspace = await loadWorkspace(workspaceRoot);
   const envs = workspace.envNames.map((name) => workspace.env(name));
-  const release = resolveCiRelease(vars, readPayload(vars.GITHUB_EVENT_PATH), ciEnvironments(envs));
+  const release = resolveCiRelease(vars, readPayload(vars.GITHUB_EVENT_PATH), ciEnvironments(envs, vars[ONE_HOST_VAR] === '1'));
   if (vars.GITHUB_EVENT_NAME === 'workflow_dispatch') await checkDispatchedCommit(release.sha, gitDir, runner);
   return formatOutputs(release);
 }

@@ -137,6 +137,10 @@ if ! $deploy_only && [ ${#missing[@]} -eq 0 ]; then
   if ! bash tools/scripts/otelcol-build.sh >/dev/null; then
     missing+=("veza-otelcol (tools/scripts/otelcol-build.sh): the collector's Go modules could not be fetched or built — see its output")
   fi
+  # act runs the generated deploy workflow in the CI runner test (test/ci).
+  if ! bash tools/scripts/act-tool.sh >/dev/null; then
+    missing+=("act (tools/scripts/act-tool.sh): its Go module could not be fetched or built — see its output")
+  fi
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
