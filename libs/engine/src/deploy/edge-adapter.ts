@@ -4,7 +4,7 @@ import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import type { EdgeHost } from '../edge/edge-host';
 import { readLiveState, renderLive } from '../edge/live';
-import { colorSessions, loadEdgeInputs, poolName } from '../edge/model';
+import { colorServerNames, colorSessions, loadEdgeInputs, poolName } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
 import { parseCurrentSessions, parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
@@ -56,7 +56,7 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
       for (const c of components) {
         if (!c.edge) continue;
         const sum = { responses: 0, errors: 0 };
-        for (const server of [color, `${color}_backup`]) {
+        for (const server of colorServerNames(color)) {
           const n = counters.get(`${poolName(o.env.name, c.edge.backend)}/${server}`);
           sum.responses += n?.responses ?? 0;
           sum.errors += n?.errors ?? 0;

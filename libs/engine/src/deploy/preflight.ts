@@ -56,9 +56,7 @@ export async function checkRelease(ctx: Context, source: ReleaseSource, step: (l
         throw new VezaError(`release ${release.manifest.sha} holds ${component}, which this workspace does not declare (apps/${component}/component.json)`,
           'deploy from a checkout of that release, whose apps/ declare every component it holds', 'BAD_RELEASE');
       }
-      const v = source.kind === 'workspace'
-        ? { path: join(ctx.root, ARTIFACTS_DIR, component, c.file), sha256: c.sha256, owned: false }
-        : await locatePublished(ctx, staging, c);
+      const v = await releaseArtifact(ctx, source.kind, staging, component, c);
       if (source.kind === 'workspace') {
         packaged[component] = v.path;
         await checkRegistryCopy(ctx, c);
@@ -93,8 +91,16 @@ export async function workspaceRelease(ctx: Context, sha: string): Promise<Relea
   return (await publishedAs(registry, owner, manifest)) ?? { manifest, ref: releaseManifestRef(owner, manifest) };
 }
 
+/**
+ * Where a release's artifact is read: a workspace release's own package in
+ * dist/, or a published one's bytes (see locatePublished).
+ */
+export async function releaseArtifact(ctx: Context, kind: ReleaseSource['kind'], staging: string, component: string, c: Release['manifest']['components'][string]): Promise<VerifiedArtifact> {
+  return kind === 'workspace' ? { path: join(ctx.root, ARTIFACTS_DIR, component, c.file), sha256: c.sha256, owned: false } : locatePublished(ctx, staging, c);
+}
+
 /** A published artifact: from the deployer's cache when its bytes are intact there, else downloaded (verified) into `staging`. */
-export async function locatePublished(ctx: Context, staging: string, c: Release['manifest']['components'][string]): Promise<VerifiedArtifact> {
+async function locatePublished(ctx: Context, staging: string, c: Release['manifest']['components'][string]): Promise<VerifiedArtifact> {
   const cached = join(artifactCacheDir(ctx.root, ctx.env.name), `${c.sha256}.tar.zst`);
   if (await cachedAndIntact(cached, c.sha256)) return { path: cached, sha256: c.sha256, owned: false };
   const path = join(staging, `${c.sha256}.tar.zst`);

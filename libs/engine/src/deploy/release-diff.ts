@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { openContext, type CommonOptions } from './context';
 import { resolveSource } from './deploy';
 import { diffAgainstLive, type ReleaseDiff } from './diff';
-import { locatePublished, workspaceRelease } from './preflight';
+import { releaseArtifact, workspaceRelease } from './preflight';
 import { releaseDeclarations } from './release';
-import { ARTIFACTS_DIR } from '../registry/publish-artifact';
 import { currentRelease } from '../state/history';
 
 /**
@@ -32,10 +31,7 @@ export async function releaseDiff(o: DiffOptions): Promise<DiffReport> {
   // Only the artifacts of components with migrations are read (their status tool runs from them); a download goes to a temp folder.
   const staging = await fs.mkdtemp(join(tmpdir(), 'veza-diff-'));
   try {
-    const artifactOf = async (component: string) => {
-      const c = release.manifest.components[component]!;
-      return source.kind === 'workspace' ? { path: join(ctx.root, ARTIFACTS_DIR, component, c.file), sha256: c.sha256 } : locatePublished(ctx, staging, c);
-    };
+    const artifactOf = (component: string) => releaseArtifact(ctx, source.kind, staging, component, release.manifest.components[component]!);
     const { diff, against } = await diffAgainstLive(ctx, current.entry, { manifest: release.manifest, declarations: releaseDeclarations(release.manifest, ctx.components) }, artifactOf);
     return { env: ctx.env.name, against, ...diff };
   } finally {

@@ -126,6 +126,11 @@ function serverName(color: Color, backup: boolean): string {
   return backup ? `${color}_backup` : color;
 }
 
+/** The servers that are `color` in a blue-green pool: its primary and its backup twin. */
+export function colorServerNames(color: Color): [string, string] {
+  return [serverName(color, false), serverName(color, true)];
+}
+
 export function poolName(tenant: string, backend: string): string {
   return `${tenant}_${backend}`;
 }
@@ -136,10 +141,11 @@ export function poolName(tenant: string, backend: string): string {
  * tenant, previews included (tenant names have no "_", so the prefix is its own).
  */
 export function colorSessions(sessions: Map<string, number>, tenant: string, color: Color): number {
+  const servers = colorServerNames(color);
   let n = 0;
   for (const [id, count] of sessions) {
     const [pool, server] = id.split('/');
-    if (pool!.startsWith(poolName(tenant, '')) && (server === color || server === `${color}_backup`)) n += count;
+    if (pool!.startsWith(poolName(tenant, '')) && servers.includes(server!)) n += count;
   }
   return n;
 }

@@ -22,9 +22,9 @@ const MOZILLA_INTERMEDIATE = {
 const ACME_PATH = '/.well-known/acme-challenge/';
 const RESOLVERS = 'veza_dns';
 /**
- * Health checks and recovery, seed a9541f517b. The lab's instances serve side by side, so the sessions of one marked down
- * are closed at once and their clients reconnect to a survivor (seed
- * a9541f517b). Not in a blue-green pool: HAProxy applies it to maintenance
+ * Health checks and recovery, seed a9541f517b. The lab's instances serve
+ * side by side, so the sessions of one marked down are closed at once and
+ * their clients reconnect to a survivor. Not in a blue-green pool: HAProxy applies it to maintenance
  * too, and a switch puts the old colour in maintenance — its open WebSockets
  * would be cut instead of drained (README, WebSockets across a switch).
  */

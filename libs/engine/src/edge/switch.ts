@@ -12,7 +12,7 @@ import type { EdgeHost } from './edge-host';
 import { withEdgeLock } from './edge-lock';
 import { describeProbe, probeColor } from './health';
 import { readLiveState, renderLive } from './live';
-import { loadEdgeInputs, type EdgeModel } from './model';
+import { colorServerNames, loadEdgeInputs, type EdgeModel } from './model';
 import { openEdgeHost } from './open-host';
 import { isIpv4, type EdgeRenderer } from './render';
 import { describeSwitchStep, type SwitchStep } from './plan';
@@ -148,7 +148,8 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
  */
 function namedByDns(model: EdgeModel, tenant: string, color: Color): boolean {
   const pools = model.tenants.find((t) => t.name === tenant)?.pools ?? [];
-  return pools.some((p) => p.servers.some((s) => (s.name === color || s.name === `${color}_backup`) && !isIpv4(s.host)));
+  const names = colorServerNames(color);
+  return pools.some((p) => p.servers.some((s) => names.includes(s.name) && !isIpv4(s.host)));
 }
 
 function chooseStrategy(preferred: 'runtime' | 'reload', live: string, next: string, log: Logger): 'runtime' | 'reload' {
