@@ -87,7 +87,9 @@ function defaultsSection(m: EdgeModel): string[] {
   if (m.runtime.log) lines.push('  log global', '  option httplog', '  option dontlognull');
   lines.push(
     '  option forwardfor',
-    '  option redispatch',
+    // On every retry, not only the last: a retry aimed again at a server that is dying can be cut when the
+    // check marks it down (the lab's on-marked-down shutdown-sessions), which the client sees as a hang-up.
+    '  option redispatch 1',
     // A reload must not close idle keep-alive connections under a client that is about to reuse them.
     '  option idle-close-on-response',
     '  retries 3',
