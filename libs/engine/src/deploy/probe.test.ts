@@ -99,3 +99,24 @@ test('a filesystem error while probing is reported at once with its path and ope
     e.code === 'FILESYSTEM_ERROR' && e.message.startsWith(`scandir ${join(notADir, 'veza-x-api-green')} failed (ENOTDIR)`) && /ls -ld/.test(e.hint ?? ''));
   assert.equal(probes, 1, 'no retry: waiting cannot mend a path');
 });
+
+test('a read-only health read asks again when a probe gets no answer, and takes an HTTP status as the answer at once', async () => {
+  const target: SlotTarget = { component: 'veza-stream', slot: 'veza-local-stream-blue', host: 'veza-local-stream-blue.incus', port: 8080, path: '/stream/health' };
+  const scripted = (answers: SlotProbe[], asked: SlotProbe[] = []): HostDriver =>
+    ({ probe: async () => { const a = answers[Math.min(asked.length, answers.length - 1)]!; asked.push(a); return a; } }) as unknown as HostDriver;
+  const none: SlotProbe = { target: 'inside', error: 'incus exec timed out' };
+  const ok: SlotProbe = { target: 'inside', status: 200 };
+  const failing: SlotProbe = { target: 'inside', status: 503 };
+
+  const slowThenOk: SlotProbe[] = [];
+  assert.equal(await createChecks(edgeAt(1), scripted([none, ok], slowThenOk)).isHealthy(target), true, 'one unanswered probe is not a fact');
+  assert.equal(slowThenOk.length, 2);
+
+  const answered503: SlotProbe[] = [];
+  assert.equal(await createChecks(edgeAt(1), scripted([failing, ok], answered503)).isHealthy(target), false);
+  assert.equal(answered503.length, 1, 'an HTTP answer is not asked again');
+
+  const neverAnswers: SlotProbe[] = [];
+  assert.equal(await createChecks(edgeAt(1), scripted([none], neverAnswers)).isHealthy(target), false);
+  assert.equal(neverAnswers.length, 3, 'bounded: three probes, then unhealthy');
+});
