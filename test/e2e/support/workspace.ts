@@ -6,8 +6,8 @@ import { stageArtifact, writeText as write } from '../../support/stage-artifact'
 import { createDataTier } from '@veza/engine/data/tier';
 import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
 import { openEdgeHost } from '@veza/engine/edge/open-host';
-import { colorSessions } from '@veza/engine/edge/model';
-import { parseCurrentSessions } from '@veza/engine/edge/runtime-api';
+import { loadEdgeInputs } from '@veza/engine/edge/model';
+import { drainableSessions } from '@veza/engine/edge/live';
 import type { Color } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
@@ -186,7 +186,6 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     `http: { port: ${port}, addresses: [${subnet}.1] }`,
     'runtime: { socketDir: "${VEZA_EDGE_DIR}" }',
     'apply: runtime',
-    'drainMs: 500',
     '',
   ].join('\n'));
   for (const [c, decl] of Object.entries(components())) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
@@ -244,11 +243,11 @@ export async function setEdgeSetting(ws: E2eWorkspace, key: string, value: strin
   await fs.writeFile(file, `${text}${key}: ${value}\n`);
 }
 
-/** The sessions the running edge holds to one colour of the environment (`show stat` scur). */
+/** The sessions the running edge holds to one colour of the environment in the pools a deploy drains (`show stat` scur). */
 export async function edgeSessions(ws: E2eWorkspace, color: Color): Promise<number> {
   const workspace = await loadWorkspace(ws.root);
   const host = openEdgeHost(workspace, workspace.edge(`${ws.env}-edge`));
-  return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), ws.env, color);
+  return drainableSessions(host, loadEdgeInputs(workspace, workspace.env(ws.env).edge), ws.env, color);
 }
 
 /** Slots, Postgres and the edge of the environment, each through its own pid bookkeeping. */

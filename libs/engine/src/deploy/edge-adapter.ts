@@ -3,10 +3,10 @@ import type { Workspace } from '../config/workspace';
 import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import type { EdgeHost } from '../edge/edge-host';
-import { readLiveState, renderLive } from '../edge/live';
-import { colorServerNames, colorSessions, loadEdgeInputs, poolName } from '../edge/model';
+import { drainableSessions, readLiveState, renderLive } from '../edge/live';
+import { colorServerNames, loadEdgeInputs, poolName } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
-import { parseCurrentSessions, parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
+import { parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
 import type { Logger } from '../log/logger';
 import type { ProcessRunner } from '../ports/process';
@@ -67,7 +67,7 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
     },
     async openSessions(color) {
       if (!(await host.status()).running) return 0;
-      return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), o.env.name, color);
+      return drainableSessions(host, loadEdgeInputs(o.workspace, def.name), o.env.name, color);
     },
     async renderPlanned(color) {
       const inputs = loadEdgeInputs(o.workspace, def.name);
