@@ -77,7 +77,7 @@ export interface E2eOptions {
   ha?: { port: number; pgbouncerPort: number };
   /** The environment has a preview host, `preview-<env>.localhost`, routed to its inactive colour. */
   preview?: boolean;
-  /** The api is sticky and WebSocket-routed and echoes at /api/ws, each echo naming its colour and release. */
+  /** The api is sticky and WebSocket-routed: the stand-in echoes at /api/ws, each echo naming its colour and release; the real api at /api/v1/ws, after a hello naming them. */
   websocket?: boolean;
   /** The environment's autoPromoteSeconds. */
   autoPromoteSeconds?: number;
@@ -90,7 +90,7 @@ const COMPONENTS = ({ database, websocket, realApi }: { database: boolean; webso
     name: 'api',
     build: { preset: 'go', binaries: ['veza-api', 'migrate_tool'], assets: ['migrations'] },
     run: { command: ['./veza-api'], port: PORTS.api, health: '/api/v1/health', status: '/api/v1/status', env: { required: ['DATABASE_URL'], optional: [] } },
-    edge: { backend: 'api_pool', prefixes: ['/api'] },
+    edge: { backend: 'api_pool', prefixes: ['/api'], ...(websocket ? { sticky: true, websocket: true } : {}) },
     migrations: { command: ['./migrate_tool', '--up'], status: ['./migrate_tool', '--status'] },
   } : {
     name: 'api',
