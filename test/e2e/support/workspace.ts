@@ -7,7 +7,7 @@ import { createDataTier } from '@veza/engine/data/tier';
 import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
 import { openEdgeHost } from '@veza/engine/edge/open-host';
 import { loadEdgeInputs } from '@veza/engine/edge/model';
-import { drainableSessions } from '@veza/engine/edge/live';
+import { liveDrainedPools, openSessionsIn } from '@veza/engine/edge/live';
 import type { Color } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
@@ -247,7 +247,7 @@ export async function setEdgeSetting(ws: E2eWorkspace, key: string, value: strin
 export async function edgeSessions(ws: E2eWorkspace, color: Color): Promise<number> {
   const workspace = await loadWorkspace(ws.root);
   const host = openEdgeHost(workspace, workspace.edge(`${ws.env}-edge`));
-  return drainableSessions(host, loadEdgeInputs(workspace, workspace.env(ws.env).edge), ws.env, color);
+  return openSessionsIn(host, await liveDrainedPools(host, loadEdgeInputs(workspace, workspace.env(ws.env).edge), ws.env), color);
 }
 
 /** Slots, Postgres and the edge of the environment, each through its own pid bookkeeping. */

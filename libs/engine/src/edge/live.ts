@@ -33,8 +33,12 @@ export function renderLive(inputs: EdgeInputs, live: LiveState, change?: { env: 
   return { model, text: renderer(model) };
 }
 
-/** The sessions the running edge holds to `color` of `env` in the pools a deploy drains (model.ts drainedPools). */
-export async function drainableSessions(host: EdgeHost, inputs: EdgeInputs, env: string, color: Color): Promise<number> {
-  const { model } = renderLive(inputs, await readLiveState(host, inputs));
-  return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), drainedPools(model, env), color);
+/** The pools of `env` a deploy drains (model.ts drainedPools), as the edge serves them now. */
+export async function liveDrainedPools(host: EdgeHost, inputs: EdgeInputs, env: string): Promise<string[]> {
+  return drainedPools(renderLive(inputs, await readLiveState(host, inputs)).model, env);
+}
+
+/** The sessions the running edge holds to `color` in `pools` (`show stat` scur). */
+export async function openSessionsIn(host: EdgeHost, pools: readonly string[], color: Color): Promise<number> {
+  return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), pools, color);
 }
