@@ -10,11 +10,15 @@
  *
  * The load and the backends run in child processes (edge-bench-worker.ts);
  * the switch runs here, alone on its event loop, as a switch command would.
- * Prints requests, non-2xx, socket errors, switches and the switch latency
- * (command start → the new colour answering through the edge). Asserts nothing.
+ * Prints requests, non-2xx, socket errors, switches, the switch latency
+ * (command start → the new colour answering through the edge), the command's
+ * own time and the Runtime API round trips it made. --slow-ms N keeps one
+ * request of N ms in flight on the plain pool all the time (a long download):
+ * what a switch that waited for the old colour's sessions would wait for.
+ * Asserts nothing.
  *
  *   node -r @swc-node/register bench/edge-switch-bench.ts [--seconds 30] [--clients 8] [--rate 2500]
- *     [--max-requests 200000] [--interval 500] [--modes runtime,reload,restart]
+ *     [--max-requests 200000] [--interval 500] [--modes runtime,reload,restart] [--slow-ms 0]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -44,6 +48,7 @@ const MODES = arg('modes', 'runtime,reload,restart').split(',') as Mode[];
 const RATE = Number(arg('rate', '2500'));
 /** Bounds the load whatever the machine's speed. */
 const MAX_REQUESTS = Number(arg('max-requests', '200000'));
+const SLOW_MS = Number(arg('slow-ms', '0'));
 const OCTET = 81;
 const ENV: FixtureEnv = { name: 'bench', sub: 1, hosts: ['bench.test'] };
 
@@ -56,6 +61,7 @@ interface Figures {
   failedSwitches: number;
   latencies: number[];
   commandMs: number[];
+  runtimeCalls: number[];
   seconds: number;
   firstErrors: string[];
 }
@@ -72,23 +78,25 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
 }
 
 async function runMode(mode: Mode, edgePort: number): Promise<Figures> {
-  const fx = await createEdgeWorkspace({ octet: OCTET, envs: [ENV], edgePort, apply: mode === 'runtime' ? 'runtime' : 'reload', drainMs: 2000 });
+  const fx = await createEdgeWorkspace({ octet: OCTET, envs: [ENV], edgePort, apply: mode === 'runtime' ? 'runtime' : 'reload' });
   const backends = worker(['backends', String(OCTET), String(ENV.sub)]);
   const host = createLocalEdgeHost({ workspaceRoot: fx.root, edge: 'local-edge', stopTimeoutMs: 0 });
   // restart: the real switch, but "apply" is stop + start of HAProxy instead of a reload.
-  const switchHost: EdgeHost = mode === 'restart'
-    ? Object.assign(Object.create(host) as EdgeHost, { reload: async () => { await host.stop(); await host.start(); } })
-    : host;
+  let calls = 0;
+  const switchHost: EdgeHost = Object.assign(Object.create(host) as EdgeHost, {
+    runtime: (commands: string[]) => (calls++, host.runtime(commands)),
+    ...(mode === 'restart' ? { reload: async () => { await host.stop(); await host.start(); } } : {}),
+  });
   const log = createMemoryLogger();
   const origin = `http://${fx.edgeAddress(ENV.name)}:${edgePort}`;
   const probe = new Pool(origin, { connections: 1, pipelining: 1 });
-  const fig: Figures = { mode, requests: 0, non2xx: 0, socketErrors: 0, switches: 0, failedSwitches: 0, latencies: [], commandMs: [], seconds: 0, firstErrors: [] };
+  const fig: Figures = { mode, requests: 0, non2xx: 0, socketErrors: 0, switches: 0, failedSwitches: 0, latencies: [], commandMs: [], runtimeCalls: [], seconds: 0, firstErrors: [] };
   let load: ChildProcess | undefined;
   try {
     await nextMessage(backends);
     const workspace = await loadWorkspace(fx.root);
     await bootstrapEdge({ workspace, edge: 'local-edge', log, host });
-    load = worker(['load', origin, ENV.hosts[0]!, String(CLIENTS), String(MAX_REQUESTS), String(RATE)]);
+    load = worker(['load', origin, ENV.hosts[0]!, String(CLIENTS), String(MAX_REQUESTS), String(RATE), String(SLOW_MS)]);
     await nextMessage(load);
     const started = Date.now();
     const deadline = started + SECONDS * 1000;
@@ -110,6 +118,7 @@ async function runMode(mode: Mode, edgePort: number): Promise<Figures> {
       if (wait > 0) await sleep(wait);
       const target: Color = color === 'blue' ? 'green' : 'blue';
       const t0 = performance.now();
+      calls = 0;
       let answered: number | undefined;
       const cmd = switchColor({ workspace, env: ENV.name, color: target, log, host: switchHost, actor: 'bench' })
         .then(() => performance.now() - t0);
@@ -121,6 +130,7 @@ async function runMode(mode: Mode, edgePort: number): Promise<Figures> {
       })();
       try {
         fig.commandMs.push(await cmd);
+        fig.runtimeCalls.push(calls);
         await watch;
         if (answered !== undefined) fig.latencies.push(answered);
         fig.switches++;
@@ -155,14 +165,14 @@ function pct(xs: number[], p: number): string {
 }
 
 async function main() {
-  console.log(`edge switch bench: ${SECONDS}s per mode, ${CLIENTS} keep-alive clients, ${RATE || 'unpaced'} req/s, at most ${MAX_REQUESTS} requests, a switch every ${INTERVAL_MS} ms`);
+  console.log(`edge switch bench: ${SECONDS}s per mode, ${CLIENTS} keep-alive clients, ${RATE || 'unpaced'} req/s, at most ${MAX_REQUESTS} requests, a switch every ${INTERVAL_MS} ms${SLOW_MS ? `, one ${SLOW_MS} ms request always in flight` : ''}`);
   const rows: Figures[] = [];
   for (const [i, mode] of MODES.entries()) rows.push(await runMode(mode, 18800 + i));
-  const head = ['mode', 'requests', 'req/s', 'non-2xx', 'socket errors', 'switches', 'failed switches', 'answer p50 ms', 'answer p99 ms', 'command p50 ms', 'command p99 ms'];
+  const head = ['mode', 'requests', 'req/s', 'non-2xx', 'socket errors', 'switches', 'failed switches', 'answer p50 ms', 'answer p99 ms', 'command p50 ms', 'command p99 ms', 'runtime calls p50'];
   console.log(head.join('\t'));
   for (const f of rows) {
     console.log([f.mode, f.requests, Math.round(f.requests / f.seconds), f.non2xx, f.socketErrors, f.switches, f.failedSwitches,
-      pct(f.latencies, 50), pct(f.latencies, 99), pct(f.commandMs, 50), pct(f.commandMs, 99)].join('\t'));
+      pct(f.latencies, 50), pct(f.latencies, 99), pct(f.commandMs, 50), pct(f.commandMs, 99), pct(f.runtimeCalls, 50)].join('\t'));
     for (const e of f.firstErrors) console.log(`  ${f.mode}: ${e}`);
   }
 }

@@ -14,7 +14,7 @@
  * start) and how many landed on the old one after the switch returned, and
  * the drain deploy C waited. Asserts nothing.
  *
- *   node -r @swc-node/register bench/ws-switch-bench.ts [--sessions 8] [--interval 50] [--hold-ms 5000] [--drain-ms 3000] [--switch-drain-ms 500]
+ *   node -r @swc-node/register bench/ws-switch-bench.ts [--sessions 8] [--interval 50] [--hold-ms 5000] [--drain-ms 3000]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deploy } from '@veza/engine/deploy/deploy';
@@ -29,8 +29,6 @@ const SESSIONS = arg('sessions', 8);
 const INTERVAL_MS = arg('interval', 50);
 const HOLD_MS = arg('hold-ms', 5_000);
 const DRAIN_MS = arg('drain-ms', 3_000);
-/** The edge's drainMs: how long the switch leaves the old colour in drain (sticky clients still reach it) before maintenance. */
-const SWITCH_DRAIN_MS = arg('switch-drain-ms', 500);
 /** The prober's bound: one fresh session per 100 ms for at most this many. */
 const MAX_PROBES = 600;
 const [A, B, C] = ['a7', 'b7', 'c7'].map((s) => s.repeat(20)) as [string, string, string];
@@ -43,7 +41,6 @@ async function main(): Promise<void> {
   const open = (cookie?: string) => openEchoSession(ws.edge, { intervalMs: INTERVAL_MS, cookie });
   try {
     await setEdgeSetting(ws, 'tunnelDrainMs', DRAIN_MS);
-    await setEdgeSetting(ws, 'drainMs', SWITCH_DRAIN_MS);
     await ws.release(A);
     await deploy(await ws.options(A));
     const old = await Promise.all(Array.from({ length: SESSIONS }, () => open()));
@@ -91,7 +88,7 @@ async function main(): Promise<void> {
     const first = (ls: Landing[], color: string) => ls.find((l) => l.at >= switchStart && l.color === color);
     const newColor = oldColor === 'blue' ? 'green' : 'blue';
     const fmt = (l?: Landing) => (l ? `${((l.at - switchStart) / 1000).toFixed(2)} s` : 'never');
-    console.log(`# ws-switch-bench: ${SESSIONS} sessions echoing every ${INTERVAL_MS} ms; switch ${oldColor} → ${newColor} took ${((switchEnd - switchStart) / 1000).toFixed(2)} s (edge drainMs ${SWITCH_DRAIN_MS}, tunnelDrainMs ${DRAIN_MS})`);
+    console.log(`# ws-switch-bench: ${SESSIONS} sessions echoing every ${INTERVAL_MS} ms; switch ${oldColor} → ${newColor} took ${((switchEnd - switchStart) / 1000).toFixed(2)} s (tunnelDrainMs ${DRAIN_MS})`);
     console.log(`old sessions after the switch: lived ${Math.min(...lived).toFixed(1)}–${Math.max(...lived).toFixed(1)} s, until deploy C (started ${((cStart - switchEnd) / 1000).toFixed(1)} s after the switch) stopped ${oldColor}; close codes ${[...new Set(old.map((s) => s.closed?.code ?? 'open'))].join(',')}`);
     console.log(`  echoes after the switch: ${old.reduce((n, s, i) => n + s.echoed - echoedAtSwitch[i]!, 0)}; dropped messages: ${old.reduce((n, s) => n + s.dropped, 0)}; echoes from another colour: ${old.reduce((n, s) => n + s.strays, 0)}`);
     console.log(`  deploy C: ${drainLine}`);

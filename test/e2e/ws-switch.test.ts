@@ -116,3 +116,47 @@ test('WebSockets across a switch: the old colour keeps its sessions, new ones go
     }
   });
 });
+
+/**
+ * The same switch with the real veza-api (its Go binary, Postgres, its
+ * migrations; 127.79.130.x, port 18530): the colour a client sees is the one
+ * the pipeline gave the slot (VEZA_COLOR), named by the API's own hello.
+ */
+test('WebSockets across a switch with the real veza-api: its hello names the old colour on the old sessions and the new one on new sessions, and its shutdown closes the old ones with 1001', { timeout: 300_000 }, async (t) => {
+  const ws = await e2eWorkspace(t, 'wsreal', { octet: 130, realApi: true, websocket: true });
+  const open = (cookie?: string) => openEchoSession(ws.edge, { intervalMs: INTERVAL_MS, cookie, server: 'veza-api' });
+  const sessions: EchoSession[] = [];
+  t.after(() => Promise.all(sessions.map((s) => s.close())));
+
+  await ws.release(A);
+  await deploy(await ws.options(A));
+  const old = await Promise.all([open(), open()]);
+  sessions.push(...old);
+  const oldColor = old[0]!.color;
+  assert.match(oldColor, /^(blue|green)$/);
+  assert.ok(old.every((s) => s.color === oldColor && s.release === A), `hellos from ${old.map((s) => `${s.color}/${s.release}`).join(', ')}`);
+
+  await ws.release(B);
+  await deploy(await ws.options(B));
+  const fresh = await Promise.all([open(), open(old[0]!.cookie)]);
+  sessions.push(...fresh);
+  const newColor = oldColor === 'blue' ? 'green' : 'blue';
+  assert.deepEqual(fresh.map((s) => `${s.color} ${s.release}`), [`${newColor} ${B}`, `${newColor} ${B}`], 'new sessions, the old cookie\'s included, greeted by the new colour');
+
+  const sent = old.map((s) => s.sent);
+  await Promise.all(old.map((s, i) => s.echoes(sent[i]! + 5)));
+  for (const s of old) {
+    assert.equal(s.closed, undefined, 'the old sessions are still open after the switch');
+    assert.equal(s.dropped, 0, 'no message lost');
+  }
+
+  await setEdgeSetting(ws, 'tunnelDrainMs', 1_000);
+  await ws.release(C);
+  const o = await ws.options(C);
+  await deploy(o);
+  assert.match(o.lines.join('\n'), new RegExp(`2 session\\(s\\) still open on ${oldColor} after \\d+\\.\\d s: stopping its slots closes them`));
+  for (const s of old) {
+    assert.equal(s.closed?.code, 1001, 'closed by veza-api going away');
+    assert.equal(s.dropped, 0);
+  }
+});

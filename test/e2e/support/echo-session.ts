@@ -2,10 +2,15 @@ import WebSocket from 'ws';
 
 /**
  * A WebSocket session through the edge that sends a numbered message every
- * `intervalMs` and checks each echo (`<colour> <release> <n>`): which colour
- * and release answered, whether one ever came from elsewhere, and whether a
- * number was skipped (a dropped message). It never reconnects: the test and
- * the bench watch one session's whole life.
+ * `intervalMs` and checks each echo: which colour and release answered,
+ * whether one ever came from elsewhere, and whether a number was skipped (a
+ * dropped message). It never reconnects: the test and the bench watch one
+ * session's whole life.
+ *
+ * Two servers: the e2e stand-in (`/api/ws`) names its colour and release in
+ * every echo (`<colour> <release> <n>`); the real veza-api (`/api/v1/ws`)
+ * names them once, in the JSON hello that opens the session, then echoes
+ * each frame as it is.
  */
 export interface EchoSession {
   /** The colour and release that answered the first echo. */
@@ -27,8 +32,11 @@ export interface EchoSession {
   close(): Promise<void>;
 }
 
-export function openEchoSession(edge: { host: string; port: number; hostHeader: string }, opts: { intervalMs: number; cookie?: string }): Promise<EchoSession> {
-  const ws = new WebSocket(`ws://${edge.host}:${edge.port}/api/ws`, { headers: { host: edge.hostHeader, ...(opts.cookie ? { cookie: opts.cookie } : {}) } });
+export function openEchoSession(edge: { host: string; port: number; hostHeader: string }, opts: { intervalMs: number; cookie?: string; server?: 'stand-in' | 'veza-api' }): Promise<EchoSession> {
+  const hello = opts.server === 'veza-api';
+  const ws = new WebSocket(`ws://${edge.host}:${edge.port}${hello ? '/api/v1/ws' : '/api/ws'}`, { headers: { host: edge.hostHeader, ...(opts.cookie ? { cookie: opts.cookie } : {}) } });
+  let named: () => void, unnamed: (e: Error) => void;
+  const known = new Promise<void>((resolve, reject) => ([named, unnamed] = [resolve, reject]));
   const waiters: { n: number; done: () => void; fail: (e: Error) => void }[] = [];
   let timer: NodeJS.Timeout | undefined;
   const s: EchoSession = {
@@ -49,8 +57,16 @@ export function openEchoSession(edge: { host: string; port: number; hostHeader: 
     s.cookie = [res.headers['set-cookie'] ?? []].flat().map((c) => c.split(';')[0]!).find((c) => c.includes('=')) ?? '';
   });
   ws.on('message', (data) => {
-    const [color, release, n] = String(data).split(' ');
-    if (!s.color) Object.assign(s, { color, release });
+    if (hello && !s.color) {
+      const h = JSON.parse(String(data)) as { color: string; release: string };
+      Object.assign(s, { color: h.color, release: h.release });
+      return named();
+    }
+    const [color, release, n] = hello ? [s.color, s.release, String(data)] : String(data).split(' ');
+    if (!s.color) {
+      Object.assign(s, { color, release });
+      named();
+    }
     if (color !== s.color || release !== s.release) s.strays++;
     // Echoes come back in order on one connection: a number beyond the next expected one means those between were lost.
     s.dropped += Number(n) - (s.echoed + s.dropped) - 1;
@@ -63,6 +79,7 @@ export function openEchoSession(edge: { host: string; port: number; hostHeader: 
   ws.on('close', (code) => {
     clearInterval(timer);
     s.closed = { at: performance.now(), code };
+    unnamed(new Error(`the session closed (code ${code}) before it named its colour`));
     for (const w of waiters.splice(0)) w.fail(closedEarly(s, w.n));
   });
   return new Promise((resolve, reject) => {
@@ -71,8 +88,8 @@ export function openEchoSession(edge: { host: string; port: number; hostHeader: 
       const send = () => ws.readyState === WebSocket.OPEN && ws.send(String(++s.sent));
       send();
       timer = setInterval(send, opts.intervalMs);
-      // The first echo names the colour: the session is ready once it is known.
-      void s.echoes(1).then(() => resolve(s));
+      // The session is ready once it knows its colour.
+      known.then(() => resolve(s), reject);
     });
   });
 }

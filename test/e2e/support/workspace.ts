@@ -6,8 +6,8 @@ import { stageArtifact, writeText as write } from '../../support/stage-artifact'
 import { createDataTier } from '@veza/engine/data/tier';
 import { loadWorkspace, type Workspace } from '@veza/engine/config/workspace';
 import { openEdgeHost } from '@veza/engine/edge/open-host';
-import { colorSessions } from '@veza/engine/edge/model';
-import { parseCurrentSessions } from '@veza/engine/edge/runtime-api';
+import { loadEdgeInputs } from '@veza/engine/edge/model';
+import { liveDrainedPools, openSessionsIn } from '@veza/engine/edge/live';
 import type { Color } from '@veza/engine/config/names';
 import { createLocalDriver } from '@veza/engine/hosts/local/driver';
 import { createMemoryLogger, type Logger } from '@veza/engine/log/logger';
@@ -77,7 +77,7 @@ export interface E2eOptions {
   ha?: { port: number; pgbouncerPort: number };
   /** The environment has a preview host, `preview-<env>.localhost`, routed to its inactive colour. */
   preview?: boolean;
-  /** The api is sticky and WebSocket-routed and echoes at /api/ws, each echo naming its colour and release. */
+  /** The api is sticky and WebSocket-routed: the stand-in echoes at /api/ws, each echo naming its colour and release; the real api at /api/v1/ws, after a hello naming them. */
   websocket?: boolean;
   /** The environment's autoPromoteSeconds. */
   autoPromoteSeconds?: number;
@@ -90,7 +90,7 @@ const COMPONENTS = ({ database, websocket, realApi }: { database: boolean; webso
     name: 'api',
     build: { preset: 'go', binaries: ['veza-api', 'migrate_tool'], assets: ['migrations'] },
     run: { command: ['./veza-api'], port: PORTS.api, health: '/api/v1/health', status: '/api/v1/status', env: { required: ['DATABASE_URL'], optional: [] } },
-    edge: { backend: 'api_pool', prefixes: ['/api'] },
+    edge: { backend: 'api_pool', prefixes: ['/api'], ...(websocket ? { sticky: true, websocket: true } : {}) },
     migrations: { command: ['./migrate_tool', '--up'], status: ['./migrate_tool', '--status'] },
   } : {
     name: 'api',
@@ -186,7 +186,6 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
     `http: { port: ${port}, addresses: [${subnet}.1] }`,
     'runtime: { socketDir: "${VEZA_EDGE_DIR}" }',
     'apply: runtime',
-    'drainMs: 500',
     '',
   ].join('\n'));
   for (const [c, decl] of Object.entries(components())) await write(root, `apps/${c}/component.json`, JSON.stringify(decl, null, 2) + '\n');
@@ -244,11 +243,11 @@ export async function setEdgeSetting(ws: E2eWorkspace, key: string, value: strin
   await fs.writeFile(file, `${text}${key}: ${value}\n`);
 }
 
-/** The sessions the running edge holds to one colour of the environment (`show stat` scur). */
+/** The sessions the running edge holds to one colour of the environment in the pools a deploy drains (`show stat` scur). */
 export async function edgeSessions(ws: E2eWorkspace, color: Color): Promise<number> {
   const workspace = await loadWorkspace(ws.root);
   const host = openEdgeHost(workspace, workspace.edge(`${ws.env}-edge`));
-  return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), ws.env, color);
+  return openSessionsIn(host, await liveDrainedPools(host, loadEdgeInputs(workspace, workspace.env(ws.env).edge), ws.env), color);
 }
 
 /** Slots, Postgres and the edge of the environment, each through its own pid bookkeeping. */

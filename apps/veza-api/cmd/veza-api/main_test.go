@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 const secret = "Pa55-never-logged"
@@ -32,6 +37,52 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// With VEZA_API_TEST_MAIN=1 the test binary is veza-api itself: the real
+// main in a process of its own, which exits when run returns.
+func TestMain(m *testing.M) {
+	if os.Getenv("VEZA_API_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// The slot's stop is SIGTERM, then the process exits: the 1001 must be on
+// the wire by then, or the client sees the connection drop (1006) and cannot
+// tell a planned stop from a crash.
+func TestAWebSocketOpenAtSigtermIsToldGoingAwayBeforeTheProcessExits(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "VEZA_API_TEST_MAIN=1", "PORT=0", "HOST=127.0.0.1", "DATABASE_URL="+databaseURL, "VEZA_COLOR=green")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	m := regexp.MustCompile(`listen=(127\.0\.0\.1:\d+) `).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("start line %q", line)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+m[1]+"/api/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, greeting, err := c.Read(ctx); err != nil || !strings.Contains(string(greeting), `"color":"green"`) {
+		t.Fatalf("hello %q %v", greeting, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("after SIGTERM: %v, want close status 1001", err)
+	}
+}
 
 func TestMainListensLogsOneStartLineAndStopsOnSigterm(t *testing.T) {
 	sha := strings.Repeat("c", 40)
@@ -60,6 +111,18 @@ func TestMainListensLogsOneStartLineAndStopsOnSigterm(t *testing.T) {
 	res.Body.Close()
 	if body["release"] != sha || body["color"] != "blue" || body["build"] != "dev" {
 		t.Fatalf("status: %v", body)
+	}
+	// VEZA_COLOR reaches the WebSocket hello too: a client sees which colour serves its session.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://127.0.0.1:"+port+"/api/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, greeting, err := c.Read(ctx)
+	c.CloseNow()
+	if err != nil || string(greeting) != `{"hello":"veza-api","release":"`+sha+`","color":"blue","env":"staging"}` {
+		t.Fatalf("hello %q %v", greeting, err)
 	}
 	signals <- syscall.SIGTERM
 	if c := <-code; c != 0 {

@@ -1,5 +1,6 @@
 // Package api is veza-api's HTTP surface: liveness, the status report the
-// deploy verifies, and the WebSocket endpoint the edge keeps sticky.
+// deploy verifies, and the WebSocket endpoint the edge keeps sticky (a hello
+// naming the slot's colour and release, then an echo of every frame).
 package api
 
 import (
@@ -84,7 +85,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, started: cfg.Now(), pool: pool, sockets: map[*websocket.Conn]struct{}{}}
 	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.http.RegisterOnShutdown(s.closeSockets)
 	return s, nil
 }
 
@@ -133,6 +133,16 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// hello is a session's first frame: which slot answers it. A WebSocket stays
+// on the slot that accepted it, so this tells a client the colour and release
+// serving it — across a blue/green switch, the old colour's until it closes.
+type hello struct {
+	Hello   string  `json:"hello"`
+	Release *string `json:"release"`
+	Color   *string `json:"color"`
+	Env     *string `json:"env"`
+}
+
 func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") == "" {
 		w.Header().Set("Upgrade", "websocket")
@@ -160,6 +170,10 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 	}()
 	// Hijacked connections outlive the request's context; only the socket's own errors end the loop.
 	ctx := context.Background()
+	greeting, _ := json.Marshal(hello{Hello: "veza-api", Release: s.cfg.Release, Color: s.cfg.Color, Env: s.cfg.Env})
+	if err := c.Write(ctx, websocket.MessageText, greeting); err != nil {
+		return
+	}
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
@@ -228,13 +242,25 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting, lets in-flight requests finish for a grace
-// period, then cuts what is left, so SIGTERM never waits on an idle
-// keep-alive client.
+// Shutdown stops accepting, says 1001 to every WebSocket and lets in-flight
+// requests finish for a grace period, then cuts what is left, so SIGTERM
+// never waits on an idle keep-alive client. It returns once the sockets'
+// close handshakes are done (or the grace is over): http.Server.Shutdown
+// neither closes nor waits for hijacked connections, and a process that
+// exited before its close frames went out would drop them as 1006.
 func (s *Server) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	sockets := make(chan struct{})
+	go func() {
+		s.closeSockets()
+		close(sockets)
+	}()
 	err := s.http.Shutdown(ctx)
+	select {
+	case <-sockets:
+	case <-ctx.Done():
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = s.http.Close()
 	}

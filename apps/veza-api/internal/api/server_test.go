@@ -140,8 +140,8 @@ func TestUnknownPathsAre404AndWrongMethods405(t *testing.T) {
 	}
 }
 
-// dialSocket opens /api/v1/ws; the connection and its context end with the test.
-func dialSocket(t *testing.T, f fixture) (*websocket.Conn, context.Context) {
+// dialSocket opens /api/v1/ws and reads its hello; the connection and its context end with the test.
+func dialSocket(t *testing.T, f fixture) (*websocket.Conn, context.Context, map[string]any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -150,12 +150,26 @@ func dialSocket(t *testing.T, f fixture) (*websocket.Conn, context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	return c, ctx
+	typ, data, err := c.Read(ctx)
+	var greeting map[string]any
+	if err != nil || typ != websocket.MessageText || json.Unmarshal(data, &greeting) != nil {
+		t.Fatalf("hello: %v %q %v", typ, data, err)
+	}
+	return c, ctx, greeting
+}
+
+func TestTheWebSocketSaysHelloWithTheSlotsColourReleaseAndEnv(t *testing.T) {
+	f := start(t, downDB, nil)
+	_, _, greeting := dialSocket(t, f)
+	want := map[string]any{"hello": "veza-api", "color": "green", "release": release, "env": "staging"}
+	if fmt.Sprint(greeting) != fmt.Sprint(want) {
+		t.Fatalf("hello %v, want %v", greeting, want)
+	}
 }
 
 func TestTheWebSocketEchoesTextAndBinaryFrames(t *testing.T) {
 	f := start(t, downDB, nil)
-	c, ctx := dialSocket(t, f)
+	c, ctx, _ := dialSocket(t, f)
 	for _, msg := range []struct {
 		typ  websocket.MessageType
 		data []byte
@@ -192,7 +206,7 @@ func TestUpgradesElsewhereAre404AndAPlainGetOfTheSocketIs426(t *testing.T) {
 
 func TestShutdownSaysGoingAwayToSocketsAndStopsListening(t *testing.T) {
 	f := start(t, downDB, nil)
-	c, ctx := dialSocket(t, f)
+	c, ctx, _ := dialSocket(t, f)
 	read := make(chan error, 1)
 	go func() { _, _, err := c.Read(ctx); read <- err }()
 	if err := f.srv.Shutdown(); err != nil {

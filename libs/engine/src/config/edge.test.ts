@@ -37,6 +37,11 @@ test('tunnelDrainMs: 30 s by default; a negative, fractional or over-an-hour bou
   assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('tunnelDrainMs: 30s')), /x\.yaml:4: tunnelDrainMs: must be a number of milliseconds, e\.g\. 30000/);
 });
 
+test('drainMs, which a switch no longer reads, is refused with file:line and what to do', () => {
+  const text = ['name: x', 'host: incus', 'runtime: { socketDir: /run/haproxy }', 'drainMs: 10000', ''].join('\n');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', text), /x\.yaml:4: drainMs: no longer read: a switch puts the old colour straight in maintenance.*delete the line/);
+});
+
 test('unknown and malformed edge names are refused with the list of edges', async () => {
   const ws = await loadWorkspace(ROOT);
   assert.throws(() => ws.edge('nope'), (e: Error & { hint?: string }) => /unknown edge "nope"/.test(e.message) && /veza-haproxy/.test(e.hint!));

@@ -78,8 +78,8 @@ const edgeDefinitionSchema = z.strictObject({
    * default is what it is.
    */
   apply: z.enum(['runtime', 'reload']).default('runtime'),
-  /** runtime apply: how long the old colour of a pool with neither a sticky cookie nor WebSockets stays in drain before maintenance (edge/apply.ts). */
-  drainMs: z.number().int().min(0).max(600_000).default(10_000),
+  /** Gone: a switch retires the old colour straight to maintenance and waits for nothing (edge/apply.ts); said plainly to a file that still sets it. */
+  drainMs: z.never({ error: 'no longer read: a switch puts the old colour straight in maintenance, which cuts nothing, and never waits — delete the line (tunnelDrainMs bounds how long a deploy waits for open WebSockets)' }).optional(),
   /**
    * Before a deploy or cleanup stops a retired colour's slots: how long it
    * waits for the sessions still open on them (WebSockets, which a switch

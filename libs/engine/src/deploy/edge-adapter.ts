@@ -3,10 +3,10 @@ import type { Workspace } from '../config/workspace';
 import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import type { EdgeHost } from '../edge/edge-host';
-import { readLiveState, renderLive } from '../edge/live';
-import { colorServerNames, colorSessions, loadEdgeInputs, poolName } from '../edge/model';
+import { liveDrainedPools, openSessionsIn, readLiveState, renderLive } from '../edge/live';
+import { colorServerNames, loadEdgeInputs, poolName } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
-import { parseCurrentSessions, parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
+import { parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
 import type { Logger } from '../log/logger';
 import type { ProcessRunner } from '../ports/process';
@@ -33,6 +33,9 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
   const url = new URL(o.env.publicUrl);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const edgeLog = o.log.child({ phase: 'edge' });
+  // The pools a drain counts: read once, not on every poll (on Incus each state read is an exec), and again
+  // after this adapter's own switch — the one change to the environment's pools while a deploy holds its lock.
+  let drained: Promise<string[]> | undefined;
 
   return {
     name: def.name,
@@ -47,6 +50,7 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
       return { status: r.status, body: '' };
     },
     async switchTo(color, opts) {
+      drained = undefined;
       await switchColor({ workspace: o.workspace, env: o.env.name, color, sha: opts.sha, force: opts.force, renewed: opts.renewed, log: edgeLog, host });
     },
     // Polled every second of a bake: one `show stat`, the pools named from the declarations the bake holds, no state read.
@@ -67,7 +71,11 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
     },
     async openSessions(color) {
       if (!(await host.status()).running) return 0;
-      return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), o.env.name, color);
+      drained ??= liveDrainedPools(host, loadEdgeInputs(o.workspace, def.name), o.env.name).catch((e: unknown) => {
+        drained = undefined;
+        throw e;
+      });
+      return openSessionsIn(host, await drained, color);
     },
     async renderPlanned(color) {
       const inputs = loadEdgeInputs(o.workspace, def.name);

@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { VezaError } from '../log/errors';
 import type { EdgeHost } from './edge-host';
 import type { EdgeModel } from './model';
-import { parseCurrentSessions, parseServersState, runtimeErrors, type ServerRuntimeState } from './runtime-api';
+import { parseServersState, runtimeErrors, type ServerRuntimeState } from './runtime-api';
 
 /**
  * Bringing a running HAProxy to a rendered config without dropping requests.
@@ -15,12 +14,11 @@ import { parseCurrentSessions, parseServersState, runtimeErrors, type ServerRunt
  * finish, and an open WebSocket stays on the old colour until it closes or
  * its slot stops (the deploy's tunnel drain, deploy/tunnel-drain.ts).
  *
- * A pool without a sticky cookie or WebSockets passes through `drain` first
- * and waits (up to the edge's drainMs) for its sessions to end, as it always
- * has. A sticky or WebSocket pool goes straight to `maint`: `drain` still
- * takes the clients its cookie pins, so they would keep reaching the old
- * colour — opening new WebSockets there — and a WebSocket open on it would
- * hold the switch for the whole drainMs.
+ * No pool passes through `drain` on the way: with nothing cut at `maint`,
+ * `drain` would only make a plain pool's switch wait for sessions that end
+ * by themselves, and in a sticky pool it still takes the clients its cookie
+ * pins — they would keep reaching the old colour, opening new WebSockets
+ * there. So a runtime switch is one batch of commands and never waits.
  *
  * `reload`: the master re-reads the file and hands the listening sockets to a
  * new worker; the old worker finishes what it has.
@@ -31,15 +29,13 @@ export interface ServerTarget {
   backend: string;
   server: string;
   state: AdminState;
-  /** Retired straight to `maint`, never through `drain` (a sticky or WebSocket pool). */
-  direct?: boolean;
 }
 
 /** The admin state the model gives every server of one tenant's pools. */
 export function tenantTargets(model: EdgeModel, tenant: string): ServerTarget[] {
   const t = model.tenants.find((x) => x.name === tenant);
   if (!t) throw new VezaError(`edge ${model.name} does not serve ${tenant}`, `served: ${model.tenants.map((x) => x.name).join(', ')}`, 'INVALID_INPUT');
-  return t.pools.flatMap((p) => p.servers.map((s) => ({ backend: p.name, server: s.name, state: s.disabled ? 'maint' as const : 'ready' as const, direct: p.websocket || p.cookie !== undefined })));
+  return t.pools.flatMap((p) => p.servers.map((s) => ({ backend: p.name, server: s.name, state: s.disabled ? 'maint' as const : 'ready' as const })));
 }
 
 export async function readServerStates(host: EdgeHost): Promise<Map<string, ServerRuntimeState>> {
@@ -56,43 +52,17 @@ export function snapshotTargets(current: Map<string, ServerRuntimeState>, target
   return targets.map((t) => ({ ...t, state: adminStateOf(requireServer(current, t)) }));
 }
 
-/** The Runtime API commands a runtime apply sends, in order, for a plan. */
-export function runtimeCommands(current: Map<string, ServerRuntimeState>, targets: ServerTarget[]): { first: string[]; afterDrain: string[] } {
-  const first: string[] = [];
-  const retire: string[] = [];
-  const afterDrain: string[] = [];
-  for (const t of targets) {
-    const now = adminStateOf(requireServer(current, t));
-    if (now === t.state) continue;
-    const id = `${t.backend}/${t.server}`;
-    if (t.state === 'ready') {
-      first.push(`set server ${id} state ready`);
-    } else if (t.state === 'drain') {
-      retire.push(`set server ${id} state drain`);
-    } else if (t.direct) {
-      retire.push(`set server ${id} state maint`);
-    } else {
-      if (now === 'ready') retire.push(`set server ${id} state drain`);
-      afterDrain.push(`set server ${id} state maint`);
-    }
-  }
-  return { first: [...first, ...retire], afterDrain };
+/** The Runtime API commands a runtime apply sends, in order: the servers coming into service before those leaving it. */
+export function runtimeCommands(current: Map<string, ServerRuntimeState>, targets: ServerTarget[]): string[] {
+  const changed = targets.filter((t) => adminStateOf(requireServer(current, t)) !== t.state);
+  return [...changed.filter((t) => t.state === 'ready'), ...changed.filter((t) => t.state !== 'ready')]
+    .map((t) => `set server ${t.backend}/${t.server} state ${t.state}`);
 }
 
 /** `current`: the servers' states if the caller just read them. */
-export async function applyRuntime(host: EdgeHost, targets: ServerTarget[], drainMs: number, current?: Map<string, ServerRuntimeState>): Promise<void> {
-  const { first, afterDrain } = runtimeCommands(current ?? (await readServerStates(host)), targets);
-  if (first.length) check(await host.runtime(first));
-  const retiring = afterDrain.map((c) => c.split(' ')[2]!);
-  if (afterDrain.length) {
-    const deadline = Date.now() + drainMs;
-    while (Date.now() < deadline) {
-      const sessions = parseCurrentSessions(await host.runtime(['show stat']));
-      if (retiring.every((id) => (sessions.get(id) ?? 0) === 0)) break;
-      await sleep(10);
-    }
-    check(await host.runtime(afterDrain));
-  }
+export async function applyRuntime(host: EdgeHost, targets: ServerTarget[], current?: Map<string, ServerRuntimeState>): Promise<void> {
+  const commands = runtimeCommands(current ?? (await readServerStates(host)), targets);
+  if (commands.length) check(await host.runtime(commands));
   await verifyTargets(host, targets);
 }
 

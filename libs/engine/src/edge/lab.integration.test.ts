@@ -128,7 +128,10 @@ async function labClient(): Promise<LabClient> {
       timer = setInterval(() => ws.send('ping'), 100);
       resolveOpen();
     });
-    ws.on('message', () => client.echoes++);
+    // The hello that opens each session is not an echo.
+    ws.on('message', (data) => {
+      if (String(data) === 'ping') client.echoes++;
+    });
     ws.on('error', () => undefined);
     ws.on('close', () => {
       clearInterval(timer);

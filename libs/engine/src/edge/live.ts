@@ -1,8 +1,9 @@
 import type { Color } from '../config/names';
 import { heldBy, readActiveColor, readHistory } from '../state/history';
 import type { EdgeHost } from './edge-host';
-import { buildEdgeModel, type EdgeInputs, type EdgeModel, type HeldDeclarations } from './model';
+import { buildEdgeModel, colorSessions, drainedPools, type EdgeInputs, type EdgeModel, type HeldDeclarations } from './model';
 import { renderHaproxyConfig, type EdgeRenderer } from './render';
+import { parseCurrentSessions } from './runtime-api';
 
 /** What the edge's state store records for every environment it serves: the active colour (absent: blue) and what each colour holds. */
 export interface LiveState {
@@ -30,4 +31,14 @@ export function renderLive(inputs: EdgeInputs, live: LiveState, change?: { env: 
   const colors = change ? { ...live.colors, [change.env]: change.color } : live.colors;
   const model = buildEdgeModel(inputs, colors, live.held);
   return { model, text: renderer(model) };
+}
+
+/** The pools of `env` a deploy drains (model.ts drainedPools), as the edge serves them now. */
+export async function liveDrainedPools(host: EdgeHost, inputs: EdgeInputs, env: string): Promise<string[]> {
+  return drainedPools(renderLive(inputs, await readLiveState(host, inputs)).model, env);
+}
+
+/** The sessions the running edge holds to `color` in `pools` (`show stat` scur). */
+export async function openSessionsIn(host: EdgeHost, pools: readonly string[], color: Color): Promise<number> {
+  return colorSessions(parseCurrentSessions(await host.runtime(['show stat'])), pools, color);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import type { Environment } from '../config/environment';
 import { onlyServerStatesDiffer } from './apply';
-import { buildEdgeModel, colorSessions, loadEdgeInputs, type EdgeInputs } from './model';
+import { buildEdgeModel, colorSessions, drainedPools, loadEdgeInputs, type EdgeInputs } from './model';
 import { renderHaproxyConfig } from './render';
 import { loadWorkspace } from '../config/workspace';
 
@@ -142,12 +142,20 @@ test('a preview host another environment already serves is refused', async () =>
   assert.throws(() => buildEdgeModel(inputs), new RegExp(`host ${prodHost.replace(/\./g, '\\.')} is claimed by both environment prod and environment staging`));
 });
 
-test('a colour\'s sessions: its primary and backup twin in every pool of the environment, previews included, nobody else\'s', () => {
+test('a deploy drains only the pools whose sessions outlive a request: the sticky WebSocket api and its preview, not the stream or web pools', async () => {
+  const m = buildEdgeModel(withEnv(await shared(), { previewHosts: ['preview.staging.veza.fr'] }));
+  assert.deepEqual(drainedPools(m, 'staging'), ['staging_backend_api', 'staging_backend_api_preview']);
+  assert.deepEqual(drainedPools(m, 'prod'), ['prod_backend_api']);
+  assert.deepEqual(drainedPools(m, 'qa'), []);
+});
+
+test('a colour\'s sessions: its primary and backup twin in the pools given, nobody else\'s', () => {
   const scur = new Map([
     ['prod_backend_api/blue', 3], ['prod_backend_api/blue_backup', 1], ['prod_backend_api/green', 5], ['prod_backend_api/BACKEND', 9],
-    ['prod_stream_pool_preview/blue', 2], ['prod-eu_backend_api/blue', 7], ['staging_backend_api/blue', 4],
+    ['prod_backend_api_preview/blue', 2], ['prod_web_pool/blue', 8], ['prod-eu_backend_api/blue', 7], ['staging_backend_api/blue', 4],
   ]);
-  assert.equal(colorSessions(scur, 'prod', 'blue'), 6);
-  assert.equal(colorSessions(scur, 'prod', 'green'), 5);
-  assert.equal(colorSessions(scur, 'qa', 'blue'), 0);
+  const pools = ['prod_backend_api', 'prod_backend_api_preview'];
+  assert.equal(colorSessions(scur, pools, 'blue'), 6);
+  assert.equal(colorSessions(scur, pools, 'green'), 5);
+  assert.equal(colorSessions(scur, [], 'blue'), 0);
 });

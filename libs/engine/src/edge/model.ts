@@ -136,16 +136,24 @@ export function poolName(tenant: string, backend: string): string {
 }
 
 /**
- * The sessions `sessions` (`show stat` scur by `pool/server`) holds to one
- * colour of one tenant: its primary and its backup twin, in every pool of the
- * tenant, previews included (tenant names have no "_", so the prefix is its own).
+ * The pools of `tenant` whose sessions can outlive a request: WebSocket
+ * pools (their previews included) and sticky ones. A switch leaves those
+ * sessions on the old colour, so a deploy drains them before it stops that
+ * colour's slots (deploy/tunnel-drain.ts). A plain pool's old colour holds
+ * nothing once in maintenance but requests in flight, which the slot's own
+ * shutdown lets finish: there is nothing to wait for.
  */
-export function colorSessions(sessions: Map<string, number>, tenant: string, color: Color): number {
+export function drainedPools(model: EdgeModel, tenant: string): string[] {
+  return (model.tenants.find((t) => t.name === tenant)?.pools ?? []).filter((p) => p.websocket || p.cookie !== undefined).map((p) => p.name);
+}
+
+/** The sessions `sessions` (`show stat` scur by `pool/server`) holds to one colour in `pools`: its primary and its backup twin. */
+export function colorSessions(sessions: Map<string, number>, pools: readonly string[], color: Color): number {
   const servers = colorServerNames(color);
   let n = 0;
   for (const [id, count] of sessions) {
     const [pool, server] = id.split('/');
-    if (pool!.startsWith(poolName(tenant, '')) && servers.includes(server!)) n += count;
+    if (pools.includes(pool!) && servers.includes(server!)) n += count;
   }
   return n;
 }

@@ -16,8 +16,6 @@ export type SwitchStep =
   | WriteFileStep
   /** HAProxy Runtime API commands, sent in order through the edge's socket. */
   | { kind: 'runtime'; commands: string[] }
-  /** Wait until the servers being retired hold no sessions. */
-  | { kind: 'drain' }
   | { kind: 'reload' }
   | { kind: 'note'; text: string };
 
@@ -30,8 +28,6 @@ export function describeSwitchStep(step: SwitchStep): string[] {
     }
     case 'runtime':
       return step.commands.map((c) => `runtime: ${c}`);
-    case 'drain':
-      return ['wait until the retiring servers hold no sessions'];
     case 'reload':
       return ['reload HAProxy through its master socket'];
     case 'note':

@@ -38,7 +38,7 @@ interface World {
 let portSeq = 0;
 
 async function world(t: TestContext, apply: 'runtime' | 'reload' = 'runtime'): Promise<World> {
-  const fx = await createEdgeWorkspace({ octet: OCTET, envs: [ALPHA, BETA], edgePort: 18700 + portSeq++, apply, drainMs: 2000 });
+  const fx = await createEdgeWorkspace({ octet: OCTET, envs: [ALPHA, BETA], edgePort: 18700 + portSeq++, apply });
   const alpha = await startBackends(OCTET, ALPHA);
   const beta = await startBackends(OCTET, BETA);
   const host = createLocalEdgeHost({ workspaceRoot: fx.root, edge: 'local-edge', stopTimeoutMs: 500 });
@@ -237,16 +237,15 @@ test('dry-run prints the diff and the runtime commands and changes nothing', asy
   const cfg = await w.host.readConfig();
   const res = await w.switchTo(ALPHA, 'green', { dryRun: true });
   assert.equal(res.applied, 'none');
-  assert.deepEqual(res.plan.map((s) => s.kind), ['write-file', 'runtime', 'drain', 'runtime']);
+  assert.deepEqual(res.plan.map((s) => s.kind), ['write-file', 'runtime']);
   const plan = res.plan.flatMap(describeSwitchStep).join('\n');
   assert.match(plan, /^-  server green 127\.79\.1\.11:18601 cookie green disabled$/m);
   assert.match(plan, /^\+  server green 127\.79\.1\.11:18601 cookie green$/m);
   assert.match(plan, /runtime: set server alpha_backend_api\/green state ready/);
-  // The sticky WebSocket pool retires its colour straight to maintenance; the plain one drains first.
+  // Both pools, the sticky WebSocket one and the plain one, retire their colour straight to maintenance.
   assert.match(plan, /runtime: set server alpha_backend_api\/blue state maint/);
-  assert.doesNotMatch(plan, /alpha_backend_api\/blue state drain/);
-  assert.match(plan, /runtime: set server alpha_web_pool\/blue state drain/);
   assert.match(plan, /runtime: set server alpha_web_pool\/blue state maint/);
+  assert.doesNotMatch(plan, /state drain/);
   assert.equal(await w.host.readConfig(), cfg);
   assert.equal(await colorOf(w, ALPHA), 'blue');
   assert.equal(await w.host.state.read('active-color-alpha'), undefined);

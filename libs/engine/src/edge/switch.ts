@@ -119,13 +119,13 @@ export async function switchColor(opts: SwitchOptions): Promise<SwitchResult> {
     try {
       await host.writeConfig(text);
       if (strategy === 'runtime') {
-        await applyRuntime(host, targets, inputs.def.drainMs, current);
+        await applyRuntime(host, targets, current);
       } else {
         await host.reload();
         await verifyTargets(host, targets);
       }
     } catch (e) {
-      const restored = await restore(host, live, strategy, before, inputs.def.drainMs).then(() => `the edge was restored to ${from}`, (r) => `restoring the backup failed too: ${describeError(r)}`);
+      const restored = await restore(host, live, strategy, before).then(() => `the edge was restored to ${from}`, (r) => `restoring the backup failed too: ${describeError(r)}`);
       throw new VezaError(`switching ${envName} to ${color} failed: ${(e as Error).message}; ${restored}`, `fix the cause and switch again; the previous config is kept in ${host.configPath}.bak`, 'SWITCH_FAILED');
     }
 
@@ -165,14 +165,11 @@ function describePlan(host: EdgeHost, live: string, text: string, strategy: 'run
   const plan: SwitchStep[] = [{ kind: 'write-file', path: host.configPath, diff, backup: `${host.configPath}.bak` }];
   if (!current) return [...plan, { kind: 'note', text: 'the edge is not running: bootstrap it first' }];
   if (strategy === 'reload') return [...plan, { kind: 'reload' }];
-  const { first, afterDrain } = runtimeCommands(current, targets);
-  plan.push({ kind: 'runtime', commands: first });
-  if (afterDrain.length) plan.push({ kind: 'drain' }, { kind: 'runtime', commands: afterDrain });
-  return plan;
+  return [...plan, { kind: 'runtime', commands: runtimeCommands(current, targets) }];
 }
 
-async function restore(host: EdgeHost, live: string, strategy: 'runtime' | 'reload', before: ServerTarget[], drainMs: number): Promise<void> {
+async function restore(host: EdgeHost, live: string, strategy: 'runtime' | 'reload', before: ServerTarget[]): Promise<void> {
   await host.writeConfig(live);
-  if (strategy === 'runtime') await applyRuntime(host, before, drainMs);
+  if (strategy === 'runtime') await applyRuntime(host, before);
   else await host.reload();
 }

@@ -23,7 +23,6 @@ export interface EdgeFixtureOptions {
   octet: number;
   envs: FixtureEnv[];
   edgePort: number;
-  drainMs?: number;
   apply?: 'runtime' | 'reload';
   /** Extra top-level lines of the edge file (https:, acme:, sites:). */
   edgeExtra?: string[];
@@ -72,7 +71,6 @@ export async function createEdgeWorkspace(opts: EdgeFixtureOptions): Promise<Edg
     `http: { port: ${opts.edgePort}, addresses: [${subnet(opts.envs[0]!)}.1] }`,
     'runtime: { socketDir: "${VEZA_EDGE_DIR}" }',
     `apply: ${opts.apply ?? 'runtime'}`,
-    `drainMs: ${opts.drainMs ?? 2000}`,
     ...(opts.edgeExtra ?? []),
     '',
   ].join('\n'));
@@ -117,7 +115,11 @@ export async function startBackends(octet: number, env: FixtureEnv, portBase?: n
           return;
         }
         served[color]++;
-        res.writeHead(200, { 'content-type': 'text/plain', 'x-color': color, 'x-component': c.name }).end(`${color} ${c.name}\n`);
+        const answer = () => res.writeHead(200, { 'content-type': 'text/plain', 'x-color': color, 'x-component': c.name }).end(`${color} ${c.name}\n`);
+        // /slow/<ms>: a request still in flight that long (the switch bench's long downloads).
+        const slow = /^\/slow\/(\d+)$/.exec(req.url ?? '');
+        if (slow) setTimeout(answer, Number(slow[1]));
+        else answer();
       });
       server.keepAliveTimeout = 30_000;
       await new Promise<void>((resolve, reject) => {
