@@ -100,6 +100,17 @@ export class LocalHaTier implements DataTier, HaOperations {
     return buildDatabaseUrl(l.endpoint, password.value);
   }
 
+  async unwritable(): Promise<string | undefined> {
+    const l = this.layout();
+    const read = await readFormationState(l);
+    if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
+    const { primary, problems } = read.formation;
+    if (!primary) return `a failover is under way (${problems.join('; ')})`;
+    // The monitor still names a crashed primary until its health checks give up on it.
+    const writable = await querySuper<{ r: boolean }>(l.socketDir, primary.port, 'postgres', 'SELECT pg_is_in_recovery() AS r').then((rows) => rows[0]?.r === false, () => false);
+    return writable ? undefined : `${primary.name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
+  }
+
   async status(): Promise<HaStatus> {
     const l = this.layout();
     const read = await readFormationState(l);
