@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { loadWorkspace } from '@veza/engine/config/workspace';
 import { haLayout, readFormationState, runningId } from '@veza/engine/data/local/ha';
@@ -46,11 +48,13 @@ test('the primary crashes during a deploy\'s migrations: the deploy fails cleanl
   const url = async () => buildDatabaseUrl(l.endpoint, (await resolvePostgresPassword(env, l.passwordFile, { generate: false }))!.value);
   let killed = { name: '', killedAt: 0 };
 
-  await step('release A deploys through infra-deploy:deploy onto the HA formation', async () => {
+  await step('release A deploys through infra-deploy:deploy onto the HA formation; its provision writes the backup timers and says how to run them', async () => {
     await ws.release(A);
     const r = await deploy(A);
     assert.equal(r.success, true, r.out);
     assert.equal(await ws.releaseAt('/api/v1/status'), A);
+    for (const u of l.timers.units) assert.equal(await fs.readFile(join(l.timers.dir, `${u.name}.timer`), 'utf8'), u.timer);
+    assert.match(r.out, new RegExp(`to run them: systemctl link .*systemctl enable --now veza-${ws.env}-backup-full\\.timer veza-${ws.env}-backup-diff\\.timer veza-${ws.env}-drill\\.timer`));
   });
 
   await step('the primary is killed while release B migrates: the deploy fails saying so, the edge is untouched, A still serves, nothing half-applied', async () => {
@@ -94,6 +98,8 @@ test('the primary crashes during a deploy\'s migrations: the deploy fails cleanl
     const f = (await readFormationState(l))!.formation;
     assert.equal(f.healthy, true, f.problems.join('; '));
     assert.equal(f.nodes.find((n) => n.name === killed.name)?.state, 'secondary', 'the deploy\'s provision restarted the old primary; it rejoined as a standby');
-    t.diagnostic(`re-run deploy of B: ${((Date.now() - started) / 1000).toFixed(1)} s; from the kill to B live: ${((Date.now() - killed.killedAt) / 1000).toFixed(1)} s`);
+    // The data phase restarted the old primary and waited for it to rejoin; its line says how long that took.
+    const dataPhase = r.out.split('\n').find((x) => x.startsWith('[data] ') && x.includes(' ok in '));
+    t.diagnostic(`re-run deploy of B: ${((Date.now() - started) / 1000).toFixed(1)} s (${dataPhase}); from the kill to B live: ${((Date.now() - killed.killedAt) / 1000).toFixed(1)} s`);
   });
 });

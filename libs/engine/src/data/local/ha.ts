@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { haSettings, type Environment, type HaSettings } from '../../config/environment';
 import { localEnvDir } from '../../hosts/local/paths';
@@ -10,9 +10,11 @@ import { registerSecret } from '../../log/redact';
 import type { Command } from '../../ports/process';
 import { readJsonOr } from '../../util/atomic';
 import { isAlive, type ProcessIdentity } from '../../util/proc';
+import { installTimersCommand, type TimerUnits } from '../../util/systemd';
 import { resolvePostgresPassword, type PostgresEndpoint, type ResolvedPassword } from '../credentials';
 import { autoctl, createMonitorArgs, createNodeArgs, NODE_ROWS_SQL, pinMonitorListenArgs, readFormation, renderFormationHba, runArgs, setSyncStandbysSql, type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow } from '../ha/formation';
 import { backrestArgs, renderArchiveConf, renderBackrestConf, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { renderBackupTimers } from '../ha/operations';
 import { renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout } from '../ha/pgbouncer';
 import type { DataPlan, PlanStep } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
@@ -51,6 +53,8 @@ export interface HaLayout {
   endpoint: PostgresEndpoint;
   /** Folders veza creates (owned by the server user). */
   folders: string[];
+  /** The backup and drill timers (systemd units), outside the server user's folders: root runs them. */
+  timers: { dir: string; units: TimerUnits[] };
 }
 
 const PGBACKREST = '/usr/bin/pgbackrest';
@@ -122,6 +126,11 @@ export function haLayout(env: Environment, workspaceRoot: string): HaLayout {
     metricsDir: join(root, 'metrics'),
     drill: { pgdata: join(root, 'drill'), host: dataHost, port, logFile: join(logDir, 'drill.log') },
     endpoint: { host: dataHost, port: ha.pgbouncer.port, user, database },
+    timers: {
+      dir: join(localEnvDir(workspaceRoot, env.name), 'timers'),
+      // The jobs run the targets from this checkout, with this machine's npx.
+      units: renderBackupTimers({ env: env.name, backup: ha.backup, workspaceRoot, npx: join(dirname(process.execPath), 'npx') }),
+    },
     folders: [root, logDir, join(logDir, 'pgbackrest'), pids, pgb, join(pgb, 'run'), backup, join(backup, 'lock'), join(backup, 'spool'), xdg, join(xdg, 'config'), join(xdg, 'data'), join(xdg, 'run'), join(root, 'metrics')],
   };
 }
@@ -214,7 +223,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
   const monitorRunning = (await runningId(l.pids.monitor)) !== undefined;
   const read = monitorRunning ? await readFormationState(l) : undefined;
   const pgbouncerRunning = (await runningId(l.pids.pgbouncer)) !== undefined;
-  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath)]
+  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath), ...timerFiles(l).map((f) => f.path)]
     .map((f) => [f, readText(f)]));
   return {
     missingFolders: l.folders.filter((f) => !existsSync(f)),
@@ -292,6 +301,23 @@ function archiveConfSteps(l: HaLayout, state: HaState): PlanStep[] {
   });
 }
 
+function timerFiles(l: HaLayout): { path: string; content: string }[] {
+  return l.timers.units.flatMap((u) => [{ path: join(l.timers.dir, `${u.name}.service`), content: u.service }, { path: join(l.timers.dir, `${u.name}.timer`), content: u.timer }]);
+}
+
+/** The backup schedule's units, (re)written when they differ; systemd runs them once the operator links them (the note says how). */
+function timerSteps(l: HaLayout, state: HaState): { steps: PlanStep[]; notes: string[] } {
+  const changed = timerFiles(l).filter((f) => state.files[f.path] !== f.content);
+  if (changed.length === 0) return { steps: [], notes: [] };
+  return {
+    steps: [
+      ...(existsSync(l.timers.dir) ? [] : [{ kind: 'mkdir', title: `create ${l.timers.dir}`, path: l.timers.dir, mode: 0o755 } as PlanStep]),
+      ...changed.map((f): PlanStep => ({ kind: 'write', title: `write the backup schedule's ${f.path.split('/').at(-1)}`, path: f.path, content: f.content, mode: 0o644 })),
+    ],
+    notes: [`backup timers (full ${l.ha.backup.fullSchedule}, diff ${l.ha.backup.diffSchedule}, drill ${l.ha.backup.drillSchedule}) are in ${l.timers.dir}; to run them: ${installTimersCommand(l.timers.dir, l.timers.units.map((u) => u.name))}`],
+  };
+}
+
 /** Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first node (the primary), then the others. */
 export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   const steps: PlanStep[] = [];
@@ -351,7 +377,9 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   }
   steps.push(...pgbouncerSteps(l, state, primary));
   if (!state.stanzaExists) steps.push({ kind: 'run', title: 'create the pgBackRest stanza (from the primary)', command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });
-  return { steps, notes: [], summary: steps.every((s) => s.kind === 'wait') ? `HA formation of ${env.name} already provisioned: nothing to do` : `HA formation of ${env.name} ready: PgBouncer at ${l.endpoint.host}:${l.endpoint.port}` };
+  const timers = timerSteps(l, state);
+  steps.push(...timers.steps);
+  return { steps, notes: timers.notes, summary: steps.every((s) => s.kind === 'wait') ? `HA formation of ${env.name} already provisioned: nothing to do` : `HA formation of ${env.name} ready: PgBouncer at ${l.endpoint.host}:${l.endpoint.port}` };
 }
 
 function pgbouncerSteps(l: HaLayout, state: HaState, primary: { host: string; port: number }): PlanStep[] {
