@@ -116,7 +116,10 @@ test('the real api deploys against the HA formation; a failover during its migra
     if (outcome === 'completed') {
       assert.deepEqual(marker, { table: true, records: 1 });
       assert.equal(await ws.releaseAt('/api/v1/status'), B);
-    } else await assertFailedCleanly(ws, outcome.message, edgeNow, edgeBefore, A);
+    } else {
+      await assertFailedCleanly(ws, outcome.message, edgeNow, edgeBefore, A);
+      assert.match(outcome.message, new RegExp(`the database of ${ws.env} is not writable: a failover is under way`), 'the deploy says why its migration failed');
+    }
     const endedAfter = ((await deployEnded) - triggered) / 1000;
     t.diagnostic(`failover during migrations: deploy ${outcome === 'completed' ? 'completed' : `failed cleanly (${outcome.message.split('\n')[0]})`} ${endedAfter.toFixed(1)} s after the switchover began; migration ${marker.table ? 'applied whole' : 'absent'}; writes through PgBouncer refused for at most ${writeGapSeconds.toFixed(1)} s (switchover settled after ${((switchedAt - triggered) / 1000).toFixed(1)} s)`);
 
