@@ -107,7 +107,7 @@ test('migrations that fail because the database lost its primary say so, and whe
   await w.stage(A);
   const e = await refused(deploy({ ...w.options(A), sha: A }), 'FORMATION_UNHEALTHY');
   assert.match(e.message, /migration 0002 failed.*; the database of mem is not writable: node1, the primary, does not answer$/);
-  assert.match(e.hint, /^the edge was not touched and the live release still serves; once npx nx run infra-data:status --env=mem shows a primary, deploy again/);
+  assert.match(e.hint, /^the edge was not touched and the live release still serves; deploy again: its data phase restarts what stopped and waits for a primary that answers/);
   assert.ok(!w.calls.some((c) => c.includes('-green')), 'no slot of either colour was touched');
 });
 

@@ -64,7 +64,7 @@ async function withLostDatabase(ctx: Context, e: unknown): Promise<unknown> {
   const why = await ctx.ports.tier.unwritable?.().catch(() => undefined);
   if (!why) return e;
   return new VezaError(`${isVezaError(e) ? e.message : describeError(e)}; the database of ${ctx.env.name} is not writable: ${why}`,
-    `the edge was not touched and the live release still serves; once npx nx run infra-data:status --env=${ctx.env.name} shows a primary, deploy again: each migration commits with its schema_migrations row or not at all, so the re-run applies only what is missing`,
+    'the edge was not touched and the live release still serves; deploy again: its data phase restarts what stopped and waits for a primary that answers, and each migration commits with its schema_migrations row or not at all, so the re-run applies only what is missing',
     'FORMATION_UNHEALTHY');
 }
 

@@ -16,7 +16,7 @@ import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { DataTier, ProvisionOptions } from '../port';
 import type { SnapshotInfo } from '../snapshots';
-import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, haRoot, inspectHa, planHaProvision, querySuper, readFormationState, runningId, type HaLayout } from './ha';
+import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, haRoot, inspectHa, planHaProvision, primaryAnswers, querySuper, readFormationState, runningId, type HaLayout } from './ha';
 import { livePostmaster } from './postgres';
 
 /** The local data tier in the HA topology (see ha.ts), with its operations. */
@@ -106,9 +106,7 @@ export class LocalHaTier implements DataTier, HaOperations {
     if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
     const { primary, problems } = read.formation;
     if (!primary) return `a failover is under way (${problems.join('; ')})`;
-    // The monitor still names a crashed primary until its health checks give up on it.
-    const writable = await querySuper<{ r: boolean }>(l.socketDir, primary.port, 'postgres', 'SELECT pg_is_in_recovery() AS r').then((rows) => rows[0]?.r === false, () => false);
-    return writable ? undefined : `${primary.name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
+    return (await primaryAnswers(l, primary)) ? undefined : `${primary.name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
   }
 
   async status(): Promise<HaStatus> {

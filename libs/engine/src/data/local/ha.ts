@@ -148,9 +148,21 @@ export function backrestCommand(l: HaLayout, command: string[], description: str
   return asServer(l, backrestArgs(PGBACKREST, l.backrest.configFile, command), description, timeoutMs);
 }
 
+const psqlArgv = (l: HaLayout) => [join(l.binDir, 'psql'), '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1'];
+
 /** psql as the postgres superuser over a node's socket (trusted: only the server user reaches it). */
 export function superPsql(l: HaLayout, port: number, extra: string[]): string[] {
-  return [join(l.binDir, 'psql'), '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1', '--host', l.socketDir, '--port', String(port), '--username', 'postgres', ...extra];
+  return [...psqlArgv(l), '--host', l.socketDir, '--port', String(port), '--username', 'postgres', ...extra];
+}
+
+/**
+ * psql as the superuser on whichever node takes writes when it runs (libpq
+ * tries each node's socket): the primary a plan saw may have changed by the
+ * time its step runs, after a crash or a failover.
+ */
+export function primaryPsql(l: HaLayout, database: string): string[] {
+  const conninfo = `host=${l.nodes.map(() => l.socketDir).join(',')} port=${l.nodes.map((n) => n.port).join(',')} user=postgres dbname=${database} target_session_attrs=read-write`;
+  return [...psqlArgv(l), '--dbname', conninfo];
 }
 
 export interface HaState {
@@ -258,7 +270,17 @@ export async function formationSettled(l: HaLayout): Promise<boolean> {
   if (primary && formation.nodes.some((n) => n.state === 'catchingup' || n.goal === 'catchingup')) {
     await querySuper(l.socketDir, primary.port, 'postgres', 'CHECKPOINT').catch(() => undefined);
   }
-  return formation.healthy && formation.nodes.length === l.nodes.length;
+  return formation.healthy && formation.nodes.length === l.nodes.length && (await primaryAnswers(l, formation.primary!));
+}
+
+/**
+ * Whether the node the monitor names primary answers as one, taking writes. The monitor
+ * still names a crashed primary, healthy, until its health checks give up
+ * on it; a provision run meanwhile restarts it and must wait for it.
+ */
+export function primaryAnswers(l: HaLayout, primary: { port: number }): Promise<boolean> {
+  // A node pg_autoctl brings back may answer before it takes writes (seen: 'read-only transaction' right after the wait).
+  return querySuper<{ w: boolean }>(l.socketDir, primary.port, 'postgres', "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS w").then((rows) => rows[0]?.w === true, () => false);
 }
 
 function serverFile(l: HaLayout, title: string, path: string, content: string, state: HaState, mode = 0o600, secret = false): PlanStep[] {
@@ -364,7 +386,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
       steps.push({ kind: 'wait', title: `wait for ${n.name} to register as the primary`, what: `${n.name} is registered as primary`, timeoutMs: 120_000, check: async () => (await readFormationState(l))?.formation.primary?.name === n.name });
     }
   });
-  steps.push({ kind: 'wait', title: 'wait for the formation to settle', what: `the formation of ${env.name} has one primary and ${l.nodes.length - 1} secondaries`, timeoutMs: 300_000, intervalMs: 1_000, check: () => formationSettled(l) });
+  steps.push({ kind: 'wait', title: 'wait for the formation to settle', what: `the formation of ${env.name} has one primary, answering, and ${l.nodes.length - 1} secondaries`, timeoutMs: 300_000, intervalMs: 1_000, check: () => formationSettled(l) });
   // A new formation starts at pg_auto_failover's default, 0.
   if ((state.syncStandbys ?? 0) !== l.ha.syncStandbys) {
     steps.push({ kind: 'run', title: `set number-sync-standbys to ${l.ha.syncStandbys}`,
@@ -373,7 +395,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   const primary = state.formation?.primary ?? l.nodes[0]!;
   if (!state.appReady) {
     steps.push({ kind: 'run', title: `ensure role ${l.endpoint.user} and database ${l.endpoint.database} on the primary`,
-      command: asServer(l, superPsql(l, primary.port, ['--dbname', 'postgres']), 'create the app role and database', 60_000, ensureRoleAndDatabaseSql(l.endpoint.user, l.endpoint.database, state.password.value)) });
+      command: asServer(l, primaryPsql(l, 'postgres'), 'create the app role and database', 60_000, ensureRoleAndDatabaseSql(l.endpoint.user, l.endpoint.database, state.password.value)) });
   }
   steps.push(...pgbouncerSteps(l, state, primary));
   if (!state.stanzaExists) steps.push({ kind: 'run', title: 'create the pgBackRest stanza (from the primary)', command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });
