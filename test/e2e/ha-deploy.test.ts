@@ -13,10 +13,10 @@ import type { LocalHaTier } from '@veza/engine/data/local/ha-tier';
 import { query } from '@veza/engine/data/local/testing/ha-drills';
 import { createMemoryLogger } from '@veza/engine/log/logger';
 import { createProcessRunner } from '@veza/engine/ports/process';
-import { liveEdgeReader } from '../support/live-edge';
 import { goApi } from '../support/go-api';
 import { chainedSteps } from '@veza/engine/hosts/local/testing/fixtures';
 import { e2eWorkspace } from './support/workspace';
+import { assertFailedCleanly, edgeSetting, migrationState, slowMigration, untilMigrationRuns } from './support/ha-migrations';
 import dataOpsExecutor from '../../tools/executors/src/executors/data-ops/executor';
 import { captureExecutor } from '../../tools/executors/src/testing/capture';
 
@@ -36,10 +36,8 @@ const POOLED = {
   // pg_sleep holds the lock long enough for the second run to wait on it.
   '0003_pooled.sql': 'SELECT pg_sleep(1);\nCREATE TABLE pooled_marker (id int PRIMARY KEY);\nINSERT INTO pooled_marker VALUES (1);\n',
 };
-const SLOW = {
-  // Long enough for the failover to land while it runs: the table and its record commit together or not at all.
-  '0004_slow.sql': 'SELECT pg_sleep(8);\nCREATE TABLE failover_marker (id int PRIMARY KEY);\nINSERT INTO failover_marker VALUES (1);\n',
-};
+// Long enough for the switchover to land while it runs.
+const SLOW = slowMigration('0004_slow.sql', 8, 'failover_marker');
 
 const exec = promisify(execFile);
 
@@ -51,11 +49,6 @@ test('the real api deploys against the HA formation; a failover during its migra
   const l = haLayout(env, ws.root);
   const go = await goApi();
   const step = chainedSteps(t);
-  /** Whether the migration's table exists and whether its record does: they must agree. */
-  const applied = async (url: string, table: string, version: string) => {
-    const [row] = await query<{ t: string | null; n: string }>(url, `SELECT to_regclass('${table}')::text AS t, (SELECT count(*) FROM schema_migrations WHERE version = '${version}') AS n`);
-    return { table: row!.t !== null, records: Number(row!.n) };
-  };
 
   await step('a drill with no backup says so and fails; two migrate_tool runs at once through PgBouncer in transaction mode: each file applied by exactly one', async () => {
     await tier().provision();
@@ -71,7 +64,7 @@ test('the real api deploys against the HA formation; a failover during its migra
     const runs = await Promise.all([run(), run()]);
     const lines = runs.flatMap((r) => r.stdout.split('\n').filter((x) => x.startsWith('applied ')));
     assert.deepEqual(lines.sort(), Object.keys({ ...go.migrations, ...POOLED }).map((f) => `applied ${f}`).sort(), JSON.stringify(runs));
-    assert.deepEqual(await applied(url, 'pooled_marker', '0003_pooled'), { table: true, records: 1 });
+    assert.deepEqual(await migrationState(url, 'pooled_marker', '0003_pooled'), { table: true, records: 1 });
     // A lock or setting left on a pooled server connection would hold up the next run for its lock_timeout, or change others' sessions.
     const third = await run();
     assert.equal(third.stdout, 'no changes\n');
@@ -89,24 +82,12 @@ test('the real api deploys against the HA formation; a failover during its migra
 
   await step('a failover while release B migrates: the deploy completes or fails with the edge untouched; the migration is whole or absent; the retry deploys', async () => {
     const url = await tier().databaseUrl();
-    const read = liveEdgeReader(workspace, `${ws.env}-edge`);
-    // What the deploy sets: the config's bytes and each server's admin state. The operational
-    // state is HAProxy's own health checks (blue has no slot yet: it goes from starting to down by itself).
-    const edgeNow = async () => {
-      const e = await read();
-      return { config: e.config, servers: e.servers.map((s) => s.replace(/ op=\d+/, '')) };
-    };
+    const edgeNow = edgeSetting(workspace, ws);
     const edgeBefore = await edgeNow();
     await ws.release(B, { api: { migrations: { ...POOLED, ...SLOW } } });
     const before = (await readFormationState(l))!.formation.primary!;
     const deploying = deploy(await ws.options(B)).then(() => 'completed' as const, (e: Error) => e);
-    // The migration is running when its pg_sleep shows on the primary.
-    for (let i = 0; ; i++) {
-      const rows = await querySuper<{ n: string }>(l.socketDir, before.port, 'veza', "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid()");
-      if (Number(rows[0]!.n) > 0) break;
-      assert.ok(i < 1200, 'the slow migration started');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await untilMigrationRuns(l, before.port, 8);
     const triggered = Date.now();
     const deployEnded = deploying.then(() => Date.now());
     // A write (txid_current() is refused on a standby) through PgBouncer every 250 ms while the switchover runs.
@@ -130,22 +111,21 @@ test('the real api deploys against the HA formation; a failover during its migra
     const oks = [triggered, ...probes.filter((p) => p.ok).map((p) => p.at)];
     const writeGapSeconds = Math.max(...oks.slice(1).map((at, i) => at - oks[i]!)) / 1000;
     const outcome = await deploying;
-    const marker = await applied(url, 'failover_marker', '0004_slow');
+    const marker = await migrationState(url, 'failover_marker', '0004_slow');
     assert.equal(marker.table, marker.records === 1, `schema and schema_migrations agree: ${JSON.stringify(marker)}`);
     if (outcome === 'completed') {
       assert.deepEqual(marker, { table: true, records: 1 });
       assert.equal(await ws.releaseAt('/api/v1/status'), B);
     } else {
-      assert.match(outcome.message, /migrat|api/i, outcome.message);
-      assert.deepEqual(await edgeNow(), edgeBefore, 'the edge config and servers are untouched');
-      assert.equal(await ws.releaseAt('/api/v1/status'), A, 'the live URL still serves A');
+      await assertFailedCleanly(ws, outcome.message, edgeNow, edgeBefore, A);
+      assert.match(outcome.message, new RegExp(`the database of ${ws.env} is not writable: a failover is under way`), 'the deploy says why its migration failed');
     }
     const endedAfter = ((await deployEnded) - triggered) / 1000;
     t.diagnostic(`failover during migrations: deploy ${outcome === 'completed' ? 'completed' : `failed cleanly (${outcome.message.split('\n')[0]})`} ${endedAfter.toFixed(1)} s after the switchover began; migration ${marker.table ? 'applied whole' : 'absent'}; writes through PgBouncer refused for at most ${writeGapSeconds.toFixed(1)} s (switchover settled after ${((switchedAt - triggered) / 1000).toFixed(1)} s)`);
 
     const retryStarted = Date.now();
     await deploy(await ws.options(B));
-    assert.deepEqual(await applied(url, 'failover_marker', '0004_slow'), { table: true, records: 1 });
+    assert.deepEqual(await migrationState(url, 'failover_marker', '0004_slow'), { table: true, records: 1 });
     assert.equal(await ws.releaseAt('/api/v1/status'), B);
     const status = JSON.parse((await ws.get('/api/v1/status')).body) as Record<string, unknown>;
     assert.deepEqual([status.database, status.schemaVersion], ['ok', '0004_slow']);

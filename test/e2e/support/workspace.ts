@@ -69,6 +69,8 @@ export interface Variant {
 export interface E2eOptions {
   /** 127.79.<octet>; also picks the edge port. Unique per test file. */
   octet: number;
+  /** The edge port instead of 18400 + octet. */
+  port?: number;
   /** The api declares DATABASE_URL and migrations, so the deploy provisions Postgres and runs them. */
   database?: boolean;
   /** The api is the real veza-api (its Go binaries and migrate_tool, built from apps/veza-api); implies `database`. */
@@ -157,7 +159,7 @@ export async function e2eWorkspace(t: { after(fn: () => unknown): void }, name: 
   const root = tmp.dir;
   const env = `e2e-${name}`;
   const subnet = `127.79.${opts.octet}`;
-  const port = 18400 + opts.octet;
+  const port = opts.port ?? 18400 + opts.octet;
   const publicUrl = `http://${env}.localhost:${port}`;
   const realApi = opts.realApi ?? false;
   const database = (opts.database ?? false) || realApi;

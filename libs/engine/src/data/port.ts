@@ -31,6 +31,12 @@ export interface DataTier {
   stop(): Promise<boolean>;
   /** DATABASE_URL for slots and migrations; its password is registered for redaction. */
   databaseUrl(): Promise<string>;
+  /**
+   * Why the database takes no writes right now (its primary lost, a
+   * failover under way), or undefined: read after a failed migration, to
+   * tell a crash from a broken migration. A tier with one server may omit it.
+   */
+  unwritable?(): Promise<string | undefined>;
   /** The other services' variables for slots (REDIS_URL or REDIS_SENTINEL_*), secrets registered for redaction; a tier without them may omit it. */
   serviceEnv?(): Promise<Record<string, string>>;
 }

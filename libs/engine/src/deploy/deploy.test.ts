@@ -100,6 +100,17 @@ test('failed migrations stop the deploy before any colour changes', async (t) =>
   assert.ok(s.metrics?.lastFailureSeconds !== undefined);
 });
 
+test('migrations that fail because the database lost its primary say so, and when to deploy again', async (t) => {
+  const w = await memoryWorld(t);
+  w.faults.exec.add(slot('api', 'tools'));
+  w.data.unwritable = 'node1, the primary, does not answer';
+  await w.stage(A);
+  const e = await refused(deploy({ ...w.options(A), sha: A }), 'FORMATION_UNHEALTHY');
+  assert.match(e.message, /migration 0002 failed.*; the database of mem is not writable: node1, the primary, does not answer$/);
+  assert.match(e.hint, /^the edge was not touched and the live release still serves; deploy again: its data phase restarts what stopped and waits for a primary that answers/);
+  assert.ok(!w.calls.some((c) => c.includes('-green')), 'no slot of either colour was touched');
+});
+
 test('a failure in E (the switch) leaves the edge on the colour it served', async (t) => {
   const w = await memoryWorld(t);
   await w.deployed(A);

@@ -48,11 +48,24 @@ export async function runMigrations(ctx: Context, release: Release, artifacts: F
       if (out) p.step(`${c.name}: ${out.split('\n').join('; ')}`);
       outcomes.push(/^no changes$/m.test(out) ? 'no changes' : 'applied');
     } catch (e) {
-      throw new SlotError(spec.name, e);
+      throw new SlotError(spec.name, await withLostDatabase(ctx, e));
     }
   }
   const names = migrating.map((c) => c.name).join(', ');
   p.note(ctx.plan ? `planned (${names})` : outcomes.every((o) => o === 'no changes') ? 'no pending migrations' : `migrations applied (${names})`);
+}
+
+/**
+ * A migration that failed because the database went away (a crashed
+ * primary, a failover): said so, with when to deploy again. The re-run is
+ * safe because migrate_tool commits each file with its record or not at all.
+ */
+async function withLostDatabase(ctx: Context, e: unknown): Promise<unknown> {
+  const why = await ctx.ports.tier.unwritable?.().catch(() => undefined);
+  if (!why) return e;
+  return new VezaError(`${isVezaError(e) ? e.message : describeError(e)}; the database of ${ctx.env.name} is not writable: ${why}`,
+    'the edge was not touched and the live release still serves; deploy again: its data phase restarts what stopped and waits for a primary that answers, and each migration commits with its schema_migrations row or not at all, so the re-run applies only what is missing',
+    'FORMATION_UNHEALTHY');
 }
 
 /**

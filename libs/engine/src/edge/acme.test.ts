@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { createProcessRunner } from '../ports/process';
 import { DAY_MS, legoRunCommand, pemExpiryFor, planCertificates, recordAttempt, renderCertificateUnits, renderCertMetrics, type AcmeSettings } from './acme';
 import { checkCliRequest, withPayload } from './runtime-api';
 import { selfSignedPem } from './validate';
+import { verifyUnits } from '../util/testing/systemd';
 
 const NOW = new Date('2026-12-03T12:00:00Z');
 const inDays = (d: number) => new Date(NOW.getTime() + d * DAY_MS);
@@ -56,15 +54,7 @@ test('the daily job: systemd accepts the service and its jittered timer', async 
   assert.match(units.timer, /^OnCalendar=daily$/m);
   assert.match(units.timer, /^RandomizedDelaySec=\d+h$/m);
   assert.match(units.service, /^ExecStart=\/bin\/true nx run infra-edge:certificates --edge=veza-haproxy$/m);
-  if (spawnSync('systemd-analyze', ['--version']).error) {
-    t.skip('systemd-analyze is not installed');
-    return;
-  }
-  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-units-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  await fs.writeFile(join(dir, `${units.name}.service`), units.service);
-  await fs.writeFile(join(dir, `${units.name}.timer`), units.timer);
-  execFileSync('systemd-analyze', ['verify', '--man=no', join(dir, `${units.name}.service`), join(dir, `${units.name}.timer`)], { stdio: 'pipe' });
+  if (!(await verifyUnits([units]))) t.skip('systemd-analyze is not installed');
 });
 
 test('a runtime API request is one line, or a command with a payload holding no empty line', () => {

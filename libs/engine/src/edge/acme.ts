@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { EdgeDefinition } from '../config/edge';
 import type { Command } from '../ports/process';
 import type { EdgeModel } from './model';
+import { renderTimerUnits, type TimerUnits } from '../util/systemd';
 
 /**
  * The pure half of infra-edge:certificates: which hosts need a certificate,
@@ -156,39 +157,19 @@ export function renderCertMetrics(edge: string, expiry: { host: string; notAfter
 }
 
 /**
- * The daily job (systemd): a oneshot service running the certificates
- * target and its timer. RandomizedDelaySec spreads the run over the day's
- * first hours, as ACME CAs ask of clients, and Persistent catches a run
- * missed while the machine was off.
+ * The daily job (systemd): the certificates target from this checkout.
+ * RandomizedDelaySec spreads the run over the day's first hours, as ACME
+ * CAs ask of clients.
  */
-export function renderCertificateUnits(o: { edge: string; workspaceRoot: string; npx: string }): { service: string; timer: string; name: string } {
-  const name = `veza-certificates-${o.edge}`;
-  const service = [
-    '[Unit]',
-    `Description=Issue and renew the TLS certificates of the ${o.edge} edge (ACME HTTP-01)`,
-    'Wants=network-online.target',
-    'After=network-online.target',
-    '',
-    '[Service]',
-    'Type=oneshot',
-    `WorkingDirectory=${o.workspaceRoot}`,
-    `ExecStart=${o.npx} nx run infra-edge:certificates --edge=${o.edge}`,
-    'Nice=10',
-    '',
-  ].join('\n');
-  const timer = [
-    '[Unit]',
-    `Description=Daily certificate renewal for the ${o.edge} edge`,
-    '',
-    '[Timer]',
-    'OnCalendar=daily',
-    'RandomizedDelaySec=4h',
-    'Persistent=true',
-    `Unit=${name}.service`,
-    '',
-    '[Install]',
-    'WantedBy=timers.target',
-    '',
-  ].join('\n');
-  return { service, timer, name };
+export function renderCertificateUnits(o: { edge: string; workspaceRoot: string; npx: string }): TimerUnits {
+  return renderTimerUnits({
+    name: `veza-certificates-${o.edge}`,
+    description: `Issue and renew the TLS certificates of the ${o.edge} edge (ACME HTTP-01)`,
+    timerDescription: `Daily certificate renewal for the ${o.edge} edge`,
+    workingDirectory: o.workspaceRoot,
+    execStart: `${o.npx} nx run infra-edge:certificates --edge=${o.edge}`,
+    onCalendar: 'daily',
+    randomizedDelay: '4h',
+    network: true,
+  });
 }

@@ -5,7 +5,8 @@ import { haSettings, parseEnvironment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, type NodeRow } from './formation';
 import { readSample, renderDrillMetrics } from './metrics';
-import { formatHaStatus } from './operations';
+import { formatHaStatus, renderBackupTimers } from './operations';
+import { verifyUnits } from '../../util/testing/systemd';
 import { readBackupInfo, renderArchiveConf, renderBackrestConf, restoreCommand } from './pgbackrest';
 import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
 
@@ -107,4 +108,19 @@ test('drill metrics are written and read back; status prints ages', () => {
     lastDrill: { success: true, at: new Date(now.getTime() - 2 * 86_400_000) },
   }, now);
   assert.deepEqual([lines[0], lines.at(-2), lines.at(-1)], ['formation of prod: healthy', 'last backup: full F1, 3 h ago', 'last drill: passed, 2 days ago']);
+});
+
+test('the backup schedule as systemd timers: weekly full, daily diff, weekly drill, each its infra-data target; systemd accepts them', async (t) => {
+  const backup = haSettings(env('data:\n  postgres:\n    topology: ha\n    ha:\n      backup: { diffSchedule: "*-*-* 03:30:00" }\n'))!.backup;
+  const units = renderBackupTimers({ env: 'prod', backup, workspaceRoot: '/srv/veza', npx: '/usr/bin/npx' });
+  assert.deepEqual(units.map((u) => [u.name, /^OnCalendar=(.*)$/m.exec(u.timer)?.[1], /^ExecStart=(.*)$/m.exec(u.service)?.[1]]), [
+    ['veza-prod-backup-full', 'Sun *-*-* 02:00:00', '/usr/bin/npx nx run infra-data:backup --type=full --env=prod'],
+    ['veza-prod-backup-diff', '*-*-* 03:30:00', '/usr/bin/npx nx run infra-data:backup --type=diff --env=prod'],
+    ['veza-prod-drill', 'Sun *-*-* 04:00:00', '/usr/bin/npx nx run infra-data:drill --env=prod'],
+  ]);
+  for (const u of units) {
+    assert.match(u.service, /^WorkingDirectory=\/srv\/veza$/m);
+    assert.match(u.timer, /^Persistent=true$/m, 'a run missed while the machine was off runs at boot');
+  }
+  if (!(await verifyUnits(units))) t.skip('systemd-analyze is not installed');
 });

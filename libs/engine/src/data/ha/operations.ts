@@ -1,6 +1,8 @@
 import type { FormationState } from './formation';
 import type { BackupInfo, BackupType } from './pgbackrest';
 import type { PoolRow } from './pgbouncer';
+import type { HaSettings } from '../../config/environment';
+import { renderTimerUnits, type TimerUnits } from '../../util/systemd';
 
 /**
  * What `infra-data:status|failover|backup|drill` ask of an HA data tier,
@@ -28,6 +30,23 @@ export interface HaOperations {
   switchover(): Promise<string>;
   backup(type: BackupType): Promise<BackupInfo>;
   drill(opts?: { keep?: boolean }): Promise<DrillResult>;
+}
+
+/**
+ * The seed's backup schedule as systemd timers: the weekly full, the daily
+ * diff and the weekly restore drill, each a oneshot running its
+ * infra-data target from the checkout at `workspaceRoot` with `npx`.
+ */
+export function renderBackupTimers(o: { env: string; backup: HaSettings['backup']; workspaceRoot: string; npx: string }): TimerUnits[] {
+  const job = (what: string, target: string, onCalendar: string, description: string) => renderTimerUnits({
+    name: `veza-${o.env}-${what}`, description, timerDescription: `${description}: ${onCalendar}`, workingDirectory: o.workspaceRoot,
+    execStart: `${o.npx} nx run ${target} --env=${o.env}`, onCalendar,
+  });
+  return [
+    job('backup-full', 'infra-data:backup --type=full', o.backup.fullSchedule, `Full pgBackRest backup of ${o.env}`),
+    job('backup-diff', 'infra-data:backup --type=diff', o.backup.diffSchedule, `Differential pgBackRest backup of ${o.env}`),
+    job('drill', 'infra-data:drill', o.backup.drillSchedule, `Restore drill of ${o.env}'s latest backup`),
+  ];
 }
 
 export function isHaOperations(x: object): x is HaOperations {

@@ -16,7 +16,7 @@ import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { DataTier, ProvisionOptions } from '../port';
 import type { SnapshotInfo } from '../snapshots';
-import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, haRoot, inspectHa, planHaProvision, querySuper, readFormationState, runningId, type HaLayout } from './ha';
+import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, haRoot, inspectHa, planHaProvision, primaryAnswers, querySuper, readFormationState, runningId, type HaLayout } from './ha';
 import { livePostmaster } from './postgres';
 
 /** The local data tier in the HA topology (see ha.ts), with its operations. */
@@ -98,6 +98,15 @@ export class LocalHaTier implements DataTier, HaOperations {
     const password = await resolvePostgresPassword(this.env, l.passwordFile, { generate: false });
     if (!password) throw new VezaError(`the HA formation of ${this.env.name} has no password yet`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_PROVISIONED');
     return buildDatabaseUrl(l.endpoint, password.value);
+  }
+
+  async unwritable(): Promise<string | undefined> {
+    const l = this.layout();
+    const read = await readFormationState(l);
+    if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
+    const { primary, problems } = read.formation;
+    if (!primary) return `a failover is under way (${problems.join('; ')})`;
+    return (await primaryAnswers(l, primary)) ? undefined : `${primary.name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
   }
 
   async status(): Promise<HaStatus> {

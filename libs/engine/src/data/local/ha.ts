@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { haSettings, type Environment, type HaSettings } from '../../config/environment';
 import { localEnvDir } from '../../hosts/local/paths';
@@ -10,9 +10,11 @@ import { registerSecret } from '../../log/redact';
 import type { Command } from '../../ports/process';
 import { readJsonOr } from '../../util/atomic';
 import { isAlive, type ProcessIdentity } from '../../util/proc';
+import { installTimersCommand, type TimerUnits } from '../../util/systemd';
 import { resolvePostgresPassword, type PostgresEndpoint, type ResolvedPassword } from '../credentials';
 import { autoctl, createMonitorArgs, createNodeArgs, NODE_ROWS_SQL, pinMonitorListenArgs, readFormation, renderFormationHba, runArgs, setSyncStandbysSql, type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow } from '../ha/formation';
 import { backrestArgs, renderArchiveConf, renderBackrestConf, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { renderBackupTimers } from '../ha/operations';
 import { renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout } from '../ha/pgbouncer';
 import type { DataPlan, PlanStep } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
@@ -51,6 +53,8 @@ export interface HaLayout {
   endpoint: PostgresEndpoint;
   /** Folders veza creates (owned by the server user). */
   folders: string[];
+  /** The backup and drill timers (systemd units), outside the server user's folders: root runs them. */
+  timers: { dir: string; units: TimerUnits[] };
 }
 
 const PGBACKREST = '/usr/bin/pgbackrest';
@@ -122,6 +126,11 @@ export function haLayout(env: Environment, workspaceRoot: string): HaLayout {
     metricsDir: join(root, 'metrics'),
     drill: { pgdata: join(root, 'drill'), host: dataHost, port, logFile: join(logDir, 'drill.log') },
     endpoint: { host: dataHost, port: ha.pgbouncer.port, user, database },
+    timers: {
+      dir: join(localEnvDir(workspaceRoot, env.name), 'timers'),
+      // The jobs run the targets from this checkout, with this machine's npx.
+      units: renderBackupTimers({ env: env.name, backup: ha.backup, workspaceRoot, npx: join(dirname(process.execPath), 'npx') }),
+    },
     folders: [root, logDir, join(logDir, 'pgbackrest'), pids, pgb, join(pgb, 'run'), backup, join(backup, 'lock'), join(backup, 'spool'), xdg, join(xdg, 'config'), join(xdg, 'data'), join(xdg, 'run'), join(root, 'metrics')],
   };
 }
@@ -139,9 +148,21 @@ export function backrestCommand(l: HaLayout, command: string[], description: str
   return asServer(l, backrestArgs(PGBACKREST, l.backrest.configFile, command), description, timeoutMs);
 }
 
+const psqlArgv = (l: HaLayout) => [join(l.binDir, 'psql'), '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1'];
+
 /** psql as the postgres superuser over a node's socket (trusted: only the server user reaches it). */
 export function superPsql(l: HaLayout, port: number, extra: string[]): string[] {
-  return [join(l.binDir, 'psql'), '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1', '--host', l.socketDir, '--port', String(port), '--username', 'postgres', ...extra];
+  return [...psqlArgv(l), '--host', l.socketDir, '--port', String(port), '--username', 'postgres', ...extra];
+}
+
+/**
+ * psql as the superuser on whichever node takes writes when it runs (libpq
+ * tries each node's socket): the primary a plan saw may have changed by the
+ * time its step runs, after a crash or a failover.
+ */
+export function primaryPsql(l: HaLayout, database: string): string[] {
+  const conninfo = `host=${l.nodes.map(() => l.socketDir).join(',')} port=${l.nodes.map((n) => n.port).join(',')} user=postgres dbname=${database} target_session_attrs=read-write`;
+  return [...psqlArgv(l), '--dbname', conninfo];
 }
 
 export interface HaState {
@@ -214,7 +235,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
   const monitorRunning = (await runningId(l.pids.monitor)) !== undefined;
   const read = monitorRunning ? await readFormationState(l) : undefined;
   const pgbouncerRunning = (await runningId(l.pids.pgbouncer)) !== undefined;
-  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath)]
+  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath), ...timerFiles(l).map((f) => f.path)]
     .map((f) => [f, readText(f)]));
   return {
     missingFolders: l.folders.filter((f) => !existsSync(f)),
@@ -249,7 +270,17 @@ export async function formationSettled(l: HaLayout): Promise<boolean> {
   if (primary && formation.nodes.some((n) => n.state === 'catchingup' || n.goal === 'catchingup')) {
     await querySuper(l.socketDir, primary.port, 'postgres', 'CHECKPOINT').catch(() => undefined);
   }
-  return formation.healthy && formation.nodes.length === l.nodes.length;
+  return formation.healthy && formation.nodes.length === l.nodes.length && (await primaryAnswers(l, formation.primary!));
+}
+
+/**
+ * Whether the node the monitor names primary answers as one, taking writes. The monitor
+ * still names a crashed primary, healthy, until its health checks give up
+ * on it; a provision run meanwhile restarts it and must wait for it.
+ */
+export function primaryAnswers(l: HaLayout, primary: { port: number }): Promise<boolean> {
+  // A node pg_autoctl brings back may answer before it takes writes (seen: 'read-only transaction' right after the wait).
+  return querySuper<{ w: boolean }>(l.socketDir, primary.port, 'postgres', "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS w").then((rows) => rows[0]?.w === true, () => false);
 }
 
 function serverFile(l: HaLayout, title: string, path: string, content: string, state: HaState, mode = 0o600, secret = false): PlanStep[] {
@@ -290,6 +321,23 @@ function archiveConfSteps(l: HaLayout, state: HaState): PlanStep[] {
       ...(state.running.nodes[i] ? [{ kind: 'run', title: `reload ${n.name}'s settings`, command: asServer(l, superPsql(l, n.port, ['--dbname', 'postgres', '--command', 'SELECT pg_reload_conf()']), `reload ${n.name}`, 30_000) } as PlanStep] : []),
     ];
   });
+}
+
+function timerFiles(l: HaLayout): { path: string; content: string }[] {
+  return l.timers.units.flatMap((u) => [{ path: join(l.timers.dir, `${u.name}.service`), content: u.service }, { path: join(l.timers.dir, `${u.name}.timer`), content: u.timer }]);
+}
+
+/** The backup schedule's units, (re)written when they differ; systemd runs them once the operator links them (the note says how). */
+function timerSteps(l: HaLayout, state: HaState): { steps: PlanStep[]; notes: string[] } {
+  const changed = timerFiles(l).filter((f) => state.files[f.path] !== f.content);
+  if (changed.length === 0) return { steps: [], notes: [] };
+  return {
+    steps: [
+      ...(existsSync(l.timers.dir) ? [] : [{ kind: 'mkdir', title: `create ${l.timers.dir}`, path: l.timers.dir, mode: 0o755 } as PlanStep]),
+      ...changed.map((f): PlanStep => ({ kind: 'write', title: `write the backup schedule's ${f.path.split('/').at(-1)}`, path: f.path, content: f.content, mode: 0o644 })),
+    ],
+    notes: [`backup timers (full ${l.ha.backup.fullSchedule}, diff ${l.ha.backup.diffSchedule}, drill ${l.ha.backup.drillSchedule}) are in ${l.timers.dir}; to run them: ${installTimersCommand(l.timers.dir, l.timers.units.map((u) => u.name))}`],
+  };
 }
 
 /** Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first node (the primary), then the others. */
@@ -338,7 +386,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
       steps.push({ kind: 'wait', title: `wait for ${n.name} to register as the primary`, what: `${n.name} is registered as primary`, timeoutMs: 120_000, check: async () => (await readFormationState(l))?.formation.primary?.name === n.name });
     }
   });
-  steps.push({ kind: 'wait', title: 'wait for the formation to settle', what: `the formation of ${env.name} has one primary and ${l.nodes.length - 1} secondaries`, timeoutMs: 300_000, intervalMs: 1_000, check: () => formationSettled(l) });
+  steps.push({ kind: 'wait', title: 'wait for the formation to settle', what: `the formation of ${env.name} has one primary, answering, and ${l.nodes.length - 1} secondaries`, timeoutMs: 300_000, intervalMs: 1_000, check: () => formationSettled(l) });
   // A new formation starts at pg_auto_failover's default, 0.
   if ((state.syncStandbys ?? 0) !== l.ha.syncStandbys) {
     steps.push({ kind: 'run', title: `set number-sync-standbys to ${l.ha.syncStandbys}`,
@@ -347,11 +395,13 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   const primary = state.formation?.primary ?? l.nodes[0]!;
   if (!state.appReady) {
     steps.push({ kind: 'run', title: `ensure role ${l.endpoint.user} and database ${l.endpoint.database} on the primary`,
-      command: asServer(l, superPsql(l, primary.port, ['--dbname', 'postgres']), 'create the app role and database', 60_000, ensureRoleAndDatabaseSql(l.endpoint.user, l.endpoint.database, state.password.value)) });
+      command: asServer(l, primaryPsql(l, 'postgres'), 'create the app role and database', 60_000, ensureRoleAndDatabaseSql(l.endpoint.user, l.endpoint.database, state.password.value)) });
   }
   steps.push(...pgbouncerSteps(l, state, primary));
   if (!state.stanzaExists) steps.push({ kind: 'run', title: 'create the pgBackRest stanza (from the primary)', command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });
-  return { steps, notes: [], summary: steps.every((s) => s.kind === 'wait') ? `HA formation of ${env.name} already provisioned: nothing to do` : `HA formation of ${env.name} ready: PgBouncer at ${l.endpoint.host}:${l.endpoint.port}` };
+  const timers = timerSteps(l, state);
+  steps.push(...timers.steps);
+  return { steps, notes: timers.notes, summary: steps.every((s) => s.kind === 'wait') ? `HA formation of ${env.name} already provisioned: nothing to do` : `HA formation of ${env.name} ready: PgBouncer at ${l.endpoint.host}:${l.endpoint.port}` };
 }
 
 function pgbouncerSteps(l: HaLayout, state: HaState, primary: { host: string; port: number }): PlanStep[] {

@@ -62,7 +62,8 @@ export interface MemoryWorld {
   registry: Map<string, Buffer>;
   /** `answers`: what each read of the edge's counters adds to the colour it serves, per component (the bake gate reads them). */
   edge: { up: boolean; serves?: Color; switches: { color: Color; force: boolean }[]; answers: Record<string, ServerTraffic>; counted: Record<string, ServerTraffic> };
-  data: { snapshots: string[]; pruneKeeps: string[][] };
+  /** `unwritable`: what the tier answers when asked why the database takes no writes (a lost primary). */
+  data: { snapshots: string[]; pruneKeeps: string[][]; unwritable?: string };
   faults: Faults;
   /** Every side effect on a slot, the edge or the data tier, in order: `create <slot>`, `switch green`, … */
   calls: string[];
@@ -319,6 +320,7 @@ function memoryTier(w: MemoryWorld): DataTier {
       return plan([], 'nothing to prune');
     },
     listSnapshots: async () => [],
+    unwritable: async () => w.data.unwritable,
     async stop() {
       w.calls.push('data stop');
       return true;

@@ -9,7 +9,7 @@ import { livePostmaster } from '../postgres';
  * What the HA integration test and bench/pg-ha-bench.ts both do to a live
  * local formation: pgbench through PgBouncer while sampling its pools, and
  * a primary killed outright with the time until a write through PgBouncer
- * succeeds again.
+ * succeeds again. test/e2e's HA deploy tests use them too.
  */
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 
@@ -67,33 +67,40 @@ export interface FailoverMeasure {
 }
 
 /**
- * As a power cut: the primary's pg_autoctl and its postgres, by pid, with
- * SIGKILL, while pgbench writes through PgBouncer; then one INSERT every
- * 250 ms through PgBouncer until one succeeds (at most `maxSeconds`).
+ * As a power cut: the primary's pg_autoctl (its whole process group) and
+ * its postgres, by pid, with SIGKILL. Returns the node killed and when.
  */
-export async function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+export async function killPrimary(l: HaLayout): Promise<{ name: string; killedAt: number }> {
   const f = (await readFormationState(l))!.formation;
   const victim = l.nodes.findIndex((n) => n.name === f.primary!.name);
-  let benchPid = 0;
-  const bench = pgbench(url, ['-c', '4', '-j', '2', '-T', String(maxSeconds), '-n', '-b', 'simple-update'], (pid) => (benchPid = pid));
-  await new Promise((r) => setTimeout(r, 3_000));
   const keeper = (await runningId(l.pids.nodes[victim]!))!;
   const postmaster = livePostmaster(l.nodes[victim]!.pgdata)!;
   const killedAt = Date.now();
   process.kill(-keeper.pid, 'SIGKILL');
   signal(postmaster.pid, 'SIGKILL');
-  let rtoSeconds = NaN;
+  return { name: f.primary!.name, killedAt };
+}
+
+/** `sql` (a write) through `url` every 250 ms until one succeeds: seconds from `since`, NaN after `maxSeconds`. */
+export async function firstWrite(url: string, sql: string, since: number, maxSeconds = 300): Promise<number> {
   for (let i = 0; i < maxSeconds * 4; i++) {
-    if (await query(url, `INSERT INTO ${table} VALUES (DEFAULT)`).then(() => true, () => false)) {
-      rtoSeconds = (Date.now() - killedAt) / 1000;
-      break;
-    }
+    if (await query(url, sql).then(() => true, () => false)) return (Date.now() - since) / 1000;
     await new Promise((r) => setTimeout(r, 250));
   }
+  return NaN;
+}
+
+/** killPrimary while pgbench writes through PgBouncer; then one INSERT every 250 ms through PgBouncer until one succeeds. */
+export async function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+  let benchPid = 0;
+  const bench = pgbench(url, ['-c', '4', '-j', '2', '-T', String(maxSeconds), '-n', '-b', 'simple-update'], (pid) => (benchPid = pid));
+  await new Promise((r) => setTimeout(r, 3_000));
+  const { name, killedAt } = await killPrimary(l);
+  const rtoSeconds = await firstWrite(url, `INSERT INTO ${table} VALUES (DEFAULT)`, killedAt, maxSeconds);
   // pgbench may have ended on its own: its clients abort when their server connection dies.
   signal(benchPid, 'SIGINT');
   const out = (await bench).out;
-  return { before: f.primary!.name, rtoSeconds, bench: out.split('\n').filter((x) => /aborted|failed|processed/.test(x)).join(' | ') };
+  return { before: name, rtoSeconds, bench: out.split('\n').filter((x) => /aborted|failed|processed/.test(x)).join(' | ') };
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
