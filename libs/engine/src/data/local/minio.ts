@@ -5,7 +5,9 @@ import { LOCAL_HOST_OCTET } from '../../hosts/naming';
 import { VezaError } from '../../log/errors';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
-import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, type MinioNode, type MinioSettings } from '../minio-topology';
+import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, readMinioInfo, type MinioNode, type MinioSettings, type MinioStatus } from '../minio-topology';
+import type { ProcessRunner } from '../../ports/process';
+import type { ServicesStatus } from '../status';
 import { livePid } from './pids';
 
 /**
@@ -94,4 +96,16 @@ export function planMinioStop(m: LocalMinio, pids: readonly (number | undefined)
 export function minioAppEnv(m: LocalMinio, password: string): Record<string, string> {
   const n = m.nodes[0]!;
   return { S3_ENDPOINT: `http://${n.host}:${n.port}`, S3_BUCKET: m.bucket, S3_ACCESS_KEY: 'veza', S3_SECRET_KEY: password };
+}
+
+/** Drives and healing as MinIO's admin API reports them (`mc admin info --json`); an unreachable MinIO is reported, not thrown. */
+export async function minioStatus(m: LocalMinio, runner: ProcessRunner, password: string): Promise<NonNullable<ServicesStatus['minio']>> {
+  const res = await runner.run({ ...withAlias(m, ['timeout', '10', m.mc, '--no-color', 'admin', 'info', '--json', 'veza'], password, `ask minio of ${m.env.name}`), timeoutMs: 15_000 }, { check: false }).catch(() => undefined);
+  let status: MinioStatus;
+  try {
+    status = readMinioInfo(res?.stdout.trim().split('\n').pop() ?? '');
+  } catch {
+    status = { mode: 'unreachable', servers: [], drivesOnline: 0, drivesOffline: 0, healing: 0, error: res?.exitCode === 124 ? 'no answer within 10 s' : 'mc admin info failed' };
+  }
+  return { topology: m.settings.topology, ...status };
 }
