@@ -22,7 +22,8 @@ import { livePid } from './pids';
  * three redis + sentinel nodes, MinIO (single) and nginx in front of it.
  * The app's S3_ENDPOINT is the cache; an upload and a presigned GET go
  * through it (S3 signs the Host, which the cache passes on); the segment is
- * MISS then HIT; with MinIO stopped the cached segment is still served.
+ * MISS then HIT; with MinIO stopped the cached segment is still served;
+ * stopping the tier stops the cache.
  */
 const root = join(__dirname, '../../../../..');
 const toolsDir = execFileSync('bash', [join(root, 'tools/scripts/minio-tools.sh')], { encoding: 'utf8' }).trim();
@@ -145,4 +146,9 @@ test('media cache from the environment: provision starts it after nginx -t; uplo
   assert.match(await fs.readFile(join(dataRoot, 'minio-cache/nginx.conf'), 'utf8'), /max_size=128m/);
   assert.equal(livePid(join(dataRoot, 'minio-cache/nginx.pid'), 'nginx'), nginxPid);
   assert.equal((await get(url)).cache, 'HIT', 'the cache survives the reload');
+
+  // Stopping the tier (infra-deploy:down) stops the cache with it.
+  await tier().stop();
+  assert.equal(livePid(join(dataRoot, 'minio-cache/nginx.pid'), 'nginx'), undefined, 'nginx stopped');
+  assert.equal(livePid(m.nodes[0]!.pidFile, 'minio'), undefined, 'minio stopped');
 });
