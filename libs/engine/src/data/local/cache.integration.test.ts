@@ -81,6 +81,8 @@ test('media cache from the environment: provision starts it after nginx -t; uplo
   const segment = randomBytes(2 * 1024 * 1024 + 4321);
   await fs.writeFile(join(tmp.dir, 'seg.ts'), segment);
   mc(['cp', join(tmp.dir, 'seg.ts'), 'app/veza-media/tracks/1/0.ts']);
+  // A HEAD through the cache keeps its signature (never turned into a GET) and is not cached.
+  assert.match(mc(['stat', '--json', 'app/veza-media/tracks/1/0.ts']), new RegExp(`"size":\\s*${segment.length}\\b`));
   const url = (JSON.parse(mc(['share', 'download', '--json', '--expire', '1h', 'app/veza-media/tracks/1/0.ts'])) as { share: string }).share;
   assert.ok(url.startsWith('http://127.79.120.50:18750/veza-media/tracks/1/0.ts?'), url);
 
