@@ -38,7 +38,8 @@ export async function operateData(o: OperateDataOptions): Promise<DataStatusRepo
     const tier = createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log });
     const ha = isHaOperations(tier) ? await tier.status() : undefined;
     const report: DataStatusReport = { env: env.name, postgres: ha ? { topology: 'ha', ...ha } : { topology: 'single' }, services: (await tier.servicesStatus?.()) ?? {} };
-    const services = tier.servicesStatus ? formatServicesStatus(env.name, report.services) : [`redis, minio and the media cache of ${env.name}: the ${env.driver} driver does not report them yet`];
+    const declared = (['redis', 'minio'] as const).filter((k) => env.data[k]);
+    const services = tier.servicesStatus ? formatServicesStatus(env.name, report.services) : declared.length ? [`${declared.join(' and ')} of ${env.name}: not reported by the ${env.driver} ${env.data.postgres.topology} data tier yet`] : [];
     if (!o.json) for (const line of [...(ha ? formatHaStatus(env.name, ha) : [`postgres of ${env.name}: single (infra-deploy:status probes it)`]), ...services]) o.log.info(line);
     return report;
   }
