@@ -165,6 +165,17 @@ export const environmentSchema = z.strictObject({
       nodes: z.number().int().min(1).default(4),
       drivesPerNode: z.number().int().min(1).default(1),
       parity: z.number().int().min(1).default(2),
+      /**
+       * Seed 001's nginx media cache in front of MinIO (README, "Media cache"):
+       * on `local` an nginx on `<subnet>.50:port`, stub_status on `statusPort`.
+       */
+      cache: z.strictObject({
+        port: tcpPort.default(8080),
+        statusPort: tcpPort.default(8081),
+        maxSize: z.string().regex(/^\d+[kmg]$/, 'must be a size such as 20g or 512m').default('20g'),
+        /** Slots' S3_ENDPOINT names the cache instead of MinIO (the seed's "flip AWS_S3_ENDPOINT to the cache"). */
+        appsThrough: z.boolean().default(true),
+      }).optional(),
     }).optional(),
   }).default({ postgres: { database: 'veza', user: 'veza', port: 5432, topology: 'single', maxConnections: 100 } }),
   retention: z.strictObject({

@@ -72,3 +72,48 @@ export function bucketCommands(bucket: string): { argv: string[]; input?: string
     { argv: ['ilm', 'import', target], input: LIFECYCLE, title: `lifecycle of ${bucket}: noncurrent versions expire after 30 d` },
   ];
 }
+
+export interface MinioDrive {
+  endpoint: string;
+  /** MinIO's drive state: `ok`, `offline`, `unformatted`, … */
+  state: string;
+  healing: boolean;
+}
+
+export interface MinioStatus {
+  /** `online` with write quorum, else what MinIO says (or `unreachable`). */
+  mode: string;
+  servers: { endpoint: string; state: string; drives: MinioDrive[] }[];
+  drivesOnline: number;
+  drivesOffline: number;
+  /** Drives being healed, as the pools report them. */
+  healing: number;
+  error?: string;
+}
+
+/** `mc admin info --json`: servers and their drives, counts from the backend, healing from the drives and the pools. */
+export function readMinioInfo(json: string): MinioStatus {
+  const doc = JSON.parse(json) as { status?: string; error?: string | { message?: string }; info?: MinioInfo };
+  const info = doc.info;
+  if (doc.status !== 'success' || !info) {
+    const error = (typeof doc.error === 'string' ? doc.error : doc.error?.message) ?? 'mc admin info gave no answer';
+    return { mode: 'unreachable', servers: [], drivesOnline: 0, drivesOffline: 0, healing: 0, error };
+  }
+  const servers = (info.servers ?? []).map((s) => ({ endpoint: s.endpoint ?? '?', state: s.state ?? '?', drives: (s.drives ?? []).map((d) => ({ endpoint: d.endpoint ?? '?', state: d.state ?? '?', healing: d.healing === true })) }));
+  const drives = servers.flatMap((s) => s.drives);
+  const poolHeal = Object.values(info.pools ?? {}).flatMap((sets) => Object.values(sets)).reduce((n, set) => n + (set.healDisks ?? 0), 0);
+  return {
+    mode: info.mode ?? '?',
+    servers,
+    drivesOnline: info.backend?.onlineDisks ?? drives.filter((d) => d.state === 'ok').length,
+    drivesOffline: info.backend?.offlineDisks ?? drives.filter((d) => d.state !== 'ok').length,
+    healing: Math.max(poolHeal, drives.filter((d) => d.healing).length),
+  };
+}
+
+interface MinioInfo {
+  mode?: string;
+  backend?: { onlineDisks?: number; offlineDisks?: number };
+  servers?: { endpoint?: string; state?: string; drives?: { endpoint?: string; state?: string; healing?: boolean }[] }[];
+  pools?: Record<string, Record<string, { healDisks?: number }>>;
+}

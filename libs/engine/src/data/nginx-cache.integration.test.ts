@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { tempWorkspace } from '../hosts/local/testing/fixtures';
-import { renderNginxCache } from './nginx-cache';
+import { readCacheLog, readStubStatus, renderNginxCache } from './nginx-cache';
+import { cacheGet } from './testing/cache-get';
 
 /**
  * The media cache on a real nginx (Debian's, which has the slice module) on
@@ -31,17 +32,7 @@ function upstream(hits: string[]): Promise<Server> {
   return new Promise((resolve) => server.listen(25761, '127.79.66.3', () => resolve(server)));
 }
 
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; cache: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.79.66.1', port: 25760, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, cache: String(res.headers['x-cache-status'] ?? ''), body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (path: string, headers: Record<string, string> = {}) => cacheGet(`http://127.79.66.1:25760${path}`, headers);
 
 test('nginx cache: nginx -t passes; MISS then HIT without Authorization in the key; a range hits its slice; stale when the upstream is gone', async (t) => {
   const tmp = await tempWorkspace(t, 'nginx-cache');
@@ -52,7 +43,7 @@ test('nginx cache: nginx -t passes; MISS then HIT without Authorization in the k
     const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
     for (const d of ['cache', 'tmp']) await fs.chown(dir(d), nobody, 0);
   }
-  const conf = renderNginxCache({ listen: { host: '127.79.66.1', port: 25760 }, upstream: { host: '127.79.66.3', port: 25761 }, status: { host: '127.79.66.2', port: 25762 }, cacheDir: dir('cache'), tempDir: dir('tmp'), pidFile: dir('run/nginx.pid'), errorLog: dir('run/error.log'), maxSize: '64m' });
+  const conf = renderNginxCache({ listen: { host: '127.79.66.1', port: 25760 }, upstream: [{ host: '127.79.66.3', port: 25761 }], status: { host: '127.79.66.2', port: 25762 }, cacheDir: dir('cache'), tempDir: dir('tmp'), pidFile: dir('run/nginx.pid'), errorLog: dir('run/error.log'), accessLog: dir('run/access.log'), maxSize: '64m' });
   const file = dir('nginx.conf');
   await fs.writeFile(file, conf, { mode: 0o600 });
   const nginx = (args: string[]) => execFileSync('nginx', ['-p', tmp.dir, '-c', file, '-e', dir('run/error.log'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,14 +86,10 @@ test('nginx cache: nginx -t passes; MISS then HIT without Authorization in the k
   assert.equal(stale.status, 200, 'the upstream is gone and the cached segment is still served');
   assert.ok(stale.body.equals(SEGMENT));
 
-  const status = await new Promise<string>((resolve, reject) => {
-    const req = request({ host: '127.79.66.2', port: 25762, path: '/nginx_status', agent: false }, (res) => {
-      let b = '';
-      res.on('data', (c) => (b += c));
-      res.on('end', () => resolve(b));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  assert.match(status, /^Active connections: \d+/);
+  const status = (await cacheGet('http://127.79.66.2:25762/nginx_status')).body.toString();
+  assert.ok(readStubStatus(status), status);
+  // The log infra-data:status counts: every answer once (slices are not answers), BYPASS outside the ratio.
+  const counts = readCacheLog(await fs.readFile(dir('run/access.log'), 'utf8'));
+  assert.deepEqual(counts.byStatus, { MISS: 2, HIT: 4, BYPASS: 1 });
+  assert.equal(counts.hitRatio, 4 / 6);
 });

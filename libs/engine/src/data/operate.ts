@@ -1,14 +1,15 @@
 import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
-import { formatHaStatus, isHaOperations } from './ha/operations';
+import { formatHaStatus, isHaOperations, type HaStatus } from './ha/operations';
+import { formatServicesStatus, type ServicesStatus } from './status';
 import type { BackupType } from './ha/pgbackrest';
 import { createDataTier } from './tier';
 
 /**
- * `infra-data:status|failover|backup|drill`: operations of the HA topology.
- * Every input is checked (environment, topology, backup type) before the
- * data tier is touched.
+ * `infra-data:status|failover|backup|drill`: the data tier's status (every
+ * topology) and the operations of the HA topology. Every input is checked
+ * (environment, topology, backup type) before the data tier is touched.
  */
 export type DataAction = 'status' | 'failover' | 'backup' | 'drill';
 
@@ -18,11 +19,30 @@ export interface OperateDataOptions {
   action: DataAction;
   type?: BackupType;
   keep?: boolean;
+  /** status: the caller prints the returned report as JSON, so no text lines. */
+  json?: boolean;
   log: Logger;
 }
 
-export async function operateData(o: OperateDataOptions): Promise<void> {
+/** `infra-data:status --json`: the HA formation (when the topology is ha) and every other service, as asked of them. */
+export interface DataStatusReport {
+  env: string;
+  postgres: { topology: 'single' } | ({ topology: 'ha' } & HaStatus);
+  services: ServicesStatus;
+}
+
+/** Status works on every topology; the other actions need the HA formation. Returns the status report (status only). */
+export async function operateData(o: OperateDataOptions): Promise<DataStatusReport | undefined> {
   const env = o.workspace.env(o.env);
+  if (o.action === 'status') {
+    const tier = createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log });
+    const ha = isHaOperations(tier) ? await tier.status() : undefined;
+    const report: DataStatusReport = { env: env.name, postgres: ha ? { topology: 'ha', ...ha } : { topology: 'single' }, services: (await tier.servicesStatus?.()) ?? {} };
+    const declared = (['redis', 'minio'] as const).filter((k) => env.data[k]);
+    const services = tier.servicesStatus ? formatServicesStatus(env.name, report.services) : declared.length ? [`${declared.join(' and ')} of ${env.name}: not reported by the ${env.driver} ${env.data.postgres.topology} data tier yet`] : [];
+    if (!o.json) for (const line of [...(ha ? formatHaStatus(env.name, ha) : [`postgres of ${env.name}: single (infra-deploy:status probes it)`]), ...services]) o.log.info(line);
+    return report;
+  }
   if (env.data.postgres.topology !== 'ha') {
     throw new VezaError(`environment ${env.name} uses the single topology: ${o.action} needs the HA formation`, `set data.postgres.topology: ha in infra/environments/${env.name}.yaml (README, "PostgreSQL HA")`, 'BAD_CONFIG');
   }
@@ -32,9 +52,6 @@ export async function operateData(o: OperateDataOptions): Promise<void> {
   const tier = createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log });
   if (!isHaOperations(tier)) throw new VezaError(`the ${env.driver} data tier of ${env.name} has no HA operations yet`, 'use the local driver for the HA topology for now', 'NOT_IMPLEMENTED');
   switch (o.action) {
-    case 'status':
-      for (const line of formatHaStatus(env.name, await tier.status())) o.log.info(line);
-      return;
     case 'failover':
       await tier.switchover();
       return;
@@ -45,4 +62,5 @@ export async function operateData(o: OperateDataOptions): Promise<void> {
       await tier.drill({ keep: o.keep });
       return;
   }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import type { Environment } from '../config/environment';
 import type { DataPlan } from './plan';
 import type { SnapshotInfo } from './snapshots';
+import type { ServicesStatus } from './status';
 
 export interface ProvisionOptions {
   /** When given, a `pre-deploy-<release>` snapshot is taken (or kept, if it exists) after the services are up. */
@@ -39,4 +40,6 @@ export interface DataTier {
   unwritable?(): Promise<string | undefined>;
   /** The other services' variables for slots (REDIS_URL or REDIS_SENTINEL_*), secrets registered for redaction; a tier without them may omit it. */
   serviceEnv?(): Promise<Record<string, string>>;
+  /** What infra-data:status shows of the services beside PostgreSQL (Redis, MinIO, the media cache); a tier without them may omit it. */
+  servicesStatus?(): Promise<ServicesStatus>;
 }

@@ -130,3 +130,55 @@ export function redisAppEnv(s: RedisSettings, nodes: readonly RedisNode[], passw
 export function redisNodeCount(s: RedisSettings): number {
   return s.topology === 'sentinel' ? s.sentinel.nodes : 1;
 }
+
+/** `redis-cli --json` asking one sentinel (`SENTINEL <args>`); the password travels in REDISCLI_AUTH, never argv. */
+export function sentinelQuery(sentinel: Endpoint, password: string, args: string[]): { argv: string[]; env: Record<string, string>; description: string; timeoutMs: number } {
+  return { argv: ['redis-cli', '--json', '-h', sentinel.host, '-p', String(sentinel.port), 'SENTINEL', ...args], env: { REDISCLI_AUTH: password }, description: `ask sentinel ${sentinel.host}:${sentinel.port}`, timeoutMs: 5_000 };
+}
+
+export interface SentinelReplica {
+  address: string;
+  /** Sentinel's flags, e.g. `slave` or `s_down,slave,disconnected`. */
+  flags: string;
+  /** `ok` once it follows the master. */
+  linkStatus: string;
+  offset: number;
+}
+
+export interface SentinelStatus {
+  masterName: string;
+  /** The master most sentinels name; absent when none answers. */
+  master?: string;
+  /** Every answering sentinel names the same master. */
+  agreed: boolean;
+  sentinels: { address: string; master?: string; error?: string }[];
+  /** As the sentinel that named the master sees them. */
+  replicas: SentinelReplica[];
+}
+
+/** `SENTINEL get-master-addr-by-name` as `redis-cli --json` prints it: `["host","port"]`. */
+export function readMasterAddr(json: string): string | undefined {
+  const v: unknown = JSON.parse(json);
+  return Array.isArray(v) && v.length === 2 ? `${String(v[0])}:${String(v[1])}` : undefined;
+}
+
+/** `SENTINEL replicas <name>` as `redis-cli --json` prints it: one object per replica. */
+export function readSentinelReplicas(json: string): SentinelReplica[] {
+  const v: unknown = JSON.parse(json);
+  if (!Array.isArray(v)) return [];
+  return v.map((r: Record<string, string>) => ({ address: `${r.ip}:${r.port}`, flags: r.flags ?? '', linkStatus: r['master-link-status'] ?? '', offset: Number(r['slave-repl-offset'] ?? 0) }));
+}
+
+/** The sentinels' answers put together: the master by majority, agreement, and the replicas one of the majority reported. */
+export function sentinelStatus(masterName: string, answers: { address: string; master?: string; error?: string; replicas?: SentinelReplica[] }[]): SentinelStatus {
+  const votes = new Map<string, number>();
+  for (const a of answers) if (a.master) votes.set(a.master, (votes.get(a.master) ?? 0) + 1);
+  const master = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return {
+    masterName,
+    ...(master ? { master } : {}),
+    agreed: votes.size === 1,
+    sentinels: answers.map(({ address, master: m, error }) => ({ address, ...(m ? { master: m } : {}), ...(error ? { error } : {}) })),
+    replicas: answers.find((a) => a.master === master && a.replicas)?.replicas ?? [],
+  };
+}

@@ -25,9 +25,10 @@ export function slotName(env: Pick<Environment, 'prefix'>, component: string, ro
  * component never moves a running slot. .1 is the edge, .2 the data tier
  * (PgBouncer in the HA topology), .21 and up the redis nodes (one address
  * each, as Sentinel tells them apart), .31 and up the MinIO nodes, .40 the
- * pg_auto_failover monitor and .41 onwards its data nodes.
+ * pg_auto_failover monitor and .41 onwards its data nodes (at most 9), .50
+ * the media cache in front of MinIO.
  */
-export const LOCAL_HOST_OCTET = { edge: 1, data: 2, blue: 10, green: 11, tools: 12, redis: 21, minio: 31, pgMonitor: 40 } as const;
+export const LOCAL_HOST_OCTET = { edge: 1, data: 2, blue: 10, green: 11, tools: 12, redis: 21, minio: 31, pgMonitor: 40, cache: 50 } as const;
 
 export function localAddress(env: Pick<Environment, 'local' | 'name'>, role: keyof typeof LOCAL_HOST_OCTET): string {
   if (!env.local) throw new Error(`environment ${env.name} has no local.subnet`);

@@ -5,7 +5,9 @@ import { LOCAL_HOST_OCTET } from '../../hosts/naming';
 import { VezaError } from '../../log/errors';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
-import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, type MinioNode, type MinioSettings } from '../minio-topology';
+import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, readMinioInfo, type MinioNode, type MinioSettings, type MinioStatus } from '../minio-topology';
+import type { ProcessRunner } from '../../ports/process';
+import type { ServicesStatus } from '../status';
 import { livePid } from './pids';
 
 /**
@@ -61,8 +63,8 @@ export function inspectMinio(m: LocalMinio): (number | undefined)[] {
 }
 
 /** `argv` runs with mc's alias `veza` (credentials in the environment) and its own config folder. */
-function withAlias(m: LocalMinio, argv: string[], password: string, description: string, input?: string) {
-  return { argv, env: { ...mcHostEnv(m.nodes[0]!, password), MC_CONFIG_DIR: join(dirname(m.nodes[0]!.dir), 'mc') }, input, description, timeoutMs: 60_000 };
+function withAlias(m: LocalMinio, argv: string[], password: string, description: string, input?: string, node: LocalMinioNode = m.nodes[0]!) {
+  return { argv, env: { ...mcHostEnv(node, password), MC_CONFIG_DIR: join(dirname(m.nodes[0]!.dir), 'mc') }, input, description, timeoutMs: 60_000 };
 }
 
 /** Starts every node that is down, waits for write quorum, then ensures the bucket, its versioning and lifecycle. */
@@ -94,4 +96,23 @@ export function planMinioStop(m: LocalMinio, pids: readonly (number | undefined)
 export function minioAppEnv(m: LocalMinio, password: string): Record<string, string> {
   const n = m.nodes[0]!;
   return { S3_ENDPOINT: `http://${n.host}:${n.port}`, S3_BUCKET: m.bucket, S3_ACCESS_KEY: 'veza', S3_SECRET_KEY: password };
+}
+
+/**
+ * Drives and healing as MinIO's admin API reports them (`mc admin info
+ * --json`), asked of each node in turn until one answers: with nodes down,
+ * any live one reports the whole cluster. Unreachable is reported, not thrown.
+ */
+export async function minioStatus(m: LocalMinio, runner: ProcessRunner, password: string): Promise<NonNullable<ServicesStatus['minio']>> {
+  let status: MinioStatus | undefined;
+  for (const node of m.nodes) {
+    const res = await runner.run({ ...withAlias(m, ['timeout', '10', m.mc, '--no-color', 'admin', 'info', '--json', 'veza'], password, `ask minio node ${node.index} of ${m.env.name}`, undefined, node), timeoutMs: 15_000 }, { check: false }).catch(() => undefined);
+    try {
+      status = readMinioInfo(res?.stdout.trim().split('\n').pop() ?? '');
+    } catch {
+      status = { mode: 'unreachable', servers: [], drivesOnline: 0, drivesOffline: 0, healing: 0, error: res?.exitCode === 124 ? 'no answer within 10 s' : 'mc admin info failed' };
+    }
+    if (status.mode !== 'unreachable') break;
+  }
+  return { topology: m.settings.topology, ...status! };
 }

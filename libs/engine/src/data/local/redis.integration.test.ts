@@ -47,7 +47,7 @@ function replication(node: Endpoint, password: string): Promise<Record<string, s
   return withNode(node, password, async (c) => Object.fromEntries((await c.info('replication')).split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':', 2) as [string, string])));
 }
 
-test('sentinel: the master killed by pid fails over, a Sentinel-aware client writes again, the old master rejoins as a replica', async (t) => {
+test('sentinel: the master killed by pid fails over, a Sentinel-aware client writes again, the old master rejoins as a replica, as the sentinels tell infra-data:status', async (t) => {
   const env = sentinelEnv();
   const { tier, log, dataRoot } = await localDataTier(t, env);
 
@@ -113,4 +113,13 @@ test('sentinel: the master killed by pid fails over, a Sentinel-aware client wri
   });
   assert.equal(rejoined.master_host, master.host);
   assert.equal(await untilTrue('the write on the old master', 100, () => withNode(n0!, password, async (c) => (await c.get('after')) ?? undefined)), 'failover');
+
+  // infra-data:status asks the sentinels: all name the new master, and see the old one as a healthy replica (once their INFO refresh, every 10 s, saw it).
+  const status = await untilTrue('the sentinels seeing the old master as a replica', 300, async () => {
+    const r = (await tier().servicesStatus!()).redis;
+    return r?.topology === 'sentinel' && r.replicas.some((x) => x.address === `${n0!.host}:25710` && x.linkStatus === 'ok' && !x.flags.includes('s_down')) ? r : undefined;
+  });
+  assert.equal(status.master, `${promoted.host}:25710`);
+  assert.ok(status.agreed && status.sentinels.every((x) => x.master === status.master), JSON.stringify(status.sentinels));
+  assert.deepEqual(status.replicas.map((x) => x.address).sort(), redis.nodes.filter((n) => n.host !== promoted.host).map((n) => `${n.host}:25710`).sort());
 });

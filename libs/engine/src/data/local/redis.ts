@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Environment } from '../../config/environment';
 import { LOCAL_HOST_OCTET } from '../../hosts/naming';
-import { VezaError } from '../../log/errors';
-import type { Command } from '../../ports/process';
+import { describeError, VezaError } from '../../log/errors';
+import type { Command, ProcessRunner } from '../../ports/process';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
-import { livePid, readText } from './pids';
-import { monitoredMaster, redisNodeCount, renderRedisConf, renderSentinelConf, type Endpoint, type RedisNode, type RedisSettings } from '../redis-topology';
+import { livePid, onPath, readText } from './pids';
+import { monitoredMaster, readMasterAddr, readSentinelReplicas, redisNodeCount, renderRedisConf, renderSentinelConf, sentinelQuery, sentinelStatus, type Endpoint, type RedisNode, type RedisSettings } from '../redis-topology';
+import type { ServicesStatus } from '../status';
 
 /**
  * A local environment's Redis: one node (`single`) or seed 001's Sentinel
@@ -60,17 +60,6 @@ export function localRedis(env: Environment, dataRoot: string): LocalRedis | und
     };
   });
   return { env, settings, nodes, passwordFile: join(dataRoot, 'secrets', 'redis-password') };
-}
-
-function onPath(bin: string): boolean {
-  return (process.env.PATH ?? '').split(':').filter(Boolean).some((d) => {
-    try {
-      accessSync(join(d, bin), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 export interface RedisNodeState {
@@ -168,4 +157,26 @@ export function planRedisStop(r: LocalRedis, state: readonly RedisNodeState[]): 
     ...state.flatMap((s, i) => (s.sentinelPid ? [stop(s.sentinelPid, `sentinel ${i} of ${r.env.name}`)] : [])),
     ...state.flatMap((s, i) => (s.redisPid ? [stop(s.redisPid, `redis node ${i} of ${r.env.name}`)] : [])),
   ];
+}
+
+/** Asks the sentinels (every one, for agreement) or, single, the node itself; a node or sentinel that does not answer is reported, not thrown. */
+export async function redisStatus(r: LocalRedis, runner: ProcessRunner, password: string): Promise<NonNullable<ServicesStatus['redis']>> {
+  if (r.settings.topology === 'single') {
+    const n = r.nodes[0]!;
+    const res = await runner.run(cli(['redis-cli', '-h', n.host, '-p', String(n.port), 'PING'], password, `ping redis of ${r.env.name}`, 5_000), { check: false }).catch(() => undefined);
+    return { topology: 'single', address: `${n.host}:${n.port}`, answering: res?.stdout.trim() === 'PONG' };
+  }
+  const name = r.settings.sentinel.masterName;
+  const answers = await Promise.all(r.nodes.map(async (n) => {
+    const at = { host: n.host, port: n.sentinelPort };
+    const address = `${at.host}:${at.port}`;
+    try {
+      const master = readMasterAddr((await runner.run(sentinelQuery(at, password, ['get-master-addr-by-name', name]))).stdout);
+      const replicas = readSentinelReplicas((await runner.run(sentinelQuery(at, password, ['replicas', name]))).stdout);
+      return { address, ...(master ? { master } : { error: `knows no master ${name}` }), replicas };
+    } catch (e) {
+      return { address, error: describeError(e).split('\n')[0]! };
+    }
+  }));
+  return { topology: 'sentinel', ...sentinelStatus(name, answers) };
 }

@@ -2,9 +2,11 @@ import type { Environment } from '../../config/environment';
 import type { ProcessRunner } from '../../ports/process';
 import type { PlanStep } from '../plan';
 import { redisAppEnv } from '../redis-topology';
-import { inspectMinio, localMinio, minioAppEnv, planMinio, planMinioStop } from './minio';
+import type { ServicesStatus } from '../status';
+import { cacheStatus, inspectCache, localCache, planCache, planCacheStop } from './cache';
+import { inspectMinio, localMinio, minioAppEnv, minioStatus, planMinio, planMinioStop } from './minio';
 import { inspectRabbit, localRabbit, planRabbit, planRabbitStop, rabbitAppEnv } from './rabbitmq';
-import { inspectRedis, localRedis, planRedis, planRedisStop } from './redis';
+import { inspectRedis, localRedis, planRedis, planRedisStop, redisStatus } from './redis';
 
 /**
  * The services a local environment runs beside PostgreSQL when its file
@@ -20,6 +22,8 @@ export interface SideService {
   plan(password: string): Promise<{ steps: PlanStep[]; notes: string[]; again?: boolean }>;
   stop(password: string): Promise<PlanStep[]>;
   appEnv(password: string): Record<string, string>;
+  /** What infra-data:status shows of it, asked of the running service. */
+  status(password: string): Promise<ServicesStatus>;
 }
 
 /** Checks the binaries of every declared service (throws MISSING_TOOL), before anything runs. */
@@ -34,6 +38,7 @@ export function sideServices(env: Environment, dataRoot: string, runner: Process
       plan: async (pw) => planRedis(redis, inspectRedis(redis), pw),
       stop: async () => planRedisStop(redis, inspectRedis(redis)),
       appEnv: (pw) => redisAppEnv(redis.settings, redis.nodes, pw),
+      status: async (pw) => ({ redis: await redisStatus(redis, runner, pw) }),
     });
   }
   const rabbit = localRabbit(env, dataRoot);
@@ -45,17 +50,25 @@ export function sideServices(env: Environment, dataRoot: string, runner: Process
       plan: async (pw) => planRabbit(rabbit, await inspectRabbit(rabbit, runner, pw), pw),
       stop: async (pw) => planRabbitStop(rabbit, await inspectRabbit(rabbit, runner, pw)),
       appEnv: (pw) => rabbitAppEnv(rabbit, pw),
+      status: async () => ({}),
     });
   }
   const minio = localMinio(env, dataRoot);
   if (minio) {
+    // The media cache lives and dies with the MinIO it fronts: started after it, stopped before it.
+    const cache = localCache(env, dataRoot, minio);
     out.push({
       service: 'minio',
-      label: `minio (${minio.settings.topology})`,
+      label: `minio (${minio.settings.topology})${cache ? ' and its media cache' : ''}`,
       passwordFile: minio.passwordFile,
-      plan: async (pw) => planMinio(minio, inspectMinio(minio), pw),
-      stop: async () => planMinioStop(minio, inspectMinio(minio)),
-      appEnv: (pw) => minioAppEnv(minio, pw),
+      plan: async (pw) => {
+        const m = planMinio(minio, inspectMinio(minio), pw);
+        const c = cache ? planCache(cache, inspectCache(cache)) : { steps: [], notes: [] };
+        return { steps: [...m.steps, ...c.steps], notes: [...m.notes, ...c.notes] };
+      },
+      stop: async () => [...(cache ? planCacheStop(cache, inspectCache(cache)) : []), ...planMinioStop(minio, inspectMinio(minio))],
+      appEnv: (pw) => ({ ...minioAppEnv(minio, pw), ...(cache && minio.settings.cache?.appsThrough ? { S3_ENDPOINT: cache.url } : {}) }),
+      status: async (pw) => ({ minio: await minioStatus(minio, runner, pw), ...(cache ? { cache: await cacheStatus(cache) } : {}) }),
     });
   }
   return out;

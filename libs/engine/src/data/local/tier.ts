@@ -8,6 +8,7 @@ import { buildDatabaseUrl, resolvePostgresPassword, resolveServicePassword, serv
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import { listSnapshotFiles, type SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
+import type { ServicesStatus } from '../status';
 import { sideServices, type SideService } from './services';
 import { inspectPostgres, livePostmaster, localEndpoint, localPgPaths, localPostgres, planProvision, planSnapshot, planSnapshotPrune, stopStep } from './postgres';
 
@@ -74,6 +75,16 @@ export class LocalDataTier implements DataTier {
     const vars: Record<string, string> = {};
     for (const svc of this.services()) Object.assign(vars, svc.appEnv(await this.requiredPassword(svc)));
     return vars;
+  }
+
+  /** Each declared service asked for its state; one that has no password yet was never provisioned and is left out. */
+  async servicesStatus(): Promise<ServicesStatus> {
+    const out: ServicesStatus = {};
+    for (const svc of this.services()) {
+      const password = await this.password(svc, false);
+      if (password) Object.assign(out, await svc.status(password.value));
+    }
+    return out;
   }
 
   async snapshot(release: string, opts: { dryRun?: boolean } = {}): Promise<DataPlan> {

@@ -10,6 +10,7 @@ import { schema } from './options';
 export default async function dataOpsExecutor(input: z.input<typeof schema>, context: ExecutorContext) {
   const options = parseOptions(schema, input, 'data-ops');
   return runExecutor(context, async (log) => {
-    await operateData({ workspace: await loadWorkspace(context.root), env: options.env, action: options.action, type: options.type as BackupType | undefined, keep: options.keep, log });
+    const report = await operateData({ workspace: await loadWorkspace(context.root), env: options.env, action: options.action, type: options.type as BackupType | undefined, keep: options.keep, json: options.json, log });
+    if (report && options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   }, { json: options.json });
 }
