@@ -84,3 +84,18 @@ test('loadCompiled loads the bundle as require does, and keeps V8\'s code cache 
   await fs.writeFile(join(dir, 'word.ts'), "export const word = 'two';\n");
   assert.equal(freshBundle(dir, ENTRIES).loadCompiled('entry').exports.value, 'hello two', 'a rebuild starts without the old build\'s cache');
 });
+
+test('a bundle\'s zod schemas are created jitless: parsing compiles no code with new Function', async (t) => {
+  const dir = await pkg(t);
+  await fs.writeFile(join(dir, 'schema.ts'), `import { z } from ${JSON.stringify(require.resolve('zod'))};\nconst s = z.object({ a: z.string(), b: z.object({ c: z.number() }) });\nexport const parse = (v: unknown) => s.parse(v);\n`);
+  const original = globalThis.Function;
+  let compiled = 0;
+  globalThis.Function = new Proxy(original, { construct: (target, args) => (compiled++, Reflect.construct(target, args)) });
+  try {
+    const { parse } = freshBundle(dir, { schema: './schema.ts' }).load('schema') as { parse(v: unknown): unknown };
+    assert.deepEqual(parse({ a: 'x', b: { c: 1 } }), { a: 'x', b: { c: 1 } });
+  } finally {
+    globalThis.Function = original;
+  }
+  assert.equal(compiled, 0);
+});
