@@ -99,3 +99,14 @@ test('a bundle\'s zod schemas are created jitless: parsing compiles no code with
   }
   assert.equal(compiled, 0);
 });
+
+test('loadCompiledUntilExit loads a bundle once per process and writes its code cache when the process exits', async (t) => {
+  const dir = await pkg(t);
+  const script = `const b = require(${JSON.stringify(join(__dirname, 'fresh-bundle.cjs'))}).freshBundle(${JSON.stringify(dir)}, ${JSON.stringify(ENTRIES)});
+const a = b.loadCompiledUntilExit('entry');
+process.stdout.write(String(a === b.loadCompiledUntilExit('entry')) + ' ' + a.value);
+process.exit(0);`;
+  assert.equal((await run(process.execPath, ['-e', script])).stdout, 'true hello one');
+  const cache = join(dir, 'dist', currentBuild(dir), 'entry.js.v8cache');
+  assert.ok((await fs.stat(cache)).size > 0, 'written at exit, process.exit included');
+});
