@@ -32,7 +32,25 @@ function freshBundle(dir, entryPoints) {
   const dist = path.join(dir, 'dist');
   const current = readCurrent(dir, dist, entryPoints) ?? build(dir, dist, entryPoints);
   const file = (name) => path.join(dist, current.build, `${name}.js`);
-  return { load: (name) => require(file(name)), loadCompiled: (name) => loadCompiled(file(name)) };
+  return { load: (name) => require(file(name)), loadCompiled: (name) => loadCompiled(file(name)), loadCompiledUntilExit: (name) => loadCompiledUntilExit(file(name)) };
+}
+
+const loadedUntilExit = new Map();
+
+/**
+ * loadCompiled for a module a process keeps (an executor in its task
+ * process, the graph plugin): its exports, once per process, with the code
+ * cache written when the process exits, so that it also holds what the run
+ * compiled lazily.
+ */
+function loadCompiledUntilExit(file) {
+  let compiled = loadedUntilExit.get(file);
+  if (!compiled) {
+    compiled = loadCompiled(file);
+    loadedUntilExit.set(file, compiled);
+    process.once('exit', () => compiled.saveCodeCache());
+  }
+  return compiled.exports;
 }
 
 /**
@@ -109,6 +127,11 @@ function build(dir, dist, entryPoints) {
       // Nx itself (the host process has it loaded already), native modules, esbuild (it finds its own
       // binary), and the file the local driver spawns, which it finds with require.resolve.
       external: ['nx', 'nx/*', '@nx/*', '@mongodb-js/zstd', '@swc/*', 'esbuild', 'pg-native', '@veza/engine/hosts/local/supervisor.js'],
+      // Before any schema exists: zod decides when a schema is created whether to compile a fast path
+      // (new Function) on its first parse. These processes are short and parse each file once, so that
+      // compilation was about a tenth of a second of pure cost. z.config({ jitless: true }) sets this
+      // object, but only schemas created after the call read it; zod 4 keeps it on globalThis.
+      banner: { js: '(globalThis.__zod_globalConfig ??= {}).jitless = true;' },
       metafile: true,
       logLevel: 'silent',
     });

@@ -84,3 +84,29 @@ test('loadCompiled loads the bundle as require does, and keeps V8\'s code cache 
   await fs.writeFile(join(dir, 'word.ts'), "export const word = 'two';\n");
   assert.equal(freshBundle(dir, ENTRIES).loadCompiled('entry').exports.value, 'hello two', 'a rebuild starts without the old build\'s cache');
 });
+
+test('a bundle\'s zod schemas are created jitless: parsing compiles no code with new Function', async (t) => {
+  const dir = await pkg(t);
+  await fs.writeFile(join(dir, 'schema.ts'), `import { z } from ${JSON.stringify(require.resolve('zod'))};\nconst s = z.object({ a: z.string(), b: z.object({ c: z.number() }) });\nexport const parse = (v: unknown) => s.parse(v);\n`);
+  const original = globalThis.Function;
+  let compiled = 0;
+  globalThis.Function = new Proxy(original, { construct: (target, args) => (compiled++, Reflect.construct(target, args)) });
+  try {
+    const { parse } = freshBundle(dir, { schema: './schema.ts' }).load('schema') as { parse(v: unknown): unknown };
+    assert.deepEqual(parse({ a: 'x', b: { c: 1 } }), { a: 'x', b: { c: 1 } });
+  } finally {
+    globalThis.Function = original;
+  }
+  assert.equal(compiled, 0);
+});
+
+test('loadCompiledUntilExit loads a bundle once per process and writes its code cache when the process exits', async (t) => {
+  const dir = await pkg(t);
+  const script = `const b = require(${JSON.stringify(join(__dirname, 'fresh-bundle.cjs'))}).freshBundle(${JSON.stringify(dir)}, ${JSON.stringify(ENTRIES)});
+const a = b.loadCompiledUntilExit('entry');
+process.stdout.write(String(a === b.loadCompiledUntilExit('entry')) + ' ' + a.value);
+process.exit(0);`;
+  assert.equal((await run(process.execPath, ['-e', script])).stdout, 'true hello one');
+  const cache = join(dir, 'dist', currentBuild(dir), 'entry.js.v8cache');
+  assert.ok((await fs.stat(cache)).size > 0, 'written at exit, process.exit included');
+});

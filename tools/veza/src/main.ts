@@ -54,9 +54,6 @@ const COMMANDS: Record<string, CommandDef> = {
 };
 
 export async function main(words: string[]): Promise<number> {
-  // zod compiles a fast path for each object schema on its first parse: worth it for a long run,
-  // a tenth of a second of a command that parses each file once.
-  z.config({ jitless: true });
   const [name, ...rest] = words;
   if (!name || name === '--help' || name === 'help') {
     process.stdout.write(usage());

@@ -9,7 +9,8 @@ import { PATTERNS } from './names';
 /**
  * Everything a command knows about the workspace's configuration, read once
  * at its start: every environment file, every edge file and every
- * component.json, each parsed and cross-checked once. Every phase of a
+ * component.json, each parsed and cross-checked once (components at once,
+ * an environment or edge file when first used). Every phase of a
  * command reads this value, so an edit during a deploy cannot change its
  * inputs half-way.
  *
@@ -54,26 +55,30 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
   const components = [...componentTexts].map(([file, text]) => parseComponent(join(root, file), text));
   checkComponentSet(components);
 
-  const edges = new Map<string, Parsed<EdgeDefinition>>();
-  for (const [file, text] of edgeTexts) edges.set(baseName(file), attempt(file, () => parseEdgeDefinition(file, text)));
+  // Every file is read now; each is parsed when first asked for, once: a command on one environment
+  // (the operator's `veza status`) does not pay for parsing the others.
+  const edges = new Map<string, () => Parsed<EdgeDefinition>>();
+  for (const [file, text] of edgeTexts) edges.set(baseName(file), once(() => attempt(file, () => parseEdgeDefinition(file, text))));
   const edgeNames = [...edges.keys()].sort();
 
-  const envs = new Map<string, EnvFile>();
+  const envs = new Map<string, () => EnvFile>();
   for (const [file, text] of envTexts) {
-    const parsed = attempt(file, () => {
-      const env = parseEnvironment(file, text);
-      if (!edges.has(env.edge)) {
-        throw new VezaError(`${file}: edge "${env.edge}" has no ${EDGES_DIR}/${env.edge}.yaml`, `create it, or name one of: ${edgeNames.join(', ') || 'none'}`, 'UNKNOWN_EDGE');
-      }
-      return env;
-    });
-    envs.set(baseName(file), { parsed, edge: parsed.ok ? parsed.value.edge : edgeLine(text) });
+    envs.set(baseName(file), once(() => {
+      const parsed = attempt(file, () => {
+        const env = parseEnvironment(file, text);
+        if (!edges.has(env.edge)) {
+          throw new VezaError(`${file}: edge "${env.edge}" has no ${EDGES_DIR}/${env.edge}.yaml`, `create it, or name one of: ${edgeNames.join(', ') || 'none'}`, 'UNKNOWN_EDGE');
+        }
+        return env;
+      });
+      return { parsed, edge: parsed.ok ? parsed.value.edge : edgeLine(text) };
+    }));
   }
   const envNames = [...envs.keys()].sort();
 
   const edge = (name: string): EdgeDefinition => {
     if (!PATTERNS.component.test(name)) throw new VezaError(`invalid edge name ${JSON.stringify(name)}`, `use one of: ${edgeNames.join(', ') || 'none'}`, 'INVALID_INPUT');
-    const e = edges.get(name);
+    const e = edges.get(name)?.();
     if (!e) throw new VezaError(`unknown edge "${name}" (no ${EDGES_DIR}/${name}.yaml)`, `create it, or point the environment's edge: at one of: ${edgeNames.join(', ') || 'none'}`, 'UNKNOWN_EDGE');
     if (!e.ok) throw e.error;
     return e.value;
@@ -86,7 +91,7 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
     edgeNames,
     env(name = DEFAULT_ENV) {
       if (!PATTERNS.env.test(name)) throw new VezaError(`invalid environment name ${JSON.stringify(name)}`, `use one of: ${envNames.join(', ') || 'none'}`, 'INVALID_INPUT');
-      const f = envs.get(name);
+      const f = envs.get(name)?.();
       if (!f) {
         throw new VezaError(`unknown environment "${name}" (no ${ENVIRONMENTS_DIR}/${name}.yaml)`, `use one of: ${envNames.join(', ') || 'none'}, or create it with nx g @veza/generators:environment`, 'UNKNOWN_ENV');
       }
@@ -97,7 +102,7 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
     edge,
     envsOn(name) {
       const def = edge(name);
-      const files = [...envs.values()];
+      const files = [...envs.values()].map((f) => f());
       const broken = files.filter((f) => !f.parsed.ok && (f.edge === undefined || f.edge === def.name));
       if (broken.length) {
         const errors = broken.map((f) => f.parsed as Extract<Parsed<Environment>, { ok: false }>);
@@ -111,6 +116,11 @@ export async function loadWorkspace(root: string): Promise<Workspace> {
       return files.flatMap((f) => (f.parsed.ok && f.parsed.value.edge === def.name ? [f.parsed.value] : [])).sort((a, b) => a.name.localeCompare(b.name));
     },
   };
+}
+
+function once<T>(fn: () => T): () => T {
+  let done: { value: T } | undefined;
+  return () => (done ??= { value: fn() }).value;
 }
 
 function attempt<T>(file: string, parse: () => T): Parsed<T> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createNodesFromFiles, type CreateNodesContextV2, type CreateNodesV2, type TargetConfiguration } from '@nx/devkit';
+import { createNodesFromFiles, type CreateNodesContextV2, type CreateNodesV2, type TargetConfiguration } from 'nx/src/devkit-exports';
 import type { ComponentDeclaration } from '@veza/engine/config/component';
 import { goCaches, goEnv, goSources } from '@veza/engine/build/presets/go';
 import { SOURCE_DATE_EPOCH } from '@veza/engine/build/presets/cargo';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { Client } from 'pg';
+import type { Client, ClientConfig } from 'pg';
 import { haSettings, type Environment, type HaSettings } from '../../config/environment';
 import { localEnvDir } from '../../hosts/local/paths';
 import { LOCAL_HOST_OCTET, localAddress } from '../../hosts/naming';
@@ -192,8 +192,11 @@ export async function runningId(pidFile: string): Promise<ProcessIdentity | unde
   return id && isAlive(id) ? id : undefined;
 }
 
-async function withClient<T>(config: ConstructorParameters<typeof Client>[0], fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionTimeoutMillis: 3_000, ...(config as object) });
+async function withClient<T>(config: ClientConfig, fn: (c: Client) => Promise<T>): Promise<T> {
+  // Loaded here, not with the module: pg's first load also loads Node's own fetch (~0.1 s of CPU), and
+  // most commands that import the data tier (the CLI's status, rollback) never connect.
+  const { Client } = await import('pg');
+  const client = new Client({ connectionTimeoutMillis: 3_000, ...config });
   client.on('error', () => undefined);
   await client.connect();
   try {
