@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { loadWorkspace } from '@veza/engine/config/workspace';
 import { haLayout, readFormationState, runningId } from '@veza/engine/data/local/ha';
+import type { LocalHaTier } from '@veza/engine/data/local/ha-tier';
+import { createDataTier } from '@veza/engine/data/tier';
+import { createMemoryLogger } from '@veza/engine/log/logger';
 import { livePostmaster } from '@veza/engine/data/local/postgres';
 import { firstWrite, killPrimary } from '@veza/engine/data/local/testing/ha-drills';
 import { chainedSteps } from '@veza/engine/hosts/local/testing/fixtures';
@@ -67,6 +70,10 @@ test('the primary crashes during a deploy\'s migrations: the deploy fails cleanl
     assert.match(message, new RegExp(`${file.replace('.', '\\.')}: the connection was lost .*; the database of ${ws.env} is not writable: ${killed.name}, the primary, does not answer`), message);
     assert.match(message, /the edge was not touched .*; deploy again: its data phase restarts what stopped and waits for a primary that answers/, message);
     await assertFailedCleanly(ws, message, edgeNow, edgeBefore, live);
+    // The monitor still names the dead primary healthy for about a minute: status must not.
+    const { formation } = await (createDataTier(env, { workspaceRoot: ws.root, log: createMemoryLogger() }) as LocalHaTier).status();
+    assert.equal(formation?.healthy, false, `status after the kill: ${formation?.problems.join('; ')}`);
+    assert.ok(formation.problems.some((p) => p.includes(killed.name)), `status names ${killed.name}: ${formation.problems.join('; ')}`);
     return { ...killed, failedAfter, message };
   };
   /** A re-run of `sha` that succeeds: its migration applied exactly once, the release live, the formation healthy. */

@@ -140,3 +140,15 @@ export function readFormation(rows: NodeRow[]): FormationState {
   else if (primary.state !== 'primary') problems.push(`${primary.name} is ${primary.state} (no standby in sync)`);
   return { nodes, primary, healthy: nodes.length > 1 && problems.length === 0, problems };
 }
+
+/**
+ * The monitor names a crashed primary healthy until its health checks give
+ * up on it (about a minute): what we read from the primary itself wins, so
+ * status and the degraded-formation metric say so at once.
+ */
+export function withPrimaryUnanswered(f: FormationState): FormationState {
+  if (!f.primary) return f;
+  return { ...f, healthy: false, problems: [primaryUnanswered(f.primary.name), ...f.problems] };
+}
+
+export const primaryUnanswered = (name: string) => `${name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { haSettings, parseEnvironment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
-import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, type NodeRow } from './formation';
-import { readSample, renderDrillMetrics } from './metrics';
+import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, withPrimaryUnanswered, type NodeRow } from './formation';
+import { readSample, renderDrillMetrics, renderFormationMetrics } from './metrics';
 import { formatHaStatus, renderBackupTimers } from './operations';
 import { verifyUnits } from '../../util/testing/systemd';
 import { readBackupInfo, renderArchiveConf, renderBackrestConf, restoreCommand } from './pgbackrest';
@@ -67,6 +67,15 @@ test('the formation is read from the monitor: primary, lag, and what keeps it fr
   const alone = readFormation([row('node2', 'wait_primary'), row('node1', 'catchingup')]);
   assert.equal(alone.primary?.name, 'node2');
   assert.equal(alone.healthy, false);
+});
+
+test('a primary that does not answer makes the formation degraded, whatever the monitor still says', () => {
+  const stale = withPrimaryUnanswered(readFormation([row('node1', 'primary'), row('node2', 'secondary')]));
+  assert.equal(stale.healthy, false);
+  assert.match(stale.problems[0]!, /^node1, the primary, does not answer; pg_auto_failover promotes a standby/);
+  assert.match(renderFormationMetrics('prod', stale), /^veza_pg_formation_healthy\{env="prod"\} 0$/m);
+  const noPrimary = readFormation([row('node2', 'wait_primary', 'primary'), row('node1', 'primary', 'demoted', '0/3000000', 0)]);
+  assert.equal(withPrimaryUnanswered(noPrimary), noPrimary, 'with no primary named there is nothing to correct');
 });
 
 test('PgBouncer: transaction pooling within the pool, the admin console on the socket only, the password only in the 0600 userlist', () => {

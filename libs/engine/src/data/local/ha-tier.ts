@@ -8,7 +8,7 @@ import type { ProcessRunner } from '../../ports/process';
 import { writeFileAtomic } from '../../util/atomic';
 import { signalIfAlive, waitForExit } from '../../util/proc';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
-import { switchoverArgs } from '../ha/formation';
+import { primaryUnanswered, switchoverArgs, withPrimaryUnanswered } from '../ha/formation';
 import { readSample, renderBackupMetrics, renderDrillMetrics, renderFormationMetrics } from '../ha/metrics';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
@@ -16,19 +16,25 @@ import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { DataTier, ProvisionOptions } from '../port';
 import type { SnapshotInfo } from '../snapshots';
+import type { ServicesStatus } from '../status';
 import { asServer, autoctlCommand, backrestCommand, formationSettled, haLayout, haRoot, inspectHa, planHaProvision, primaryAnswers, querySuper, readFormationState, runningId, type HaLayout } from './ha';
 import { livePostmaster } from './postgres';
+import { LocalSideServices } from './side-tier';
 
 /** The local data tier in the HA topology (see ha.ts), with its operations. */
 export class LocalHaTier implements DataTier, HaOperations {
   readonly kind = 'local' as const;
+
+  private readonly side: LocalSideServices;
 
   constructor(
     private readonly env: Environment,
     private readonly workspaceRoot: string,
     private readonly runner: ProcessRunner,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.side = new LocalSideServices(env, workspaceRoot, runner, log);
+  }
 
   private layout(): HaLayout {
     return haLayout(this.env, this.workspaceRoot);
@@ -36,18 +42,26 @@ export class LocalHaTier implements DataTier, HaOperations {
 
   async preflight(): Promise<void> {
     this.layout();
+    await this.side.preflight();
   }
 
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const l = this.layout();
+    await this.side.preflight();
     const plan = planHaProvision(l, await inspectHa(l));
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    if (release !== undefined) {
-      const snap = await this.snapshot(release, opts);
-      return { ...plan, steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes] };
-    }
-    return plan;
+    const services = [plan, ...(await this.side.provision(opts))];
+    const plans = release === undefined ? services : [...services, await this.snapshot(release, opts)];
+    return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: services.map((p) => p.summary).join('; ') };
+  }
+
+  serviceEnv(): Promise<Record<string, string>> {
+    return this.side.serviceEnv();
+  }
+
+  servicesStatus(): Promise<ServicesStatus> {
+    return this.side.status();
   }
 
   /** The HA topology's pre-deploy snapshot is a differential pgBackRest backup: restorable by the drill, kept by the repository's retention. */
@@ -70,9 +84,10 @@ export class LocalHaTier implements DataTier, HaOperations {
 
   /** Stops the follower, PgBouncer, the nodes and the monitor by their recorded pids (SIGINT: pg_autoctl's fast stop); every byte of data stays. */
   async stop(): Promise<boolean> {
-    if (!existsSync(haRoot(this.workspaceRoot, this.env.name))) return false;
+    // The services first: an app they serve is already gone, and Redis or MinIO may outlive a never-started formation.
+    let stopped = await this.side.stop();
+    if (!existsSync(haRoot(this.workspaceRoot, this.env.name))) return stopped;
     const l = this.layout();
-    let stopped = false;
     const groups: [string[], NodeJS.Signals][] = [[[l.pids.follower], 'SIGTERM'], [[l.pids.pgbouncer], 'SIGTERM'], [l.pids.nodes, 'SIGINT'], [[l.pids.monitor], 'SIGINT']];
     for (const [files, signal] of groups) {
       const ids = (await Promise.all(files.map(runningId))).filter((x) => x !== undefined);
@@ -106,17 +121,18 @@ export class LocalHaTier implements DataTier, HaOperations {
     if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
     const { primary, problems } = read.formation;
     if (!primary) return `a failover is under way (${problems.join('; ')})`;
-    return (await primaryAnswers(l, primary)) ? undefined : `${primary.name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
+    return (await primaryAnswers(l, primary)) ? undefined : primaryUnanswered(primary.name);
   }
 
   async status(): Promise<HaStatus> {
     const l = this.layout();
     const read = await readFormationState(l);
-    if (read) await this.writeMetrics(l, 'veza_pg_formation.prom', renderFormationMetrics(this.env.name, read.formation));
+    const formation = read?.formation.primary && !(await primaryAnswers(l, read.formation.primary)) ? withPrimaryUnanswered(read.formation) : read?.formation;
+    if (formation) await this.writeMetrics(l, 'veza_pg_formation.prom', renderFormationMetrics(this.env.name, formation));
     const drillText = await fs.readFile(join(l.metricsDir, 'veza_backup_drill.prom'), 'utf8').catch(() => undefined);
     const drillAt = readSample(drillText, 'veza_backup_drill_last_run_timestamp_seconds');
     return {
-      formation: read?.formation,
+      formation,
       pools: await this.pools(l).catch(() => []),
       backups: await this.backups(l).catch(() => []),
       ...(drillAt === undefined ? {} : { lastDrill: { success: readSample(drillText, 'veza_backup_drill_success') === 1, at: new Date(drillAt * 1000) } }),

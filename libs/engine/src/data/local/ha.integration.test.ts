@@ -18,7 +18,7 @@ import { failedTransactions, killPrimaryAndMeasure, pgbench, pooledRun, processe
  * The HA topology for real: a pg_auto_failover monitor and two nodes run
  * by pg_autoctl, PgBouncer and its primary follower, pgBackRest into a
  * posix repository, all on 127.79.31.x (this suite's own addresses) and
- * ports 25410-25420. One formation serves the whole file, in order: the
+ * ports 25410-25430, with a Redis beside it. One formation serves the whole file, in order: the
  * failover comes last because it disturbs the others.
  */
 const SUBNET = '127.79.31';
@@ -29,11 +29,11 @@ function haEnv(name: string): Environment {
   return environmentSchema.parse({
     name, driver: 'local', prefix: `veza-${name}-`, publicHosts: ['localhost'], publicUrl: 'http://localhost:18080', edge: 'local-edge',
     registry: { url: 'file:.veza/registry', owner: 'veza' }, local: { subnet: SUBNET },
-    data: { postgres: { port: 25410, topology: 'ha', maxConnections: 100, ha: { nodes: 2, pgbouncer: { port: 25420, poolSize: POOL, reservePoolSize: RESERVE }, backup: { drill: { table: 'items', minRows: 1 } } } } },
+    data: { postgres: { port: 25410, topology: 'ha', maxConnections: 100, ha: { nodes: 2, pgbouncer: { port: 25420, poolSize: POOL, reservePoolSize: RESERVE }, backup: { drill: { table: 'items', minRows: 1 } } } }, redis: { port: 25430 } },
   });
 }
 
-test('HA topology on local: formation, pooling, backup and drill, switchover, failover', { timeout: 15 * 60_000 }, async (t) => {
+test('HA topology on local: formation and Redis, pooling, backup and drill, switchover, failover', { timeout: 15 * 60_000 }, async (t) => {
   const env = haEnv('ha-local');
   const tmp = await tempWorkspace(t, 'ha');
   const log = createMemoryLogger();
@@ -54,11 +54,15 @@ test('HA topology on local: formation, pooling, backup and drill, switchover, fa
     assert.deepEqual(f.nodes.map((n) => [n.name, n === f.primary ? 'primary' : n.state]), [['node1', 'primary'], ['node2', 'secondary']]);
 
     const again = await tier().provision();
-    assert.deepEqual(again.steps.filter((s) => s.kind !== 'wait').map((s) => s.title), []);
-    assert.match(again.summary, /nothing to do/);
+    // Waits and folder checks re-run every time; nothing else may.
+    assert.deepEqual(again.steps.filter((s) => s.kind !== 'wait' && s.kind !== 'mkdir').map((s) => s.title), []);
+    assert.match(again.summary, /nothing to do.*; redis \(single\) of ha-local already provisioned: nothing to do$/);
 
     const url = await tier().databaseUrl();
     assert.match(url, new RegExp(`@${SUBNET}\\.2:25420/veza$`), 'DATABASE_URL points at PgBouncer');
+    // The services the environment declares beside PostgreSQL run with the formation, as with the single server.
+    assert.deepEqual((await tier().servicesStatus()).redis, { topology: 'single', address: `${SUBNET}.21:25430`, answering: true });
+    assert.equal(new URL((await tier().serviceEnv()).REDIS_URL!).host, `${SUBNET}.21:25430`, 'slots get REDIS_URL');
     assert.deepEqual(await query(url, 'SELECT current_user AS u'), [{ u: 'veza' }]);
     for (const n of [l.monitor, ...l.nodes]) assert.equal(livePostmaster(n.pgdata)?.host, n.host, `${n.name} listens on its own address only`);
   });
@@ -148,8 +152,9 @@ test('HA topology on local: formation, pooling, backup and drill, switchover, fa
     assert.equal(readSample(metrics, 'veza_backup_drill_success'), 0);
   });
 
-  await step('teardown stops every process by pid and keeps the data', async () => {
+  await step('teardown stops every process by pid, Redis with the formation, and keeps the data', async () => {
     assert.equal(await tier().stop(), true);
+    assert.deepEqual((await tier().servicesStatus()).redis, { topology: 'single', address: `${SUBNET}.21:25430`, answering: false });
     for (const p of [l.pids.monitor, ...l.pids.nodes, l.pids.pgbouncer, l.pids.follower]) assert.equal(await runningId(p), undefined, p);
     for (const n of l.nodes) await fs.stat(join(n.pgdata, 'PG_VERSION'));
   });

@@ -1,90 +1,52 @@
-import { dirname } from 'node:path';
 import type { Environment } from '../../config/environment';
 import { validate } from '../../config/names';
 import { VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import type { ProcessRunner } from '../../ports/process';
-import { buildDatabaseUrl, resolvePostgresPassword, resolveServicePassword, servicePasswordSource, type ResolvedPassword } from '../credentials';
-import { applyPlan, type DataPlan, type PlanStep } from '../plan';
+import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
+import { applyPlan, type DataPlan } from '../plan';
 import { listSnapshotFiles, type SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
 import type { ServicesStatus } from '../status';
-import { sideServices, type SideService } from './services';
+import { LocalSideServices } from './side-tier';
 import { inspectPostgres, livePostmaster, localEndpoint, localPgPaths, localPostgres, planProvision, planSnapshot, planSnapshotPrune, stopStep } from './postgres';
 
-/** The local data tier: one PostgreSQL per environment and, when declared, its Redis (single or Sentinel) and RabbitMQ, run from the machine's binaries. */
+/** The local data tier: one PostgreSQL per environment and, when declared, its Redis (single or Sentinel), RabbitMQ and MinIO, run from the machine's binaries. */
 export class LocalDataTier implements DataTier {
   readonly kind = 'local' as const;
+
+  private readonly side: LocalSideServices;
 
   constructor(
     private readonly env: Environment,
     private readonly workspaceRoot: string,
     private readonly runner: ProcessRunner,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.side = new LocalSideServices(env, workspaceRoot, runner, log);
+  }
 
   async preflight(): Promise<void> {
     localPostgres(this.env, this.workspaceRoot);
-    for (const svc of this.services()) await this.password(svc, false);
+    await this.side.preflight();
   }
 
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const pg = localPostgres(this.env, this.workspaceRoot);
-    // Every input (binaries, secrets) is checked before the first change.
-    const services = this.services();
-    const passwords = await Promise.all(services.map((svc) => this.password(svc, true)));
+    await this.side.preflight();
     const plan = planProvision(pg, await inspectPostgres(pg), { release });
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    const plans: DataPlan[] = [plan];
-    for (const [i, svc] of services.entries()) {
-      const password = passwords[i]!;
-      const secretSteps: PlanStep[] = password.source === 'generated'
-        ? [{ kind: 'mkdir', title: 'create the secrets folder', path: dirname(svc.passwordFile), mode: 0o700 }, { kind: 'write', title: `store the generated ${svc.service} password of ${this.env.name}`, path: svc.passwordFile, content: `${password.value}\n`, mode: 0o600, secret: true }]
-        : [];
-      const first = await svc.plan(password.value);
-      const summary = (steps: PlanStep[]) => `${svc.label} of ${this.env.name} ${steps.some((s) => s.kind !== 'mkdir') ? 'ready' : 'already provisioned: nothing to do'}`;
-      let svcPlan: DataPlan = { steps: [...secretSteps, ...first.steps], notes: first.notes, summary: summary(first.steps) };
-      if (!opts.dryRun) await applyPlan(svcPlan, this.runner, this.log);
-      if (first.again && !opts.dryRun) {
-        const rest = await svc.plan(password.value);
-        await applyPlan({ steps: rest.steps, notes: [], summary: summary(rest.steps) }, this.runner, this.log);
-        svcPlan = { steps: [...svcPlan.steps, ...rest.steps], notes: rest.notes, summary: summary([...first.steps, ...rest.steps]) };
-      }
-      plans.push(svcPlan);
-    }
+    const plans = [plan, ...(await this.side.provision(opts))];
     return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: plans.map((p) => p.summary).join('; '), ...(plan.rollback ? { rollback: plan.rollback } : {}) };
   }
 
-  private services(): SideService[] {
-    return sideServices(this.env, localPgPaths(this.workspaceRoot, this.env.name).root, this.runner);
+  serviceEnv(): Promise<Record<string, string>> {
+    return this.side.serviceEnv();
   }
 
-  private password(svc: SideService, generate: boolean): Promise<ResolvedPassword | undefined> {
-    return resolveServicePassword(this.env, servicePasswordSource(this.env, svc.service, this.workspaceRoot), svc.passwordFile, { generate });
-  }
-
-  private async requiredPassword(svc: SideService): Promise<string> {
-    const password = await this.password(svc, false);
-    if (!password) throw new VezaError(`${svc.service} of ${this.env.name} has no password yet`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_PROVISIONED');
-    return password.value;
-  }
-
-  /** What slots get to reach the other services (REDIS_URL or the REDIS_SENTINEL_* trio, AMQP_URL); empty when the environment declares none. */
-  async serviceEnv(): Promise<Record<string, string>> {
-    const vars: Record<string, string> = {};
-    for (const svc of this.services()) Object.assign(vars, svc.appEnv(await this.requiredPassword(svc)));
-    return vars;
-  }
-
-  /** Each declared service asked for its state; one that has no password yet was never provisioned and is left out. */
-  async servicesStatus(): Promise<ServicesStatus> {
-    const out: ServicesStatus = {};
-    for (const svc of this.services()) {
-      const password = await this.password(svc, false);
-      if (password) Object.assign(out, await svc.status(password.value));
-    }
-    return out;
+  servicesStatus(): Promise<ServicesStatus> {
+    return this.side.status();
   }
 
   async snapshot(release: string, opts: { dryRun?: boolean } = {}): Promise<DataPlan> {
@@ -113,13 +75,7 @@ export class LocalDataTier implements DataTier {
 
   async stop(): Promise<boolean> {
     const paths = localPgPaths(this.workspaceRoot, this.env.name);
-    let stopped = false;
-    for (const svc of this.services()) {
-      const password = await this.password(svc, false);
-      const steps = password ? await svc.stop(password.value) : [];
-      if (steps.length) await applyPlan({ steps, notes: [], summary: `${svc.service} of ${this.env.name} stopped; its data stays in ${paths.root}` }, this.runner, this.log);
-      stopped ||= steps.length > 0;
-    }
+    const stopped = await this.side.stop();
     if (!livePostmaster(paths.pgdata)) return stopped;
     const pg = localPostgres(this.env, this.workspaceRoot);
     await applyPlan({ steps: [stopStep(pg)], notes: [], summary: `postgres of ${this.env.name} stopped; its data stays in ${paths.pgdata}` }, this.runner, this.log);
