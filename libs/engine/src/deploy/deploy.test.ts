@@ -111,6 +111,25 @@ test('migrations that fail because the database lost its primary say so, and whe
   assert.ok(!w.calls.some((c) => c.includes('-green')), 'no slot of either colour was touched');
 });
 
+test('a data phase that fails because the primary went away (a failover after the settle wait) says so, not just psql\'s message', async (t) => {
+  const w = await memoryWorld(t);
+  w.data.provisionFails = 'ensure role veza and database veza on the primary: psql: server closed the connection unexpectedly';
+  w.data.unwritable = 'a failover is under way (no primary)';
+  await w.stage(A);
+  const e = await refused(deploy({ ...w.options(A), sha: A }), 'FORMATION_UNHEALTHY');
+  assert.match(e.message, /server closed the connection unexpectedly; the database of mem is not writable: a failover is under way \(no primary\)$/);
+  assert.match(e.hint, /^the edge was not touched and the live release still serves; deploy again/);
+  assert.ok(!w.calls.some((c) => c.startsWith('create ')), 'no slot was created');
+});
+
+test('a data phase that fails with the database writable keeps its own error', async (t) => {
+  const w = await memoryWorld(t);
+  w.data.provisionFails = 'write pg_hba.conf: EACCES';
+  await w.stage(A);
+  const e = await refused(deploy({ ...w.options(A), sha: A }), 'COMMAND_FAILED');
+  assert.match(e.message, /write pg_hba\.conf: EACCES$/);
+});
+
 test('a failure in E (the switch) leaves the edge on the colour it served', async (t) => {
   const w = await memoryWorld(t);
   await w.deployed(A);

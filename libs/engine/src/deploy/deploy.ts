@@ -11,7 +11,7 @@ import { recordDeployMetrics } from './metrics';
 import { bakeColor, describeBake } from './bake';
 import { describeDiff, diffAgainstLive } from './diff';
 import { HOOKS_DIR, describeHookRun, hookCommand, runHook, type HookEvent, type HookFacts, type HookRun } from './hooks';
-import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic } from './phases';
+import { SlotError, colorProblems, logsHint, probeFromEdge, recreateSlots, runMigrations, verifyPublic, withLostDatabase } from './phases';
 import { releaseCommand } from './ci-release';
 import { checkRelease, type CheckedRelease, type ReleaseSource } from './preflight';
 import { coordsOf, fetchRelease, findPublishedRelease, publishRelease, releaseDeclarations } from './release';
@@ -232,7 +232,9 @@ async function place(ctx: Context, checked: CheckedRelease, scope: ActionScope, 
   if (needsPipelineVars(declarations)) {
     await progress.phase('data', 'data tier', async (p) => {
       // Provisioning is idempotent and takes the pre-deploy-<sha> snapshot (kept if infra-data:provision took it already).
-      const plan = await tier.provision({ release: sha });
+      const plan = await tier.provision({ release: sha }).catch(async (e: unknown) => {
+        throw await withLostDatabase(ctx, e);
+      });
       p.note(plan.steps.length ? `${plan.steps.length} step(s): ${plan.summary}` : plan.notes.join('; ') || plan.summary);
       pipeline.DATABASE_URL = await tier.databaseUrl();
       Object.assign(pipeline, await tier.serviceEnv?.());

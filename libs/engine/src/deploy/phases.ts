@@ -56,11 +56,13 @@ export async function runMigrations(ctx: Context, release: Release, artifacts: F
 }
 
 /**
- * A migration that failed because the database went away (a crashed
- * primary, a failover): said so, with when to deploy again. The re-run is
- * safe because migrate_tool commits each file with its record or not at all.
+ * A migration or a provisioning step (the app role, after the settle wait)
+ * that failed because the database went away (a crashed primary, a
+ * failover): said so, with when to deploy again. The re-run is safe because
+ * provisioning is idempotent and migrate_tool commits each file with its
+ * record or not at all.
  */
-async function withLostDatabase(ctx: Context, e: unknown): Promise<unknown> {
+export async function withLostDatabase(ctx: Context, e: unknown): Promise<unknown> {
   const why = await ctx.ports.tier.unwritable?.().catch(() => undefined);
   if (!why) return e;
   return new VezaError(`${isVezaError(e) ? e.message : describeError(e)}; the database of ${ctx.env.name} is not writable: ${why}`,

@@ -62,8 +62,8 @@ export interface MemoryWorld {
   registry: Map<string, Buffer>;
   /** `answers`: what each read of the edge's counters adds to the colour it serves, per component (the bake gate reads them). */
   edge: { up: boolean; serves?: Color; switches: { color: Color; force: boolean }[]; answers: Record<string, ServerTraffic>; counted: Record<string, ServerTraffic> };
-  /** `unwritable`: what the tier answers when asked why the database takes no writes (a lost primary). */
-  data: { snapshots: string[]; pruneKeeps: string[][]; unwritable?: string };
+  /** `unwritable`: what the tier answers when asked why the database takes no writes (a lost primary); `provisionFails`: the error provision throws. */
+  data: { snapshots: string[]; pruneKeeps: string[][]; unwritable?: string; provisionFails?: string };
   faults: Faults;
   /** Every side effect on a slot, the edge or the data tier, in order: `create <slot>`, `switch green`, … */
   calls: string[];
@@ -308,6 +308,7 @@ function memoryTier(w: MemoryWorld): DataTier {
       const steps: DataPlan['steps'] = [{ kind: 'run', title: 'ensure role veza', command: { argv: ['psql', '--dbname', 'veza'], input: "ALTER ROLE veza PASSWORD 's3cret'" } }];
       if (o.dryRun) return plan(steps, 'postgres would be ensured');
       w.calls.push('provision');
+      if (w.data.provisionFails) throw new VezaError(w.data.provisionFails, 'read the data tier log', 'COMMAND_FAILED');
       if (o.release && !w.data.snapshots.includes(o.release)) w.data.snapshots.push(o.release);
       return plan(steps, 'postgres ready');
     },
