@@ -110,3 +110,26 @@ test('the state store creates a lock file only once, in the edge container', asy
   assert.equal(host.state.location, 'veza-itest-haproxy:/var/lib/veza/state');
   assert.ok(!runner.lines().some((l) => /^incus (launch|config device)/.test(l)), 'an existing, well-configured edge is left as it is');
 });
+
+test('certificate files live in the edge container: written atomically with their mode there, the SNI directory listed there', async () => {
+  const runner = scriptedRunner((argv) => {
+    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
+    if (argv.includes('is-system-running')) return { stdout: 'running' };
+    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
+    if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
+    if (sub(argv).startsWith('network list')) return names('vezatestbr0');
+    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
+    if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
+    if (argv.includes('ls')) return argv.includes('/etc/haproxy/certs/') ? { stdout: '0-default.pem\na.example.pem\n' } : { exitCode: 2, stderr: 'No such file or directory' };
+    if (argv.some((a) => a.includes('command -v "$p"'))) return { stdout: '' };
+    if (argv[argv.length - 1]!.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
+    return { stdout: '' };
+  });
+  const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
+  await host.writeFile('/etc/haproxy/certs/a.example.pem', 'PEM\n', 0o600);
+  const write = runner.commands.find((c) => c.input === 'PEM\n')!;
+  assert.deepEqual(write.argv.slice(write.argv.indexOf('--')).slice(-4), ['veza', '/etc/haproxy/certs/a.example.pem', 'root:root', '0600']);
+  assert.ok(write.argv.some((a) => a.includes('mv -f "$tmp" "$dest"')), 'a temp file renamed over the PEM: HAProxy never loads half a file');
+  assert.deepEqual(await host.listDir('/etc/haproxy/certs/'), ['0-default.pem', 'a.example.pem']);
+  assert.deepEqual(await host.listDir('/nowhere/'), []);
+});

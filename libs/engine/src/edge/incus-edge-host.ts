@@ -136,6 +136,19 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
       await ensure();
       await client.writeFile(name, INCUS_EDGE_PATHS.config, text, { description: `write the config of ${name}` });
     },
+    async readFile(path) {
+      if (!(await client.instance(name))) return undefined;
+      return client.readFile(name, path);
+    },
+    async writeFile(path, text, mode) {
+      await ensure();
+      await client.writeFile(name, path, text, { mode: mode.toString(8).padStart(4, '0'), description: `write ${name}:${path}` });
+    },
+    async listDir(dir) {
+      if (!(await client.instance(name))) return [];
+      const res = await client.exec(name, ['ls', '-1A', cli.checkPath(dir)], { check: false, description: `list ${name}:${dir}` });
+      return res.exitCode === 0 ? res.stdout.split('\n').filter(Boolean) : [];
+    },
     async backupConfig() {
       await client.sh(name, BACKUP, [INCUS_EDGE_PATHS.config], { description: `back up the config of ${name}` });
     },
