@@ -25,8 +25,10 @@ import { ownBridge, wipeProject } from './support/project';
  * host Pebble validates resolves to 127.0.0.1 and its HTTP-01 request
  * crosses the real edge; the edge's challenge route and its two sites reach
  * back to this host on its own bridge (vezaacmebr0, 10.231.82.1, NAT for
- * apt). Runs beside deploy.incus.test.ts: its own project, bridge, edge,
- * ports; all removed pass or fail.
+ * apt). A dry-run, issuance, the redirect, a forced renewal under load, a
+ * failing order and a CA that is down, each checked at the edge. Runs
+ * beside deploy.incus.test.ts: its own project, bridge, edge and ports; all
+ * removed pass or fail.
  */
 const ENV = 'acme-incus';
 const EDGE = 'veza-acme-haproxy';
@@ -102,6 +104,13 @@ test('certificates on the Incus edge: Pebble issues through the container\'s HAP
     assert.equal((await served('a.acme.test')).authorized, false, 'no certificate from Pebble yet');
   });
 
+  await t.test('a dry-run plans an order per host and changes nothing in the container', async () => {
+    const r = await nx('dry-run', 'certificates', '--dry-run');
+    assert.equal(r.code, 0, r.out);
+    for (const name of HOSTS) assert.match(r.out, new RegExp(`${name.replace(/\./g, '\\.')}: issue \\(no certificate for this host yet\\): lego --server ${pebble.directory}`));
+    assert.equal(await inside(['ls', CERT_DIR]), '0-default.pem');
+  });
+
   await t.test('issues for both hosts: HTTPS serves the chains Pebble issued, verified against its root', async () => {
     const r = await nx('issue 2 hosts', 'certificates');
     assert.equal(r.code, 0, r.out);
@@ -151,6 +160,17 @@ test('certificates on the Incus edge: Pebble issues through the container\'s HAP
     assert.equal(await serial('b.acme.test'), b);
     assert.notEqual(await serial('a.acme.test'), a);
     await pebble.pointHost('b.acme.test', '127.0.0.1');
+  });
+
+  await t.test('an ACME server that is down: the command names its URL, the edge keeps its certificates', async () => {
+    const a = await serial('a.acme.test');
+    await pebble.stopPebble();
+    const r = await nx('CA down', 'certificates', '--force');
+    assert.notEqual(r.code, 0);
+    assert.ok(r.out.includes(`the ACME server ${pebble.directory} is unreachable`), r.out);
+    const peer = await served('a.acme.test');
+    assert.equal(peer.authorized, true);
+    assert.equal(peer.cert.serialNumber, a);
   });
 
   console.log(`# Incus edge ACME timings: ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);

@@ -85,23 +85,14 @@ test('probes run curl inside the edge container: a status is a status, a failure
 
 test('the state store creates a lock file only once, in the edge container', async () => {
   const files = new Set<string>();
-  const runner = scriptedRunner((argv, cmd) => {
-    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
-    if (argv.includes('is-system-running')) return { stdout: 'running' };
-    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
-    if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
-    if (sub(argv).startsWith('network list')) return names('vezatestbr0');
-    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
-    if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
+  const runner = existingEdge((argv, cmd) => {
     const path = argv[argv.length - 1]!;
     if (argv.some((a) => a.includes('ln "$tmp" "$1"'))) {
       if (files.has(path)) return { exitCode: 3 };
       files.add(path);
       assert.equal(cmd.input, '{"holder":1}\n');
     }
-    if (argv.some((a) => a.includes('command -v "$p"'))) return { stdout: '' };
-    if (path.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
-    return { stdout: '' };
+    return undefined;
   });
   const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
   assert.equal(await host.state.createExclusive('locks/incus-test.lock', '{"holder":1}\n'), true);
@@ -112,18 +103,9 @@ test('the state store creates a lock file only once, in the edge container', asy
 });
 
 test('certificate files live in the edge container: written atomically with their mode there, the SNI directory listed there', async () => {
-  const runner = scriptedRunner((argv) => {
-    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
-    if (argv.includes('is-system-running')) return { stdout: 'running' };
-    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
-    if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
-    if (sub(argv).startsWith('network list')) return names('vezatestbr0');
-    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
-    if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
+  const runner = existingEdge((argv) => {
     if (argv.includes('ls')) return argv.includes('/etc/haproxy/certs/') ? { stdout: '0-default.pem\na.example.pem\n' } : { exitCode: 2, stderr: 'No such file or directory' };
-    if (argv.some((a) => a.includes('command -v "$p"'))) return { stdout: '' };
-    if (argv[argv.length - 1]!.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
-    return { stdout: '' };
+    return undefined;
   });
   const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
   await host.writeFile('/etc/haproxy/certs/a.example.pem', 'PEM\n', 0o600);
@@ -133,3 +115,25 @@ test('certificate files live in the edge container: written atomically with thei
   assert.deepEqual(await host.listDir('/etc/haproxy/certs/'), ['0-default.pem', 'a.example.pem']);
   assert.deepEqual(await host.listDir('/nowhere/'), []);
 });
+
+type Script = Parameters<typeof scriptedRunner>[0];
+
+/**
+ * The itest edge as it stands once bootstrapped (running, its proxy device,
+ * packages and drop-in in place), so a test sees only the commands of what
+ * it does; `more` answers those, or undefined for an empty success.
+ */
+function existingEdge(more: (...a: Parameters<Script>) => ReturnType<Script> | undefined) {
+  return scriptedRunner((argv, cmd) => {
+    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
+    if (argv.includes('is-system-running')) return { stdout: 'running' };
+    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
+    if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
+    if (sub(argv).startsWith('network list')) return names('vezatestbr0');
+    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
+    if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
+    if (argv.some((a) => a.includes('command -v "$p"'))) return { stdout: '' };
+    if (argv[argv.length - 1]!.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
+    return more(argv, cmd) ?? { stdout: '' };
+  });
+}
