@@ -23,9 +23,10 @@ import { ownBridge, wipeProject } from './support/project';
  * where lego (run by the command, on this host) reaches them. The edge's
  * proxy devices forward 127.0.0.1:18483/18484 into the container, so every
  * host Pebble validates resolves to 127.0.0.1 and its HTTP-01 request
- * crosses the real edge; the edge's challenge route and its two sites reach
- * back to this host on its own bridge (vezaacmebr0, 10.231.82.1, NAT for
- * apt). A dry-run, issuance, the redirect, a forced renewal under load, a
+ * crosses the real edge; the edge's challenge route comes back to the
+ * command's responder on 127.79.150.4 through the edge's `acme` proxy device
+ * (bound in the container), and its two sites reach this host on the test's
+ * own bridge (vezaacmebr0, 10.231.82.1, NAT for apt). A dry-run, issuance, the redirect, a forced renewal under load, a
  * failing order and a CA that is down, each checked at the edge. Runs
  * beside deploy.incus.test.ts: its own project, bridge, edge and ports; all
  * removed pass or fail.
@@ -36,8 +37,12 @@ const PROJECT = 'veza-itest-acme';
 const BRIDGE = { name: 'vezaacmebr0', address: '10.231.82.1' };
 const HTTP_PORT = 18483;
 const HTTPS_PORT = 18484;
-/** lego's challenge responder and the sites' backend, on this host's address on the bridge: the edge container reaches them there. */
-const RESPONDER = `${BRIDGE.address}:26150`;
+/**
+ * The command's challenge responder, on this host's loopback: the edge's `acme` proxy device listens on the same
+ * address inside the container and carries HAProxy's challenge requests here.
+ */
+const RESPONDER = '127.79.150.4:26150';
+/** The two sites' backend, on this host's address on the bridge, where the edge container reaches it. */
 const SITE_BACKEND = { host: BRIDGE.address, port: 26151 };
 const PEBBLE = { address: '127.79.150.2', portBase: 26110 };
 /** Where a host is pointed to get a wrong challenge answer. */

@@ -20,9 +20,13 @@ test('proxy devices: the host forwards 0.0.0.0:80/443 into the container (seed 0
   assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-haproxy')), [
     { name: 'http', listen: 'tcp:0.0.0.0:80', connect: 'tcp:127.0.0.1:80' },
     { name: 'https', listen: 'tcp:0.0.0.0:443', connect: 'tcp:127.0.0.1:443' },
+    { name: 'acme', listen: 'tcp:127.0.0.1:8888', connect: 'tcp:127.0.0.1:8888', bind: 'instance' },
   ]);
   assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), [{ name: 'http', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' }]);
   assert.deepEqual(proxyDevices(edge(['http: { port: 8080, addresses: [127.0.0.1, 127.0.0.2] }'])).map((d) => d.name), ['http', 'http-2']);
+  const acme = (server: string) => ['https: { certDir: /etc/haproxy/certs/ }', `acme: { server: "${server}", directory: "https://ca.example/dir", email: ops@example.com, stateDir: /var/lib/veza/acme }`];
+  assert.deepEqual(proxyDevices(edge(acme('10.0.0.1:8888'))).map((d) => d.name), ['http', 'https'], 'a responder on the network needs no device');
+  assert.deepEqual(proxyDevices(edge(acme('127.0.0.9:8888'))).at(-1), { name: 'acme', listen: 'tcp:127.0.0.9:8888', connect: 'tcp:127.0.0.9:8888', bind: 'instance' });
   assert.throws(() => proxyDevices(edge(['http: { port: 80, addresses: [192.0.2.10] }'])), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /cannot be bound inside its container/.test(e.message));
 });
 
@@ -37,6 +41,10 @@ test('device commands add what is missing, correct what changed and leave the re
   const current = { http: { type: 'proxy', listen: 'tcp:0.0.0.0:80', connect: 'tcp:127.0.0.1:80' }, https: { type: 'proxy', listen: 'tcp:0.0.0.0:8443', connect: 'tcp:127.0.0.1:443' } };
   assert.deepEqual(deviceCommands(P, 'veza-haproxy', inst(current), want).map((c) => c.argv.slice(1, 8).join(' ')), ['config device set veza-haproxy https listen=tcp:0.0.0.0:443 connect=tcp:127.0.0.1:443']);
   assert.throws(() => deviceCommands(P, 'veza-haproxy', inst({ http: { type: 'nic' } }), want), /device http of type nic/);
+  const acme = { name: 'acme', listen: 'tcp:127.0.0.1:8888', connect: 'tcp:127.0.0.1:8888', bind: 'instance' as const };
+  assert.deepEqual(deviceCommands(P, 'veza-haproxy', inst({}), [acme]).map((c) => c.argv.slice(1, 10).join(' ')), ['config device add veza-haproxy acme proxy listen=tcp:127.0.0.1:8888 connect=tcp:127.0.0.1:8888 bind=instance']);
+  assert.equal(deviceCommands(P, 'veza-haproxy', inst({ acme: { type: 'proxy', listen: acme.listen, connect: acme.connect } }), [acme]).length, 1, 'a device bound on the wrong side is corrected');
+  assert.deepEqual(deviceCommands(P, 'veza-haproxy', inst({ acme: { type: 'proxy', listen: acme.listen, connect: acme.connect, bind: 'instance' } }), [acme]), []);
 });
 
 test('the edge container lives where the environments it serves live; they must agree', async (t) => {
