@@ -27,6 +27,22 @@ export async function wipeProject(env: Environment): Promise<string[]> {
   return removed;
 }
 
+/**
+ * A NAT bridge of the test's own (its containers install packages with apt,
+ * and the host answers them on its address there), created when missing.
+ * Returns its removal, a no-op for a bridge that was already there; call it
+ * after the project is wiped, since a container still on it holds it.
+ */
+export async function ownBridge(name: string, cidr: string): Promise<() => Promise<void>> {
+  const runner = createProcessRunner();
+  const networks = parseNames((await runner.run(raw(['network', 'list', '--format', 'json']))).stdout, 'incus network list');
+  if (networks.includes(name)) return async () => undefined;
+  await runner.run(raw(['network', 'create', name, `ipv4.address=${cidr}`, 'ipv4.nat=true', 'ipv6.address=none', 'dns.domain=incus']));
+  return async () => {
+    await runner.run(raw(['network', 'delete', name]));
+  };
+}
+
 /** The bridge's own address: its dnsmasq answers for the instances on it. */
 export async function bridgeAddress(network: string): Promise<string> {
   const res = await createProcessRunner().run(raw(['network', 'get', network, 'ipv4.address']));

@@ -34,8 +34,8 @@ export async function bootstrapEdge(opts: EdgeTarget & { dryRun?: boolean }): Pr
   const log = opts.log.child({ phase: 'edge' });
   const run = async () => {
     const certDir = inputs.def.https?.certDir;
-    if (certDir && host.kind === 'local' && !opts.dryRun) {
-      const made = await ensureDefaultCertificate(certDir, inputs.def.name);
+    if (certDir && !opts.dryRun) {
+      const made = await ensureDefaultCertificate(host, certDir);
       if (made) log.info(`no certificate in ${certDir} yet: created the self-signed default ${made} (infra-edge:certificates issues the real ones)`);
     }
     const { text } = renderLive(inputs, await readLiveState(host, inputs));

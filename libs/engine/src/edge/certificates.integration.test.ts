@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { connect, type PeerCertificate } from 'node:tls';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { loadWorkspace } from '../config/workspace';
 import { createMemoryLogger } from '../log/logger';
@@ -15,6 +13,7 @@ import { cliRequest, parseShowProc } from './runtime-api';
 import { createEdgeWorkspace, startBackends, type FixtureEnv } from './testing/edge-fixture';
 import { startPebble } from './testing/pebble';
 import { requestLoop } from './testing/request-loop';
+import { get, tlsPeer } from './testing/tls-probe';
 import { edgeLock, withLock } from '../state/lock';
 
 /**
@@ -158,28 +157,3 @@ test('certificates: Pebble issues through the edge, HAProxy takes renewals witho
     });
   });
 });
-
-function tlsPeer(address: string, port: number, servername: string, ca: string): Promise<{ authorized: boolean; error?: string; cert: PeerCertificate }> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: address, port, servername, ca, rejectUnauthorized: false }, () => {
-      const out = { authorized: sock.authorized, error: sock.authorizationError ? String(sock.authorizationError) : undefined, cert: sock.getPeerCertificate() };
-      sock.end();
-      resolve(out);
-    });
-    sock.setTimeout(5000, () => sock.destroy(new Error('timeout')));
-    sock.on('error', reject);
-  });
-}
-
-function get(scheme: 'http' | 'https', address: string, port: number, path: string, hostHeader: string, ca?: string): Promise<{ status: number; location?: string }> {
-  return new Promise((resolve, reject) => {
-    const opts = { host: address, port, path, headers: { host: hostHeader }, agent: false as const, timeout: 5000, servername: hostHeader, ca };
-    const req = (scheme === 'https' ? httpsRequest : httpRequest)(opts, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}

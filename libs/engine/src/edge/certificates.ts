@@ -4,7 +4,6 @@ import type { Workspace } from '../config/workspace';
 import { describeError, VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { createProcessRunner, formatArgv, type ProcessRunner } from '../ports/process';
-import { writeFileAtomic } from '../util/atomic';
 import { httpGet, serveDirectory } from '../util/http';
 import {
   acmePaths, acmeSettings, certificateHosts, legoRunCommand, pemExpiryFor, planCertificates, recordAttempt, renderCertMetrics, servedPemPath,
@@ -55,14 +54,13 @@ export async function certificates(opts: CertificatesOptions): Promise<{ edge: s
   const host = opts.host ?? openEdgeHost(opts.workspace, def);
   const acme = acmeSettings(def, model, host.vars);
   if (!acme) throw new VezaError(`edge ${def.name} has no https and acme sections`, `add https: { certDir } and acme: { server, directory, email, stateDir } to ${file}`, 'BAD_CONFIG');
-  if (host.kind !== 'local') throw new VezaError(`certificates for the Incus edge ${def.name} are not supported yet`, 'run it against a local edge; the Incus tier is a later issue', 'BAD_CONFIG');
   const hosts = certificateHosts(model);
   if (!hosts.length) throw new VezaError(`edge ${def.name} serves no host over HTTPS`, `give an environment an https:// publicUrl, or a site tls: true, in ${file}`, 'BAD_CONFIG');
   const log = opts.log.child({ phase: 'certificates' });
   const now = opts.now ?? (() => new Date());
   const runner = opts.runner ?? createProcessRunner();
 
-  const served = await Promise.all(hosts.map(async (h) => ({ host: h, notAfter: pemExpiryFor(await readText(servedPemPath(acme.certDir, h)), h) })));
+  const served = await Promise.all(hosts.map(async (h) => ({ host: h, notAfter: pemExpiryFor((await host.readFile(servedPemPath(acme.certDir, h))) ?? '', h) })));
   const plan = planCertificates(served, now(), acme.renewDays, Boolean(opts.force));
   for (const p of plan) log.info(`${p.host}: ${p.action} (${p.why})${p.action === 'keep' ? '' : `: ${formatArgv(legoRunCommand(acme, p.host, opts.lego).argv)}`}`);
   const due = plan.filter((p) => p.action !== 'keep');
@@ -149,7 +147,7 @@ async function installCertificate(host: EdgeHost, file: string, certDir: string,
     throw e;
   }
   if (!known) await expect(host.runtime([`add ssl crt-list ${certDir.replace(/\/$/, '')} ${file}`]), /Success!/, `add ssl crt-list ${certDir}`);
-  await writeFileAtomic(file, pem, { mode: 0o600 });
+  await host.writeFile(file, pem, 0o600);
 }
 
 /** The CA answers its directory before any order: when it is down, nothing is ordered and the edge keeps every certificate. */
@@ -175,7 +173,7 @@ async function writeMetrics(host: EdgeHost, edge: string, acme: AcmeSettings, ho
   const prevText = await host.state.read(keys.state);
   let attempts: CertAttempts = prevText ? (JSON.parse(prevText) as CertAttempts) : { schema: 1, hosts: {} };
   for (const o of attempted) attempts = recordAttempt(attempts, o.host, o.ok, at);
-  const expiry = await Promise.all(hosts.map(async (h) => ({ host: h, notAfter: pemExpiryFor(await readText(servedPemPath(acme.certDir, h)), h) })));
+  const expiry = await Promise.all(hosts.map(async (h) => ({ host: h, notAfter: pemExpiryFor((await host.readFile(servedPemPath(acme.certDir, h))) ?? '', h) })));
   await host.state.write(keys.state, JSON.stringify(attempts, null, 2) + '\n');
   await host.state.write(keys.prom, renderCertMetrics(edge, expiry, attempts));
 }
@@ -189,19 +187,15 @@ export function certificateMetricsKey(edge: string): string {
  * certificate, a self-signed default stands in (and goes on answering names
  * no certificate covers). Loaded first, by its name, so it is the default.
  */
-export async function ensureDefaultCertificate(certDir: string, edge: string, runner: ProcessRunner = createProcessRunner()): Promise<string | undefined> {
-  const present = (await fs.readdir(certDir).catch(() => [] as string[])).filter((f) => f.endsWith('.pem'));
+export async function ensureDefaultCertificate(host: EdgeHost, certDir: string, runner: ProcessRunner = createProcessRunner()): Promise<string | undefined> {
+  const present = (await host.listDir(certDir)).filter((f) => f.endsWith('.pem'));
   if (present.length) return undefined;
   const file = join(certDir, DEFAULT_PEM);
-  await writeFileAtomic(file, await selfSignedPem(runner, `${edge}-default`, 3650), { mode: 0o600 });
+  await host.writeFile(file, await selfSignedPem(runner, `${host.edge}-default`, 3650), 0o600);
   return file;
 }
 
 const DEFAULT_PEM = '0-default.pem';
-
-async function readText(path: string): Promise<string> {
-  return fs.readFile(path, 'utf8').catch(() => '');
-}
 
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-2).join(' | ').slice(0, 400) || '(no output)';

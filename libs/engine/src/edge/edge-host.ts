@@ -59,6 +59,15 @@ export interface EdgeHost {
   runtimePayload(command: string, payload: string): Promise<string>;
   /** GET http://<host>:<port><path> from where the edge runs: the edge's own view of a slot. */
   probe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult>;
+  /**
+   * A file where HAProxy runs (a certificate of its SNI directory), undefined when absent: the local
+   * edge's own disk, or the edge container's, so infra-edge:certificates serves what HAProxy loads.
+   */
+  readFile(path: string): Promise<string | undefined>;
+  /** Writes such a file atomically (temp file, fsync, rename) with this mode, making its directory. */
+  writeFile(path: string, text: string, mode: number): Promise<void>;
+  /** The names in a directory where HAProxy runs; empty when it does not exist. */
+  listDir(dir: string): Promise<string[]>;
   /** The start command as data, for plans and dry-runs. */
   startCommand(): Command;
 }

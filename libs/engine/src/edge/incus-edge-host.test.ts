@@ -20,9 +20,13 @@ test('proxy devices: the host forwards 0.0.0.0:80/443 into the container (seed 0
   assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-haproxy')), [
     { name: 'http', listen: 'tcp:0.0.0.0:80', connect: 'tcp:127.0.0.1:80' },
     { name: 'https', listen: 'tcp:0.0.0.0:443', connect: 'tcp:127.0.0.1:443' },
+    { name: 'acme', listen: 'tcp:127.0.0.1:8888', connect: 'tcp:127.0.0.1:8888', bind: 'instance' },
   ]);
   assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), [{ name: 'http', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' }]);
   assert.deepEqual(proxyDevices(edge(['http: { port: 8080, addresses: [127.0.0.1, 127.0.0.2] }'])).map((d) => d.name), ['http', 'http-2']);
+  const acme = (server: string) => ['https: { certDir: /etc/haproxy/certs/ }', `acme: { server: "${server}", directory: "https://ca.example/dir", email: ops@example.com, stateDir: /var/lib/veza/acme }`];
+  assert.deepEqual(proxyDevices(edge(acme('10.0.0.1:8888'))).map((d) => d.name), ['http', 'https'], 'a responder on the network needs no device');
+  assert.deepEqual(proxyDevices(edge(acme('127.0.0.9:8888'))).at(-1), { name: 'acme', listen: 'tcp:127.0.0.9:8888', connect: 'tcp:127.0.0.9:8888', bind: 'instance' });
   assert.throws(() => proxyDevices(edge(['http: { port: 80, addresses: [192.0.2.10] }'])), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /cannot be bound inside its container/.test(e.message));
 });
 
@@ -37,6 +41,10 @@ test('device commands add what is missing, correct what changed and leave the re
   const current = { http: { type: 'proxy', listen: 'tcp:0.0.0.0:80', connect: 'tcp:127.0.0.1:80' }, https: { type: 'proxy', listen: 'tcp:0.0.0.0:8443', connect: 'tcp:127.0.0.1:443' } };
   assert.deepEqual(deviceCommands(P, 'veza-haproxy', inst(current), want).map((c) => c.argv.slice(1, 8).join(' ')), ['config device set veza-haproxy https listen=tcp:0.0.0.0:443 connect=tcp:127.0.0.1:443']);
   assert.throws(() => deviceCommands(P, 'veza-haproxy', inst({ http: { type: 'nic' } }), want), /device http of type nic/);
+  const acme = { name: 'acme', listen: 'tcp:127.0.0.1:8888', connect: 'tcp:127.0.0.1:8888', bind: 'instance' as const };
+  assert.deepEqual(deviceCommands(P, 'veza-haproxy', inst({}), [acme]).map((c) => c.argv.slice(1, 10).join(' ')), ['config device add veza-haproxy acme proxy listen=tcp:127.0.0.1:8888 connect=tcp:127.0.0.1:8888 bind=instance']);
+  assert.equal(deviceCommands(P, 'veza-haproxy', inst({ acme: { type: 'proxy', listen: acme.listen, connect: acme.connect } }), [acme]).length, 1, 'a device bound on the wrong side is corrected');
+  assert.deepEqual(deviceCommands(P, 'veza-haproxy', inst({ acme: { type: 'proxy', listen: acme.listen, connect: acme.connect, bind: 'instance' } }), [acme]), []);
 });
 
 test('the edge container lives where the environments it serves live; they must agree', async (t) => {
@@ -85,23 +93,14 @@ test('probes run curl inside the edge container: a status is a status, a failure
 
 test('the state store creates a lock file only once, in the edge container', async () => {
   const files = new Set<string>();
-  const runner = scriptedRunner((argv, cmd) => {
-    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
-    if (argv.includes('is-system-running')) return { stdout: 'running' };
-    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
-    if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
-    if (sub(argv).startsWith('network list')) return names('vezatestbr0');
-    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
-    if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
+  const runner = existingEdge((argv, cmd) => {
     const path = argv[argv.length - 1]!;
     if (argv.some((a) => a.includes('ln "$tmp" "$1"'))) {
       if (files.has(path)) return { exitCode: 3 };
       files.add(path);
       assert.equal(cmd.input, '{"holder":1}\n');
     }
-    if (argv.some((a) => a.includes('command -v "$p"'))) return { stdout: '' };
-    if (path.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
-    return { stdout: '' };
+    return undefined;
   });
   const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
   assert.equal(await host.state.createExclusive('locks/incus-test.lock', '{"holder":1}\n'), true);
@@ -110,3 +109,39 @@ test('the state store creates a lock file only once, in the edge container', asy
   assert.equal(host.state.location, 'veza-itest-haproxy:/var/lib/veza/state');
   assert.ok(!runner.lines().some((l) => /^incus (launch|config device)/.test(l)), 'an existing, well-configured edge is left as it is');
 });
+
+test('certificate files live in the edge container: written atomically with their mode there, the SNI directory listed there', async () => {
+  const runner = existingEdge((argv) => {
+    if (argv.includes('ls')) return argv.includes('/etc/haproxy/certs/') ? { stdout: '0-default.pem\na.example.pem\n' } : { exitCode: 2, stderr: 'No such file or directory' };
+    return undefined;
+  });
+  const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
+  await host.writeFile('/etc/haproxy/certs/a.example.pem', 'PEM\n', 0o600);
+  const write = runner.commands.find((c) => c.input === 'PEM\n')!;
+  assert.deepEqual(write.argv.slice(write.argv.indexOf('--')).slice(-4), ['veza', '/etc/haproxy/certs/a.example.pem', 'root:root', '0600']);
+  assert.ok(write.argv.some((a) => a.includes('mv -f "$tmp" "$dest"')), 'a temp file renamed over the PEM: HAProxy never loads half a file');
+  assert.deepEqual(await host.listDir('/etc/haproxy/certs/'), ['0-default.pem', 'a.example.pem']);
+  assert.deepEqual(await host.listDir('/nowhere/'), []);
+});
+
+type Script = Parameters<typeof scriptedRunner>[0];
+
+/**
+ * The itest edge as it stands once bootstrapped (running, its proxy device,
+ * packages and drop-in in place), so a test sees only the commands of what
+ * it does; `more` answers those, or undefined for an empty success.
+ */
+function existingEdge(more: (...a: Parameters<Script>) => ReturnType<Script> | undefined) {
+  return scriptedRunner((argv, cmd) => {
+    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1', devices: { http: { type: 'proxy', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' } } }]) };
+    if (argv.includes('is-system-running')) return { stdout: 'running' };
+    const names = (...n: string[]) => ({ stdout: JSON.stringify(n.map((name) => ({ name, devices: { root: { type: 'disk', path: '/', pool: 'veza-test-btrfs' } } }))) });
+    if (sub(argv).startsWith('project list')) return names('default', 'veza-itest');
+    if (sub(argv).startsWith('network list')) return names('vezatestbr0');
+    if (sub(argv).startsWith('storage list')) return names('veza-test-btrfs');
+    if (sub(argv).startsWith('profile list')) return names('default', 'veza-app', 'veza-data');
+    if (argv.some((a) => a.includes('command -v "$p"'))) return { stdout: '' };
+    if (argv[argv.length - 1]!.endsWith('veza.conf')) return { stdout: '# written by veza\n[Service]\nExecStartPre=/bin/mkdir -p /run/haproxy\n.' };
+    return more(argv, cmd) ?? { stdout: '' };
+  });
+}

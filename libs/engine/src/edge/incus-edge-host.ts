@@ -25,7 +25,8 @@ import { shellScript } from '../util/shell-script';
  *
  * The host forwards the edge's ports into the container with Incus proxy
  * devices (seed 0bd3e563b2): each address the edge file lists — 0.0.0.0
- * when it lists none — and its port, to 127.0.0.1:<port> inside.
+ * when it lists none — and its port, to 127.0.0.1:<port> inside; and a
+ * loopback ACME responder the other way (proxyDevices).
  *
  * The container is created on the first write (bootstrap, a lock, a state
  * file); reads of an edge that does not exist yet find nothing.
@@ -136,6 +137,19 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
       await ensure();
       await client.writeFile(name, INCUS_EDGE_PATHS.config, text, { description: `write the config of ${name}` });
     },
+    async readFile(path) {
+      if (!(await client.instance(name))) return undefined;
+      return client.readFile(name, path);
+    },
+    async writeFile(path, text, mode) {
+      await ensure();
+      await client.writeFile(name, path, text, { mode: mode.toString(8).padStart(4, '0'), description: `write ${name}:${path}` });
+    },
+    async listDir(dir) {
+      if (!(await client.instance(name))) return [];
+      const res = await client.exec(name, ['ls', '-1A', cli.checkPath(dir)], { check: false, description: `list ${name}:${dir}` });
+      return res.exitCode === 0 ? res.stdout.split('\n').filter(Boolean) : [];
+    },
     async backupConfig() {
       await client.sh(name, BACKUP, [INCUS_EDGE_PATHS.config], { description: `back up the config of ${name}` });
     },
@@ -217,9 +231,19 @@ export interface ProxyDevice {
   name: string;
   listen: string;
   connect: string;
+  /** `instance`: listens inside the container and connects from the host (Incus' default is the reverse). */
+  bind?: 'instance';
 }
 
-/** One proxy device per address and port the edge listens on; the container side is always its loopback. */
+/**
+ * One proxy device per address and port the edge listens on; the container
+ * side is always its loopback. An ACME responder on a loopback address gets
+ * the reverse: the container's HAProxy routes challenges to acme.server on
+ * its own loopback, and Incus carries them to the same address on the host,
+ * where infra-edge:certificates serves them — so an edge file names one
+ * address for both sides, as the local edge's does. (A responder on another
+ * address is reached over the network, with no device.)
+ */
 export function proxyDevices(def: EdgeDefinition): ProxyDevice[] {
   const out: ProxyDevice[] = [];
   const add = (kind: 'http' | 'https', port: number, addresses: string[]) => {
@@ -234,6 +258,7 @@ export function proxyDevices(def: EdgeDefinition): ProxyDevice[] {
   };
   add('http', def.http.port, def.http.addresses);
   if (def.https) add('https', def.https.port, def.https.addresses);
+  if (def.acme?.server.startsWith('127.')) out.push({ name: 'acme', listen: `tcp:${def.acme.server}`, connect: `tcp:${def.acme.server}`, bind: 'instance' });
   return out;
 }
 
@@ -242,10 +267,10 @@ export function deviceCommands(scope: cli.IncusScope, container: string, inst: I
   const out: Command[] = [];
   for (const d of devices) {
     const have = inst.devices[d.name];
-    const settings = [`listen=${d.listen}`, `connect=${d.connect}`];
+    const settings = [`listen=${d.listen}`, `connect=${d.connect}`, ...(d.bind ? [`bind=${d.bind}`] : [])];
     if (!have) out.push(cli.deviceAdd(scope, container, d.name, 'proxy', settings));
     else if (have.type !== 'proxy') throw new VezaError(`${container} has a device ${d.name} of type ${have.type}`, `remove it (incus config device remove ${container} ${d.name}) so the edge can add its proxy device`, 'BAD_STATE');
-    else if (have.listen !== d.listen || have.connect !== d.connect) out.push(cli.deviceSet(scope, container, d.name, settings));
+    else if (have.listen !== d.listen || have.connect !== d.connect || (have.bind ?? 'host') !== (d.bind ?? 'host')) out.push(cli.deviceSet(scope, container, d.name, settings));
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validate as names } from '../config/names';
 import { VezaError } from '../log/errors';
@@ -93,6 +93,12 @@ export function createLocalEdgeHost(opts: LocalEdgeHostOptions): EdgeHost {
     async writeConfig(text) {
       await writeFileAtomic(p.cfg, text);
     },
+    readFile: (path) => fs.readFile(path, 'utf8').catch(() => undefined),
+    async writeFile(path, text, mode) {
+      await fs.mkdir(dirname(path), { recursive: true });
+      await writeFileAtomic(path, text, { mode });
+    },
+    listDir: (path) => fs.readdir(path).catch(() => []),
     async backupConfig() {
       // writeConfig renames a new file over the live one, so the live inode is never rewritten:
       // linking it is a complete, already-durable copy, without copying or fsyncing a byte.
