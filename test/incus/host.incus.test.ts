@@ -66,7 +66,9 @@ test('incus tier: infra-host:bootstrap twice, the runner container drives the ho
   const hostState = async () => ({
     instances: await incus('list', '--project', PROJECT, '-f', 'csv', '-c', 'ns'),
     profiles: await incus('profile', 'list', '--project', PROJECT, '-f', 'csv'),
+    project: await incus('project', 'show', PROJECT),
     appProfile: await incus('profile', 'show', 'veza-app', '--project', PROJECT),
+    dataProfile: await incus('profile', 'show', 'veza-data', '--project', PROJECT),
     runner: await incus('config', 'show', RUNNER, '--project', PROJECT),
   });
 
