@@ -53,7 +53,7 @@ function fakeIncus(h: FakeHost) {
     else if (s.startsWith('config device get') || s.startsWith('config show')) return { exitCode: 1, stderr: 'Error: Instance not found' };
     else if (s === 'list') return { stdout: instancesJson(h.runner ? [{ name: 'forgejo-runner', status: h.runner.status, config: h.runner.config, devices: h.runner.devices }] : []) };
     else if (s.startsWith('launch')) h.runner = { status: 'Running', config: { 'security.nesting': 'true' }, devices: {}, client: false, binary: true, registered: false };
-    else if (s.startsWith('config device add')) h.runner!.devices[argv[5]!] = { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket' };
+    else if (s.startsWith('config device add')) h.runner!.devices[argv[5]!] = { type: argv[6]!, ...Object.fromEntries(argv.slice(7, argv.indexOf('--project')).map((kv) => kv.split('='))) };
     else if (s.startsWith('config set')) h.runner!.config['security.nesting'] = 'true';
     else if (s.startsWith('stop')) h.runner!.status = 'Stopped';
     else if (s.startsWith('start')) h.runner!.status = 'Running';
@@ -92,7 +92,7 @@ test('a never-initialised host: preseed, profiles on the pool, runner container 
     'file push /usr/bin/incus',
   ]);
   assert.ok(first.notes.some((n) => /forgejo-runner is not installed/.test(n)), 'a container launched now has no runner binary yet');
-  assert.ok(first.commands.includes('incus config device add forgejo-runner incus-socket disk source=/var/lib/incus/unix.socket path=/var/lib/incus/unix.socket --project default'));
+  assert.ok(first.commands.includes('incus config device add forgejo-runner incus-socket disk source=/var/lib/incus/unix.socket path=/var/lib/incus/unix.socket shift=true --project default'));
   assert.match(first.commands.find((c) => c.includes('launch'))!, /--profile veza-app --network net-veza --storage default --config security\.nesting=true/);
   assert.ok(first.commands.some((c) => /^incus file push \/usr\/bin\/incus forgejo-runner\/usr\/local\/bin\/incus .*--mode 0755/.test(c)));
   assert.ok(runner.lines().includes('incus exec forgejo-runner --disable-stdin --project default -- /usr/local/bin/incus query /1.0'), 'the client inside is smoke-tested against the host daemon');
@@ -143,11 +143,22 @@ test('a runner without forgejo-runner installed is reported, not registered', as
   const h: FakeHost = {
     pools: ['default'], networks: ['net-veza'],
     profiles: [{ name: 'veza-app', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }, { name: 'veza-data', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }],
-    runner: { status: 'Running', config: { 'security.nesting': 'true' }, devices: { 'incus-socket': { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket' } }, client: true, binary: false, registered: false },
+    runner: { status: 'Running', config: { 'security.nesting': 'true' }, devices: { 'incus-socket': { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket', shift: 'true' } }, client: true, binary: false, registered: false },
   };
   const r = await bootstrapHost({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner: fakeIncus(h), environ: {}, argv: [] });
   assert.deepEqual(r.commands, []);
   assert.ok(r.notes.some((n) => /forgejo-runner is not installed in forgejo-runner/.test(n)));
+});
+
+test('a socket device without shift is updated: an unprivileged runner could not use the host-owned socket', async (t) => {
+  const ws = await workspace(t);
+  const h: FakeHost = {
+    pools: ['default'], networks: ['net-veza'],
+    profiles: [{ name: 'veza-app', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }, { name: 'veza-data', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }],
+    runner: { status: 'Running', config: { 'security.nesting': 'true' }, devices: { 'incus-socket': { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket' } }, client: true, binary: false, registered: false },
+  };
+  const r = await bootstrapHost({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner: fakeIncus(h), environ: {}, argv: [] });
+  assert.deepEqual(r.commands, ['incus config device set forgejo-runner incus-socket source=/var/lib/incus/unix.socket path=/var/lib/incus/unix.socket shift=true --project default']);
 });
 
 async function refused(t: TestContext, hostFile: string, opts: { environ?: NodeJS.ProcessEnv; argv?: string[]; env?: string }, match: RegExp) {

@@ -101,9 +101,11 @@ export function planRunner(scope: cli.IncusScope, spec: RunnerSpec, state: Runne
     if (inst.status !== 'Running' || inst.config['security.nesting'] !== 'true') commands.push(cli.startInstance(scope, name));
   }
   const socket = inst?.devices[SOCKET_DEVICE];
-  const want = [`source=${INCUS_SOCKET}`, `path=${INCUS_SOCKET}`];
+  // shift=true: in an unprivileged container the host's root-owned socket would show as nobody's, and the
+  // client refuses a socket it may not write to; the idmapped mount shows it as the container root's.
+  const want = [`source=${INCUS_SOCKET}`, `path=${INCUS_SOCKET}`, 'shift=true'];
   if (!socket) commands.push(cli.deviceAdd(scope, name, SOCKET_DEVICE, 'disk', want));
-  else if (socket.source !== INCUS_SOCKET || socket.path !== INCUS_SOCKET) commands.push(cli.deviceSet(scope, name, SOCKET_DEVICE, want));
+  else if (socket.source !== INCUS_SOCKET || socket.path !== INCUS_SOCKET || socket.shift !== 'true') commands.push(cli.deviceSet(scope, name, SOCKET_DEVICE, want));
   if (!state.clientInside) commands.push(cli.filePush(scope, name, HOST_CLIENT, CLIENT_INSIDE, { uid: 0, gid: 0, mode: '0755' }));
   if (!state.registered) {
     if (state.runnerBinary) {
