@@ -3,6 +3,7 @@ import type { HostDriver } from '../hosts/port';
 import { describeError, VezaError } from '../log/errors';
 import type { DeployEdge } from './edge-port';
 import { describeTarget, httpGet, type HttpRequest, type HttpResponse } from '../util/http';
+import { askUntilAnswered } from '../util/ask-again';
 
 /**
  * The deploy's HTTP checks (seed 001): the in-slot health probe (phase C,
@@ -38,12 +39,6 @@ export interface Checks {
 
 /** One probe's own deadline; the waits above bound the whole. */
 const PROBE_TIMEOUT_MS = 2_000;
-/**
- * A read-only health read decides a refusal (promote, fast rollback) or a redeploy, so a probe that got no answer is
- * asked again, within a bound, before it counts as unhealthy: under load one slow `incus exec` refused a healthy promote.
- */
-const UNANSWERED_TRIES = 3;
-const UNANSWERED_PAUSE_MS = 500;
 
 export function createChecks(edge: DeployEdge, driver: HostDriver, get: (r: HttpRequest) => Promise<HttpResponse> = httpGet): Checks {
   const direct = (t: SlotTarget): HttpRequest => ({ host: t.host, port: t.port, path: t.path, timeoutMs: PROBE_TIMEOUT_MS });
@@ -83,13 +78,8 @@ export function createChecks(edge: DeployEdge, driver: HostDriver, get: (r: Http
       );
     },
     async isHealthy(t) {
-      for (let asked = 1; ; asked++) {
-        const p = await driver.probe(t.slot, t.port, t.path, PROBE_TIMEOUT_MS).catch(() => undefined);
-        // An HTTP status is the slot's answer; no answer (an `incus exec` or a probe that timed out on a loaded host) is not one yet.
-        if (p?.status !== undefined) return p.status >= 200 && p.status < 300;
-        if (asked >= UNANSWERED_TRIES) return false;
-        await sleep(UNANSWERED_PAUSE_MS);
-      }
+      const p = await askUntilAnswered(() => driver.probe(t.slot, t.port, t.path, PROBE_TIMEOUT_MS).catch(() => undefined), (r) => r?.status !== undefined);
+      return p?.status !== undefined && p.status >= 200 && p.status < 300;
     },
   };
 }

@@ -2,12 +2,14 @@ import type { RuntimeDeclaration } from '../config/component';
 import type { Environment } from '../config/environment';
 import type { Color } from '../config/names';
 import { slotEndpoint } from '../hosts/naming';
+import { askUntilAnswered } from '../util/ask-again';
 import type { EdgeHost, ProbeResult } from './edge-host';
 
 /**
  * Probes one colour of an environment from the edge's point of view: every
  * routed component's health path on its slot address, the request HAProxy's
- * own check sends. A switch refuses a colour that fails (unless forced).
+ * own check sends. A switch refuses a colour that fails (unless forced); a
+ * probe that got no HTTP answer is asked again first (util/ask-again.ts).
  */
 export interface SlotProbe {
   component: string;
@@ -18,7 +20,8 @@ export interface SlotProbe {
 export async function probeColor(host: EdgeHost, env: Environment, components: readonly RuntimeDeclaration[], color: Color, timeoutMs = 3_000): Promise<SlotProbe[]> {
   return Promise.all(components.filter((c) => c.edge !== null).map(async (c) => {
     const { host: h, port } = slotEndpoint(env, c, color);
-    return { component: c.name, url: `http://${h}:${port}${c.run.health}`, result: await host.probe(h, port, c.run.health, timeoutMs) };
+    const result = await askUntilAnswered(() => host.probe(h, port, c.run.health, timeoutMs), (r) => r.status !== undefined);
+    return { component: c.name, url: `http://${h}:${port}${c.run.health}`, result };
   }));
 }
 

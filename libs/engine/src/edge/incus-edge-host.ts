@@ -202,6 +202,8 @@ async function probeFrom(client: IncusClient, container: string, host: string, p
     check: false, timeoutMs: timeoutMs + 15_000, description: `probe ${host}:${port}${path} from ${container}`,
   }).catch((e: unknown) => ({ exitCode: -1, stdout: '', stderr: (e as Error).message }));
   const status = Number(res.stdout.trim());
+  // curl exits 0 with no status only when `incus exec` lost its output (seen under load): say that, not "curl exit 0".
+  if (res.exitCode === 0 && !(status > 0)) return { ok: false, error: `no HTTP status in curl's output (${JSON.stringify(res.stdout.trim().slice(0, 40))}): incus exec returned nothing` };
   if (res.exitCode !== 0 || !(status > 0)) return { ok: false, error: res.stderr.trim().split('\n').pop() || `curl exit ${res.exitCode}` };
   return { ok: status >= 200 && status < 400, status };
 }
