@@ -34,9 +34,9 @@ function childDeploy(t: { after(fn: () => unknown): void }, ws: E2eWorkspace, re
   return entry;
 }
 
-/** A deploy process that has loaded and waits for SIGUSR2: its start-up overlaps the previous step's work. */
-async function preparedDeploy(t: { after(fn: () => unknown): void }, ws: E2eWorkspace, release: string): Promise<RunningEntry & { go(): void }> {
-  const entry = childDeploy(t, ws, release, ['--on-signal']);
+/** A deploy process that has loaded and waits for SIGUSR2 (its start-up overlaps the previous step's work), and stops itself when `stopAt` starts. */
+async function preparedDeploy(t: { after(fn: () => unknown): void }, ws: E2eWorkspace, release: string, stopAt: string): Promise<RunningEntry & { go(): void }> {
+  const entry = childDeploy(t, ws, release, ['--on-signal', `--stop-at=${stopAt}`]);
   await entry.waitFor(/^ready$/m, 60_000);
   return { ...entry, go: () => void entry.child.kill('SIGUSR2') };
 }
@@ -65,7 +65,7 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
 
   await t.test('a stale lock whose holder died is taken over', async (t) => {
     await ws.release(sha(3));
-    const killed = childDeploy(t, ws, sha(3));
+    const killed = childDeploy(t, ws, sha(3), ['--stop-at=release']);
     await killed.waitFor(phaseStart('release'), 60_000);
     killed.child.kill('SIGKILL');
     await killed.exited;
@@ -79,13 +79,13 @@ test('deploy lock and SIGKILL at every phase boundary', async (t) => {
     assert.equal(await ws.releaseAt('/api/status'), sha(3));
   });
 
-  let next = preparedDeploy(t, ws, sha(0x10));
+  let next = preparedDeploy(t, ws, sha(0x10), PHASES[0]!);
   for (const [i, phase] of PHASES.entries()) {
     await t.test(`killed when phase ${phase} starts, the next deploy converges`, async () => {
       const release = sha(0x10 + i);
       await ws.release(release);
       const killed = await next;
-      if (i + 1 < PHASES.length) next = preparedDeploy(t, ws, sha(0x10 + i + 1));
+      if (i + 1 < PHASES.length) next = preparedDeploy(t, ws, sha(0x10 + i + 1), PHASES[i + 1]!);
       killed.go();
       await killed.waitFor(phaseStart(phase), 60_000);
       killed.child.kill('SIGKILL');

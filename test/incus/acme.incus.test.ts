@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadWorkspace } from '@veza/engine/config/workspace';
 import { INCUS_EDGE_PATHS } from '@veza/engine/edge/incus-edge-host';
 import { parseShowProc } from '@veza/engine/edge/runtime-api';
-import { startPebble } from '@veza/engine/edge/testing/pebble';
+import { startPebble, useFreshAcmeAccount } from '@veza/engine/edge/testing/pebble';
 import { requestLoop } from '@veza/engine/edge/testing/request-loop';
 import { get, tlsPeer } from '@veza/engine/edge/testing/tls-probe';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
@@ -157,6 +157,7 @@ test('certificates on the Incus edge: Pebble issues through the container\'s HAP
   });
 
   await t.test('an order with a wrong challenge answer leaves the served certificate unchanged', async () => {
+    await useFreshAcmeAccount(join(repo.dir, `infra/edges/${EDGE}.yaml`));
     await pebble.pointHost('b.acme.test', IMPOSTOR);
     const [a, b] = [await serial('a.acme.test'), await serial('b.acme.test')];
     const r = await nx('a failing order', 'certificates', '--force');

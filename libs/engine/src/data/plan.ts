@@ -19,6 +19,12 @@ export type PlanStep = { title: string } & (
       command: Command;
       /** A log worth quoting when the command fails (the server's own log for pg_ctl). */
       failureLog?: string;
+      /**
+       * For an idempotent command whose server can go away under it (a formation still settling after a node
+       * restarted): when it fails, `settle` is awaited and it runs again, `tries` times in all; the last failure is
+       * the one reported.
+       */
+      again?: { tries: number; settle: WaitSpec };
     }
   | { kind: 'mkdir'; path: string; mode: number }
   | {
@@ -45,8 +51,15 @@ export type PlanStep = { title: string } & (
    */
   | { kind: 'spawn'; command: Command; pidFile: string; logFile: string }
   /** Polls `check` until it holds or `timeoutMs` passed (then fails with `what`). Changes nothing by itself. */
-  | { kind: 'wait'; what: string; timeoutMs: number; intervalMs?: number; check: () => Promise<boolean> }
+  | ({ kind: 'wait' } & WaitSpec)
 );
+
+export interface WaitSpec {
+  what: string;
+  timeoutMs: number;
+  intervalMs?: number;
+  check: () => Promise<boolean>;
+}
 
 export interface DataPlan {
   steps: PlanStep[];
@@ -66,7 +79,8 @@ function formatStep(step: PlanStep): string[] {
   const head = `# ${step.title}`;
   switch (step.kind) {
     case 'run':
-      return [head, `$ ${formatArgv(step.command.argv)}${step.command.input !== undefined ? ' < (SQL on stdin, not shown)' : ''}`];
+      return [head, `$ ${formatArgv(step.command.argv)}${step.command.input !== undefined ? ' < (SQL on stdin, not shown)' : ''}`,
+        ...(step.again ? [`  (if it fails: wait until ${step.again.settle.what}, then again; ${step.again.tries} tries in all)`] : [])];
     case 'mkdir':
       return [head, `$ mkdir -p -m ${step.mode.toString(8)} ${formatArgv([step.path])}`];
     case 'write':
@@ -124,13 +138,19 @@ async function rollBack(steps: PlanStep[], cause: unknown, runner: ProcessRunner
 async function applyStep(step: PlanStep, runner: ProcessRunner): Promise<void> {
   switch (step.kind) {
     case 'run':
-      try {
-        await runner.run(step.command);
-      } catch (e) {
-        if (step.failureLog && e instanceof VezaError) throw new VezaError(`${e.message}; last lines of ${step.failureLog}: ${await tail(step.failureLog)}`, e.hint, e.code);
-        throw e;
+      for (let tried = 1; ; tried++) {
+        try {
+          await runner.run(step.command);
+          return;
+        } catch (e) {
+          if (step.again && tried < step.again.tries) {
+            await waitUntil(step.again.settle);
+            continue;
+          }
+          if (step.failureLog && e instanceof VezaError) throw new VezaError(`${e.message}; last lines of ${step.failureLog}: ${await tail(step.failureLog)}`, e.hint, e.code);
+          throw e;
+        }
       }
-      return;
     case 'mkdir':
       await fs.mkdir(step.path, { recursive: true, mode: step.mode });
       await fs.chmod(step.path, step.mode);
@@ -178,7 +198,7 @@ async function startDetached(cmd: Command, pidFile: string, logFile: string): Pr
   await writeJsonAtomic(pidFile, id);
 }
 
-async function waitUntil(step: Extract<PlanStep, { kind: 'wait' }>): Promise<void> {
+async function waitUntil(step: WaitSpec): Promise<void> {
   const deadline = Date.now() + step.timeoutMs;
   for (;;) {
     if (await step.check().catch(() => false)) return;

@@ -11,7 +11,7 @@ import { certificateMetricsKey, certificates } from './certificates';
 import { createLocalEdgeHost, localEdgeDir } from './local-edge-host';
 import { cliRequest, parseShowProc } from './runtime-api';
 import { createEdgeWorkspace, startBackends, type FixtureEnv } from './testing/edge-fixture';
-import { startPebble } from './testing/pebble';
+import { startPebble, useFreshAcmeAccount } from './testing/pebble';
 import { requestLoop } from './testing/request-loop';
 import { get, tlsPeer } from './testing/tls-probe';
 import { edgeLock, withLock } from '../state/lock';
@@ -133,10 +133,11 @@ test('certificates: Pebble issues through the edge, HAProxy takes renewals witho
   });
 
   await t.test('an order with a wrong challenge answer leaves the served certificate unchanged', async () => {
+    await useFreshAcmeAccount(join(fx.root, 'infra/edges/local-edge.yaml'));
     await pebble.pointHost('b.acme.test', IMPOSTOR);
     const b = (await served('b.acme.test')).cert.serialNumber;
     const a = (await served('a.acme.test')).cert.serialNumber;
-    await assert.rejects(run(true), (e: VezaError) => e.code === 'ACME_FAILED' && e.message.includes('b.acme.test') && !e.message.includes('a.acme.test'));
+    await assert.rejects(certificates({ workspace: await loadWorkspace(fx.root), edge: 'local-edge', log, host, force: true }), (e: VezaError) => e.code === 'ACME_FAILED' && e.message.includes('b.acme.test') && !e.message.includes('a.acme.test'));
     assert.equal((await served('b.acme.test')).cert.serialNumber, b);
     assert.notEqual((await served('a.acme.test')).cert.serialNumber, a);
     await pebble.pointHost('b.acme.test', EDGE);

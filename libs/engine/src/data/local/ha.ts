@@ -389,7 +389,8 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
       steps.push({ kind: 'wait', title: `wait for ${n.name} to register as the primary`, what: `${n.name} is registered as primary`, timeoutMs: 120_000, check: async () => (await readFormationState(l))?.formation.primary?.name === n.name });
     }
   });
-  steps.push({ kind: 'wait', title: 'wait for the formation to settle', what: `the formation of ${env.name} has one primary, answering, and ${l.nodes.length - 1} secondaries`, timeoutMs: 300_000, intervalMs: 1_000, check: () => formationSettled(l) });
+  const settled = { what: `the formation of ${env.name} has one primary, answering, and ${l.nodes.length - 1} secondaries`, timeoutMs: 300_000, intervalMs: 1_000, check: () => formationSettled(l) };
+  steps.push({ kind: 'wait', title: 'wait for the formation to settle', ...settled });
   // A new formation starts at pg_auto_failover's default, 0.
   if ((state.syncStandbys ?? 0) !== l.ha.syncStandbys) {
     steps.push({ kind: 'run', title: `set number-sync-standbys to ${l.ha.syncStandbys}`,
@@ -398,7 +399,10 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   const primary = state.formation?.primary ?? l.nodes[0]!;
   if (!state.appReady) {
     steps.push({ kind: 'run', title: `ensure role ${l.endpoint.user} and database ${l.endpoint.database} on the primary`,
-      command: asServer(l, primaryPsql(l, 'postgres'), 'create the app role and database', 60_000, ensureRoleAndDatabaseSql(l.endpoint.user, l.endpoint.database, state.password.value)) });
+      command: asServer(l, primaryPsql(l, 'postgres'), 'create the app role and database', 60_000, ensureRoleAndDatabaseSql(l.endpoint.user, l.endpoint.database, state.password.value)),
+      // A node restarted just before (a re-run after a crash) can settle and then be restarted by its pg_autoctl under
+      // this very statement (seen under load: "server closed the connection unexpectedly"); the SQL only ensures.
+      again: { tries: 3, settle: settled } });
   }
   steps.push(...pgbouncerSteps(l, state, primary));
   if (!state.stanzaExists) steps.push({ kind: 'run', title: 'create the pgBackRest stanza (from the primary)', command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });

@@ -123,3 +123,17 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     },
   };
 }
+
+/**
+ * Pebble reuses an account's valid authorization for a host now and then
+ * even with PEBBLE_AUTHZREUSE=0 (it makes a new one only when
+ * `rand.Intn(100) > percent`, seen in 2.4.0), so an order meant to fail on a
+ * wrong challenge answer could pass without a challenge. An edge file given
+ * a new ACME e-mail makes lego register a new account, which has none.
+ */
+export async function useFreshAcmeAccount(edgeFile: string): Promise<void> {
+  const text = await fs.readFile(edgeFile, 'utf8');
+  const next = text.replace(/^(\s*email: )(\S+)$/m, (_, key: string, email: string) => `${key}fresh-${Date.now()}-${email}`);
+  if (next === text) throw new Error(`${edgeFile} has no acme email line to change`);
+  await fs.writeFile(edgeFile, next);
+}
