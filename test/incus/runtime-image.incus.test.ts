@@ -8,10 +8,9 @@ import { environmentSchema } from '@veza/engine/config/environment';
 import * as cli from '@veza/engine/hosts/incus/cli';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createIncusDriver } from '@veza/engine/hosts/incus/driver';
-import { parseNames } from '@veza/engine/hosts/incus/json';
 import { isVezaError } from '@veza/engine/log/errors';
 import { createProcessRunner, type Command } from '@veza/engine/ports/process';
-import { wipeProject } from './support/project';
+import { ownBridge, wipeProject } from './support/project';
 
 /**
  * Runtime images on real Incus: a small set of needs is built into an image
@@ -38,14 +37,12 @@ function incus(args: string[]): Command {
 test('runtime images: built once from the base image, reused by the next deploy, slots launched from them; an unknown need is refused', { timeout: 30 * 60_000 }, async (t) => {
   const say = (m: string) => process.stderr.write(`[runtime-image] ${m}\n`);
   const runner = createProcessRunner();
-  const networks = parseNames((await runner.run(incus(['network', 'list', '--format', 'json']))).stdout, 'incus network list');
-  const ownNetwork = !networks.includes(NETWORK);
-  if (ownNetwork) await runner.run(incus(['network', 'create', NETWORK, 'ipv4.address=10.231.78.1/24', 'ipv4.nat=true', 'ipv6.address=none', 'dns.domain=incus']));
+  const removeBridge = await ownBridge(NETWORK, '10.231.78.1/24');
   await wipeProject(env);
   // One hook, in order: the network cannot go while the project's containers still use it.
   t.after(async () => {
     await wipeProject(env);
-    if (ownNetwork) await runner.run(incus(['network', 'delete', NETWORK]));
+    await removeBridge();
   });
 
   const timed = async <T>(what: string, fn: () => Promise<T>): Promise<{ value: T; ms: number }> => {

@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * healthy promote, and another a healthy switch. An answer (an HTTP status,
  * good or bad) is taken at once.
  */
-export const UNANSWERED_TRIES = 3;
-export const UNANSWERED_PAUSE_MS = 500;
+const UNANSWERED_TRIES = 3;
+const UNANSWERED_PAUSE_MS = 500;
 
-export async function askUntilAnswered<T>(read: () => Promise<T>, answered: (r: T) => boolean, pauseMs = UNANSWERED_PAUSE_MS): Promise<T> {
+export async function askUntilAnswered<T>(read: () => Promise<T>, answered: (r: T) => boolean): Promise<T> {
   for (let asked = 1; ; asked++) {
     const r = await read();
     if (answered(r) || asked >= UNANSWERED_TRIES) return r;
-    await sleep(pauseMs);
+    await sleep(UNANSWERED_PAUSE_MS);
   }
 }

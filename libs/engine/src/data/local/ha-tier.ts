@@ -48,10 +48,10 @@ export class LocalHaTier implements DataTier, HaOperations {
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const l = this.layout();
-    await this.side.preflight();
+    const side = await this.side.prepare();
     const plan = planHaProvision(l, await inspectHa(l));
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    const services = [plan, ...(await this.side.provision(opts))];
+    const services = [plan, ...(await side.provision(opts))];
     const plans = release === undefined ? services : [...services, await this.snapshot(release, opts)];
     return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: services.map((p) => p.summary).join('; ') };
   }

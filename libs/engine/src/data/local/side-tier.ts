@@ -32,10 +32,18 @@ export class LocalSideServices {
     for (const svc of this.services()) await this.password(svc, false);
   }
 
-  /** Every input (binaries, secrets) is checked before the first change; then each service in turn. */
-  async provision(opts: { dryRun?: boolean } = {}): Promise<DataPlan[]> {
+  /**
+   * Checks every input (binaries, secrets; a missing password is generated
+   * here and stored by the plan) and changes nothing: the tier calls it
+   * before its own first change, then provisions with what it returns.
+   */
+  async prepare(): Promise<{ provision(opts?: { dryRun?: boolean }): Promise<DataPlan[]> }> {
     const services = this.services();
     const passwords = await Promise.all(services.map((svc) => this.password(svc, true)));
+    return { provision: (opts = {}) => this.provision(services, passwords, opts) };
+  }
+
+  private async provision(services: SideService[], passwords: (ResolvedPassword | undefined)[], opts: { dryRun?: boolean }): Promise<DataPlan[]> {
     const plans: DataPlan[] = [];
     for (const [i, svc] of services.entries()) {
       const password = passwords[i]!;

@@ -34,10 +34,10 @@ export class LocalDataTier implements DataTier {
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const pg = localPostgres(this.env, this.workspaceRoot);
-    await this.side.preflight();
+    const side = await this.side.prepare();
     const plan = planProvision(pg, await inspectPostgres(pg), { release });
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    const plans = [plan, ...(await this.side.provision(opts))];
+    const plans = [plan, ...(await side.provision(opts))];
     return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: plans.map((p) => p.summary).join('; '), ...(plan.rollback ? { rollback: plan.rollback } : {}) };
   }
 
