@@ -104,6 +104,10 @@ function defaultsSection(m: EdgeModel): string[] {
 }
 
 function resolversSection(): string[] {
+  // hold obsolete 0s: a server keeps its address while that address is among the name's answers, and an
+  // obsolete answer counts as one until the hold runs out. A re-created slot's name moves to a new address;
+  // with a hold, the edge kept sending its checks and requests to the deleted container's for that long
+  // (seen in the Incus tier: the preview of a colour whose slots were just re-created answered 503 for 30 s).
   return [
     `resolvers ${RESOLVERS}`,
     '  parse-resolv-conf',
@@ -111,7 +115,7 @@ function resolversSection(): string[] {
     '  timeout resolve 1s',
     '  timeout retry 1s',
     '  hold valid 10s',
-    '  hold obsolete 30s',
+    '  hold obsolete 0s',
   ];
 }
 
