@@ -105,6 +105,21 @@ install_incus() {
     || die "apt-get install incus-base failed (log: $LOG_DIR/apt-incus.log)" "read the log; the backports entry is /etc/apt/sources.list.d/veza-backports.sources"
 }
 
+# incus-base ships sysctl files (the inotify instance limit: every container's
+# systemd, journald, networkd... takes instances of the one user all
+# unprivileged containers map to). A host with a service manager applies them
+# at boot; here nothing does, and at the kernel's 128 about a dozen containers
+# start with "Too many open files" and no DHCP address. Apply them as boot would.
+apply_package_sysctls() {
+  local f files
+  files=$({ dpkg -L incus-base incus 2>/dev/null || true; } | grep -E '^/(etc|usr/lib)/sysctl\.d/.+\.conf$' | sort -u || true)
+  [ -n "$files" ] || { log "no sysctl file from the incus packages: kernel defaults kept"; return; }
+  for f in $files; do
+    if [ -f "$f" ]; then sysctl -q -p "$f" >/dev/null; fi
+  done
+  log "applied $(printf '%s' "$files" | paste -sd' ') (fs.inotify.max_user_instances=$(cat /proc/sys/fs/inotify/max_user_instances))"
+}
+
 incusd_ready() { incus admin waitready --timeout="${1:-1}" >/dev/null 2>&1; }
 
 start_incusd() {
@@ -236,6 +251,7 @@ ensure_image() {
 mkdir -p "$LOG_DIR"
 total=$(now_ms)
 if command -v incus >/dev/null && [ -x "$INCUSD" ]; then log "incus $(incus version 2>/dev/null | awk '/Client/ { print $3 }') installed"; else timed "install incus" install_incus; fi
+timed "kernel limits" apply_package_sysctls
 timed "start incusd" start_incusd
 timed "storage pool $POOL" ensure_pool
 timed "storage pool $BTRFS_POOL" ensure_btrfs_pool
