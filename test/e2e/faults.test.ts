@@ -89,6 +89,7 @@ test('a live environment survives every deploy fault', async (t) => {
     const err = await deploy(await ws.options(WRONG)).then(() => undefined, (e: Coded) => e);
     const report = await load.stop();
     assert.equal(err?.code, 'VERIFY_FAILED', err?.message);
+    assert.match(err!.message, /; the edge sees \S+_api_pool: green UP[^(,]*\(last check [A-Z0-9]+( \d+)?\) at 127\.[\d.]+:\d+, green_backup MAINT at /, 'the failure quotes what the edge saw of the colour');
     assert.match(err!.hint, /switched back to blue/);
     assert.match(err!.hint, /tail -n 200 -f \S+\/log/);
     assert.equal(await readActiveColor(store, ws.env), 'blue');

@@ -64,5 +64,5 @@ test('show stat: each server\'s answers and failures; frontends and backends are
   assert.deepEqual([...t.keys()], ['staging_backend_api/green', 'staging_backend_api/blue']);
   assert.deepEqual(t.get('staging_backend_api/green'), { responses: 101, errors: 8 });
   assert.deepEqual(t.get('staging_backend_api/blue'), { responses: 0, errors: 0 });
-  assert.throws(() => parseServerTraffic('# pxname,svname,scur\n'), /no HTTP answer counters/);
+  assert.throws(() => parseServerTraffic('# pxname,svname,scur\n'), /unexpected "show stat" answer: no hrsp_1xx/);
 });

@@ -149,6 +149,7 @@ test('a failure in F (verification) switches back to the colour that served', as
   w.faults.verify.add('api');
   const e = await refused(deploy({ ...w.options(B), sha: B }), 'VERIFY_FAILED');
   assert.match(e.message, /failed in the verification through the public URL: api through \/api\/status does not report release b2/);
+  assert.match(e.message, /does not report release (b2)+: it reports 0+; the edge sees mem_api: blue UP/, 'with what the edge sees of the colour it verified');
   assert.match(e.hint, /^the edge was switched back to green;/);
   assert.deepEqual(w.edge.switches.slice(1), [{ color: 'blue', force: false }, { color: 'green', force: true }]);
   const s = await stateOf(w);

@@ -165,6 +165,7 @@ export function planningEdge(real: DeployEdge, plan: Plan, store: StateStore, en
     renderPlanned: (color) => real.renderPlanned(color),
     traffic: (color, components) => real.traffic(color, components),
     openSessions: (color) => real.openSessions(color),
+    serverView: (color, c, preview) => real.serverView(color, c, preview),
     publicTarget: () => real.publicTarget(),
     async stop() {
       const up = await real.isUp();

@@ -4,9 +4,9 @@ import { localAddress } from '../hosts/naming';
 import { bootstrapEdge } from '../edge/bootstrap';
 import type { EdgeHost } from '../edge/edge-host';
 import { liveDrainedPools, openSessionsIn, readLiveState, renderLive } from '../edge/live';
-import { colorServerNames, loadEdgeInputs, poolName } from '../edge/model';
+import { colorServerNames, loadEdgeInputs, poolName, previewPoolName } from '../edge/model';
 import { openEdgeHost } from '../edge/open-host';
-import { parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
+import { describeServerCheck, parseServerChecks, parseServerTraffic, type ServerTraffic } from '../edge/runtime-api';
 import { switchColor } from '../edge/switch';
 import type { Logger } from '../log/logger';
 import type { ProcessRunner } from '../ports/process';
@@ -68,6 +68,16 @@ export function createDeployEdge(o: EdgeAdapterOptions): DeployEdge {
         out[c.name] = sum;
       }
       return out;
+    },
+    async serverView(color, c, preview) {
+      if (!c.edge) return undefined;
+      const pool = preview ? previewPoolName(poolName(o.env.name, c.edge.backend)) : poolName(o.env.name, c.edge.backend);
+      const checks = parseServerChecks(await host.runtime(['show stat']));
+      const seen = colorServerNames(color).flatMap((s) => {
+        const v = checks.get(`${pool}/${s}`);
+        return v ? [describeServerCheck(s, v)] : [];
+      });
+      return seen.length ? `${pool}: ${seen.join(', ')}` : undefined;
     },
     async openSessions(color) {
       if (!(await host.status()).running) return 0;

@@ -33,6 +33,11 @@ export interface DeployEdge {
   switchTo(color: Color, opts: { sha: string; force?: boolean; renewed?: boolean }): Promise<void>;
   /** Per routed component of `components`, what the edge's servers of `color` have answered so far in its pool (the edge's own counters). */
   traffic(color: Color, components: readonly RuntimeDeclaration[]): Promise<Record<string, ServerTraffic>>;
+  /**
+   * How the edge sees `color`'s servers of `component` in its pool (`preview`: its preview pool): state, last
+   * check, address — what a failed verification quotes; undefined when the edge has no such servers.
+   */
+  serverView(color: Color, component: RuntimeDeclaration, preview: boolean): Promise<string | undefined>;
   /** The sessions (requests in flight, open WebSockets) the edge holds to `color`'s servers of this environment now; 0 when the edge is down. */
   openSessions(color: Color): Promise<number>;
   /** The config file a switch to `color` would write, beside the live one, for dry-run diffs. */

@@ -121,8 +121,25 @@ export async function verifyPublic(ctx: Context, color: Color, sha: string, comp
   const { retries, intervalMs } = ctx.env.verify;
   // The preview's servers were down until phase C, and the edge sees them up only after two checks (render.ts: downinter 1s, rise 2).
   const retry = { retries: url ? Math.max(retries, Math.ceil(PREVIEW_UP_MS / intervalMs)) : retries, intervalMs };
-  await all(checked, (c) => guard(slotName(ctx.env, c.name, color), () => ctx.ports.checks.publicRelease(c.name, c.run.status!, sha, retry, url?.host)));
+  await all(checked, (c) => guard(slotName(ctx.env, c.name, color), async () => {
+    try {
+      await ctx.ports.checks.publicRelease(c.name, c.run.status!, sha, retry, url?.host);
+    } catch (e) {
+      throw await withEdgeView(ctx, e, color, c, url !== undefined);
+    }
+  }));
   p.note(`${url?.origin ?? ctx.env.publicUrl} serves ${sha} (${checked.map((c) => c.name).join(', ')})`);
+}
+
+/**
+ * A verification that failed, with what the edge itself sees of the colour's servers: a slot that passed its
+ * own checks yet is not served is the edge's doing (a server down on its checks, still at an old address),
+ * and "HTTP 503" alone does not say which. The edge's answer is a clue, never the failure: unreadable, it is left out.
+ */
+async function withEdgeView(ctx: Context, e: unknown, color: Color, c: RuntimeDeclaration, preview: boolean): Promise<unknown> {
+  if (!isVezaError(e) || e.code !== 'VERIFY_FAILED') return e;
+  const view = await ctx.ports.edge.serverView(color, c, preview).catch(() => undefined);
+  return view ? new VezaError(`${e.message}; the edge sees ${view}`, e.hint, e.code) : e;
 }
 
 function verifiable(components: RuntimeDeclaration[]): RuntimeDeclaration[] {

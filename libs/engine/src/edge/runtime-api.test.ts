@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCurrentSessions, parseServersState, parseShowProc, runtimeErrors } from './runtime-api';
+import { describeServerCheck, parseCurrentSessions, parseServerChecks, parseServersState, parseShowProc, runtimeErrors } from './runtime-api';
 
 // Answers captured from HAProxy 2.6.12.
 test('show servers state: forced maintenance and drain from the admin state bits', () => {
@@ -37,4 +37,21 @@ test('show stat: current sessions per server; runtime errors are any non-blank a
   assert.deepEqual([...parseCurrentSessions(csv)], [['fe/FRONTEND', 3], ['pool/blue', 1], ['pool/green', 0]]);
   assert.deepEqual(runtimeErrors('\n\n'), []);
   assert.deepEqual(runtimeErrors('\nNo such server.\n\n'), ['No such server.']);
+});
+
+test('show stat: each server\'s state, last check and address, as a failure message names them', () => {
+  const csv = [
+    '# pxname,svname,scur,status,check_status,check_code,addr',
+    'fe,FRONTEND,0,OPEN,,,',
+    'env_api_preview,blue,0,DOWN,L4TOUT,,10.231.77.249:8080',
+    'env_api_preview,green,0,MAINT,L7STS,503,10.231.77.115:8080',
+    'env_api_preview,BACKEND,0,DOWN,,,',
+    'env_web,blue,0,MAINT (resolution),,,',
+  ].join('\n');
+  const checks = parseServerChecks(csv);
+  assert.deepEqual([...checks.keys()], ['env_api_preview/blue', 'env_api_preview/green', 'env_web/blue']);
+  assert.equal(describeServerCheck('blue', checks.get('env_api_preview/blue')!), 'blue DOWN (last check L4TOUT) at 10.231.77.249:8080');
+  assert.equal(describeServerCheck('green', checks.get('env_api_preview/green')!), 'green MAINT (last check L7STS 503) at 10.231.77.115:8080');
+  assert.equal(describeServerCheck('blue', checks.get('env_web/blue')!), 'blue MAINT (resolution) (its name has no address yet)');
+  assert.throws(() => parseServerChecks('# pxname,svname,status\n'), /unexpected "show stat" answer: no check_status, check_code, addr column/);
 });

@@ -75,19 +75,27 @@ export interface ServerTraffic {
   errors: number;
 }
 
-/** `backend/server` → its traffic counters, from `show stat` (CSV); counters only grow while the worker lives. */
-export function parseServerTraffic(csv: string): Map<string, ServerTraffic> {
+/** `show stat` (CSV) as rows of fields, with a lookup of its columns by name; `need` columns missing are a refused answer. */
+function statTable(csv: string, need: readonly string[]): { col: (name: string) => number; rows: string[][] } {
   const lines = csv.split('\n').filter(Boolean);
   const head = lines[0]?.replace(/^# /, '').split(',') ?? [];
   const col = (name: string) => head.indexOf(name);
-  const answers = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'].map(col);
+  const missing = need.filter((n) => col(n) < 0);
+  if (missing.length) throw new VezaError(`unexpected "show stat" answer: no ${missing.join(', ')} column`, 'check the HAProxy version (2.6 expected)', 'EDGE_RUNTIME');
+  return { col, rows: lines.slice(1).map((l) => l.split(',')) };
+}
+
+const HTTP_ANSWERS = ['hrsp_1xx', 'hrsp_2xx', 'hrsp_3xx', 'hrsp_4xx', 'hrsp_5xx', 'hrsp_other'];
+
+/** `backend/server` → its traffic counters, from `show stat` (CSV); counters only grow while the worker lives. */
+export function parseServerTraffic(csv: string): Map<string, ServerTraffic> {
+  const { col, rows } = statTable(csv, ['pxname', 'svname', ...HTTP_ANSWERS, 'eresp', 'econ']);
+  const answers = HTTP_ANSWERS.map(col);
   const failures = [col('hrsp_5xx'), col('eresp'), col('econ')];
   const [px, sv] = [col('pxname'), col('svname')];
-  if (px < 0 || sv < 0 || [...answers, ...failures].some((i) => i < 0)) throw new VezaError('unexpected "show stat" answer: no HTTP answer counters', 'check the HAProxy version (2.6 expected)', 'EDGE_RUNTIME');
   const sum = (f: string[], cols: number[]) => cols.reduce((n, i) => n + Number(f[i] || 0), 0);
   const out = new Map<string, ServerTraffic>();
-  for (const l of lines.slice(1)) {
-    const f = l.split(',');
+  for (const f of rows) {
     if (f[sv] === 'FRONTEND' || f[sv] === 'BACKEND') continue;
     // eresp and econ are failures with no HTTP answer behind them: count them as answers too, so the ratio stays ≤ 1.
     out.set(`${f[px]}/${f[sv]}`, { responses: sum(f, answers) + Number(f[col('eresp')] || 0) + Number(f[col('econ')] || 0), errors: sum(f, failures) });
@@ -97,18 +105,37 @@ export function parseServerTraffic(csv: string): Map<string, ServerTraffic> {
 
 /** Current sessions per `backend/server` from `show stat` (CSV). */
 export function parseCurrentSessions(csv: string): Map<string, number> {
-  const lines = csv.split('\n').filter(Boolean);
-  const head = lines[0]?.replace(/^# /, '').split(',') ?? [];
-  const px = head.indexOf('pxname');
-  const sv = head.indexOf('svname');
-  const scur = head.indexOf('scur');
-  if (px < 0 || sv < 0 || scur < 0) throw new VezaError('unexpected "show stat" answer', 'check the HAProxy version (2.6 expected)', 'EDGE_RUNTIME');
-  const out = new Map<string, number>();
-  for (const l of lines.slice(1)) {
-    const f = l.split(',');
-    out.set(`${f[px]}/${f[sv]}`, Number(f[scur] || 0));
+  const { col, rows } = statTable(csv, ['pxname', 'svname', 'scur']);
+  const [px, sv, scur] = [col('pxname'), col('svname'), col('scur')];
+  return new Map(rows.map((f) => [`${f[px]}/${f[sv]}`, Number(f[scur] || 0)]));
+}
+
+/** How the edge sees one server: its state, its last health check, the address it sends to. */
+export interface ServerCheck {
+  /** UP, DOWN, MAINT, "DOWN 1/2"…, as HAProxy prints it. */
+  status: string;
+  /** The last check's result (L4OK, L4TOUT, L7STS…) and its code when it has one. */
+  check: string;
+  /** The address the server resolved to (`ip:port`); empty while a name has not resolved. */
+  addr: string;
+}
+
+/** `backend/server` → its state, last check and address, from `show stat` (CSV). */
+export function parseServerChecks(csv: string): Map<string, ServerCheck> {
+  const { col, rows } = statTable(csv, ['pxname', 'svname', 'status', 'check_status', 'check_code', 'addr']);
+  const out = new Map<string, ServerCheck>();
+  for (const f of rows) {
+    const sv = f[col('svname')]!;
+    if (sv === 'FRONTEND' || sv === 'BACKEND') continue;
+    const [status, code] = [f[col('check_status')] ?? '', f[col('check_code')] ?? ''];
+    out.set(`${f[col('pxname')]}/${sv}`, { status: f[col('status')] ?? '', check: code ? `${status} ${code}` : status, addr: f[col('addr')] ?? '' });
   }
   return out;
+}
+
+/** One server as a failure message names it: `blue DOWN (last check L4TOUT) at 10.0.0.5:8080`. */
+export function describeServerCheck(server: string, c: ServerCheck): string {
+  return `${server} ${c.status || 'unknown'}${c.check ? ` (last check ${c.check})` : ''}${c.addr ? ` at ${c.addr}` : ' (its name has no address yet)'}`;
 }
 
 export interface MasterProcInfo {

@@ -237,6 +237,11 @@ function memoryEdge(w: MemoryWorld, store: StateStore): DeployEdge {
       return structuredClone(w.edge.counted);
     },
     openSessions: async () => 0,
+    // As the real edge's `show stat` would put it: the pool, the colour's server, whether its slot answers.
+    async serverView(color, c, preview) {
+      const name = slot(c.name as 'api' | 'web', color);
+      return w.edge.up && w.slots.has(name) ? `${ENV}_${c.name}${preview ? '_preview' : ''}: ${color} ${healthy(w, name) ? 'UP' : 'DOWN'}` : undefined;
+    },
     async renderPlanned(color) {
       return { path: '/edge/haproxy.cfg', current: w.edge.up ? `serve ${w.edge.serves}\n` : undefined, next: `serve ${color}\n` };
     },
