@@ -2,13 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { loadWorkspace } from '@veza/engine/config/workspace';
 import { FAIL2BAN_JAIL, SSHD_DROP_IN, UNATTENDED } from '@veza/engine/host/baseline';
 import * as cli from '@veza/engine/hosts/incus/cli';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createProcessRunner } from '@veza/engine/ports/process';
-import { copyRepository } from '../e2e/support/copy';
-import { wipeProject } from './support/project';
+import { literal, ownEnvironmentCopy, stopwatch } from './support/steps';
 
 /**
  * Issue 16 item 2 through the product path, `nx run infra-host:baseline`,
@@ -35,29 +33,11 @@ const NETWORK = 'vezatestbr0';
 const POOL = 'veza-test-btrfs';
 
 test('incus tier: infra-host:baseline hardens an environment\'s containers through incus exec', { timeout: 30 * 60_000 }, async (t) => {
-  const started = Date.now();
-  const say = (m: string) => process.stderr.write(`[incus-baseline +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  const repo = await copyRepository(t, { subnet: '127.82.0', port: 18592, nxTimeoutMs: 15 * 60_000 });
-  await ownEnvironment(repo.dir);
-  await repo.commit('an environment of the baseline test');
-  const env = (await loadWorkspace(repo.dir)).env(ENV);
-  assert.equal(env.incus!.project, PROJECT);
-  const leftovers = await wipeProject(env);
-  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
-  t.after(async () => say(`teardown: removed project ${PROJECT} with ${(await wipeProject(env)).join(', ') || 'nothing'}`));
+  const { say, timed, summary } = stopwatch('incus-baseline');
+  const { repo } = await ownEnvironmentCopy(t, { name: ENV, prefix: 'veza-hb-', project: PROJECT, port: 18592, tokenEnv: 'VEZA_HB_RUNNER_TOKEN', subnet: '127.82.0', localPort: 18593, nxTimeoutMs: 15 * 60_000 }, say);
 
   const runner = createProcessRunner();
   const client = new IncusClient(runner, PROJECT);
-  const timings: Record<string, number> = {};
-  const timed = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      return await fn();
-    } finally {
-      timings[label] = (Date.now() - t0) / 1000;
-      say(`${label}: ${timings[label]!.toFixed(1)} s`);
-    }
-  };
   const inside = (name: string, argv: string[], timeoutMs = 60_000) => client.exec(name, argv, { check: false, timeoutMs });
   const baselineNx = (...extra: string[]) => repo.nx('run', 'infra-host:baseline', `--env=${ENV}`, ...extra);
   /** Every baseline file of both containers, with its checksum or its absence. */
@@ -89,6 +69,7 @@ test('incus tier: infra-host:baseline hardens an environment\'s containers throu
     assert.match(dry.out, new RegExp(`${DATA} \\(data\\): would apply — would create /etc/${literal(SSHD_DROP_IN)}; would create /etc/${literal(FAIL2BAN_JAIL)}; would create /etc/${literal(UNATTENDED)}`));
     assert.match(dry.out, new RegExp(`${EDGE} \\(edge\\): would apply — would create /etc/${literal(UNATTENDED)}; skipped: no sshd`));
     assert.match(dry.out, /nothing was changed \(dry-run\)/);
+    assert.match(dry.out, new RegExp(`^--- container ${DATA}:/etc/${literal(SSHD_DROP_IN)} \\(absent\\)$[^]*^\\+AllowUsers root$`, 'm'), 'the change, as a diff');
     assert.deepEqual(await checksums(), pristine);
   });
 
@@ -135,37 +116,5 @@ test('incus tier: infra-host:baseline hardens an environment\'s containers throu
     assert.deepEqual(await checksums(), before);
   });
 
-  say(`timings: ${JSON.stringify(timings)}; whole test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  summary();
 });
-
-/** The copy's own environment, edge and host file, in this test's project. */
-async function ownEnvironment(dir: string): Promise<void> {
-  const rewrite = async (from: string, to: string, pairs: [RegExp, string][]) => {
-    let s = await fs.readFile(join(dir, from), 'utf8');
-    for (const [re, by] of pairs) {
-      assert.match(s, re, `${from}: expected ${re}`);
-      s = s.replace(re, by);
-    }
-    await fs.writeFile(join(dir, to), s);
-  };
-  await rewrite('infra/environments/incus-test.yaml', `infra/environments/${ENV}.yaml`, [
-    [/^name: incus-test$/m, `name: ${ENV}`],
-    [/^prefix: veza-itest-$/m, 'prefix: veza-hb-'],
-    [/^publicUrl: http:\/\/localhost:18480$/m, 'publicUrl: http://localhost:18592'],
-    [/^edge: veza-itest-haproxy$/m, `edge: ${EDGE}`],
-    [/^ {2}project: veza-itest$/m, `  project: ${PROJECT}`],
-  ]);
-  await rewrite('infra/edges/veza-itest-haproxy.yaml', `infra/edges/${EDGE}.yaml`, [
-    [/^name: veza-itest-haproxy$/m, `name: ${EDGE}`],
-    [/^ {2}port: 18480$/m, '  port: 18592'],
-  ]);
-  await rewrite('infra/host/incus-test.yaml', `infra/host/${ENV}.yaml`, [
-    [/^name: incus-test$/m, `name: ${ENV}`],
-    [/^ {2}instance: veza-itest-runner$/m, '  instance: veza-hb-runner'],
-    [/^ {2}tokenEnv: VEZA_ITEST_RUNNER_TOKEN$/m, '  tokenEnv: VEZA_HB_RUNNER_TOKEN'],
-  ]);
-}
-
-function literal(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

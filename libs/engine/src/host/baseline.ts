@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { unifiedDiff } from '../edge/diff';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { formatArgv, type Command } from '../ports/process';
@@ -6,7 +7,8 @@ import { ask, binaryExists, copyTree, makeStage, pathExists, removeTree, type Ma
 import type { HostSettings } from './settings';
 
 /**
- * The `common` baseline of seed 65c20835c1 for a Debian host: an sshd
+ * The `common` baseline of seed 65c20835c1 for a Debian machine — this one,
+ * or a container through `incus exec` (machine.ts): an sshd
  * drop-in, a fail2ban sshd jail and security-only unattended upgrades with
  * no automatic reboot. Each file is rendered, proven by the Debian tool that
  * will read it (on a staged copy, before anything is installed), then
@@ -99,8 +101,8 @@ export interface BaselineOptions {
 export type BaselineAction = 'installed' | 'unchanged' | 'skipped' | 'planned';
 
 export interface BaselineResult {
-  /** `existed` on a planned file: it would replace one (false: it would be new). */
-  files: { path: string; action: BaselineAction; existed?: boolean }[];
+  /** On a planned file: whether it would replace one (false: it would be new), and the change as a unified diff. */
+  files: { path: string; action: BaselineAction; existed?: boolean; diff?: string }[];
   notes: string[];
   /** sshd was absent: the drop-in and the jail were skipped. */
   sshdAbsent: boolean;
@@ -174,11 +176,11 @@ export async function applyBaseline(o: BaselineOptions): Promise<BaselineResult>
     },
   });
 
-  const changed: { part: Part; existed: boolean }[] = [];
+  const changed: { part: Part; current: string | undefined }[] = [];
   for (const p of parts) {
     const current = await m.readFile(join(etc, p.path));
     if (current === p.content) result.files.push({ path: p.path, action: 'unchanged' });
-    else changed.push({ part: p, existed: current !== undefined });
+    else changed.push({ part: p, current });
   }
   if (changed.length === 0) return result;
 
@@ -196,14 +198,16 @@ export async function applyBaseline(o: BaselineOptions): Promise<BaselineResult>
     await m.run(removeTree(stage));
   }
   const systemd = await ask(m, pathExists('/run/systemd/system'));
-  for (const { part: p, existed } of changed) {
+  for (const { part: p, current } of changed) {
+    const live = join(etc, p.path);
     if (o.dryRun) {
-      result.files.push({ path: p.path, action: 'planned', existed });
+      const diff = unifiedDiff(current ?? '', p.content, { before: `${m.label}:${live}${current === undefined ? ' (absent)' : ''}`, after: `${live} (the baseline)` });
+      result.files.push({ path: p.path, action: 'planned', existed: current !== undefined, diff });
       continue;
     }
-    await m.writeFile(join(etc, p.path), p.content, 0o644);
+    await m.writeFile(live, p.content, 0o644);
     result.files.push({ path: p.path, action: 'installed' });
-    o.log.info(`installed ${join(etc, p.path)} on ${m.label}`);
+    o.log.info(`installed ${live} on ${m.label}`);
     if (p.reload && systemd && etc === '/etc') await run(p.reload);
     else if (p.reload) result.notes.push(`${p.path}: not reloaded (${systemd ? 'not the live /etc' : 'systemd is not running there'}); run ${formatArgv(p.reload.argv)} where it applies`);
   }

@@ -1,27 +1,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { loadWorkspace, type Workspace } from '../config/workspace';
+import type { Workspace } from '../config/workspace';
 import { instancesJson, scriptedRunner, sub, type Answer } from '../hosts/incus/testing/scripted-runner';
 import { isVezaError } from '../log/errors';
 import { createMemoryLogger } from '../log/logger';
 import { FAIL2BAN_JAIL, SECURITY_ORIGIN, SSHD_DROP_IN, UNATTENDED } from './baseline';
 import { applyEnvironmentBaseline, baselineTargets, describeReport } from './environment-baseline';
+import { hostWorkspace } from './testing/workspace';
 
-const ROOT = resolve(__dirname, '../../../..');
 const HOST_FILE = ['name: prod', 'ssh: { allowUsers: [senke] }', 'runner: { url: "https://forgejo.example" }', ''].join('\n');
 
-/** The real workspace's environments, with a root of its own for the host file. */
-async function workspace(t: TestContext, hostFile = HOST_FILE): Promise<Workspace> {
-  const real = await loadWorkspace(ROOT);
-  const dir = await mkdtemp(join(tmpdir(), 'veza-baseline-ws-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'infra/host'), { recursive: true });
-  await writeFile(join(dir, 'infra/host/prod.yaml'), hostFile);
-  return { ...real, root: dir, env: (n) => real.env(n), edge: (n) => real.edge(n), envsOn: (e) => real.envsOn(e) };
-}
+const workspace = (t: TestContext, hostFile = HOST_FILE): Promise<Workspace> => hostWorkspace(t, hostFile);
 
 interface FakeContainer {
   status: string;
@@ -107,20 +96,25 @@ test('a dry-run proves the files on a staged copy, says what it would create or 
   postgres.files.set(`/etc/${UNATTENDED}`, 'an older version\n');
   const runner = fakeIncus({ 'veza-postgres': postgres });
   const before = new Map(postgres.files);
-  const [, r] = await applyEnvironmentBaseline({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner, dryRun: true });
+  const log = createMemoryLogger();
+  const [, r] = await applyEnvironmentBaseline({ workspace: ws, env: 'prod', log, runner, dryRun: true });
   assert.equal(describeReport(r!), `veza-postgres (data): would apply — would create /etc/${SSHD_DROP_IN}; would create /etc/${FAIL2BAN_JAIL}; would replace /etc/${UNATTENDED}`);
+  const diffs = lines(log).filter((l) => l.startsWith('--- '));
+  assert.equal(diffs.length, 3, 'one diff per file it would write');
+  assert.match(diffs.find((d) => d.includes(SSHD_DROP_IN))!, new RegExp(`^--- container veza-postgres:/etc/${SSHD_DROP_IN} \\(absent\\)\n[^]*^\\+AllowUsers senke$`, 'm'));
+  assert.match(diffs.find((d) => d.includes(UNATTENDED))!, /^-an older version$[^]*^\+Unattended-Upgrade::Automatic-Reboot "false";$/m);
   assert.ok(runner.lines().some((l) => / -- sshd -t -f \/tmp\/veza-baseline-1\/sshd_config$/.test(l)), 'sshd -t ran on the staged copy');
   assert.deepEqual(postgres.files, before);
   assert.ok(!runner.lines().some((l) => /systemctl/.test(l)), 'nothing reloaded');
 });
 
-test('sshd without fail2ban-client is refused before anything is written there', async (t) => {
+test('sshd without fail2ban-client is refused before anything is written there; the error names what was already hardened', async (t) => {
   const ws = await workspace(t);
   const postgres = { ...debian(true), binaries: ['sshd'] };
-  const runner = fakeIncus({ 'veza-postgres': postgres });
+  const runner = fakeIncus({ 'veza-haproxy': debian(false), 'veza-postgres': postgres });
   const before = new Map(postgres.files);
   await assert.rejects(applyEnvironmentBaseline({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner }),
-    (e: unknown) => isVezaError(e) && /container veza-postgres runs sshd but has no fail2ban-client/.test(e.message) && /apt-get install fail2ban/.test(e.hint));
+    (e: unknown) => isVezaError(e) && /container veza-postgres runs sshd but has no fail2ban-client/.test(e.message) && /apt-get install fail2ban/.test(e.hint) && /already hardened before it: veza-haproxy \(running again/.test(e.hint));
   assert.deepEqual(postgres.files, before);
 });
 

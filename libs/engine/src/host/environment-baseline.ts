@@ -5,7 +5,7 @@ import { edgeSettings } from '../edge/incus-edge-host';
 import * as cli from '../hosts/incus/cli';
 import { IncusClient } from '../hosts/incus/client';
 import { parseNames, type Instance } from '../hosts/incus/json';
-import { VezaError } from '../log/errors';
+import { isVezaError, VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { createProcessRunner, type ProcessRunner } from '../ports/process';
 import { applyBaseline, renderSshdDropIn, type BaselineResult } from './baseline';
@@ -102,8 +102,14 @@ export async function applyEnvironmentBaseline(o: EnvironmentBaselineOptions): P
 
   const reports: TargetReport[] = [];
   const apply = async (name: string, role: TargetReport['role'], machine: Machine) => {
-    const baseline = await applyBaseline({ settings, machine, log, dryRun: o.dryRun });
+    const baseline = await applyBaseline({ settings, machine, log, dryRun: o.dryRun }).catch((e: unknown) => {
+      // The failed machine was left as it was (its files are proven before any is installed); the ones before it were not.
+      if (!isVezaError(e)) throw e;
+      const done = reports.filter((r) => r.outcome === 'applied').map((r) => r.name);
+      throw new VezaError(e.message, `${e.hint}${done.length ? `; already hardened before it: ${done.join(', ')} (running again changes only what is left)` : ''}`, e.code);
+    });
     for (const n of baseline.notes) log.info(`${name}: ${n}`);
+    for (const f of baseline.files) if (f.diff) log.info(f.diff);
     reports.push({ name, role, outcome: outcomeOf(baseline), baseline });
   };
   for (const t of targets) {
