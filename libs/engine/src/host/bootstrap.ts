@@ -138,6 +138,7 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
 
   if (o.baseline) {
     result.baseline = await applyBaseline({ settings, machine: localMachine(runner), log, dryRun: o.dryRun, ...(o.etc ? { etc: o.etc } : {}) });
+    for (const f of result.baseline.files) if (f.diff) log.info(f.diff);
     result.notes.push(...result.baseline.notes);
   }
   return finish(result, log);
