@@ -45,7 +45,7 @@ function fakeIncus(containers: Record<string, FakeContainer>) {
       return {};
     }
     if (cmd === 'apt-config') return { stdout: `Unattended-Upgrade::Origins-Pattern "";\nUnattended-Upgrade::Origins-Pattern:: "${SECURITY_ORIGIN}";\nUnattended-Upgrade::Automatic-Reboot "false";` };
-    if (cmd === 'sh' && args[1] === 'command -v "$1"') return { exitCode: c.binaries.includes(args[3]!) ? 0 : 127 };
+    if (cmd === 'sh' && args[1] === 'command -v "$1" || exit 1') return { exitCode: c.binaries.includes(args[3]!) ? 0 : 1 };
     if (cmd === 'sh' && args.length === 6) {
       c.files.set(args[3]!, String(input));
       return {};

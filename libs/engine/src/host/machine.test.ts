@@ -13,7 +13,7 @@ test('a container machine runs the same argv through incus exec, in its project,
   await m.run(binaryExists('sshd'));
   assert.deepEqual(runner.lines(), [
     'incus exec veza-postgres --disable-stdin --env APT_CONFIG=/tmp/s/apt-config --project veza-prod -- apt-config dump Unattended-Upgrade',
-    'incus exec veza-postgres --disable-stdin --project veza-prod -- sh -c command -v "$1" veza sshd',
+    'incus exec veza-postgres --disable-stdin --project veza-prod -- sh -c command -v "$1" || exit 1 veza sshd',
   ]);
 });
 
@@ -30,7 +30,6 @@ test('a path or binary that is not there is a no; an exec that did not get throu
   const answering = (exitCode: number): Machine => ({ label: 'container c', run: async () => ({ exitCode, stdout: '', stderr: exitCode === 255 ? 'Error: websocket closed' : '' }), readFile: async () => undefined, writeFile: async () => undefined });
   assert.equal(await ask(answering(0), pathExists('/etc/ssh/sshd_config')), true);
   assert.equal(await ask(answering(1), pathExists('/etc/ssh/sshd_config')), false);
-  // dash's `command -v` answers 127 for a name it cannot find.
-  assert.equal(await ask(answering(127), binaryExists('sshd')), false);
+  assert.equal(await ask(answering(1), binaryExists('sshd')), false);
   await assert.rejects(ask(answering(255), pathExists('/etc/ssh/sshd_config')), (e: unknown) => isVezaError(e) && /look for \/etc\/ssh\/sshd_config on container c failed \(exit 255\): Error: websocket closed/.test(e.message));
 });

@@ -28,9 +28,13 @@ export function pathExists(path: string): Command {
   return { argv: ['test', '-e', path], description: `look for ${path}` };
 }
 
-/** `command -v` is a shell builtin; the name travels as $1, never spliced into the script. */
+/**
+ * `command -v` is a shell builtin; the name travels as $1, never spliced
+ * into the script. dash answers 127 for a name it cannot find, the code a
+ * missing `sh` would give too: the script says "no" as 1.
+ */
 export function binaryExists(name: string): Command {
-  return { argv: ['sh', '-c', 'command -v "$1"', 'veza', name], description: `look for ${name} on PATH` };
+  return { argv: ['sh', '-c', 'command -v "$1" || exit 1', 'veza', name], description: `look for ${name} on PATH` };
 }
 
 /** A staging directory for the checks, in the machine's own /tmp so its tools read it. */
@@ -50,7 +54,7 @@ export function removeTree(path: string): Command {
 export async function ask(machine: Machine, c: Command): Promise<boolean> {
   const res = await machine.run(c);
   if (res.exitCode === 0) return true;
-  if (res.exitCode === 1 || (c.argv[0] === 'sh' && res.exitCode === 127)) return false;
+  if (res.exitCode === 1) return false;
   throw new VezaError(`${c.description ?? c.argv.join(' ')} on ${machine.label} failed (exit ${res.exitCode}): ${res.stderr.trim() || 'no message'}`,
     `check that ${machine.label} runs and answers commands, then run again; nothing was changed yet`, 'COMMAND_FAILED');
 }
