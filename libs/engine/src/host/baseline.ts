@@ -135,11 +135,9 @@ export async function applyBaseline(o: BaselineOptions): Promise<BaselineResult>
       throw new VezaError(`${m.label} runs sshd but has no fail2ban-client: its sshd jail cannot be checked or enforced`,
         `install Debian's fail2ban there (apt-get install fail2ban), then run again; nothing was changed`, 'BAD_STATE');
     }
-    // Checked here too: the host file refuses it, and so must any other caller.
-    const dropIn = renderSshdDropIn(o.settings.ssh);
     parts.push({
       path: SSHD_DROP_IN,
-      content: dropIn,
+      content: renderSshdDropIn(o.settings.ssh),
       async prove(stage) {
         // sshd -t refuses to run without its privilege separation directory, which systemd creates at start.
         await run({ argv: ['install', '-d', '-m', '0755', '/run/sshd'], description: 'create sshd privilege separation directory' });
