@@ -1,17 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { loadWorkspace } from '@veza/engine/config/workspace';
 import { FAIL2BAN_JAIL, SSHD_DROP_IN, UNATTENDED } from '@veza/engine/host/baseline';
 import { CLIENT_INSIDE } from '@veza/engine/host/runner';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { WORKSPACE_ROOT } from '../support/entry-process';
-import { copyRepository } from '../e2e/support/copy';
-import { wipeProject } from './support/project';
+import { literal, ownEnvironmentCopy, stopwatch } from './support/steps';
 
 /**
  * Issue 16's Incus-side proof of `infra-host:bootstrap`, beside the deploy
@@ -38,31 +34,13 @@ const WS = '/root/ws';
 const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '1' };
 
 test('incus tier: infra-host:bootstrap twice, the runner container drives the host daemon, the baseline inside it', { timeout: 40 * 60_000 }, async (t) => {
-  const started = Date.now();
-  const say = (m: string) => process.stderr.write(`[incus-host +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  const repo = await copyRepository(t, { subnet: '127.79.140', port: 18483, nxTimeoutMs: 20 * 60_000 });
-  await ownEnvironment(repo.dir);
-  await repo.commit('an Incus host environment of its own');
-  const env = (await loadWorkspace(repo.dir)).env(ENV);
-  assert.equal(env.incus!.project, PROJECT);
-  const leftovers = await wipeProject(env);
-  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
-  t.after(async () => say(`teardown: removed project ${PROJECT} with ${(await wipeProject(env)).join(', ') || 'nothing'}`));
+  const { say, timed, summary } = stopwatch('incus-host');
+  const { repo } = await ownEnvironmentCopy(t, { name: ENV, prefix: 'veza-ihost-', project: PROJECT, port: 18482, tokenEnv: 'VEZA_IHOST_RUNNER_TOKEN', subnet: '127.79.140', localPort: 18483, nxTimeoutMs: 20 * 60_000 }, say);
 
   const runner = createProcessRunner();
   const client = new IncusClient(runner, PROJECT);
   const incus = async (...args: string[]) => (await runner.run({ argv: ['incus', ...args], input: '', timeoutMs: 60_000 })).stdout;
   const inside = async (argv: string[], o: { timeoutMs?: number; env?: Record<string, string> } = {}) => client.exec(RUNNER, argv, { check: false, timeoutMs: o.timeoutMs ?? 10 * 60_000, ...(o.env ? { env: o.env } : {}) });
-  const timings: Record<string, number> = {};
-  const timed = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      return await fn();
-    } finally {
-      timings[label] = (Date.now() - t0) / 1000;
-      say(`${label}: ${timings[label]!.toFixed(1)} s`);
-    }
-  };
   const hostState = async () => ({
     instances: await incus('list', '--project', PROJECT, '-f', 'csv', '-c', 'ns'),
     profiles: await incus('profile', 'list', '--project', PROJECT, '-f', 'csv'),
@@ -147,7 +125,7 @@ test('incus tier: infra-host:bootstrap twice, the runner container drives the ho
     assert.equal(await files(), installed, 'the refused run changed no file');
   });
 
-  say(`timings: ${JSON.stringify(timings)}; whole test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  summary();
 
   /** Streams a tree of this machine into the runner's checkout (tar through `incus exec`'s stdin). */
   async function pipeTar(dir: string, what: string[]): Promise<void> {
@@ -164,35 +142,3 @@ test('incus tier: infra-host:bootstrap twice, the runner container drives the ho
     return { code: r.exitCode, out: stripVTControlCharacters(`${r.stdout}\n${r.stderr}`) };
   }
 });
-
-/** The copy's own environment, host file and edge: nothing shared with the deploy tier's incus-test. */
-async function ownEnvironment(dir: string): Promise<void> {
-  const rewrite = async (from: string, to: string, pairs: [RegExp, string][]) => {
-    let s = await fs.readFile(join(dir, from), 'utf8');
-    for (const [re, by] of pairs) {
-      assert.match(s, re, `${from}: expected ${re}`);
-      s = s.replace(re, by);
-    }
-    await fs.writeFile(join(dir, to), s);
-  };
-  await rewrite('infra/environments/incus-test.yaml', `infra/environments/${ENV}.yaml`, [
-    [/^name: incus-test$/m, `name: ${ENV}`],
-    [/^prefix: veza-itest-$/m, 'prefix: veza-ihost-'],
-    [/^publicUrl: http:\/\/localhost:18480$/m, 'publicUrl: http://localhost:18482'],
-    [/^edge: veza-itest-haproxy$/m, 'edge: veza-ihost-haproxy'],
-    [/^ {2}project: veza-itest$/m, `  project: ${PROJECT}`],
-  ]);
-  await rewrite('infra/edges/veza-itest-haproxy.yaml', 'infra/edges/veza-ihost-haproxy.yaml', [
-    [/^name: veza-itest-haproxy$/m, 'name: veza-ihost-haproxy'],
-    [/^ {2}port: 18480$/m, '  port: 18482'],
-  ]);
-  await rewrite('infra/host/incus-test.yaml', `infra/host/${ENV}.yaml`, [
-    [/^name: incus-test$/m, `name: ${ENV}`],
-    [/^ {2}instance: veza-itest-runner$/m, `  instance: ${RUNNER}`],
-    [/^ {2}tokenEnv: VEZA_ITEST_RUNNER_TOKEN$/m, '  tokenEnv: VEZA_IHOST_RUNNER_TOKEN'],
-  ]);
-}
-
-function literal(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -1,28 +1,19 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { loadWorkspace, type Workspace } from '../config/workspace';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Workspace } from '../config/workspace';
 import { instancesJson, scriptedRunner, sub } from '../hosts/incus/testing/scripted-runner';
 import { isVezaError } from '../log/errors';
 import { createMemoryLogger } from '../log/logger';
 import { bootstrapHost, preseed } from './bootstrap';
+import { hostWorkspace } from './testing/workspace';
 
-const ROOT = resolve(__dirname, '../../../..');
 const TOKEN = 'rt-0123456789abcdefSECRET';
 const HOST_FILE = ['name: prod', 'ssh: { allowUsers: [senke] }', 'runner: { url: "https://forgejo.example", labels: [incus, self-hosted] }', ''].join('\n');
 
 /** The real workspace's environments, with a root of its own for the host file and dist/. */
-async function workspace(t: TestContext, hostFile = HOST_FILE): Promise<Workspace> {
-  const real = await loadWorkspace(ROOT);
-  const dir = await mkdtemp(join(tmpdir(), 'veza-host-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'infra/host'), { recursive: true });
-  await writeFile(join(dir, 'infra/host/prod.yaml'), hostFile);
-  await cp(join(ROOT, 'infra/observability'), join(dir, 'infra/observability'), { recursive: true });
-  return { root: dir, components: real.components, envNames: real.envNames, edgeNames: real.edgeNames, env: (n) => real.env(n), edge: (n) => real.edge(n), envsOn: (e) => real.envsOn(e) };
-}
+const workspace = (t: TestContext, hostFile = HOST_FILE): Promise<Workspace> => hostWorkspace(t, hostFile, ['infra/observability']);
 
 interface FakeHost {
   pools: string[];

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger';
 import { registerSecret } from '../log/redact';
 import { createProcessRunner, formatArgv, type Command, type ProcessRunner } from '../ports/process';
 import { applyBaseline, type BaselineResult } from './baseline';
+import { localMachine } from './machine';
 import { blackboxCheck, publicBase, renderBlackboxConfig, renderBlackboxTargets } from './blackbox';
 import { writeFileAtomic } from '../util/atomic';
 import { renderCollectorConfig } from './otelcol';
@@ -136,7 +137,8 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
   result.files = await writeObservability(o.workspace.root, env, runner);
 
   if (o.baseline) {
-    result.baseline = await applyBaseline({ settings, runner, log, dryRun: o.dryRun, ...(o.etc ? { etc: o.etc } : {}) });
+    result.baseline = await applyBaseline({ settings, machine: localMachine(runner), log, dryRun: o.dryRun, ...(o.etc ? { etc: o.etc } : {}) });
+    for (const f of result.baseline.files) if (f.diff) log.info(f.diff);
     result.notes.push(...result.baseline.notes);
   }
   return finish(result, log);
