@@ -82,6 +82,8 @@ export function renderRedisConf(s: RedisSettings, node: RedisNode, password: str
  */
 export function renderSentinelConf(s: RedisSettings, node: RedisNode, password: string, master: Endpoint, opts: { daemonize: boolean }): string {
   const { masterName, quorum, downAfterMs, failoverTimeoutMs } = s.sentinel;
+  // Sentinel rewrites `sentinel auth-pass` unquoted (Redis 8.0): a password it would split or unescape makes its next start fail to read its own file.
+  if (/[\s"'\\]/.test(password)) throw new VezaError('the redis password holds whitespace, a quote or a backslash, which Redis Sentinel cannot write back into its own file', 'use a password of letters, digits and punctuation other than quotes and backslash (the Sentinel topology needs it), e.g. openssl rand -base64 24', 'INVALID_INPUT');
   const pw = redisQuote('redis password', password);
   return [
     '# written by veza; redis-sentinel rewrites this file: keep it writable (0600, holds the password)',

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { environmentSchema, type Environment } from '../../config/environment';
 import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings } from '../../hosts/incus/host';
+import { isVezaError } from '../../log/errors';
 import { createRecordingRunner } from '../../ports/process';
 import type { PlanStep } from '../plan';
 import { redisAppEnv, redisSettingsStamp } from '../redis-topology';
-import { incusRedisNodes, planRedisSentinel, type SentinelNodeState } from './redis-sentinel';
-import { dataContainers, type PlanContext } from './services';
+import { incusRedisNodes, planRedisSentinel, SENTINEL_UNIT, type SentinelNodeState } from './redis-sentinel';
+import { dataContainers, sha256, type PlanContext } from './services';
 
-const PASSWORD = 'redis-Secret-"2\\';
+const PASSWORD = 'redis-Secret-$2!';
 
 function env(): Environment {
   return environmentSchema.parse({
@@ -53,6 +54,7 @@ test('sentinel on incus from nothing: three containers with both packages, node 
   const sentinel = (n: number) => [`stop redis-sentinel in veza-staging-redis-${n}`, `write veza-staging-redis-${n}'s sentinel.conf (monitors veza-staging-redis-1.incus:6379)`, `restart redis-sentinel in veza-staging-redis-${n}`];
   assert.deepEqual(titles(steps), [
     ...perNode(1), ...perNode(2), ...perNode(3),
+    ...[1, 2, 3].flatMap((n) => [`create veza-staging-redis-${n}'s redis-sentinel drop-in folder`, `write veza-staging-redis-${n}'s redis-sentinel drop-in (after the network, restarted without limit)`, `reload systemd in veza-staging-redis-${n}`]),
     ...server(1, 'master'), ...server(2, 'replica of veza-staging-redis-1.incus:6379'), ...server(3, 'replica of veza-staging-redis-1.incus:6379'),
     ...sentinel(1), ...sentinel(2), ...sentinel(3),
     ...[1, 2, 3].map((n) => `wait until the sentinel in veza-staging-redis-${n} knows 2 replicas and 2 sentinels`),
@@ -63,7 +65,7 @@ test('sentinel on incus from nothing: three containers with both packages, node 
   const master = written(steps, "write veza-staging-redis-1's redis.conf (master)");
   assert.deepEqual(master.target, ['/etc/redis', 'redis.conf', 'redis:redis', '0600']);
   const lines = (text: string) => text.split('\n');
-  for (const line of ['bind 0.0.0.0', 'port 6379', 'daemonize no', 'requirepass "redis-Secret-\\"2\\\\"', 'masterauth "redis-Secret-\\"2\\\\"', 'replica-announce-ip veza-staging-redis-1.incus', 'pidfile "/run/redis/redis-server.pid"']) assert.ok(lines(master.content).includes(line), line);
+  for (const line of ['bind 0.0.0.0', 'port 6379', 'daemonize no', 'requirepass "redis-Secret-$2!"', 'masterauth "redis-Secret-$2!"', 'replica-announce-ip veza-staging-redis-1.incus', 'pidfile "/run/redis/redis-server.pid"']) assert.ok(lines(master.content).includes(line), line);
   assert.ok(!/^replicaof/m.test(master.content), 'the first node is the initial master');
   const replica = written(steps, "write veza-staging-redis-3's redis.conf (replica of veza-staging-redis-1.incus:6379)");
   assert.ok(lines(replica.content).includes('replicaof veza-staging-redis-1.incus 6379'));
@@ -80,7 +82,7 @@ test('sentinel on incus from nothing: three containers with both packages, node 
 
 test('sentinel on incus as wanted: a second provision plans nothing and leaves every running sentinel its file', () => {
   const { ctx, s, nodes, stamp } = setup();
-  const converged = [1, 2, 3].map((): SentinelNodeState => ({ exists: true, running: true, facts: { installed: '1', redis: 'active', sentinel: 'active', stamp, monitor: monitor(2) } }));
+  const converged = [1, 2, 3].map((): SentinelNodeState => ({ exists: true, running: true, facts: { installed: '1', redis: 'active', sentinel: 'active', stamp, monitor: monitor(2), unit: sha256(SENTINEL_UNIT) } }));
   const { steps, notes } = planRedisSentinel(ctx, s, nodes, converged);
   assert.deepEqual(steps, []);
   assert.deepEqual(notes, [1, 2, 3].map((n) => `sentinel in veza-staging-redis-${n} runs; its file is its own`));
@@ -95,7 +97,7 @@ test('sentinel on incus as wanted: a second provision plans nothing and leaves e
 
 test('changed settings after a failover: files rewritten with the master the sentinels name, each sentinel stopped before its file is', () => {
   const { ctx, s, nodes } = setup();
-  const after = (n: number): SentinelNodeState => ({ exists: true, running: true, facts: { installed: '1', redis: 'active', sentinel: 'active', stamp: 'older', monitor: monitor(n) } });
+  const after = (n: number): SentinelNodeState => ({ exists: true, running: true, facts: { installed: '1', redis: 'active', sentinel: 'active', stamp: 'older', monitor: monitor(n), unit: sha256(SENTINEL_UNIT) } });
   // Two sentinels saw the failover to node 2; the third file (still naming node 1) is outvoted.
   const { steps } = planRedisSentinel(ctx, s, nodes, [after(2), after(2), after(1)]);
   assert.ok(titles(steps).includes("write veza-staging-redis-1's redis.conf (replica of veza-staging-redis-2.incus:6379)"), 'the old master never comes back as a second master');
@@ -109,9 +111,16 @@ test('changed settings after a failover: files rewritten with the master the sen
   noPasswordInArgv(steps);
 });
 
+test('a password Sentinel could not write back into its own file is refused before any step', () => {
+  const { ctx, s, nodes } = setup();
+  for (const bad of ['with space', 'a"quote', "it's", 'back\\slash']) {
+    assert.throws(() => planRedisSentinel({ ...ctx, secrets: { ...ctx.secrets, redis: bad } }, s, nodes, [fresh, fresh, fresh]), (e: unknown) => isVezaError(e) && e.code === 'INVALID_INPUT' && /cannot write back/.test(e.message));
+  }
+});
+
 test('a stopped node container is started first and the rest planned again from what it holds, never rewritten blind', () => {
   const { ctx, s, nodes, stamp } = setup();
-  const up: SentinelNodeState = { exists: true, running: true, facts: { installed: '1', redis: 'active', sentinel: 'active', stamp, monitor: monitor(2) } };
+  const up: SentinelNodeState = { exists: true, running: true, facts: { installed: '1', redis: 'active', sentinel: 'active', stamp, monitor: monitor(2), unit: sha256(SENTINEL_UNIT) } };
   const { steps, again } = planRedisSentinel(ctx, s, nodes, [{ exists: true, running: false, facts: {} }, up, up]);
   assert.equal(again, true);
   // The install script checks dpkg first: on a stopped container, whose packages cannot be asked, it is a no-op when they are there.

@@ -1,14 +1,16 @@
+import { posix } from 'node:path';
 import type { Environment } from '../../config/environment';
 import * as cli from '../../hosts/incus/cli';
 import type { IncusClient } from '../../hosts/incus/client';
 import type { IncusSettings } from '../../hosts/incus/host';
+import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
 import {
   askSentinels, redisSettingsStamp, renderRedisConf, renderSentinelConf, sentinelQuery, sentinelsMaster, type RedisNode, type RedisSettings, type SentinelStatus,
 } from '../redis-topology';
-import { planContainer, redisNodeContainer, redisReadyStep, restartStep, writeConfigStep, type PlanContext } from './services';
+import { planContainer, redisNodeContainer, redisReadyStep, restartStep, sha256, writeConfigStep, type PlanContext } from './services';
 
 /**
  * Seed 001's Sentinel topology on Incus: `nodes` containers
@@ -31,6 +33,21 @@ const REDIS_CONF = '/etc/redis/redis.conf';
 const SENTINEL_CONF = '/etc/redis/sentinel.conf';
 /** sha256 of the settings the files were rendered from (not of the files, which Sentinel rewrites). */
 const STAMP = '/etc/redis/veza-settings.sha256';
+
+/** Debian's unit, amended where Sentinel needs it (a drop-in, so package upgrades keep both). */
+const SENTINEL_DROP_IN = '/etc/systemd/system/redis-sentinel.service.d/veza.conf';
+export const SENTINEL_UNIT = [
+  '# written by veza: Sentinel resolves the nodes\' DNS names when it loads its file. Started with a container, before the',
+  '# bridge\'s DNS answers, it exits: it waits for the network, and systemd retries it without a start limit.',
+  '[Unit]',
+  'Wants=network-online.target',
+  'After=network-online.target',
+  'StartLimitIntervalSec=0',
+  '',
+  '[Service]',
+  'RestartSec=2',
+  '',
+].join('\n');
 
 const INSPECT = shellScript('data/incus/scripts/inspect-redis-sentinel.sh');
 /** Runs its arguments with the password from stdin in REDISCLI_AUTH. */
@@ -90,6 +107,15 @@ export function planRedisSentinel(ctx: PlanContext, s: RedisSettings, nodes: rea
   });
   // A stopped container's files cannot be read: start it, then plan again from what it holds, rather than overwrite its sentinel's state.
   if (states.some((st) => st.exists && !st.running)) return { steps: containers, notes: ['stopped redis containers start first; the rest is planned from what they hold'], again: true };
+  const units = nodes.flatMap((n, i): PlanStep[] => {
+    if (states[i]!.facts.unit === sha256(SENTINEL_UNIT)) return [];
+    const exec = (argv: string[], title: string) => run(title, cli.exec(ctx.client.scope, n.container, argv, { description: title, timeoutMs: 60_000 }));
+    return [
+      exec(['mkdir', '-p', posix.dirname(SENTINEL_DROP_IN)], `create ${n.container}'s redis-sentinel drop-in folder`),
+      writeConfigStep(ctx, n.container, SENTINEL_DROP_IN, SENTINEL_UNIT, { owner: 'root:root', mode: '0644', title: `write ${n.container}'s redis-sentinel drop-in (after the network, restarted without limit)`, secret: false }),
+      exec(['systemctl', 'daemon-reload'], `reload systemd in ${n.container}`),
+    ];
+  });
   const secretFile = (n: IncusRedisNode, path: string, content: string, title: string) => writeConfigStep(ctx, n.container, path, content, { owner: 'redis:redis', mode: '0600', title, secret: true });
 
   const servers = nodes.flatMap((n, i): PlanStep[] => {
@@ -123,11 +149,11 @@ export function planRedisSentinel(ctx: PlanContext, s: RedisSettings, nodes: rea
   });
 
   const changed = [...servers, ...sentinels];
-  if (!changed.length) return { steps: containers, notes };
+  if (!changed.length) return { steps: [...containers, ...units], notes };
   const others = String(nodes.length - 1);
   const ready = nodes.map((n) => run(`wait until the sentinel in ${n.container} knows ${others} replicas and ${others} sentinels`, authed(ctx.client.scope, n, password, ['sh', '-c', SENTINEL_READY, 'sentinel-ready', '127.0.0.1', String(n.sentinelPort), s.sentinel.masterName, others, others], `wait for the sentinel in ${n.container}`, 40_000)));
   const stamps = nodes.map((n) => writeConfigStep(ctx, n.container, STAMP, `${stamp}\n`, { owner: 'root:root', mode: '0600', title: `write ${n.container}'s settings stamp`, secret: false }));
-  return { steps: [...containers, ...changed, ...ready, ...stamps], notes };
+  return { steps: [...containers, ...units, ...changed, ...ready, ...stamps], notes };
 }
 
 /** What infra-data:status shows: every sentinel asked from inside its container (redis-cli need not be on the runner). */
@@ -135,7 +161,10 @@ export function sentinelStatusOnIncus(client: IncusClient, s: RedisSettings, nod
   return askSentinels(s.sentinel.masterName, nodes, async (i, args) => {
     const n = nodes[i]!;
     const q = sentinelQuery({ host: '127.0.0.1', port: n.sentinelPort }, password, args);
-    return (await client.run(authed(client.scope, n, password, q.argv, q.description, q.timeoutMs))).stdout;
+    // Not client.run: redis-cli's own "Connection refused" would read as the Incus daemon's.
+    const res = await client.runner.run(authed(client.scope, n, password, q.argv, q.description, q.timeoutMs), { check: false });
+    if (res.exitCode !== 0) throw new VezaError(`the sentinel in ${n.container} does not answer (${res.stderr.trim().split('\n').pop() || `exit ${res.exitCode}`})`, `look at journalctl -u redis-sentinel in ${n.container}`, 'COMMAND_FAILED');
+    return res.stdout;
   });
 }
 
