@@ -55,7 +55,8 @@ export class IncusDataTier implements DataTier {
     // The Sentinel topology's redis is its nodes' containers, planned together.
     const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis'));
     const states = await this.inspect(secrets, services);
-    const redis = sentinel ? planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel()) : undefined;
+    const nodeStates = sentinel ? await this.inspectSentinel() : [];
+    const redis = sentinel ? planRedisSentinel(ctx, sentinel, this.redisNodes(), nodeStates) : undefined;
     const steps: PlanStep[] = [
       ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
       ...configuredServices(this.env).flatMap((service) => (redis && service === 'redis' ? redis.steps : planService(ctx, states.find((s) => s.service === service)!))),
@@ -76,7 +77,8 @@ export class IncusDataTier implements DataTier {
     }
     if (release === undefined) return plan;
     // The snapshot is planned against the containers as they are now: provisioning may just have made them.
-    const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh: states.filter((s) => !s.exists).map((s) => s.container) });
+    const fresh = [...states.filter((s) => !s.exists).map((s) => s.container), ...(sentinel ? this.redisNodes().filter((_, i) => !nodeStates[i]!.exists).map((n) => n.container) : [])];
+    const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh });
     return { steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes], summary: snap.steps.length ? `${plan.summary}; ${snap.summary}` : plan.summary };
   }
 
