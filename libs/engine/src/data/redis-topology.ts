@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import type { Environment } from '../config/environment';
-import { VezaError } from '../log/errors';
+import { describeError, VezaError } from '../log/errors';
 import { registerSecret } from '../log/redact';
 
 /**
@@ -13,7 +15,10 @@ export type RedisSettings = NonNullable<Environment['data']['redis']>;
 export interface RedisNode {
   /** 0 is the initial master. */
   index: number;
+  /** How the other nodes, the sentinels and the apps reach it: an address, or a DNS name (Incus). */
   host: string;
+  /** What redis and its sentinel listen on when that is not `host` itself (a container's 0.0.0.0 behind its DNS name). */
+  bind?: string;
   port: number;
   /** Where this node's sentinel listens (sentinel topology only). */
   sentinelPort: number;
@@ -50,7 +55,7 @@ export function renderRedisConf(s: RedisSettings, node: RedisNode, password: str
   const sentinel = s.topology === 'sentinel';
   return [
     '# written by veza; holds the password: 0600. Sentinel may rewrite replicaof after a failover.',
-    `bind ${node.host}`,
+    `bind ${node.bind ?? node.host}`,
     'protected-mode yes',
     `port ${node.port}`,
     `daemonize ${opts.daemonize ? 'yes' : 'no'}`,
@@ -77,10 +82,12 @@ export function renderRedisConf(s: RedisSettings, node: RedisNode, password: str
  */
 export function renderSentinelConf(s: RedisSettings, node: RedisNode, password: string, master: Endpoint, opts: { daemonize: boolean }): string {
   const { masterName, quorum, downAfterMs, failoverTimeoutMs } = s.sentinel;
+  // Sentinel rewrites `sentinel auth-pass` unquoted (Redis 8.0): a password it would split or unescape makes its next start fail to read its own file.
+  if (/[\s"'\\]/.test(password)) throw new VezaError('the redis password holds whitespace, a quote or a backslash, which Redis Sentinel cannot write back into its own file', 'use a password of letters, digits and punctuation other than quotes and backslash (the Sentinel topology needs it), e.g. openssl rand -base64 24', 'INVALID_INPUT');
   const pw = redisQuote('redis password', password);
   return [
     '# written by veza; redis-sentinel rewrites this file: keep it writable (0600, holds the password)',
-    `bind ${node.host}`,
+    `bind ${node.bind ?? node.host}`,
     `port ${node.sentinelPort}`,
     `daemonize ${opts.daemonize ? 'yes' : 'no'}`,
     `dir ${redisQuote('sentinel dir', node.files.dir)}`,
@@ -88,6 +95,8 @@ export function renderSentinelConf(s: RedisSettings, node: RedisNode, password: 
     `logfile ${redisQuote('sentinel logfile', node.files.sentinelLogfile)}`,
     // Every sentinel shares this password: it is also what one sentinel sends another.
     `requirepass ${pw}`,
+    // Nodes known by DNS name (Incus): Sentinel must resolve them and hand the names, not its own lookups, to clients and peers.
+    ...(isIPv4(node.host) ? [] : ['sentinel resolve-hostnames yes', 'sentinel announce-hostnames yes']),
     `sentinel announce-ip ${node.host}`,
     `sentinel announce-port ${node.sentinelPort}`,
     `sentinel monitor ${masterName} ${master.host} ${master.port} ${quorum}`,
@@ -109,10 +118,32 @@ export function monitoredMaster(sentinelConf: string, masterName: string): Endpo
 }
 
 /**
+ * The master the sentinels last agreed on: the one most of their files
+ * monitor (`sentinelConfs[i]` is node i's file, or only its `sentinel monitor`
+ * line, undefined where none is known), else node 0, the initial master.
+ */
+export function sentinelsMaster(s: RedisSettings, nodes: readonly Pick<RedisNode, 'host' | 'port'>[], sentinelConfs: readonly (string | undefined)[]): Endpoint {
+  const votes = new Map<string, number>();
+  for (const conf of sentinelConfs) {
+    const m = conf && monitoredMaster(conf, s.sentinel.masterName);
+    if (m) votes.set(`${m.host}:${m.port}`, (votes.get(`${m.host}:${m.port}`) ?? 0) + 1);
+  }
+  const best = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (!best || s.topology !== 'sentinel') return { host: nodes[0]!.host, port: nodes[0]!.port };
+  const [host, port] = best.split(':');
+  return { host: host!, port: Number(port) };
+}
+
+/** What the files are rendered from, minus the master (which Sentinel moves): a change here needs them rewritten and the processes restarted. */
+export function redisSettingsStamp(s: RedisSettings, nodes: readonly RedisNode[], password: string): string {
+  return createHash('sha256').update(JSON.stringify({ s, nodes: nodes.map((n) => [n.host, n.port, n.sentinelPort]), password })).digest('hex');
+}
+
+/**
  * What slots get (seed 001's backend reads these): the sentinels' addresses,
  * the master name and the password; REDIS_URL for a single node.
  */
-export function redisAppEnv(s: RedisSettings, nodes: readonly RedisNode[], password: string): Record<string, string> {
+export function redisAppEnv(s: RedisSettings, nodes: readonly Pick<RedisNode, 'host' | 'port' | 'sentinelPort'>[], password: string): Record<string, string> {
   registerSecret(password);
   registerSecret(encodeURIComponent(password));
   if (s.topology === 'single') {
@@ -181,4 +212,23 @@ export function sentinelStatus(masterName: string, answers: { address: string; m
     sentinels: answers.map(({ address, master: m, error }) => ({ address, ...(m ? { master: m } : {}), ...(error ? { error } : {}) })),
     replicas: answers.find((a) => a.master === master && a.replicas)?.replicas ?? [],
   };
+}
+
+/**
+ * Every sentinel asked (for agreement) its master and replicas through
+ * `ask` (the driver's way to run a `SENTINEL <args>` query and return
+ * `redis-cli --json`'s output); one that does not answer is reported, not thrown.
+ */
+export async function askSentinels(masterName: string, nodes: readonly Pick<RedisNode, 'host' | 'sentinelPort'>[], ask: (node: number, args: string[]) => Promise<string>): Promise<SentinelStatus> {
+  const answers = await Promise.all(nodes.map(async (n, i) => {
+    const address = `${n.host}:${n.sentinelPort}`;
+    try {
+      const master = readMasterAddr(await ask(i, ['get-master-addr-by-name', masterName]));
+      const replicas = readSentinelReplicas(await ask(i, ['replicas', masterName]));
+      return { address, ...(master ? { master } : { error: `knows no master ${masterName}` }), replicas };
+    } catch (e) {
+      return { address, error: describeError(e).split('\n')[0]! };
+    }
+  }));
+  return sentinelStatus(masterName, answers);
 }

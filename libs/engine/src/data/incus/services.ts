@@ -46,6 +46,18 @@ export function containerName(env: Pick<Environment, 'prefix'>, service: Service
   return cli.checkName('data container', `${env.prefix}${service}`);
 }
 
+/** Node i (0-based) of the Sentinel topology: `<prefix>redis-<i+1>`. */
+export function redisNodeContainer(env: Pick<Environment, 'prefix'>, index: number): string {
+  return cli.checkName('data container', `${env.prefix}redis-${index + 1}`);
+}
+
+/** Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis. */
+export function dataContainers(env: Environment): string[] {
+  return configuredServices(env).flatMap((s) => (s === 'redis' && env.data.redis?.topology === 'sentinel'
+    ? Array.from({ length: env.data.redis.sentinel.nodes }, (_, i) => redisNodeContainer(env, i))
+    : [containerName(env, s)]));
+}
+
 /** How slots reach a service: its container's name on the Incus network's DNS. */
 export function serviceHost(env: Environment, settings: IncusSettings, service: ServiceName): string {
   return `${containerName(env, service)}.${settings.dnsSuffix}`;
@@ -211,26 +223,58 @@ export interface PlanContext {
 
 const run = (title: string, command: Command): PlanStep => ({ kind: 'run', title, command });
 
+type ShellIn = (script: string, args: string[], description: string, o?: { input?: string; timeoutMs?: number; env?: Record<string, string> }) => Command;
+
+/** A constant script run with `sh -c` in container `ct`, its data as arguments, contents and passwords on stdin. */
+export function shellIn(ctx: PlanContext, ct: string): ShellIn {
+  return (script, args, description, o = {}) =>
+    cli.exec(ctx.client.scope, ct, ['sh', '-c', script, 'veza', ...args], { description, timeoutMs: o.timeoutMs ?? 5 * 60_000, ...(o.input !== undefined ? { input: o.input } : {}), ...(o.env ? { env: o.env } : {}) });
+}
+
+/** Replaces a config file of container `ct` atomically, its content on stdin (never argv). */
+export function writeConfigStep(ctx: PlanContext, ct: string, path: string, content: string, o: { owner: string; mode: string; title: string; secret: boolean }): PlanStep {
+  return run(o.title, shellIn(ctx, ct)(WRITE_CONFIG, [posix.dirname(path), posix.basename(path), o.owner, o.mode], `${o.title}${o.secret ? ' (secret content on stdin)' : ''}`, { input: content }));
+}
+
+export function restartStep(ctx: PlanContext, ct: string, unit: string): PlanStep {
+  return run(`restart ${unit} in ${ct}`, shellIn(ctx, ct)(RESTART, [unit], `restart ${unit}`, { timeoutMs: 2 * 60_000 }));
+}
+
+/** Bounded wait until redis on `port` of `ct` answers the password (stdin) with PONG. */
+export function redisReadyStep(ctx: PlanContext, ct: string, port: number, password: string): PlanStep {
+  return run(`wait for redis in ${ct} to answer its password`, shellIn(ctx, ct)(REDIS_READY, [String(port)], 'wait for redis', { input: `${password}\n`, timeoutMs: 60_000 }));
+}
+
+/**
+ * What every data container's plan begins with: created when absent (with
+ * `user.veza.data` = `data`), started when stopped, booted, its Debian
+ * packages installed when missing.
+ */
+export function planContainer(ctx: PlanContext, c: { container: string; data: string; exists: boolean; running: boolean; installed: boolean }, packages: readonly string[]): PlanStep[] {
+  const { client } = ctx;
+  const ct = c.container;
+  const sh = shellIn(ctx, ct);
+  const steps: PlanStep[] = [];
+  if (!c.exists) {
+    steps.push(run(`create ${ct} (never destroyed by the pipeline)`, cli.launch(client.scope, { image: ctx.settings.image, name: ct, profiles: [DATA_PROFILE], network: ctx.settings.network, pool: ctx.pool, config: { 'user.veza.data': c.data } })));
+  } else if (!c.running) {
+    steps.push(run(`start ${ct}`, cli.startInstance(client.scope, ct)));
+  }
+  if (!c.exists || !c.running) steps.push(run(`wait for ${ct} to boot`, sh(WAIT_BOOTED, [], `wait for ${ct} to boot`, { timeoutMs: 5 * 60_000 })));
+  if (packages.length && (!c.exists || !c.installed)) {
+    steps.push(run(`install ${packages.join(', ')} in ${ct}`, sh(INSTALL_PACKAGES, [...packages], `install ${packages.join(', ')}`, { timeoutMs: 20 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } })));
+  }
+  return steps;
+}
+
 export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {
   const { client, env } = ctx;
   const ct = st.container;
-  const steps: PlanStep[] = [];
   const fresh = !st.exists;
-  const sh = (script: string, args: string[], description: string, o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}) =>
-    cli.exec(client.scope, ct, ['sh', '-c', script, 'veza', ...args], { description, timeoutMs: o.timeoutMs ?? 5 * 60_000, ...(o.input !== undefined ? { input: o.input } : {}), ...(o.env ? { env: o.env } : {}) });
-  const writeConfig = (path: string, content: string, owner: string, mode: string, title: string, secret: boolean) =>
-    run(title, sh(WRITE_CONFIG, [posix.dirname(path), posix.basename(path), owner, mode], `${title}${secret ? ' (secret content on stdin)' : ''}`, { input: content }));
-
-  if (fresh) {
-    steps.push(run(`create ${ct} (never destroyed by the pipeline)`, cli.launch(client.scope, { image: ctx.settings.image, name: ct, profiles: [DATA_PROFILE], network: ctx.settings.network, pool: ctx.pool, config: { 'user.veza.data': `${env.name}/${st.service}` } })));
-  } else if (!st.running) {
-    steps.push(run(`start ${ct}`, cli.startInstance(client.scope, ct)));
-  }
-  if (fresh || !st.running) steps.push(run(`wait for ${ct} to boot`, sh(WAIT_BOOTED, [], `wait for ${ct} to boot`, { timeoutMs: 5 * 60_000 })));
+  const sh = shellIn(ctx, ct);
+  const writeConfig = (path: string, content: string, owner: string, mode: string, title: string, secret: boolean) => writeConfigStep(ctx, ct, path, content, { owner, mode, title, secret });
   const f = st.facts;
-  if (PACKAGES[st.service].length && (fresh || f.installed !== '1')) {
-    steps.push(run(`install ${PACKAGES[st.service].join(', ')} in ${ct}`, sh(INSTALL_PACKAGES, PACKAGES[st.service], `install ${PACKAGES[st.service].join(', ')}`, { timeoutMs: 20 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } })));
-  }
+  const steps = planContainer(ctx, { container: ct, data: `${env.name}/${st.service}`, exists: st.exists, running: st.running, installed: f.installed === '1' }, PACKAGES[st.service]);
 
   switch (st.service) {
     case 'postgres': {
@@ -241,7 +285,7 @@ export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {
       if (f.conf !== sha256(conf)) changed.push(writeConfig('/etc/postgresql/*/main/conf.d/veza.conf', conf, 'postgres:postgres', '0644', `write ${ct}'s veza.conf (listen on its network, port ${pg.port})`, false));
       if (f.hba !== sha256(hba)) changed.push(writeConfig('/etc/postgresql/*/main/pg_hba.conf', hba, 'postgres:postgres', '0640', `write ${ct}'s pg_hba.conf (app role from its network, by password)`, false));
       steps.push(...changed);
-      if (changed.length || f.status !== 'online') steps.push(run(`restart postgresql in ${ct}`, sh(RESTART, ['postgresql'], 'restart postgresql', { timeoutMs: 2 * 60_000 })));
+      if (changed.length || f.status !== 'online') steps.push(restartStep(ctx, ct, 'postgresql'));
       if (st.appOwner !== pg.user) {
         steps.push(run(`ensure role ${pg.user} and database ${pg.database}`, cli.exec(client.scope, ct, ['runuser', '-u', 'postgres', '--', 'psql', '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=1', '--dbname', 'postgres'], {
           input: ensureRoleAndDatabaseSql(pg.user, pg.database, ctx.secrets.postgres),
@@ -255,10 +299,7 @@ export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {
       const conf = redisConf(ctx.secrets.redis!, env.data.redis!.maxmemory);
       const changed = f.conf !== sha256(conf);
       if (changed) steps.push(writeConfig('/etc/redis/redis.conf', conf, 'redis:redis', '0640', `write ${ct}'s redis.conf (password, appendonly, allkeys-lru)`, true));
-      if (changed || f.active !== 'active') {
-        steps.push(run(`restart redis-server in ${ct}`, sh(RESTART, ['redis-server'], 'restart redis-server', { timeoutMs: 2 * 60_000 })));
-        steps.push(run(`wait for redis in ${ct} to answer its password`, sh(REDIS_READY, [String(PORTS.redis)], 'wait for redis', { input: `${ctx.secrets.redis!}\n`, timeoutMs: 60_000 })));
-      }
+      if (changed || f.active !== 'active') steps.push(restartStep(ctx, ct, 'redis-server'), redisReadyStep(ctx, ct, PORTS.redis, ctx.secrets.redis!));
       break;
     }
     case 'rabbitmq': {

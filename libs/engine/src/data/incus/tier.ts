@@ -15,8 +15,11 @@ import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
 import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
+import { redisAppEnv } from '../redis-topology';
+import type { ServicesStatus } from '../status';
+import { incusRedisNodes, inspectNodeCommand, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
-  INSPECT, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, parseFacts, planService, serviceHost,
+  INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
   type PlanContext, type Secrets, type ServiceName, type ServiceState,
 } from './services';
 
@@ -48,29 +51,41 @@ export class IncusDataTier implements DataTier {
     const minio = await this.minioBinaries();
     const host = await planHost(this.client, this.settings);
     const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
-    const states = await this.inspect(secrets);
+    const sentinel = sentinelSettings(this.env);
+    // The Sentinel topology's redis is its nodes' containers, planned together.
+    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis'));
+    const states = await this.inspect(secrets, services);
+    const nodeStates = sentinel ? await this.inspectSentinel() : [];
+    const redis = sentinel ? planRedisSentinel(ctx, sentinel, this.redisNodes(), nodeStates) : undefined;
     const steps: PlanStep[] = [
       ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
-      ...states.flatMap((st) => planService(ctx, st)),
+      ...configuredServices(this.env).flatMap((service) => (redis && service === 'redis' ? redis.steps : planService(ctx, states.find((s) => s.service === service)!))),
     ];
-    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...states.filter((s) => s.exists).map((s) => `${s.container} exists: kept`)];
-    const services = states.map((s) => s.service).join(', ');
-    const plan: DataPlan = {
+    const present = new Set((await this.client.instances()).map((i) => i.name));
+    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...(redis?.notes ?? [])];
+    const names = configuredServices(this.env).join(', ');
+    let plan: DataPlan = {
       steps,
       notes,
-      summary: steps.length ? `${services} of ${this.env.name} ready` : `${services} of ${this.env.name} already provisioned: nothing to do`,
+      summary: steps.length ? `${names} of ${this.env.name} ready` : `${names} of ${this.env.name} already provisioned: nothing to do`,
     };
     if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
+    if (sentinel && redis?.again && !opts.dryRun) {
+      const rest = planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel());
+      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: `redis of ${this.env.name} ready` }, this.client.runner, this.log);
+      plan = { ...plan, steps: [...plan.steps, ...rest.steps], notes: [...plan.notes, ...rest.notes] };
+    }
     if (release === undefined) return plan;
     // The snapshot is planned against the containers as they are now: provisioning may just have made them.
-    const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh: states.filter((s) => !s.exists).map((s) => s.container) });
+    const fresh = [...states.filter((s) => !s.exists).map((s) => s.container), ...(sentinel ? this.redisNodes().filter((_, i) => !nodeStates[i]!.exists).map((n) => n.container) : [])];
+    const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh });
     return { steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes], summary: snap.steps.length ? `${plan.summary}; ${snap.summary}` : plan.summary };
   }
 
   async snapshot(release: string, opts: { dryRun?: boolean; fresh?: string[] } = {}): Promise<DataPlan> {
     validate.version(release, true);
     const existing = await this.snapshotsOf(opts.fresh ?? []);
-    const missing = configuredServices(this.env).map((s) => containerName(this.env, s)).filter((c) => !existing.some((e) => e.container === c));
+    const missing = dataContainers(this.env).filter((c) => !existing.some((e) => e.container === c));
     if (missing.length && !opts.dryRun) {
       throw new VezaError(`${missing.join(', ')} of ${this.env.name} do not exist, so they cannot be snapshotted`, `run: npx nx run infra-data:provision --env=${this.env.name}`, 'DATA_NOT_RUNNING');
     }
@@ -94,7 +109,7 @@ export class IncusDataTier implements DataTier {
   }
 
   async stop(): Promise<boolean> {
-    const names = new Set(configuredServices(this.env).map((s) => containerName(this.env, s)));
+    const names = new Set(dataContainers(this.env));
     const running = (await this.client.instances()).filter((i) => names.has(i.name) && i.status === 'Running');
     for (const i of running) await this.client.run(cli.stopInstance(this.client.scope, i.name));
     if (running.length) this.log.info(`stopped ${running.map((i) => i.name).join(', ')}; their data stays in the containers`);
@@ -107,9 +122,41 @@ export class IncusDataTier implements DataTier {
     return buildDatabaseUrl({ host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
   }
 
-  private async inspect(secrets: Secrets): Promise<ServiceState[]> {
+  /** Slots' REDIS_URL, or the REDIS_SENTINEL_* trio: the names the local tier hands out, with the containers' DNS names. */
+  async serviceEnv(): Promise<Record<string, string>> {
+    const r = this.env.data.redis;
+    if (!r) return {};
+    const password = resolveSecrets(this.env).redis!;
+    return redisAppEnv(r, r.topology === 'sentinel' ? this.redisNodes() : [{ host: serviceHost(this.env, this.settings, 'redis'), port: PORTS.redis, sentinelPort: r.sentinel.port }], password);
+  }
+
+  /** Redis as it answers from inside its containers: PING on single, every sentinel's master and replicas on sentinel. */
+  async servicesStatus(): Promise<ServicesStatus> {
+    const r = this.env.data.redis;
+    if (!r) return {};
+    const password = resolveSecrets(this.env).redis!;
+    if (r.topology === 'sentinel') return { redis: { topology: 'sentinel', ...(await sentinelStatusOnIncus(this.client, r, this.redisNodes(), password)) } };
+    const container = containerName(this.env, 'redis');
+    return { redis: { topology: 'single', address: `${serviceHost(this.env, this.settings, 'redis')}:${PORTS.redis}`, answering: await redisPing(this.client, container, PORTS.redis, password) } };
+  }
+
+  private redisNodes() {
+    return incusRedisNodes(this.env, this.settings, this.env.data.redis!);
+  }
+
+  private async inspectSentinel(): Promise<SentinelNodeState[]> {
     const instances = await this.client.instances();
-    return Promise.all(configuredServices(this.env).map(async (service): Promise<ServiceState> => {
+    return Promise.all(this.redisNodes().map(async (node): Promise<SentinelNodeState> => {
+      const inst = instances.find((i) => i.name === node.container);
+      const running = inst?.status === 'Running';
+      if (!running) return { exists: Boolean(inst), running, facts: {} };
+      return { exists: true, running, facts: parseFacts((await this.client.run(inspectNodeCommand(this.client, node, this.env.data.redis!))).stdout) };
+    }));
+  }
+
+  private async inspect(secrets: Secrets, services: readonly ServiceName[]): Promise<ServiceState[]> {
+    const instances = await this.client.instances();
+    return Promise.all(services.map(async (service): Promise<ServiceState> => {
       const container = containerName(this.env, service);
       const inst = instances.find((i) => i.name === container);
       const running = inst?.status === 'Running';
@@ -131,7 +178,7 @@ export class IncusDataTier implements DataTier {
 
   /** Snapshots of every data container that exists (or, in `fresh`, is about to); a fresh one has none. */
   private async snapshotsOf(fresh: string[]): Promise<ContainerSnapshots[]> {
-    const names = configuredServices(this.env).map((s) => containerName(this.env, s));
+    const names = dataContainers(this.env);
     const present = new Set((await this.client.instances()).map((i) => i.name));
     return Promise.all(names.filter((n) => present.has(n) || fresh.includes(n)).map(async (container) => ({
       container,

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Environment } from '../../config/environment';
 import { LOCAL_HOST_OCTET } from '../../hosts/naming';
-import { describeError, VezaError } from '../../log/errors';
+import { VezaError } from '../../log/errors';
 import type { Command, ProcessRunner } from '../../ports/process';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
 import { livePid, onPath, readText } from './pids';
-import { monitoredMaster, readMasterAddr, readSentinelReplicas, redisNodeCount, renderRedisConf, renderSentinelConf, sentinelQuery, sentinelStatus, type Endpoint, type RedisNode, type RedisSettings } from '../redis-topology';
+import { askSentinels, redisNodeCount, redisSettingsStamp, renderRedisConf, renderSentinelConf, sentinelQuery, sentinelsMaster, type Endpoint, type RedisNode, type RedisSettings } from '../redis-topology';
 import type { ServicesStatus } from '../status';
 
 /**
@@ -80,20 +79,7 @@ export function inspectRedis(r: LocalRedis): RedisNodeState[] {
 
 /** The master the sentinels last agreed on (the most frequent one in their files), else node 0. */
 export function currentMaster(r: LocalRedis, state: readonly RedisNodeState[]): Endpoint {
-  const votes = new Map<string, number>();
-  for (const s of state) {
-    const m = s.sentinelConf && monitoredMaster(s.sentinelConf, r.settings.sentinel.masterName);
-    if (m) votes.set(`${m.host}:${m.port}`, (votes.get(`${m.host}:${m.port}`) ?? 0) + 1);
-  }
-  const best = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
-  if (!best || r.settings.topology !== 'sentinel') return { host: r.nodes[0]!.host, port: r.nodes[0]!.port };
-  const [host, port] = best.split(':');
-  return { host: host!, port: Number(port) };
-}
-
-/** What the files are rendered from, minus the master (which Sentinel moves): a change here needs the processes restarted. */
-function settingsStamp(r: LocalRedis, password: string): string {
-  return createHash('sha256').update(JSON.stringify({ s: r.settings, nodes: r.nodes.map((n) => [n.host, n.port, n.sentinelPort]), password })).digest('hex');
+  return sentinelsMaster(r.settings, r.nodes, state.map((s) => s.sentinelConf));
 }
 
 function cli(argv: string[], password: string, description: string, timeoutMs = 15_000): Command {
@@ -111,7 +97,7 @@ function waitStep(host: string, port: number, password: string, what: string): P
 export function planRedis(r: LocalRedis, state: readonly RedisNodeState[], password: string): { steps: PlanStep[]; notes: string[] } {
   const steps: PlanStep[] = [];
   const notes: string[] = [];
-  const stamp = settingsStamp(r, password);
+  const stamp = redisSettingsStamp(r.settings, r.nodes, password);
   const master = currentMaster(r, state);
   const sentinel = r.settings.topology === 'sentinel';
   for (const node of r.nodes) {
@@ -166,17 +152,6 @@ export async function redisStatus(r: LocalRedis, runner: ProcessRunner, password
     const res = await runner.run(cli(['redis-cli', '-h', n.host, '-p', String(n.port), 'PING'], password, `ping redis of ${r.env.name}`, 5_000), { check: false }).catch(() => undefined);
     return { topology: 'single', address: `${n.host}:${n.port}`, answering: res?.stdout.trim() === 'PONG' };
   }
-  const name = r.settings.sentinel.masterName;
-  const answers = await Promise.all(r.nodes.map(async (n) => {
-    const at = { host: n.host, port: n.sentinelPort };
-    const address = `${at.host}:${at.port}`;
-    try {
-      const master = readMasterAddr((await runner.run(sentinelQuery(at, password, ['get-master-addr-by-name', name]))).stdout);
-      const replicas = readSentinelReplicas((await runner.run(sentinelQuery(at, password, ['replicas', name]))).stdout);
-      return { address, ...(master ? { master } : { error: `knows no master ${name}` }), replicas };
-    } catch (e) {
-      return { address, error: describeError(e).split('\n')[0]! };
-    }
-  }));
-  return { topology: 'sentinel', ...sentinelStatus(name, answers) };
+  const status = await askSentinels(r.settings.sentinel.masterName, r.nodes, async (i, args) => (await runner.run(sentinelQuery({ host: r.nodes[i]!.host, port: r.nodes[i]!.sentinelPort }, password, args))).stdout);
+  return { topology: 'sentinel', ...status };
 }
