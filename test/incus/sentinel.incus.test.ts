@@ -12,7 +12,7 @@ import { wipeProject } from './support/project';
 /**
  * Seed 001's Sentinel acceptance on real containers (issue 14): the Incus
  * data tier provisions `data.redis.topology: sentinel` in a project of its
- * own (veza-h-sentinel) on the test bridge, from the tier's image, Debian's
+ * own (veza-itest-sentinel) on the test bridge, from the tier's image, Debian's
  * redis-server and redis-sentinel installed by apt inside each container; a
  * second provision plans nothing; the master container is stopped hard
  * (`incus stop --force`) and the time until the sentinels name a new master
@@ -21,7 +21,7 @@ import { wipeProject } from './support/project';
  * rejoins as a replica, as infra-data:status reports it. The project is
  * wiped before (leftovers) and after, pass or fail.
  */
-const PROJECT = 'veza-h-sentinel';
+const PROJECT = 'veza-itest-sentinel';
 const PREFIX = 'veza-hs-';
 const NODES = [1, 2, 3].map((n) => `${PREFIX}redis-${n}`);
 const SECRETS = { VEZA_HS_POSTGRES_PASSWORD: `pg-${randomBytes(12).toString('base64url')}`, VEZA_HS_REDIS_PASSWORD: `redis-${randomBytes(12).toString('base64url')}$!%&` };
