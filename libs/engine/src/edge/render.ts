@@ -22,13 +22,18 @@ const MOZILLA_INTERMEDIATE = {
 const ACME_PATH = '/.well-known/acme-challenge/';
 const RESOLVERS = 'veza_dns';
 /**
+ * Every pool server's health check; `labTimeoutS` bounds a lab pool's connects and checks. The lab's
+ * failover drill holds the edge to these figures: DOWN within fall × (inter + labTimeoutS).
+ */
+export const CHECK = { interS: 5, fall: 3, rise: 2, slowstartS: 30, labTimeoutS: 1 } as const;
+/**
  * Health checks and recovery, seed a9541f517b. The lab's instances serve
  * side by side, so the sessions of one marked down are closed at once and
  * their clients reconnect to a survivor. Not in a blue-green pool: HAProxy applies it to maintenance
  * too, and a switch puts the old colour in maintenance — its open WebSockets
  * would be cut instead of drained (README, WebSockets across a switch).
  */
-const check = (lab: boolean) => `check inter 5s fall 3 rise 2${lab ? ' on-marked-down shutdown-sessions' : ''} slowstart 30s`;
+const check = (lab: boolean) => `check inter ${CHECK.interS}s fall ${CHECK.fall} rise ${CHECK.rise}${lab ? ' on-marked-down shutdown-sessions' : ''} slowstart ${CHECK.slowstartS}s`;
 /** Slots are recreated on deploy and may come back on another address: resolve at run time, and let the backup twin share its primary's address. */
 const DNS_SERVER = `resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr libc,none resolve-opts allow-dup-ip`;
 
@@ -203,6 +208,11 @@ function poolBackend(t: EdgeTenant, p: EdgePool, lab: boolean): string[] {
   lines.push('  option httpchk', `  http-check send meth GET uri ${p.health}`);
   // An inactivity timeout: a session that keeps talking is never cut by it.
   if (p.websocket || p.balance === 'uri-hash') lines.push('  timeout tunnel 1h');
+  // A lab instance stopped hard (a container gone, not a process killed) refuses nothing, it stops answering:
+  // each failed check then ran to its timeout, inter (5 s), and the edge took fall × (inter + 5 s) = 30 s to
+  // mark it DOWN (the Incus lab drill). A second bounds a check, and a request's connect before it is
+  // redispatched, on the instances' own network.
+  if (lab) lines.push(`  timeout connect ${CHECK.labTimeoutS}s`, `  timeout check ${CHECK.labTimeoutS}s`);
   // A server killed with a request in flight answers nothing: resend it, to another server (option redispatch),
   // instead of a 502 — but only a request that is safe to send twice (seed a9541f517b: every request 200 while one instance dies).
   lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS');
