@@ -116,6 +116,12 @@ test('lab failover on Incus: instance 1 stopped with --force, the edge marks it 
     },
     requestTimeoutMs: 30_000,
     waitMs: 120_000,
+  }).catch(async (e: unknown) => {
+    // A failure's story is in HAProxy's log (state changes, termination flags), in the edge container's journal.
+    const log = await client.exec(EDGE_NAME, ['journalctl', '--no-pager', '-o', 'cat', '-t', 'haproxy', '-n', '400'], { check: false }).catch(() => undefined);
+    const notable = (log?.stdout ?? '').split('\n').filter((l) => l && (/\b(DOWN|UP|MAINT)\b/.test(l) || !/ 200 .* ---- /.test(l)));
+    say(`HAProxy's log, what was not a plain 200:\n${notable.slice(-40).join('\n') || '(nothing)'}`);
+    throw e;
   });
   say(`lab failover (Incus): ${formatDrill(figures)}`);
   console.log(`# lab failover (Incus): ${formatDrill(figures)}`);
