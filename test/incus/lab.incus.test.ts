@@ -68,10 +68,11 @@ test('lab failover on Incus: instance 1 stopped with --force, the edge marks it 
   await repo.commit('the lab edge placed in the test project');
   const host = (lab.lab!.hosts as string[])[0]!;
 
-  // Every container on this machine maps its root to one host uid, whose 128 inotify instances
-  // (fs.inotify.max_user_instances) some 15 systemd containers use up: networkd then fails with "Too many
-  // open files" and the container gets no address. An isolated idmap gives each of this test's containers
-  // a quota of its own, and leaves the other projects' containers theirs.
+  // Every other container on this machine maps its root to one host uid, whose inotify instances
+  // (fs.inotify.max_user_instances: the kernel's 128 until incus-setup.sh applies the package's 1024) some
+  // 15 systemd containers used up: networkd failed with "Too many open files" and the container got no
+  // address. An isolated idmap gives each of this test's containers a quota of its own, and takes nothing
+  // from the one the tier's containers share.
   const client = new IncusClient(createProcessRunner(), PROJECT);
   await new IncusHost(client, incusSettings(placement)).ensure();
   await client.run({ argv: [cli.INCUS, 'profile', 'set', APP_PROFILE, 'security.idmap.isolated=true', '--project', PROJECT], input: '', timeoutMs: 60_000, description: `isolate the idmap of ${PROJECT}'s containers` });
