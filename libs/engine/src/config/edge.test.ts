@@ -72,3 +72,14 @@ test('a local lab names the loopback subnet its instances bind', () => {
   assert.equal(parseEdgeDefinition('infra/edges/x.yaml', lab(', subnet: "127.78.1"')).lab?.subnet, '127.78.1');
   assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', lab('')), /x\.yaml:6: lab: a local lab needs subnet/);
 });
+
+test('an Incus edge may carry its own placement; a local one is refused it with file:line', () => {
+  const edge = (host: string, incus: string) => ['name: x', `host: ${host}`, 'runtime: { socketDir: /run/haproxy }', `incus: ${incus}`, ''].join('\n');
+  assert.deepEqual(parseEdgeDefinition('infra/edges/x.yaml', edge('incus', '{ project: veza-lab, network: net-lab, image: "images:debian/13", storagePool: fast }')).incus,
+    { project: 'veza-lab', network: 'net-lab', image: 'images:debian/13', storagePool: 'fast' });
+  assert.deepEqual(parseEdgeDefinition('infra/edges/x.yaml', edge('incus', '{ project: veza-lab }')).incus, { project: 'veza-lab' }, 'unset fields stay unset: the environments\' defaults fill them');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('incus', '{ network: a-network-name-too-long }')), /x\.yaml:4: incus\.network/);
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', edge('incus', '{ zone: z }')), /x\.yaml:4: incus/);
+  const local = ['name: x', 'host: local', 'http: { port: 18080, addresses: [127.0.0.1] }', 'runtime: { socketDir: "${VEZA_EDGE_DIR}" }', 'incus: { project: p }', ''].join('\n');
+  assert.throws(() => parseEdgeDefinition('infra/edges/x.yaml', local), /x\.yaml:5: incus: a local edge runs no container: remove incus, or set host: incus/);
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { incusNetworkSchema } from './incus-placement';
 import { hostListSchema, PATTERNS } from './names';
 import { parseNamedYaml } from './yaml-errors';
 
@@ -29,6 +30,19 @@ const edgeDefinitionSchema = z.strictObject({
   name: z.string().regex(PATTERNS.component),
   /** Which EdgeHost runs it: a local HAProxy process, or the edge container on Incus. */
   host: z.enum(['local', 'incus']),
+  /**
+   * Where the Incus edge's container lives when no environment names the
+   * edge (the lab); each unset field takes the environments' default. An
+   * edge that environments name lives with them, and what is set here must
+   * agree with every one of them: the command refuses otherwise, before it
+   * changes anything (edge/incus-edge-host.ts edgeSettings()).
+   */
+  incus: z.strictObject({
+    project: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be an Incus project name: lower-case letters, digits and dashes').optional(),
+    network: incusNetworkSchema.optional(),
+    image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'must be an image alias or remote:alias, e.g. images:debian/13').optional(),
+    storagePool: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a storage pool name').optional(),
+  }).optional(),
   /**
    * blue-green: per environment, each pool holds both colours (seed 9f5e9c9c38);
    * multi-instance: the lab, N instances per component and no colours (seed a9541f517b).
@@ -114,6 +128,7 @@ const edgeDefinitionSchema = z.strictObject({
   if (d.topology === 'blue-green' && d.lab) ctx.addIssue({ code: 'custom', path: ['lab'], message: 'lab is only for topology: multi-instance' });
   if (d.acme && !d.https) ctx.addIssue({ code: 'custom', path: ['acme'], message: 'ACME only makes sense with https' });
   if (d.host === 'local') {
+    if (d.incus) ctx.addIssue({ code: 'custom', path: ['incus'], message: 'a local edge runs no container: remove incus, or set host: incus' });
     if (d.https && d.https.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['https'], message: 'list the loopback addresses the local edge serves HTTPS on, e.g. addresses: [127.0.0.1]' });
     d.https?.addresses.forEach((a, i) => {
       if (!a.startsWith('127.')) ctx.addIssue({ code: 'custom', path: ['https', 'addresses', i], message: 'the local edge binds only to loopback (127.0.0.0/8)' });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INCUS_DEFAULTS, incusNetworkSchema } from './incus-placement';
 import { envNameSchema, hostListSchema, PATTERNS } from './names';
 import { parseNamedYaml } from './yaml-errors';
 
@@ -84,7 +85,7 @@ export const environmentSchema = z.strictObject({
   driver: z.enum(['local', 'incus']),
   /** Container/slot name prefix: `veza-staging-` gives `veza-staging-api-blue`. */
   prefix: z.string().regex(/^[a-z][a-z0-9-]*-$/, 'must be lower-case and end with "-"'),
-  network: z.string().regex(/^[a-z][a-z0-9-]{0,14}$/).default('net-veza'),
+  network: incusNetworkSchema.default(INCUS_DEFAULTS.network),
   publicHosts: hostListSchema.min(1),
   /**
    * Host names the edge routes to the inactive colour only (its primaries,
@@ -114,9 +115,9 @@ export const environmentSchema = z.strictObject({
     subnet: loopbackSubnet,
   }).optional(),
   incus: z.strictObject({
-    project: z.string().default('default'),
-    image: z.string().default('images:debian/13'),
-    dnsSuffix: z.string().default('incus'),
+    project: z.string().default(INCUS_DEFAULTS.project),
+    image: z.string().default(INCUS_DEFAULTS.image),
+    dnsSuffix: z.string().default(INCUS_DEFAULTS.dnsSuffix),
     storagePool: z.string().optional(),
   }).optional(),
   data: z.strictObject({

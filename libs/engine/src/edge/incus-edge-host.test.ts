@@ -8,6 +8,8 @@ import type { ProcessRunner } from '../ports/process';
 import { instancesJson, scriptedRunner, sub } from '../hosts/incus/testing/scripted-runner';
 import { parseEdgeDefinition, type EdgeDefinition } from '../config/edge';
 import { loadWorkspace } from '../config/workspace';
+import { createMemoryLogger } from '../log/logger';
+import { bootstrapEdge } from './bootstrap';
 import { createIncusEdgeHost, deviceCommands, edgeSettings, proxyDevices } from './incus-edge-host';
 
 const ROOT = resolve(__dirname, '../../../..');
@@ -23,7 +25,10 @@ test('proxy devices: the host forwards 0.0.0.0:80/443 into the container (seed 0
     { name: 'acme', listen: 'tcp:127.0.0.1:8888', connect: 'tcp:127.0.0.1:8888', bind: 'instance' },
   ]);
   assert.deepEqual(proxyDevices((await loadWorkspace(ROOT)).edge('veza-itest-haproxy')), [{ name: 'http', listen: 'tcp:127.0.0.1:18480', connect: 'tcp:127.0.0.1:18480' }]);
-  assert.deepEqual(proxyDevices(edge(['http: { port: 8080, addresses: [127.0.0.1, 127.0.0.2] }'])).map((d) => d.name), ['http', 'http-2']);
+  assert.deepEqual(proxyDevices(edge(['http: { port: 8080, addresses: [127.0.0.1, 127.83.0.2] }'])), [
+    { name: 'http', listen: 'tcp:127.0.0.1:8080', connect: 'tcp:127.0.0.1:8080' },
+    { name: 'http-2', listen: 'tcp:127.83.0.2:8080', connect: 'tcp:127.83.0.2:8080' },
+  ], 'HAProxy binds the listed address inside the container: the device connects to that one');
   const acme = (server: string) => ['https: { certDir: /etc/haproxy/certs/ }', `acme: { server: "${server}", directory: "https://ca.example/dir", email: ops@example.com, stateDir: /var/lib/veza/acme }`];
   assert.deepEqual(proxyDevices(edge(acme('10.0.0.1:8888'))).map((d) => d.name), ['http', 'https'], 'a responder on the network needs no device');
   assert.deepEqual(proxyDevices(edge(acme('127.0.0.9:8888'))).at(-1), { name: 'acme', listen: 'tcp:127.0.0.9:8888', connect: 'tcp:127.0.0.9:8888', bind: 'instance' });
@@ -61,6 +66,52 @@ test('the edge container lives where the environments it serves live; they must 
   const ws = await loadWorkspace(dir);
   assert.throws(() => edgeSettings(ws, edge([])), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /disagree on their Incus network: a has net-a, b has net-b/.test(e.message));
 });
+
+test('an edge no environment names (the lab) lives where its own incus: says, each unset field at the environments\' default', async (t) => {
+  const ws = await loadWorkspace(ROOT);
+  assert.deepEqual(edgeSettings(ws, ws.edge('veza-lab')), { project: 'default', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus' });
+  const dir = await placementWorkspace(t, 'incus: { project: veza-lab, network: labbr0, image: veza-test-base, storagePool: veza-test-btrfs }', []);
+  const def = dir.ws.edge('e1');
+  assert.deepEqual(edgeSettings(dir.ws, def), { project: 'veza-lab', network: 'labbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs' });
+  const partial = (await placementWorkspace(t, 'incus: { project: veza-lab }', [])).ws;
+  assert.deepEqual(edgeSettings(partial, partial.edge('e1')), { project: 'veza-lab', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus' });
+});
+
+test('an edge environments name lives with them: its own incus: must agree with each, and a pool they leave to detection is its own', async (t) => {
+  const agree = await placementWorkspace(t, 'incus: { project: p1, network: net-a, storagePool: fast }', [['a', 'net-a', 'incus: { project: p1 }']]);
+  assert.deepEqual(edgeSettings(agree.ws, agree.ws.edge('e1')), { project: 'p1', network: 'net-a', image: 'images:debian/13', dnsSuffix: 'incus', storagePool: 'fast' });
+  // [the edge's own, env a's extra line, env b's, the refusal]: a leaves its pool to detection, so only b disagrees on it.
+  const cases: [string, string, string, RegExp][] = [
+    ['incus: { project: p2 }', 'incus: { project: p1 }', 'incus: { project: p1 }', /infra\/edges\/e1\.yaml places its container in Incus project p2, but infra\/environments\/a\.yaml, which it serves, has incus\.project p1/],
+    ['incus: { network: net-z }', '', '', /Incus network net-z, but infra\/environments\/a\.yaml, which it serves, has network net-a/],
+    ['incus: { image: other }', '', '', /Incus image other, but .*a\.yaml, which it serves, has incus\.image images:debian\/13/],
+    ['incus: { storagePool: fast }', '', 'incus: { storagePool: slow }', /Incus storagePool fast, but .*b\.yaml, which it serves, has incus\.storagePool slow/],
+  ];
+  for (const [own, a, b, message] of cases) {
+    const w = await placementWorkspace(t, own, [['a', 'net-a', a], ['b', 'net-a', b]]);
+    assert.throws(() => edgeSettings(w.ws, w.ws.edge('e1')), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && message.test(e.message) && /nothing was changed/.test(e.hint), own);
+  }
+});
+
+test('a placement that disagrees stops bootstrap before any command runs', async (t) => {
+  const w = await placementWorkspace(t, 'incus: { project: p2 }', [['a', 'net-a', '']]);
+  const runner = scriptedRunner(() => ({ stdout: '[]' }));
+  await assert.rejects(bootstrapEdge({ workspace: w.ws, edge: 'e1', log: createMemoryLogger(), hostOptions: { runner } }), (e: unknown) => isVezaError(e) && e.code === 'BAD_CONFIG' && /places its container in Incus project p2/.test(e.message));
+  assert.deepEqual(runner.lines(), []);
+});
+
+/** A workspace of one incus edge `e1` with `incus` as its placement line, and environments [name, network, extra line] on it. */
+async function placementWorkspace(t: { after(fn: () => unknown): void }, incus: string, envs: [string, string, string][]) {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'veza-edge-placement-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  await fs.mkdir(join(dir, 'infra/environments'), { recursive: true });
+  await fs.mkdir(join(dir, 'infra/edges'));
+  await fs.writeFile(join(dir, 'infra/edges/e1.yaml'), ['name: e1', 'host: incus', 'runtime: { socketDir: /run/haproxy }', incus, ''].join('\n'));
+  for (const [name, network, extra] of envs) {
+    await fs.writeFile(join(dir, `infra/environments/${name}.yaml`), [`name: ${name}`, 'driver: incus', `prefix: veza-${name}-`, `network: ${network}`, `publicHosts: [${name}.example]`, `publicUrl: https://${name}.example`, 'edge: e1', 'registry: { url: "file:x", owner: o }', extra, ''].join('\n'));
+  }
+  return { dir, ws: await loadWorkspace(dir) };
+}
 
 test('before its container exists the edge reads as empty and stopped, without creating anything', async () => {
   const runner = scriptedRunner((argv) => (sub(argv).startsWith('list') ? { stdout: '[]' } : { exitCode: 1, stderr: 'Error: Instance not found' }));

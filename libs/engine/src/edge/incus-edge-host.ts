@@ -1,4 +1,5 @@
-import { environmentSchema } from '../config/environment';
+import { ENVIRONMENTS_DIR } from '../config/environment';
+import { INCUS_DEFAULTS } from '../config/incus-placement';
 import { PATTERNS } from '../config/names';
 import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
@@ -8,7 +9,7 @@ import { IncusClient } from '../hosts/incus/client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from '../hosts/incus/host';
 import type { Instance } from '../hosts/incus/json';
 import { createIncusStateStore } from '../hosts/incus/state-store';
-import type { EdgeDefinition } from '../config/edge';
+import { EDGES_DIR, type EdgeDefinition } from '../config/edge';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
 import { checkCliRequest } from './runtime-api';
@@ -209,24 +210,47 @@ async function probeFrom(client: IncusClient, container: string, host: string, p
 }
 
 /**
- * The Incus settings of the environments this edge serves: its container
- * lives in their project, on their network, from their image, so they must
- * agree.
+ * Where the edge's container lives. An edge environments name lives with
+ * them — in their project, on their network, from their image — so they must
+ * agree, and so must whatever the edge file's own `incus:` sets; a pool the
+ * environments leave to detection is the edge's. An edge no environment names
+ * (the lab) lives where its own `incus:` says, each unset field at the
+ * environments' default. Refused here, before the host is opened and anything
+ * changes.
  */
 export function edgeSettings(workspace: Workspace, def: EdgeDefinition): IncusSettings {
+  const own = def.incus ?? {};
   const served = workspace.envsOn(def.name);
-  // An edge no environment names (the lab) gets the schema's defaults.
-  if (served.length === 0) return incusSettings(environmentSchema.parse({ name: 'none', driver: 'incus', prefix: 'none-', publicHosts: ['localhost'], publicUrl: 'http://localhost', edge: def.name, registry: { url: 'file:none', owner: 'none' } }));
+  if (served.length === 0) {
+    const d = INCUS_DEFAULTS;
+    return { project: own.project ?? d.project, network: own.network ?? d.network, image: own.image ?? d.image, dnsSuffix: d.dnsSuffix, ...(own.storagePool ? { storagePool: own.storagePool } : {}) };
+  }
   const all = served.map((e) => ({ env: e.name, s: incusSettings(e) }));
   const first = all[0]!;
   for (const key of ['project', 'network', 'image'] as const) {
     const other = all.find((x) => x.s[key] !== first.s[key]);
     if (other) {
       throw new VezaError(`environments on edge ${def.name} disagree on their Incus ${key}: ${first.env} has ${first.s[key]}, ${other.env} has ${other.s[key]}`,
-        `the edge container is shared: give every environment on ${def.name} the same ${key === 'network' ? 'network' : `incus.${key}`}`, 'BAD_CONFIG');
+        `the edge container is shared: give every environment on ${def.name} the same ${envField(key)}`, 'BAD_CONFIG');
     }
   }
-  return first.s;
+  for (const key of PLACEMENT) {
+    const want = own[key];
+    const other = want === undefined ? undefined : all.find((x) => x.s[key] !== undefined && x.s[key] !== want);
+    if (other) {
+      throw new VezaError(`${EDGES_DIR}/${def.name}.yaml places its container in Incus ${key} ${want}, but ${ENVIRONMENTS_DIR}/${other.env}.yaml, which it serves, has ${envField(key)} ${other.s[key]}`,
+        `the edge lives with the environments it serves: set incus.${key}: ${other.s[key]} in ${EDGES_DIR}/${def.name}.yaml, or remove it there; nothing was changed`, 'BAD_CONFIG');
+    }
+  }
+  const pool = first.s.storagePool ?? own.storagePool;
+  return { ...first.s, ...(pool ? { storagePool: pool } : {}) };
+}
+
+const PLACEMENT = ['project', 'network', 'image', 'storagePool'] as const;
+
+/** How an environment file spells a placement field. */
+function envField(key: (typeof PLACEMENT)[number]): string {
+  return key === 'network' ? 'network' : `incus.${key}`;
 }
 
 export interface ProxyDevice {
@@ -239,7 +263,8 @@ export interface ProxyDevice {
 
 /**
  * One proxy device per address and port the edge listens on; the container
- * side is always its loopback. An ACME responder on a loopback address gets
+ * side is always its loopback — the same loopback address, for an edge that
+ * lists some (HAProxy binds that one), 127.0.0.1 for one that listens on all. An ACME responder on a loopback address gets
  * the reverse: the container's HAProxy routes challenges to acme.server on
  * its own loopback, and Incus carries them to the same address on the host,
  * where infra-edge:certificates serves them — so an edge file names one
@@ -255,7 +280,8 @@ export function proxyDevices(def: EdgeDefinition): ProxyDevice[] {
         throw new VezaError(`edge ${def.name}: ${kind} address ${a} cannot be bound inside its container`,
           `list no ${kind}.addresses (the host forwards 0.0.0.0:${port}), or loopback ones (127.x, e.g. a test edge)`, 'BAD_CONFIG');
       }
-      out.push({ name: i === 0 ? kind : `${kind}-${i + 1}`, listen: `tcp:${a}:${port}`, connect: `tcp:127.0.0.1:${port}` });
+      // HAProxy binds inside what the file lists (render.ts): a listed loopback address is also the one to connect to.
+      out.push({ name: i === 0 ? kind : `${kind}-${i + 1}`, listen: `tcp:${a}:${port}`, connect: `tcp:${addresses.length ? a : '127.0.0.1'}:${port}` });
     });
   };
   add('http', def.http.port, def.http.addresses);

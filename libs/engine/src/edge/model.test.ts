@@ -73,6 +73,22 @@ test('the lab edge: N instances per component, no colours, no backups', async ()
   ]);
 });
 
+test('the lab: WebSocket upgrades go to a twin backend whose tracking servers close their tunnels at the DOWN; plain requests are resent, never cut', async () => {
+  const text = renderHaproxyConfig(buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), 'veza-lab')));
+  const lines = text.split('\n');
+  const ws = lines.indexOf('  use_backend lab_backend_api_ws if host_lab route_lab_backend_api websocket');
+  assert.ok(ws > 0 && ws < lines.indexOf('  use_backend lab_backend_api if host_lab route_lab_backend_api'), 'the upgrade rule comes first');
+  const backend = (name: string) => text.split('\n\n').find((b) => b.startsWith(`backend ${name}\n`))!;
+  assert.match(backend('lab_backend_api_ws'), /default-server on-marked-down shutdown-sessions slowstart 30s/);
+  assert.match(backend('lab_backend_api_ws'), /server api-1 veza-lab-api-1\.lxd:8080 cookie api-1 track lab_backend_api\/api-1\n/);
+  assert.match(backend('lab_backend_api_ws'), /cookie veza_srv_lab insert/, 'the same sticky cookie as the checked pool');
+  for (const pool of ['lab_backend_api', 'lab_stream_pool', 'lab_web_pool']) {
+    assert.doesNotMatch(backend(pool), /shutdown-sessions/, pool);
+    assert.match(backend(pool), /timeout connect 1s\n  timeout server 5s\n  http-reuse never\n  retry-on conn-failure empty-response response-timeout/, pool);
+  }
+  assert.equal(lines.filter((l) => l.startsWith('backend ') && l.endsWith('_ws')).length, 1, 'only the websocket pool has a twin');
+});
+
 test('the local edge binds 127.0.0.1 and each local environment\'s own edge address', async () => {
   const m = buildEdgeModel(await loadEdgeInputs(await loadWorkspace(ROOT), 'local-edge'));
   assert.deepEqual(m.http, { port: 18080, addresses: ['127.0.0.1', '127.77.1.1'] });

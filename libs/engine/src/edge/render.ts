@@ -22,13 +22,21 @@ const MOZILLA_INTERMEDIATE = {
 const ACME_PATH = '/.well-known/acme-challenge/';
 const RESOLVERS = 'veza_dns';
 /**
- * Health checks and recovery, seed a9541f517b. The lab's instances serve
- * side by side, so the sessions of one marked down are closed at once and
- * their clients reconnect to a survivor. Not in a blue-green pool: HAProxy applies it to maintenance
- * too, and a switch puts the old colour in maintenance — its open WebSockets
- * would be cut instead of drained (README, WebSockets across a switch).
+ * Every pool server's health check; `labTimeoutS` bounds a lab pool's connects and checks. The lab's
+ * failover drill holds the edge to these figures: DOWN within fall × (inter + labTimeoutS).
  */
-const check = (lab: boolean) => `check inter 5s fall 3 rise 2${lab ? ' on-marked-down shutdown-sessions' : ''} slowstart 30s`;
+export const CHECK = { interS: 5, fall: 3, rise: 2, slowstartS: 30, labTimeoutS: 1 } as const;
+/**
+ * Health checks and recovery, seed a9541f517b. The lab's instances serve
+ * side by side, so the WebSockets of one marked down are closed at once
+ * (on-marked-down shutdown-sessions, labTunnelBackend) and their clients
+ * reconnect to a survivor. Not in a blue-green pool: HAProxy applies it to
+ * maintenance too, and a switch puts the old colour in maintenance — its open
+ * WebSockets would be cut instead of drained (README, WebSockets across a switch).
+ */
+/** Below fall × inter (the DOWN, which cuts what a lost instance still holds): a lab request's wait for its answer, resent after it. */
+const LAB_SERVER_TIMEOUT_S = 5;
+const check = () => `check inter ${CHECK.interS}s fall ${CHECK.fall} rise ${CHECK.rise} slowstart ${CHECK.slowstartS}s`;
 /** Slots are recreated on deploy and may come back on another address: resolve at run time, and let the backup twin share its primary's address. */
 const DNS_SERVER = `resolvers ${RESOLVERS} resolve-prefer ipv4 init-addr libc,none resolve-opts allow-dup-ip`;
 
@@ -41,7 +49,10 @@ export const renderHaproxyConfig: EdgeRenderer = (m) => {
     frontendSection(m),
     m.acme ? ['backend letsencrypt_backend', `  # the responder serves the challenge directory at its root`, `  http-request replace-path ${ACME_PATH.replace(/\./g, '\\.')}(.*) /\\1`, `  server acme ${m.acme.host}:${m.acme.port}`] : [],
     ...m.sites.map(siteBackend),
-    ...m.tenants.flatMap((t) => t.pools.map((p) => poolBackend(t, p, m.topology === 'multi-instance'))),
+    ...m.tenants.flatMap((t) => t.pools.flatMap((p) => {
+      const lab = m.topology === 'multi-instance';
+      return lab && p.websocket ? [poolBackend(t, p, lab), labTunnelBackend(p)] : [poolBackend(t, p, lab)];
+    })),
     ['backend default_503', '  # any host no environment or site claims', '  http-request return status 503 content-type "text/plain; charset=utf-8" string "no site is served under this host name"'],
   ];
   return blocks.filter((b) => b.length > 0).map((b) => b.join('\n')).join('\n\n') + '\n';
@@ -135,6 +146,8 @@ function frontendSection(m: EdgeModel): string[] {
   const tlsHosts = [...m.tenants.filter((t) => t.tls).flatMap((t) => [...t.hosts, ...(t.previewHosts ?? [])]), ...m.sites.filter((s) => s.tls).flatMap((s) => s.hosts)].sort();
   if (m.https && tlsHosts.length) lines.push(`  acl tls_host ${hostMatch(tlsHosts)}`);
   for (const t of m.tenants) for (const r of t.routes) lines.push(...routeAcls(r));
+  const tunnels = m.topology === 'multi-instance' ? m.tenants.flatMap((t) => t.pools.filter((p) => p.websocket).map((p) => ({ t, p }))) : [];
+  if (tunnels.length) lines.push('  acl websocket hdr(upgrade) -m str -i websocket');
 
   if (m.https) {
     lines.push('  http-request set-header X-Forwarded-Proto https if { ssl_fc }', '  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }');
@@ -145,6 +158,7 @@ function frontendSection(m: EdgeModel): string[] {
 
   if (m.acme) lines.push('  use_backend letsencrypt_backend if acme_challenge');
   for (const s of m.sites) lines.push(`  use_backend ${s.backend} if site_${s.name}`);
+  for (const { t, p } of tunnels) lines.push(...tenantRules({ ...t, routes: t.routes.filter((r) => r.pool === p.name), defaultPool: t.defaultPool === p.name ? p.name : undefined }, labTunnelPoolName, ' websocket'));
   for (const t of m.tenants) lines.push(...tenantRules(t));
   lines.push('  default_backend default_503');
   return lines;
@@ -170,18 +184,19 @@ function routeAcls(r: EdgeRoute): string[] {
   return out;
 }
 
-function tenantRules(t: EdgeTenant): string[] {
+/** `pool` names the backend of a route's pool, `extra` ANDs one more condition to each rule (the lab's WebSocket upgrades). */
+function tenantRules(t: EdgeTenant, pool: (name: string) => string = (p) => p, extra = ''): string[] {
   const rules = (host: string, backend: (pool: string) => string) => {
     const out: string[] = [];
     for (const r of t.routes) {
       const acl = `route_${r.pool}`;
-      if (r.prefixes.length) out.push(`  use_backend ${backend(r.pool)} if ${host} ${acl}`);
-      if (r.suffixes.length) out.push(`  use_backend ${backend(r.pool)} if ${host}${r.suffixUnder ? ` ${acl}_under` : ''} ${acl}_suffix`);
+      if (r.prefixes.length) out.push(`  use_backend ${backend(r.pool)} if ${host} ${acl}${extra}`);
+      if (r.suffixes.length) out.push(`  use_backend ${backend(r.pool)} if ${host}${r.suffixUnder ? ` ${acl}_under` : ''} ${acl}_suffix${extra}`);
     }
-    if (t.defaultPool) out.push(`  use_backend ${backend(t.defaultPool)} if ${host}`);
+    if (t.defaultPool) out.push(`  use_backend ${backend(t.defaultPool)} if ${host}${extra}`);
     return out;
   };
-  return [...rules(`host_${t.name}`, (p) => p), ...(t.previewHosts ? rules(`preview_${t.name}`, previewPoolName) : [])];
+  return [...rules(`host_${t.name}`, pool), ...(t.previewHosts ? rules(`preview_${t.name}`, previewPoolName) : [])];
 }
 
 function siteBackend(s: EdgeSite): string[] {
@@ -203,14 +218,59 @@ function poolBackend(t: EdgeTenant, p: EdgePool, lab: boolean): string[] {
   lines.push('  option httpchk', `  http-check send meth GET uri ${p.health}`);
   // An inactivity timeout: a session that keeps talking is never cut by it.
   if (p.websocket || p.balance === 'uri-hash') lines.push('  timeout tunnel 1h');
-  // A server killed with a request in flight answers nothing: resend it, to another server (option redispatch),
-  // instead of a 502 — but only a request that is safe to send twice (seed a9541f517b: every request 200 while one instance dies).
-  lines.push('  retry-on conn-failure empty-response', '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS');
+  if (lab) lines.push(`  timeout check ${CHECK.labTimeoutS}s`);
+  lines.push(...retries(lab));
   const dns = p.servers.some((s) => !isIpv4(s.host));
   // A preview server is down until its colour's slots come up, and a preview is looked at right after: re-check a down one every second.
-  lines.push(`  default-server ${check(lab)}${p.preview ? ' downinter 1s' : ''}${dns ? ` ${DNS_SERVER}` : ''}`);
+  lines.push(`  default-server ${check()}${p.preview ? ' downinter 1s' : ''}${dns ? ` ${DNS_SERVER}` : ''}`);
   for (const s of p.servers) lines.push(serverLine(s));
   return lines;
+}
+
+/**
+ * A server killed with a request in flight answers nothing: resend it, to another server (option redispatch),
+ * instead of a 502 — but only a request that is safe to send twice (seed a9541f517b: every request 200 while
+ * one instance dies).
+ *
+ * A lab instance stopped hard (its container gone, not a process killed) refuses nothing, it stops answering:
+ * each failed check ran to its timeout, inter (5 s), and the edge took fall × (inter + 5 s) = 30 s to mark it
+ * DOWN; and a request it held waited for an answer that never came (the Incus lab drill). So a lab pool
+ * bounds a connect (and, in poolBackend, a check) at a second on the instances' own network, resends a
+ * request left unanswered for 5 s, and reuses no idle connection, which may lead to an instance that is gone.
+ */
+function retries(lab: boolean): string[] {
+  return [
+    ...(lab ? [`  timeout connect ${CHECK.labTimeoutS}s`, `  timeout server ${LAB_SERVER_TIMEOUT_S}s`, '  http-reuse never'] : []),
+    `  retry-on conn-failure empty-response${lab ? ' response-timeout' : ''}`,
+    '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS',
+  ];
+}
+
+/**
+ * The WebSocket upgrades of a lab pool (the frontend sends them here): the
+ * same servers, each tracking its twin's check, with on-marked-down
+ * shutdown-sessions — an instance marked DOWN has its tunnels closed at once,
+ * and their clients reconnect, with their cookie, to a survivor. The checked
+ * pool itself has no shutdown-sessions: it would cut the plain requests still
+ * waiting on the lost instance at that moment instead of letting them be
+ * resent (two hang-ups per Incus drill, one per client, at the DOWN).
+ */
+function labTunnelBackend(p: EdgePool): string[] {
+  const dns = p.servers.some((s) => !isIpv4(s.host));
+  return [
+    `backend ${labTunnelPoolName(p.name)}`,
+    `  # ${p.component}, WebSocket upgrades: servers track ${p.name}'s checks`,
+    '  balance roundrobin',
+    ...(p.cookie ? [`  cookie ${p.cookie} insert indirect nocache httponly${p.secureCookie ? ' secure' : ''}`] : []),
+    '  timeout tunnel 1h',
+    ...retries(true),
+    `  default-server on-marked-down shutdown-sessions slowstart ${CHECK.slowstartS}s${dns ? ` ${DNS_SERVER}` : ''}`,
+    ...p.servers.map((s) => `${serverLine(s)} track ${p.name}/${s.name}`),
+  ];
+}
+
+export function labTunnelPoolName(pool: string): string {
+  return `${pool}_ws`;
 }
 
 function serverLine(s: EdgeServer): string {

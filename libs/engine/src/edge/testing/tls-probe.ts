@@ -20,9 +20,10 @@ export function tlsPeer(address: string, port: number, servername: string, ca: s
   });
 }
 
-export function get(scheme: 'http' | 'https', address: string, port: number, path: string, hostHeader: string, ca?: string): Promise<{ status: number; location?: string }> {
+/** `timeoutMs`: how long the socket may stay silent (the answer to a request the edge is retrying elsewhere comes late). */
+export function get(scheme: 'http' | 'https', address: string, port: number, path: string, hostHeader: string, ca?: string, timeoutMs = 5000): Promise<{ status: number; location?: string }> {
   return new Promise((resolve, reject) => {
-    const opts = { host: address, port, path, headers: { host: hostHeader }, agent: false as const, timeout: 5000, servername: hostHeader, ca };
+    const opts = { host: address, port, path, headers: { host: hostHeader }, agent: false as const, timeout: timeoutMs, servername: hostHeader, ca };
     const req = (scheme === 'https' ? httpsRequest : httpRequest)(opts, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }));

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import type { Environment } from '../../config/environment';
+import { INCUS_DEFAULTS } from '../../config/incus-placement';
 import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import * as cli from './cli';
@@ -33,7 +34,7 @@ export interface IncusSettings {
 }
 
 export function incusSettings(env: Environment): IncusSettings {
-  const i = env.incus ?? { project: 'default', image: 'images:debian/13', dnsSuffix: 'incus' };
+  const i: NonNullable<Environment['incus']> = env.incus ?? INCUS_DEFAULTS;
   return { project: i.project, network: env.network, image: i.image, dnsSuffix: i.dnsSuffix, ...(i.storagePool ? { storagePool: i.storagePool } : {}) };
 }
 
