@@ -22,7 +22,7 @@ import { ownBridge, wipeProject } from './support/project';
  * edge/testing/lab-drill.ts). In a copy of this repository, the real lab
  * edge file (infra/edges/veza-lab.yaml) gets a placement of its own — the
  * edge-file `incus:` block, since no environment names the lab — in the
- * test's project `veza-h-lab` on its own bridge, and its port moves to a
+ * test's project `veza-itest-lab` on its own bridge, and its port moves to a
  * loopback address of this host (127.83.0.1:18600, the edge's proxy
  * device). `nx run infra-edge:bootstrap --edge=veza-lab` creates the edge
  * container and installs HAProxy with apt; `nx run veza-api:package` builds
@@ -33,7 +33,7 @@ import { ownBridge, wipeProject } from './support/project';
  * through the proxy device, `incus stop --force veza-lab-api-1`, and the
  * seed's criteria. Project and bridge are removed pass or fail.
  */
-const PROJECT = 'veza-h-lab';
+const PROJECT = 'veza-itest-lab';
 const BRIDGE = { name: 'vezalabbr0', address: '10.231.183.1' };
 const EDGE = { address: '127.83.0.1', port: 18600 };
 const EDGE_NAME = 'veza-lab';
