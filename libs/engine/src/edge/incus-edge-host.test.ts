@@ -123,6 +123,27 @@ test('before its container exists the edge reads as empty and stopped, without c
   assert.equal(host.configPath, 'veza-itest-haproxy:/etc/haproxy/haproxy.cfg');
 });
 
+test('HAProxy\'s state is read again while systemctl answers nothing, and an unread state is named as such', async () => {
+  const def = (await loadWorkspace(ROOT)).edge('veza-itest-haproxy');
+  const shows = (answers: { stdout: string; exitCode?: number; stderr?: string }[]) => {
+    let asked = 0;
+    const runner = scriptedRunner((argv) => {
+      if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1' }]) };
+      return answers[Math.min(asked++, answers.length - 1)];
+    });
+    return { runner, asked: () => asked };
+  };
+  const blip = shows([{ stdout: '' }, { stdout: 'ActiveState=active\nMainPID=4242\n' }]);
+  assert.deepEqual(await (await itestHost(def, blip.runner)).status(), { running: true, pid: 4242, detail: 'HAProxy master 4242 in container veza-itest-haproxy, config /etc/haproxy/haproxy.cfg' });
+  assert.equal(blip.asked(), 2, 'the unanswered read was asked again');
+  const stopped = shows([{ stdout: 'ActiveState=inactive\nMainPID=0\n' }]);
+  assert.deepEqual(await (await itestHost(def, stopped.runner)).status(), { running: false, detail: 'HAProxy in veza-itest-haproxy is inactive' });
+  assert.equal(stopped.asked(), 1, 'an answer is taken at once');
+  const mute = shows([{ stdout: '', exitCode: 255, stderr: 'Error: websocket: close 1006' }]);
+  assert.deepEqual(await (await itestHost(def, mute.runner)).status(), { running: false, detail: 'the state of HAProxy in veza-itest-haproxy could not be read (systemctl show printed nothing, exit 255: Error: websocket: close 1006)' });
+  assert.equal(mute.asked(), 3, 'within a bound');
+});
+
 test('probes run curl inside the edge container: a status is a status, a failure is its curl message', async () => {
   const def = (await loadWorkspace(ROOT)).edge('veza-itest-haproxy');
   const runner = scriptedRunner((argv) => {
