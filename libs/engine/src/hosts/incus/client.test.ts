@@ -74,3 +74,11 @@ test('waitReady waits for running, an address and a booted systemd, and gives up
     (e: unknown) => isVezaError(e) && e.code === 'INSTANCE_NOT_READY' && /ct did not become ready within 200 ms: it has no IPv4 address yet/.test(e.message) && /incus info ct --show-log --project p1/.test(e.hint));
   assert.ok(Date.now() - t0 < 5_000, 'the wait is bounded');
 });
+
+test('a daemon it cannot reach is INCUS_UNREACHABLE; a command refused inside a container is that command\'s failure', async () => {
+  const client = new IncusClient(scriptedRunner((argv) => (sub(argv).startsWith('exec')
+    ? { exitCode: 1, stderr: 'Could not connect to Redis at veza-redis-1.incus:6379: Connection refused' }
+    : { exitCode: 1, stderr: 'Error: Failed to connect to local daemon: dial unix /var/lib/incus/unix.socket: connect: connection refused' })), 'p');
+  await assert.rejects(client.instances(), (e: unknown) => isVezaError(e) && e.code === 'INCUS_UNREACHABLE' && /cannot reach the Incus daemon/.test(e.message));
+  await assert.rejects(client.exec('veza-redis-2', ['redis-cli', 'ping']), (e: unknown) => isVezaError(e) && e.code !== 'INCUS_UNREACHABLE' && /Connection refused/.test(e.message));
+});

@@ -48,7 +48,9 @@ export class IncusClient {
     try {
       return await this.runner.run(command, opts);
     } catch (e) {
-      if (isVezaError(e) && /unix\.socket|daemon.*(running|started)|connection refused/i.test(e.message)) {
+      // The client's own words for a daemon it cannot reach name the socket or the daemon; a bare "connection
+      // refused" is as likely a command's inside a container (curl, redis-cli) and is that command's failure.
+      if (isVezaError(e) && /unix\.socket|daemon.*(running|started)/i.test(e.message)) {
         throw new VezaError(`cannot reach the Incus daemon: ${e.message}`, 'start it (systemctl start incus, or bash tools/scripts/incus-setup.sh on a test machine) and check that this user may use its socket', 'INCUS_UNREACHABLE');
       }
       throw e;
