@@ -10,7 +10,7 @@ import { literal, ownEnvironmentCopy, stopwatch } from './support/steps';
 
 /**
  * Issue 16 item 2 through the product path, `nx run infra-host:baseline`,
- * in an Incus project of its own (veza-h-baseline, wiped before and after,
+ * in an Incus project of its own (veza-itest-baseline, wiped before and after,
  * pass or fail), with an environment whose edge and data containers are two
  * containers from the shared test image:
  * - the data container `veza-hb-postgres` gets Debian's openssh-server,
@@ -25,7 +25,7 @@ import { literal, ownEnvironmentCopy, stopwatch } from './support/steps';
  *   (checksums of every baseline file in both containers).
  */
 const ENV = 'hbase';
-const PROJECT = 'veza-h-baseline';
+const PROJECT = 'veza-itest-baseline';
 const EDGE = 'veza-hb-haproxy';
 const DATA = 'veza-hb-postgres';
 const IMAGE = 'veza-test-base';
