@@ -96,7 +96,7 @@ test('certificates on the Incus edge: Pebble issues through the container\'s HAP
     return r;
   };
   const client = new IncusClient(createProcessRunner(), PROJECT);
-  const inside = async (argv: string[], input?: string) => (await client.exec(EDGE, argv, input === undefined ? {} : { input })).stdout.trim();
+  const inside = async (argv: string[], input?: string) => (await client.output(EDGE, argv, input === undefined ? {} : { input })).trim();
   const showProc = async () => parseShowProc(await inside(['socat', 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], 'show proc\n'));
   const root = await pebble.issuingRoot();
   const served = (name: string) => tlsPeer('127.0.0.1', HTTPS_PORT, name, root);

@@ -48,7 +48,7 @@ test('incus tier: the real components through the nx commands, release after rel
   const hostTraffic = await watchHostTraffic(t, `${bridge.split('.').slice(0, 3).join('.')}.0/24`, slotPorts);
 
   const client = new IncusClient(createProcessRunner(), env.incus!.project);
-  const inside = async (container: string, argv: string[], input?: string) => (await client.exec(container, argv, input === undefined ? {} : { input })).stdout.trim();
+  const inside = async (container: string, argv: string[], input?: string) => (await client.output(container, argv, input === undefined ? {} : { input })).trim();
   const names = async () => (await client.instances()).map((i) => i.name).sort();
   const slot = (component: string, color: 'blue' | 'green') => slotName(env, component, color);
   const get = (path: string) => httpGet({ ...PUBLIC, path, timeoutMs: 5_000 });

@@ -87,7 +87,7 @@ test('runtime images: built once from the base image, reused by the next deploy,
     name: 'veza-imgtest-tool-blue', env: env.name, component: 'veza-tool', role: 'blue', release: 'a'.repeat(40), artifactPath: join(dir, 'tool.tar.zst'), artifactSha256: sha256,
     command: ['bin/tool'], needs: NEEDS, bind: { host: '0.0.0.0', port: 8090 }, vars: {},
   }));
-  const inside = async (argv: string[]) => (await client.exec('veza-imgtest-tool-blue', argv)).stdout.trim();
+  const inside = async (argv: string[]) => (await client.output('veza-imgtest-tool-blue', argv)).trim();
   assert.equal(await inside(['jq', '.a', '/srv/veza/app/data.json']), '1', 'the declared packages are there, no apt ran in the slot');
   assert.equal(await inside(['stat', '-c', '%a %U %n', '/srv/veza/app/bin/tool', '/srv/veza/app/data.json']), '755 root /srv/veza/app/bin/tool\n644 root /srv/veza/app/data.json');
   // `wc -l` always prints a number: an empty answer is a read that failed (seen once under load), not a fact — read again.

@@ -82,3 +82,14 @@ test('a daemon it cannot reach is INCUS_UNREACHABLE; a command refused inside a 
   await assert.rejects(client.instances(), (e: unknown) => isVezaError(e) && e.code === 'INCUS_UNREACHABLE' && /cannot reach the Incus daemon/.test(e.message));
   await assert.rejects(client.exec('veza-redis-2', ['redis-cli', 'ping']), (e: unknown) => isVezaError(e) && e.code !== 'INCUS_UNREACHABLE' && /Connection refused/.test(e.message));
 });
+
+test('output is what a command printed inside, asked again when incus exec exits 0 with the output dropped', async () => {
+  const answers = [{ stdout: '' }, { stdout: '600 root\n.' }];
+  let asked = 0;
+  const runner = scriptedRunner(() => answers[Math.min(asked++, answers.length - 1)]);
+  assert.equal(await new IncusClient(runner, 'p').output('c1', ['stat', '-c', '%a %U', '/x']), '600 root\n');
+  assert.equal(asked, 2, 'the dropped answer was asked again');
+  assert.deepEqual(runner.commands[0]!.argv.slice(runner.commands[0]!.argv.indexOf('--')), ['--', 'sh', '-c', '"$@"; rc=$?; printf .; exit $rc', 'veza', 'stat', '-c', '%a %U', '/x']);
+  const failing = new IncusClient(scriptedRunner(() => ({ exitCode: 1, stdout: '.', stderr: 'stat: cannot statx' })), 'p');
+  await assert.rejects(failing.output('c1', ['stat', '/nope']), /stat: cannot statx/, 'a command that fails is its failure, at once');
+});

@@ -105,6 +105,21 @@ export class IncusClient {
     }
   }
 
+  /**
+   * What argv prints inside the instance (its exit code must be 0). Under load `incus exec` now and then exits 0
+   * with the output dropped, so the script ends it with a sentinel and a cut answer is asked again.
+   */
+  output(name: string, argv: string[], o: cli.ExecOptions = {}): Promise<string> {
+    const command = cli.exec(this.scope, name, ['sh', '-c', '"$@"; rc=$?; printf .; exit $rc', 'veza', ...argv], { description: `${argv[0]} in ${name}`, ...o });
+    return this.readRepeatedly(command, (res) => {
+      if (res.exitCode === 0 && res.stdout.endsWith('.')) return res.stdout.slice(0, -1);
+      if (res.exitCode !== 0 && res.exitCode !== EXEC_FAILED) throw commandFailed(command, res);
+      return AGAIN;
+    }, (last) => {
+      throw commandFailed(command, last);
+    });
+  }
+
   /** The file's bytes (its script ends them with a sentinel, so a cut answer shows), undefined when it does not exist. */
   readFile(name: string, path: string): Promise<string | undefined> {
     const command = cli.exec(this.scope, name, ['sh', '-c', READ_FILE, 'veza', cli.checkPath(path)], { description: `read ${name}:${path}` });
