@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Workspace } from '../config/workspace';
 import { instancesJson, scriptedRunner, sub } from '../hosts/incus/testing/scripted-runner';
@@ -172,4 +173,42 @@ test('the preseed creates the environment network, a pool and the default profil
   const y = preseed('net-veza');
   assert.match(y, /name: net-veza\n\s+type: bridge/);
   assert.match(y, /storage_pools:\n\s+- name: default\n\s+driver: dir/);
+});
+
+/** A /proc with the host's identity uid map (or a container's) and an inotify limit. */
+async function fakeProc(t: TestContext, uidMap: string, limit: string): Promise<string> {
+  const proc = await mkdtemp(join(tmpdir(), 'veza-proc-'));
+  t.after(() => rm(proc, { recursive: true, force: true }));
+  await mkdir(join(proc, 'self'));
+  await mkdir(join(proc, 'sys/fs/inotify'), { recursive: true });
+  await writeFile(join(proc, 'self/uid_map'), uidMap);
+  await writeFile(join(proc, 'sys/fs/inotify/max_user_instances'), limit);
+  return proc;
+}
+
+test('a host still at the kernel\'s 128 inotify instances is warned with the command to run; inside a container the limit is not judged', async (t) => {
+  const ws = await workspace(t);
+  const ready = (): FakeHost => ({
+    pools: ['default'], networks: ['net-veza'],
+    profiles: [{ name: 'veza-app', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }, { name: 'veza-data', devices: { root: { type: 'disk', path: '/', pool: 'default' } } }],
+    runner: { status: 'Running', config: { 'security.nesting': 'true' }, devices: { 'incus-socket': { type: 'disk', source: '/var/lib/incus/unix.socket', path: '/var/lib/incus/unix.socket', shift: 'true' } }, client: true, binary: true, registered: true },
+  });
+  const etc = await mkdtemp(join(tmpdir(), 'veza-etc-'));
+  t.after(() => rm(etc, { recursive: true, force: true }));
+  await mkdir(join(etc, 'sysctl.d'));
+  await writeFile(join(etc, 'sysctl.d/10-incus-inotify.conf'), 'fs.inotify.max_user_instances = 1024\n');
+
+  const log = createMemoryLogger();
+  const low = await bootstrapHost({ workspace: ws, env: 'prod', log, runner: fakeIncus(ready()), environ: {}, argv: [], proc: await fakeProc(t, '0 0 4294967295\n', '128\n'), etc });
+  assert.deepEqual(low.commands, [], 'a warning: the rest of the setup still runs');
+  assert.ok(low.notes.some((n) => n.startsWith('fs.inotify.max_user_instances is 128 on this Incus host') && n.includes('run as root: sysctl --system')), low.notes.join('\n'));
+  assert.ok(log.lines.some((l) => l.includes('max_user_instances is 128')), 'printed');
+
+  const fine = await bootstrapHost({ workspace: ws, env: 'prod', log: createMemoryLogger(), runner: fakeIncus(ready()), environ: {}, argv: [], proc: await fakeProc(t, '0 0 4294967295\n', '1024\n'), etc });
+  assert.deepEqual(fine.notes, []);
+
+  const insideLog = createMemoryLogger();
+  const inside = await bootstrapHost({ workspace: ws, env: 'prod', log: insideLog, runner: fakeIncus(ready()), environ: {}, argv: [], proc: await fakeProc(t, '0 1000000 1000000000\n', '128\n'), etc });
+  assert.deepEqual(inside.notes, [], 'the container\'s own value says nothing about the host');
+  assert.ok(insideLog.lines.some((l) => /inside a container .*check it on the host with: sysctl fs\.inotify\.max_user_instances/.test(l)), insideLog.lines.join('\n'));
 });

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger';
 import { registerSecret } from '../log/redact';
 import { createProcessRunner, formatArgv, type Command, type ProcessRunner } from '../ports/process';
 import { applyBaseline, type BaselineResult } from './baseline';
+import { judgeInotify, readInotifyFacts } from './inotify';
 import { localMachine } from './machine';
 import { blackboxCheck, publicBase, renderBlackboxConfig, renderBlackboxTargets } from './blackbox';
 import { writeFileAtomic } from '../util/atomic';
@@ -43,8 +44,10 @@ export interface HostBootstrapOptions {
   environ?: NodeJS.ProcessEnv;
   /** This process's arguments, which must not carry the token (default: process.argv). */
   argv?: readonly string[];
-  /** The baseline's configuration root (default /etc). */
+  /** This machine's configuration root, read by the inotify check and written by the baseline (default /etc). */
   etc?: string;
+  /** This machine's /proc, where the inotify limit and the user namespace are read (default /proc). */
+  proc?: string;
 }
 
 export interface HostBootstrapResult {
@@ -115,6 +118,9 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
   };
 
   await client.run(cli.serverInfo());
+  const inotify = judgeInotify(await readInotifyFacts(o.proc ?? '/proc', o.etc ?? '/etc'), o.etc ?? '/etc');
+  if (inotify.kind === 'low') result.notes.push(inotify.note);
+  else if (inotify.kind === 'unreadable') log.info(inotify.info);
   const pools = parseNames((await client.run(cli.listStoragePools({ project: 'default' }))).stdout, 'incus storage list');
   if (pools.length === 0) {
     await apply([cli.adminInitPreseed(preseed(s.network))]);
