@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { sha256File } from '../artifact/manifest';
 import type { Environment } from '../config/environment';
 import type { Workspace } from '../config/workspace';
 import * as cli from '../hosts/incus/cli';
@@ -16,7 +17,7 @@ import { judgeInotify, readInotifyFacts } from './inotify';
 import { localMachine } from './machine';
 import { blackboxCheck, publicBase, renderBlackboxConfig, renderBlackboxTargets } from './blackbox';
 import { writeFileAtomic } from '../util/atomic';
-import { SPAN_FILE, collectorBuild, collectorContainer, collectorPlacement, fileSha256, inspectCollector, planCollector, type CollectorPlacement } from './collector';
+import { SPAN_FILE, collectorBuild, collectorContainer, collectorPlacement, inspectCollector, planCollector, type CollectorPlacement } from './collector';
 import { renderCollectorConfig } from './otelcol';
 import { inspectRunner, planRunner, runnerLabels, type RunnerSpec, type RunnerState } from './runner';
 import { loadHostSettings, type HostSettings } from './settings';
@@ -147,7 +148,7 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
     // The binary this checkout pins, built once per version; its checksum decides whether the container's is stale.
     const binary = (await runner.run(collectorBuild(o.workspace.root))).stdout.trim().split('\n').pop()!;
     const collector = projectPlanned && o.dryRun ? { facts: {} } : await inspectCollector(client, placement.container);
-    const want = { placement, binary, binarySha256: await fileSha256(binary), config: collectorConfig(env, placement)!, image: s.image, network: s.network, pool: host.pool };
+    const want = { placement, binary, binarySha256: (await sha256File(binary)).sha256, config: collectorConfig(env, placement)!, image: s.image, network: s.network, pool: host.pool };
     const collectorPlan = planCollector(client, want, collector);
     await apply(collectorPlan.commands);
     if (!o.dryRun) for (const c of collectorPlan.checks) await client.run(c);

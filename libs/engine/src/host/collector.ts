@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Environment } from '../config/environment';
 import { WAIT_BOOTED, parseFacts, sha256 } from '../data/incus/services';
@@ -80,12 +78,6 @@ export function collectorPlacement(env: Pick<Environment, 'prefix' | 'observabil
 
 export function collectorBuild(root: string): Command {
   return { argv: ['bash', join(root, COLLECTOR_BUILD)], description: 'build veza-otelcol (cached per version)', timeoutMs: 30 * 60_000 };
-}
-
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 export interface CollectorState {
