@@ -69,17 +69,17 @@ test('the edge container lives where the environments it serves live; they must 
 
 test('an edge no environment names (the lab) lives where its own incus: says, each unset field at the environments\' default', async (t) => {
   const ws = await loadWorkspace(ROOT);
-  assert.deepEqual(edgeSettings(ws, ws.edge('veza-lab')), { project: 'default', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus' });
+  assert.deepEqual(edgeSettings(ws, ws.edge('veza-lab')), { project: 'default', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus', origin: { network: 'incus.network in infra/edges/veza-lab.yaml', storagePool: 'incus.storagePool in infra/edges/veza-lab.yaml' } });
   const dir = await placementWorkspace(t, 'incus: { project: veza-lab, network: labbr0, image: veza-test-base, storagePool: veza-test-btrfs }', []);
   const def = dir.ws.edge('e1');
-  assert.deepEqual(edgeSettings(dir.ws, def), { project: 'veza-lab', network: 'labbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs' });
+  assert.deepEqual(edgeSettings(dir.ws, def), { project: 'veza-lab', network: 'labbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs', origin: { network: 'incus.network in infra/edges/e1.yaml', storagePool: 'incus.storagePool in infra/edges/e1.yaml' } });
   const partial = (await placementWorkspace(t, 'incus: { project: veza-lab }', [])).ws;
-  assert.deepEqual(edgeSettings(partial, partial.edge('e1')), { project: 'veza-lab', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus' });
+  assert.deepEqual(edgeSettings(partial, partial.edge('e1')), { project: 'veza-lab', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus', origin: { network: 'incus.network in infra/edges/e1.yaml', storagePool: 'incus.storagePool in infra/edges/e1.yaml' } });
 });
 
 test('an edge environments name lives with them: its own incus: must agree with each, and a pool they leave to detection is its own', async (t) => {
   const agree = await placementWorkspace(t, 'incus: { project: p1, network: net-a, storagePool: fast }', [['a', 'net-a', 'incus: { project: p1 }']]);
-  assert.deepEqual(edgeSettings(agree.ws, agree.ws.edge('e1')), { project: 'p1', network: 'net-a', image: 'images:debian/13', dnsSuffix: 'incus', storagePool: 'fast' });
+  assert.deepEqual(edgeSettings(agree.ws, agree.ws.edge('e1')), { project: 'p1', network: 'net-a', image: 'images:debian/13', dnsSuffix: 'incus', storagePool: 'fast', origin: { storagePool: 'incus.storagePool in infra/edges/e1.yaml' } });
   // [the edge's own, env a's extra line, env b's, the refusal]: a leaves its pool to detection, so only b disagrees on it.
   const cases: [string, string, string, RegExp][] = [
     ['incus: { project: p2 }', 'incus: { project: p1 }', 'incus: { project: p1 }', /infra\/edges\/e1\.yaml places its container in Incus project p2, but infra\/environments\/a\.yaml, which it serves, has incus\.project p1/],

@@ -223,7 +223,7 @@ export function edgeSettings(workspace: Workspace, def: EdgeDefinition): IncusSe
   const served = workspace.envsOn(def.name);
   if (served.length === 0) {
     const d = INCUS_DEFAULTS;
-    return { project: own.project ?? d.project, network: own.network ?? d.network, image: own.image ?? d.image, dnsSuffix: d.dnsSuffix, ...(own.storagePool ? { storagePool: own.storagePool } : {}) };
+    return { project: own.project ?? d.project, network: own.network ?? d.network, image: own.image ?? d.image, dnsSuffix: d.dnsSuffix, ...(own.storagePool ? { storagePool: own.storagePool } : {}), origin: { network: edgeOrigin(def, 'network'), storagePool: edgeOrigin(def, 'storagePool') } };
   }
   const all = served.map((e) => ({ env: e.name, s: incusSettings(e) }));
   const first = all[0]!;
@@ -243,7 +243,14 @@ export function edgeSettings(workspace: Workspace, def: EdgeDefinition): IncusSe
     }
   }
   const pool = first.s.storagePool ?? own.storagePool;
-  return { ...first.s, ...(pool ? { storagePool: pool } : {}) };
+  // The network is the environments'; a pool they leave to detection and the edge file sets is the edge file's.
+  const poolOrigin = first.s.storagePool === undefined && own.storagePool !== undefined ? { origin: { storagePool: edgeOrigin(def, 'storagePool') } } : {};
+  return { ...first.s, ...(pool ? { storagePool: pool } : {}), ...poolOrigin };
+}
+
+/** How messages name a placement field set in the edge file. */
+function edgeOrigin(def: EdgeDefinition, key: 'network' | 'storagePool'): string {
+  return `incus.${key} in ${EDGES_DIR}/${def.name}.yaml`;
 }
 
 const PLACEMENT = ['project', 'network', 'image', 'storagePool'] as const;
