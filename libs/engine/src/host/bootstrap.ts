@@ -171,6 +171,11 @@ function finish(result: HostBootstrapResult, log: Logger): HostBootstrapResult {
   return result;
 }
 
+/** The collector's config for this environment, when it has an endpoint; a container placement binds every address of its own. */
+export function collectorConfig(env: Pick<Environment, 'observability'>, placement?: CollectorPlacement): string | undefined {
+  const otlpEndpoint = env.observability?.otlpEndpoint;
+  return otlpEndpoint ? renderCollectorConfig({ otlpEndpoint, spanFile: SPAN_FILE, ...(placement ? { listen: placement.listen } : {}) }) : undefined;
+}
 
 /**
  * The blackbox exporter's config and Prometheus' probe targets and alert
@@ -178,12 +183,6 @@ function finish(result: HostBootstrapResult, log: Logger): HostBootstrapResult {
  * collector's config, under dist/host/<env>/ for the operator to install
  * (README "Alerts", "Tracing"); the exporter's own check proves its config.
  */
-/** The collector's config for this environment, when it has an endpoint; a container placement binds every address of its own. */
-export function collectorConfig(env: Pick<Environment, 'observability'>, placement?: CollectorPlacement): string | undefined {
-  const otlpEndpoint = env.observability?.otlpEndpoint;
-  return otlpEndpoint ? renderCollectorConfig({ otlpEndpoint, spanFile: SPAN_FILE, ...(placement ? { listen: placement.listen } : {}) }) : undefined;
-}
-
 export async function writeObservability(root: string, env: { name: string; publicUrl: string; observability?: Environment['observability'] }, runner: ProcessRunner, placement?: CollectorPlacement): Promise<string[]> {
   const dir = join(root, 'dist', 'host', env.name);
   const files: Record<string, string> = {
