@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createProcessRunner } from '../ports/process';
-import { DAY_MS, legoRunCommand, pemExpiryFor, planCertificates, recordAttempt, renderCertificateUnits, renderCertMetrics, type AcmeSettings } from './acme';
+import { DAY_MS, legoRunCommand, normalizeSerial, pemExpiryFor, pemSerial, planCertificates, recordAttempt, renderCertificateUnits, renderCertMetrics, type AcmeSettings } from './acme';
 import { checkCliRequest, withPayload } from './runtime-api';
 import { selfSignedPem } from './validate';
 import { verifyUnits } from '../util/testing/systemd';
@@ -63,4 +63,11 @@ test('a runtime API request is one line, or a command with a payload holding no 
   assert.doesNotThrow(() => checkCliRequest('show proc'));
   assert.throws(() => checkCliRequest('show proc\nshutdown'), /must be one line/);
   assert.throws(() => checkCliRequest('set ssl cert /a.pem <<\nx\n\nshutdown frontend edge'), /without empty lines/);
+});
+
+test('a PEM\'s serial is its leaf\'s, as HAProxy and openssl print it', async () => {
+  const pem = await selfSignedPem(createProcessRunner(), 'a.test', 5);
+  const openssl = spawnSync('openssl', ['x509', '-noout', '-serial'], { input: pem, encoding: 'utf8' }).stdout.trim().replace(/^serial=/, '');
+  assert.equal(pemSerial(pem), normalizeSerial(openssl));
+  assert.equal(pemSerial('garbage'), undefined);
 });

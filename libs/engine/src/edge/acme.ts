@@ -110,11 +110,26 @@ export function planCertificates(states: CertState[], now: Date, renewDays: numb
 
 /** The expiry of a PEM's first certificate when it is valid for `host`; undefined for anything else (a placeholder, garbage, another host's). */
 export function pemExpiryFor(pem: string, host: string): Date | undefined {
+  const cert = firstCertificate(pem);
+  return cert?.checkHost(host) ? new Date(cert.validTo) : undefined;
+}
+
+/** The serial of the PEM's first certificate (the leaf), as normalizeSerial writes it; undefined when it holds none. */
+export function pemSerial(pem: string): string | undefined {
+  const cert = firstCertificate(pem);
+  return cert ? normalizeSerial(cert.serialNumber) : undefined;
+}
+
+/** Upper-case hex without leading zeros: Node and HAProxy's `show ssl cert` write one serial differently. */
+export function normalizeSerial(hex: string): string {
+  return hex.replace(/[^0-9a-f]/gi, '').toUpperCase().replace(/^0+(?=.)/, '');
+}
+
+function firstCertificate(pem: string): X509Certificate | undefined {
   const first = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(pem)?.[0];
   if (!first) return undefined;
   try {
-    const cert = new X509Certificate(first);
-    return cert.checkHost(host) ? new Date(cert.validTo) : undefined;
+    return new X509Certificate(first);
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { VezaError } from '../log/errors';
+import { isVezaError, VezaError } from '../log/errors';
 import type { EdgeHost } from './edge-host';
 import type { EdgeModel } from './model';
 import { parseServersState, runtimeErrors, type ServerRuntimeState } from './runtime-api';
@@ -62,7 +62,16 @@ export function runtimeCommands(current: Map<string, ServerRuntimeState>, target
 /** `current`: the servers' states if the caller just read them. */
 export async function applyRuntime(host: EdgeHost, targets: ServerTarget[], current?: Map<string, ServerRuntimeState>): Promise<void> {
   const commands = runtimeCommands(current ?? (await readServerStates(host)), targets);
-  if (commands.length) check(await host.runtime(commands));
+  if (commands.length) {
+    try {
+      check(await host.runtime(commands));
+    } catch (e) {
+      // `set server … state` is idempotent: after an answer lost on the way back, what is still to do is sent again.
+      if (!(isVezaError(e) && e.code === 'EDGE_ANSWER_LOST')) throw e;
+      const left = runtimeCommands(await readServerStates(host), targets);
+      if (left.length) check(await host.runtime(left));
+    }
+  }
   await verifyTargets(host, targets);
 }
 

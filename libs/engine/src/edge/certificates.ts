@@ -1,19 +1,19 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Workspace } from '../config/workspace';
-import { describeError, VezaError } from '../log/errors';
+import { describeError, isVezaError, VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { createProcessRunner, formatArgv, type ProcessRunner } from '../ports/process';
 import { httpGet, serveDirectory } from '../util/http';
 import {
-  acmePaths, acmeSettings, certificateHosts, legoRunCommand, pemExpiryFor, planCertificates, recordAttempt, renderCertMetrics, servedPemPath,
+  acmePaths, acmeSettings, certificateHosts, legoRunCommand, pemExpiryFor, pemSerial, planCertificates, recordAttempt, renderCertMetrics, servedPemPath,
   type AcmeSettings, type CertAttempts, type PlannedCert,
 } from './acme';
 import type { EdgeHost } from './edge-host';
 import { buildEdgeModel, loadEdgeInputs } from './model';
 import { openEdgeHost } from './open-host';
 import { edgeLock, withLock } from '../state/lock';
-import { runtimeErrors } from './runtime-api';
+import { runtimeErrors, servedSerial } from './runtime-api';
 import { selfSignedPem } from './validate';
 
 /**
@@ -132,16 +132,26 @@ async function orderOne(p: PlannedCert, acme: AcmeSettings, host: EdgeHost, runn
  * does not know yet gets an empty entry first and is added to the SNI
  * directory's list after the commit, so it is never served half-made.
  */
-async function installCertificate(host: EdgeHost, file: string, certDir: string, pem: string): Promise<void> {
+export async function installCertificate(host: EdgeHost, file: string, certDir: string, pem: string): Promise<void> {
   const known = (await host.runtime(['show ssl cert'])).split('\n').includes(file);
   const expect = async (out: Promise<string>, ok: RegExp, what: string) => {
     const text = await out;
     if (!ok.test(text)) throw new VezaError(`${what}: ${runtimeErrors(text).join(' ') || '(no answer)'}`, 'check the edge with show ssl cert on its Runtime API', 'EDGE_RUNTIME');
   };
+  // A command whose answer was lost on the way back (an Incus edge under load) may have run: it counts as done
+  // when HAProxy now holds the new certificate — `*<file>` is the open transaction, `<file>` the committed one.
+  const serial = pemSerial(pem);
+  const orHeld = async (step: Promise<void>, name: string) => {
+    try {
+      await step;
+    } catch (e) {
+      if (!(isVezaError(e) && e.code === 'EDGE_ANSWER_LOST' && serial && servedSerial(await host.runtime([`show ssl cert ${name}`])) === serial)) throw e;
+    }
+  };
   if (!known) await expect(host.runtime([`new ssl cert ${file}`]), /New empty certificate store/, `new ssl cert ${file}`);
   try {
-    await expect(host.runtimePayload(`set ssl cert ${file}`, pem), /Transaction (created|updated)/, `set ssl cert ${file}`);
-    await expect(host.runtime([`commit ssl cert ${file}`]), /Success!/, `commit ssl cert ${file}`);
+    await orHeld(expect(host.runtimePayload(`set ssl cert ${file}`, pem), /Transaction (created|updated)/, `set ssl cert ${file}`), `*${file}`);
+    await orHeld(expect(host.runtime([`commit ssl cert ${file}`]), /Success!/, `commit ssl cert ${file}`), file);
   } catch (e) {
     await host.runtime([`abort ssl cert ${file}`]).catch(() => '');
     throw e;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isVezaError } from '../log/errors';
+import { isVezaError, type VezaError } from '../log/errors';
 import type { ProcessRunner } from '../ports/process';
 import { instancesJson, scriptedRunner, sub } from '../hosts/incus/testing/scripted-runner';
 import { parseEdgeDefinition, type EdgeDefinition } from '../config/edge';
@@ -221,3 +221,19 @@ function existingEdge(more: (...a: Parameters<Script>) => ReturnType<Script> | u
     return more(argv, cmd) ?? { stdout: '' };
   });
 }
+
+test('the master CLI through incus exec: a cut answer to a show is asked again, a cut answer to a command is reported lost', async () => {
+  const def = (await loadWorkspace(ROOT)).edge('veza-itest-haproxy');
+  const answers = [{ stdout: 'Pid: 4' }, { stdout: 'Pid: 42\n.' }, { stdout: '' }];
+  const lines: string[] = [];
+  const runner = scriptedRunner((argv, command) => {
+    if (sub(argv).startsWith('list')) return { stdout: instancesJson([{ name: 'veza-itest-haproxy', ipv4: '10.1.1.1' }]) };
+    lines.push(String(command.input));
+    return answers.shift()!;
+  });
+  const host = await itestHost(def, runner);
+  assert.equal(await host.runtime(['show info']), 'Pid: 42\n', 'the answer without its sentinel was asked again');
+  assert.deepEqual(lines, ['@1; show info\n', '@1; show info\n']);
+  await assert.rejects(host.runtime(['commit ssl cert /etc/haproxy/certs/a.pem']), (e: VezaError) => e.code === 'EDGE_ANSWER_LOST' && /whether it took effect is unknown/.test(e.message));
+  assert.equal(lines.length, 3, 'a command is never sent twice');
+});

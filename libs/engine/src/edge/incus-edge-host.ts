@@ -3,16 +3,16 @@ import { INCUS_DEFAULTS } from '../config/incus-placement';
 import { PATTERNS } from '../config/names';
 import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
-import { createProcessRunner, type Command, type ProcessRunner } from '../ports/process';
+import { createProcessRunner, type Command, type ProcessRunner, type RunResult } from '../ports/process';
 import * as cli from '../hosts/incus/cli';
-import { IncusClient } from '../hosts/incus/client';
+import { AGAIN, EXEC_FAILED, IncusClient } from '../hosts/incus/client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from '../hosts/incus/host';
 import type { Instance } from '../hosts/incus/json';
 import { createIncusStateStore } from '../hosts/incus/state-store';
 import { EDGES_DIR, type EdgeDefinition } from '../config/edge';
 import type { EdgeHost, EdgeHostStatus, ProbeResult } from './edge-host';
 import { masterWorker } from './master-worker';
-import { checkCliRequest } from './runtime-api';
+import { checkCliRequest, isReadOnlyRequest } from './runtime-api';
 import { validateHaproxyConfig } from './validate';
 import { shellScript } from '../util/shell-script';
 
@@ -44,6 +44,8 @@ const PACKAGES = ['haproxy', 'socat', 'curl'];
 const MISSING_PACKAGES = 'for p in "$@"; do command -v "$p" >/dev/null || echo "$p"; done';
 const VALIDATE = shellScript('edge/scripts/validate.sh');
 const BACKUP = shellScript('edge/scripts/backup.sh');
+/** One line to the master socket, its answer ended with a sentinel. */
+const MASTER_REQUEST = 'socat -t "$1" STDIO "UNIX-CONNECT:$2"; rc=$?; printf .; exit $rc';
 
 export interface IncusEdgeHostOptions {
   /** edgeSettings() of the edge: where its container lives. */
@@ -92,13 +94,23 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
     }
   };
 
-  const master = async (line: string, timeoutMs = 10_000): Promise<string> => {
+  const master = (line: string, timeoutMs = 10_000): Promise<string> => {
     checkCliRequest(line);
-    const res = await client.exec(name, ['socat', '-t', String(Math.ceil(timeoutMs / 1000)), 'STDIO', `UNIX-CONNECT:${INCUS_EDGE_PATHS.master}`], {
-      input: `${line}\n`, timeoutMs: timeoutMs + 5_000, check: false, description: `HAProxy master CLI in ${name}`,
+    // The sentinel tells an answer from one `incus exec` cut short under load. A cut answer to a read is asked
+    // again; a command's may have run, so it is reported as lost and the caller checks what HAProxy now holds.
+    const command = cli.exec(client.scope, name, ['sh', '-c', MASTER_REQUEST, 'veza', String(Math.ceil(timeoutMs / 1000)), INCUS_EDGE_PATHS.master], {
+      input: `${line}\n`, timeoutMs: timeoutMs + 5_000, description: `HAProxy master CLI in ${name}`,
     });
-    if (res.exitCode !== 0) throw new VezaError(`cannot reach HAProxy's master CLI in ${name}: ${res.stderr.trim() || `exit ${res.exitCode}`}`, 'start the edge with nx run infra-edge:bootstrap', 'EDGE_RUNTIME');
-    return res.stdout;
+    const unreachable = (res: RunResult) => new VezaError(`cannot reach HAProxy's master CLI in ${name}: ${res.stderr.trim() || `exit ${res.exitCode}`}`, 'start the edge with nx run infra-edge:bootstrap', 'EDGE_RUNTIME');
+    return client.readRepeatedly(command, (res) => {
+      if (res.exitCode === 0 && res.stdout.endsWith('.')) return res.stdout.slice(0, -1);
+      if (res.exitCode !== 0 && res.exitCode !== EXEC_FAILED) throw unreachable(res);
+      if (isReadOnlyRequest(line)) return AGAIN;
+      throw new VezaError(`the answer of HAProxy in ${name} to "${line}" was lost (incus exec cut it short): whether it took effect is unknown`,
+        'the caller checks what HAProxy holds now; if this reaches you, look with show ssl cert / show servers state and run again', 'EDGE_ANSWER_LOST');
+    }, (last) => {
+      throw unreachable(last);
+    });
   };
   const mw = masterWorker({
     request: master,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeServerCheck, parseCurrentSessions, parseServerChecks, parseServersState, parseShowProc, runtimeErrors } from './runtime-api';
+import { describeServerCheck, isReadOnlyRequest, parseCurrentSessions, parseServerChecks, parseServersState, parseShowProc, runtimeErrors, servedSerial } from './runtime-api';
 
 // Answers captured from HAProxy 2.6.12.
 test('show servers state: forced maintenance and drain from the admin state bits', () => {
@@ -54,4 +54,17 @@ test('show stat: each server\'s state, last check and address, as a failure mess
   assert.equal(describeServerCheck('green', checks.get('env_api_preview/green')!), 'green MAINT (last check L7STS 503) at 10.231.77.115:8080');
   assert.equal(describeServerCheck('blue', checks.get('env_web/blue')!), 'blue MAINT (resolution) (its name has no address yet)');
   assert.throws(() => parseServerChecks('# pxname,svname,status\n'), /unexpected "show stat" answer: no check_status, check_code, addr column/);
+});
+
+test('a master CLI line is read-only only when every command in it is a show: only those are asked twice', () => {
+  for (const line of ['show proc', '@1; show info; show stat', '@!4242 show info', '@1 show ssl cert /etc/haproxy/certs/a.pem']) assert.equal(isReadOnlyRequest(line), true, line);
+  for (const line of ['reload', '@1 commit ssl cert /x.pem', '@1; show info; set server pool/blue state maint', '@1 set ssl cert /x.pem <<\nPEM', '@1', '']) assert.equal(isReadOnlyRequest(line), false, line);
+});
+
+test('show ssl cert <file>: its serial, in the form pemSerial writes', () => {
+  // Captured from HAProxy 2.6.12 serving a certificate whose `openssl x509 -serial` is the same hex.
+  const answer = 'Filename: /tmp/a.pem\nStatus: Used\nSerial: 2D9B9318F7BBD8891328F7915A141FF3141364A9\nnotBefore: Dec  4 18:59:49 2026 GMT\n';
+  assert.equal(servedSerial(answer), '2D9B9318F7BBD8891328F7915A141FF3141364A9');
+  assert.equal(servedSerial('Serial: 00a1\n'), 'A1');
+  assert.equal(servedSerial('No ongoing transaction!\n'), undefined);
 });

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { VezaError } from '../log/errors';
+import { normalizeSerial } from './acme';
 
 /**
  * HAProxy's Runtime API (and master CLI) over a unix socket: one connection
@@ -37,6 +38,21 @@ export function checkCliRequest(text: string): void {
   if (rest.at(-1) === '') rest.pop();
   const ok = !text.includes('\r') && (rest.length === 0 || (first!.endsWith(' <<') && rest.every((l) => l.trim() !== '')));
   if (!ok) throw new VezaError('a runtime API request must be one line, or a command ending in "<<" and a payload without empty lines', 'this is a bug in the caller', 'INVALID_INPUT');
+}
+
+/**
+ * Whether a master CLI line only reads (every command a `show`), so asking it
+ * twice is harmless: `show proc`, `@1; show info; show stat`, `@!42 show info`.
+ */
+export function isReadOnlyRequest(line: string): boolean {
+  const commands = line.split('\n')[0]!.replace(/^@!?\d*\s*/, '').split(';').map((c) => c.trim()).filter(Boolean);
+  return commands.length > 0 && commands.every((c) => /^show\s/.test(c));
+}
+
+/** The `Serial:` of a `show ssl cert <file>` answer, as normalizeSerial writes it; undefined when it shows none. */
+export function servedSerial(answer: string): string | undefined {
+  const hex = /^Serial: ([0-9A-Fa-f]+)\s*$/m.exec(answer)?.[1];
+  return hex ? normalizeSerial(hex) : undefined;
 }
 
 /** `<command> <<` and its payload, as checkCliRequest accepts it. */

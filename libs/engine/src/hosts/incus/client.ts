@@ -30,7 +30,7 @@ const READ_FILE = shellScript('hosts/incus/scripts/read-file.sh');
 const LIST_DIR = shellScript('hosts/incus/scripts/list-dir.sh');
 export const MISSING = 3;
 /** incus's own exit code when the exec itself did not get through. */
-const EXEC_FAILED = 255;
+export const EXEC_FAILED = 255;
 /** A read that did not get through is tried again this often, pausing 0.3 s, 0.6 s, … in between. */
 const READ_TRIES = 4;
 const READ_PAUSE_MS = 300;
