@@ -57,9 +57,8 @@ export interface CacheState {
   facts: Record<string, string>;
 }
 
-export function inspectCacheCommand(client: IncusClient, container: string): Command {
-  return cli.exec(client.scope, container, ['sh', '-c', INSPECT, 'veza'], { description: `inspect nginx in ${container}`, timeoutMs: 60_000 });
-}
+/** What the cache's container runs to print its facts. */
+export const INSPECT_CACHE_ARGV: readonly string[] = ['sh', '-c', INSPECT, 'veza'];
 
 export function planIncusCache(ctx: PlanContext, spec: NginxCacheSpec, state: CacheState): { steps: PlanStep[]; notes: string[] } {
   const ct = cacheContainer(ctx.env);

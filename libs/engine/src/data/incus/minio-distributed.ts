@@ -66,9 +66,8 @@ export interface MinioNodeState {
   facts: Record<string, string>;
 }
 
-export function inspectMinioNode(client: IncusClient, node: IncusMinioNode): Command {
-  return cli.exec(client.scope, node.container, ['sh', '-c', INSPECT, 'veza'], { description: `inspect minio in ${node.container}`, timeoutMs: 60_000 });
-}
+/** What a node's container runs to print its facts. */
+export const INSPECT_MINIO_ARGV: readonly string[] = ['sh', '-c', INSPECT, 'veza'];
 
 /**
  * Phase by phase: every container up, then each node's binaries, user and

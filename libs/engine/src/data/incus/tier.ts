@@ -4,7 +4,7 @@ import { validate } from '../../config/names';
 import { VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import { registerSecret } from '../../log/redact';
-import type { Command, ProcessRunner } from '../../ports/process';
+import type { ProcessRunner } from '../../ports/process';
 import { sha256File } from '../../artifact/manifest';
 import * as cli from '../../hosts/incus/cli';
 import { IncusClient } from '../../hosts/incus/client';
@@ -17,9 +17,9 @@ import type { DataTier, ProvisionOptions } from '../port';
 import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
 import { redisAppEnv } from '../redis-topology';
 import type { ServicesStatus } from '../status';
-import { cacheStatusOnIncus, incusCacheSpec, inspectCacheCommand, planIncusCache, type CacheState } from './cache';
-import { distributedMinio, incusMinioNodes, inspectMinioNode, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
-import { incusRedisNodes, inspectNodeCommand, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
+import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
+import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
+import { incusRedisNodes, inspectNodeArgv, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
   cacheContainer, INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
   type PlanContext, type Secrets, type ServiceName, type ServiceState,
@@ -178,7 +178,7 @@ export class IncusDataTier implements DataTier {
   }
 
   private async inspectCache(): Promise<CacheState> {
-    return (await this.inspectContainers([cacheContainer(this.env)], (container) => inspectCacheCommand(this.client, container)))[0]!;
+    return (await this.inspectContainers([cacheContainer(this.env)], INSPECT_CACHE_ARGV))[0]!;
   }
 
   private minioNodes() {
@@ -186,8 +186,7 @@ export class IncusDataTier implements DataTier {
   }
 
   private inspectMinioNodes(): Promise<MinioNodeState[]> {
-    const nodes = this.minioNodes();
-    return this.inspectContainers(nodes.map((n) => n.container), (_, i) => inspectMinioNode(this.client, nodes[i]!));
+    return this.inspectContainers(this.minioNodes().map((n) => n.container), INSPECT_MINIO_ARGV);
   }
 
   private redisNodes() {
@@ -195,18 +194,22 @@ export class IncusDataTier implements DataTier {
   }
 
   private inspectSentinel(): Promise<SentinelNodeState[]> {
-    const nodes = this.redisNodes();
-    return this.inspectContainers(nodes.map((n) => n.container), (_, i) => inspectNodeCommand(this.client, nodes[i]!, this.env.data.redis!));
+    return this.inspectContainers(this.redisNodes().map((n) => n.container), inspectNodeArgv(this.env.data.redis!));
   }
 
-  /** Each container's existence, whether it runs, and (when it does) the key=value facts its inspect command prints. */
-  private async inspectContainers(containers: readonly string[], inspect: (container: string, index: number) => Command): Promise<{ exists: boolean; running: boolean; facts: Record<string, string> }[]> {
+  /**
+   * Each container's existence, whether it runs, and (when it does) the
+   * key=value facts `argv` prints there. Read through IncusClient.output: an
+   * answer `incus exec` cut short under load is asked again, never read as
+   * "nothing installed", which would replan (and restart) a healthy node.
+   */
+  private async inspectContainers(containers: readonly string[], argv: readonly string[]): Promise<{ exists: boolean; running: boolean; facts: Record<string, string> }[]> {
     const instances = await this.client.instances();
-    return Promise.all(containers.map(async (container, i) => {
+    return Promise.all(containers.map(async (container) => {
       const inst = instances.find((x) => x.name === container);
       const running = inst?.status === 'Running';
       if (!running) return { exists: Boolean(inst), running, facts: {} };
-      return { exists: true, running, facts: parseFacts((await this.client.run(inspect(container, i))).stdout) };
+      return { exists: true, running, facts: parseFacts(await this.client.output(container, [...argv], { description: `inspect ${container}`, timeoutMs: 60_000 })) };
     }));
   }
 
