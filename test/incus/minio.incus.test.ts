@@ -129,6 +129,8 @@ test('distributed minio on incus: four nodes EC:2, the bucket versioned with its
   const segment = randomBytes(2 * 1024 * 1024 + 4321);
   let segmentUrl = '';
   await t.test('the cache: MISS then HIT, three 1 MiB slices on disk, a range at any offset hits its slice, the hit ratio in the status', async () => {
+    const vars = await tier().serviceEnv!();
+    assert.deepEqual([vars.S3_ENDPOINT, vars.S3_BUCKET, vars.S3_ACCESS_KEY], [`http://${CACHE}.incus:8080`, BUCKET, 'veza'], 'the apps reach MinIO through the cache');
     const direct = await via(NODES[0]!);
     assert.equal((await mc(direct, ['pipe', `veza/${BUCKET}/tracks/1/0.ts`], { input: segment })).code, 0);
     const cacheEnv = { ...direct, MC_HOST_veza: `http://veza:${password}@${await address(CACHE)}:8080` };

@@ -55,6 +55,11 @@ export function minioServerEnv(s: MinioSettings, password: string): Record<strin
   };
 }
 
+/** How slots reach the bucket (the names the seed's backend reads), at `endpoint`: a MinIO node, or the media cache in front of them. */
+export function s3AppEnv(endpoint: Pick<MinioNode, 'host' | 'port'>, bucket: string, password: string): Record<string, string> {
+  return { S3_ENDPOINT: `http://${endpoint.host}:${endpoint.port}`, S3_BUCKET: bucket, S3_ACCESS_KEY: MINIO_ROOT_USER, S3_SECRET_KEY: password };
+}
+
 /** mc's alias `veza` as one environment variable (so the credentials never reach argv). */
 export function mcHostEnv(node: Pick<MinioNode, 'host' | 'port'>, password: string): Record<string, string> {
   return { MC_HOST_veza: mcHostUrl(node, password) };

@@ -4,10 +4,12 @@ import { environmentSchema, type Environment } from '../../config/environment';
 import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings } from '../../hosts/incus/host';
 import { isVezaError } from '../../log/errors';
+import { createMemoryLogger } from '../../log/logger';
 import { createRecordingRunner } from '../../ports/process';
 import type { PlanStep } from '../plan';
 import { LIFECYCLE } from '../minio-topology';
 import { incusMinioNodes, minioNodeEnvFile, planMinioDistributed, type MinioNodeState } from './minio-distributed';
+import { IncusDataTier } from './tier';
 import { dataContainers, MINIO_UNIT, minioBucketStamp, sha256, type PlanContext } from './services';
 
 const PASSWORD = 'minio-Secret-$2!';
@@ -111,4 +113,19 @@ test('distributed minio on incus: the data containers are the nodes; two drives 
   const { ctx, s, nodes } = setup();
   assert.throws(() => planMinioDistributed({ ...ctx, minio: undefined }, s, nodes, [fresh, fresh, fresh, fresh]), (err: unknown) => isVezaError(err) && err.code === 'BAD_CONFIG' && /data\.minio\.binary/.test(err.hint));
   assert.throws(() => env({ nodes: 3 }), /4·k drives/);
+});
+
+test('slots\' S3_* on incus: the media cache when appsThrough, else node 1 of a distributed MinIO, else the single one; the bucket veza-<env>', async () => {
+  process.env.T_PG = 'pg-Secret-1';
+  process.env.T_MINIO = PASSWORD;
+  try {
+    const vars = (e: Environment) => new IncusDataTier(e, createRecordingRunner(), createMemoryLogger()).serviceEnv();
+    const s3 = (endpoint: string) => ({ S3_ENDPOINT: endpoint, S3_BUCKET: 'veza-staging', S3_ACCESS_KEY: 'veza', S3_SECRET_KEY: PASSWORD });
+    assert.deepEqual(await vars(env({ cache: {} })), s3('http://veza-staging-minio-cache.incus:8080'));
+    assert.deepEqual(await vars(env({ cache: { appsThrough: false } })), s3('http://veza-staging-minio-1.incus:9000'));
+    assert.deepEqual(await vars(env({ topology: 'single' })), s3('http://veza-staging-minio.incus:9000'));
+  } finally {
+    delete process.env.T_PG;
+    delete process.env.T_MINIO;
+  }
 });

@@ -16,6 +16,7 @@ import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
 import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
 import { redisAppEnv } from '../redis-topology';
+import { bucketName, s3AppEnv } from '../minio-topology';
 import type { ServicesStatus } from '../status';
 import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
 import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
@@ -142,12 +143,21 @@ export class IncusDataTier implements DataTier {
     return buildDatabaseUrl({ host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
   }
 
-  /** Slots' REDIS_URL, or the REDIS_SENTINEL_* trio: the names the local tier hands out, with the containers' DNS names. */
+  /**
+   * Slots' REDIS_URL or the REDIS_SENTINEL_* trio, and S3_*: the names the
+   * local tier hands out, with the containers' DNS names. S3_ENDPOINT is the
+   * media cache when `appsThrough` says so, else MinIO (node 1 of a
+   * distributed one: any node serves the whole cluster).
+   */
   async serviceEnv(): Promise<Record<string, string>> {
-    const r = this.env.data.redis;
-    if (!r) return {};
-    const password = resolveSecrets(this.env).redis!;
-    return redisAppEnv(r, r.topology === 'sentinel' ? this.redisNodes() : [{ host: serviceHost(this.env, this.settings, 'redis'), port: PORTS.redis, sentinelPort: r.sentinel.port }], password);
+    const { redis: r, minio: m } = this.env.data;
+    const secrets = resolveSecrets(this.env);
+    const redis = r ? redisAppEnv(r, r.topology === 'sentinel' ? this.redisNodes() : [{ host: serviceHost(this.env, this.settings, 'redis'), port: PORTS.redis, sentinelPort: r.sentinel.port }], secrets.redis!) : {};
+    if (!m) return redis;
+    const endpoint = m.cache?.appsThrough ? { host: `${cacheContainer(this.env)}.${this.settings.dnsSuffix}`, port: m.cache.port }
+      : m.topology === 'distributed' ? this.minioNodes()[0]!
+      : { host: serviceHost(this.env, this.settings, 'minio'), port: PORTS.minio };
+    return { ...redis, ...s3AppEnv(endpoint, m.bucket ?? bucketName(this.env), secrets.minio!) };
   }
 
   /** Redis as it answers from inside its containers: PING on single, every sentinel's master and replicas on sentinel. */
