@@ -69,17 +69,17 @@ test('the edge container lives where the environments it serves live; they must 
 
 test('an edge no environment names (the lab) lives where its own incus: says, each unset field at the environments\' default', async (t) => {
   const ws = await loadWorkspace(ROOT);
-  assert.deepEqual(edgeSettings(ws, ws.edge('veza-lab')), { project: 'default', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus' });
+  assert.deepEqual(edgeSettings(ws, ws.edge('veza-lab')), { project: 'default', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus', origin: { network: 'incus.network in infra/edges/veza-lab.yaml', storagePool: 'incus.storagePool in infra/edges/veza-lab.yaml' } });
   const dir = await placementWorkspace(t, 'incus: { project: veza-lab, network: labbr0, image: veza-test-base, storagePool: veza-test-btrfs }', []);
   const def = dir.ws.edge('e1');
-  assert.deepEqual(edgeSettings(dir.ws, def), { project: 'veza-lab', network: 'labbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs' });
+  assert.deepEqual(edgeSettings(dir.ws, def), { project: 'veza-lab', network: 'labbr0', image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs', origin: { network: 'incus.network in infra/edges/e1.yaml', storagePool: 'incus.storagePool in infra/edges/e1.yaml' } });
   const partial = (await placementWorkspace(t, 'incus: { project: veza-lab }', [])).ws;
-  assert.deepEqual(edgeSettings(partial, partial.edge('e1')), { project: 'veza-lab', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus' });
+  assert.deepEqual(edgeSettings(partial, partial.edge('e1')), { project: 'veza-lab', network: 'net-veza', image: 'images:debian/13', dnsSuffix: 'incus', origin: { network: 'incus.network in infra/edges/e1.yaml', storagePool: 'incus.storagePool in infra/edges/e1.yaml' } });
 });
 
 test('an edge environments name lives with them: its own incus: must agree with each, and a pool they leave to detection is its own', async (t) => {
   const agree = await placementWorkspace(t, 'incus: { project: p1, network: net-a, storagePool: fast }', [['a', 'net-a', 'incus: { project: p1 }']]);
-  assert.deepEqual(edgeSettings(agree.ws, agree.ws.edge('e1')), { project: 'p1', network: 'net-a', image: 'images:debian/13', dnsSuffix: 'incus', storagePool: 'fast' });
+  assert.deepEqual(edgeSettings(agree.ws, agree.ws.edge('e1')), { project: 'p1', network: 'net-a', image: 'images:debian/13', dnsSuffix: 'incus', storagePool: 'fast', origin: { storagePool: 'incus.storagePool in infra/edges/e1.yaml' } });
   // [the edge's own, env a's extra line, env b's, the refusal]: a leaves its pool to detection, so only b disagrees on it.
   const cases: [string, string, string, RegExp][] = [
     ['incus: { project: p2 }', 'incus: { project: p1 }', 'incus: { project: p1 }', /infra\/edges\/e1\.yaml places its container in Incus project p2, but infra\/environments\/a\.yaml, which it serves, has incus\.project p1/],
@@ -140,8 +140,8 @@ test('HAProxy\'s state is read again while systemctl answers nothing, and an unr
   assert.deepEqual(await (await itestHost(def, stopped.runner)).status(), { running: false, detail: 'HAProxy in veza-itest-haproxy is inactive' });
   assert.equal(stopped.asked(), 1, 'an answer is taken at once');
   const mute = shows([{ stdout: '', exitCode: 255, stderr: 'Error: websocket: close 1006' }]);
-  assert.deepEqual(await (await itestHost(def, mute.runner)).status(), { running: false, detail: 'the state of HAProxy in veza-itest-haproxy could not be read (systemctl show printed nothing, exit 255: Error: websocket: close 1006)' });
-  assert.equal(mute.asked(), 3, 'within a bound');
+  assert.deepEqual(await (await itestHost(def, mute.runner)).status(), { running: false, detail: 'the state of HAProxy in veza-itest-haproxy could not be read (systemctl show gave no state, exit 255: Error: websocket: close 1006)' });
+  assert.equal(mute.asked(), 4, 'within a bound');
 });
 
 test('probes run curl inside the edge container: a status is a status, a failure is its curl message', async () => {
@@ -182,10 +182,13 @@ test('the state store creates a lock file only once, in the edge container', asy
   assert.ok(!runner.lines().some((l) => /^incus (launch|config device)/.test(l)), 'an existing, well-configured edge is left as it is');
 });
 
-test('certificate files live in the edge container: written atomically with their mode there, the SNI directory listed there', async () => {
+test('certificate files live in the edge container: written atomically with their mode there, the SNI directory listed there, a cut listing asked again', async () => {
+  let listings = 0;
   const runner = existingEdge((argv) => {
-    if (argv.includes('ls')) return argv.includes('/etc/haproxy/certs/') ? { stdout: '0-default.pem\na.example.pem\n' } : { exitCode: 2, stderr: 'No such file or directory' };
-    return undefined;
+    if (!argv.some((a) => a.includes('ls -1A'))) return undefined;
+    if (!argv.includes('/etc/haproxy/certs/')) return { exitCode: 3 };
+    // The first listing comes back cut short (no sentinel), as `incus exec` does under load: it is asked again.
+    return ++listings === 1 ? { stdout: '0-default.pem\n' } : { stdout: '0-default.pem\na.example.pem\n.' };
   });
   const host = await itestHost((await loadWorkspace(ROOT)).edge('veza-itest-haproxy'), runner);
   await host.writeFile('/etc/haproxy/certs/a.example.pem', 'PEM\n', 0o600);
@@ -193,6 +196,7 @@ test('certificate files live in the edge container: written atomically with thei
   assert.deepEqual(write.argv.slice(write.argv.indexOf('--')).slice(-4), ['veza', '/etc/haproxy/certs/a.example.pem', 'root:root', '0600']);
   assert.ok(write.argv.some((a) => a.includes('mv -f "$tmp" "$dest"')), 'a temp file renamed over the PEM: HAProxy never loads half a file');
   assert.deepEqual(await host.listDir('/etc/haproxy/certs/'), ['0-default.pem', 'a.example.pem']);
+  assert.equal(listings, 2, 'a cut listing is not taken for the directory\'s entries');
   assert.deepEqual(await host.listDir('/nowhere/'), []);
 });
 

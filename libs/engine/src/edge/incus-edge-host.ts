@@ -15,7 +15,6 @@ import { masterWorker } from './master-worker';
 import { checkCliRequest } from './runtime-api';
 import { validateHaproxyConfig } from './validate';
 import { shellScript } from '../util/shell-script';
-import { askUntilAnswered } from '../util/ask-again';
 
 /**
  * The Incus edge: HAProxy in a container named after the edge (seed:
@@ -116,19 +115,11 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
     const inst = await client.instance(name);
     if (!inst) return { running: false, detail: `container ${name} does not exist yet (infra-edge:bootstrap creates it)` };
     if (inst.status !== 'Running') return { running: false, detail: `container ${name} is ${inst.status}` };
-    // A `systemctl show` that printed nothing was not answered (an exec cut short on a loaded host): asked again
-    // before it counts, since "not running" refuses a switch or a certificate update (the Incus tier, at load 19).
-    const res = await askUntilAnswered(
-      () => client.exec(name, ['systemctl', 'show', 'haproxy.service', '--property', 'ActiveState', '--property', 'MainPID'], { check: false, description: `read the state of HAProxy in ${name}` }),
-      (r) => /^ActiveState=/m.test(r.stdout),
-    );
-    const props = Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string]));
-    if (props.ActiveState === undefined) {
-      const why = [`exit ${res.exitCode}`, res.stderr.trim()].filter(Boolean).join(': ');
-      return { running: false, detail: `the state of HAProxy in ${name} could not be read (systemctl show printed nothing, ${why})` };
-    }
-    const pid = Number(props.MainPID);
-    if (props.ActiveState !== 'active' || !(pid > 0)) return { running: false, detail: `HAProxy in ${name} is ${props.ActiveState}` };
+    // An unread state is not "stopped": "not running" refuses a switch or a certificate update (the Incus tier, at load 19).
+    const unit = await client.unitState(name, 'haproxy.service');
+    if ('unread' in unit) return { running: false, detail: `the state of HAProxy in ${name} could not be read (systemctl show gave no state, ${unit.unread})` };
+    const pid = unit.pid ?? 0;
+    if (unit.state !== 'active' || !(pid > 0)) return { running: false, detail: `HAProxy in ${name} is ${unit.state}` };
     return { running: true, pid, detail: `HAProxy master ${pid} in container ${name}, config ${INCUS_EDGE_PATHS.config}` };
   };
 
@@ -158,8 +149,7 @@ export function createIncusEdgeHost(opts: IncusEdgeHostOptions): EdgeHost {
     },
     async listDir(dir) {
       if (!(await client.instance(name))) return [];
-      const res = await client.exec(name, ['ls', '-1A', cli.checkPath(dir)], { check: false, description: `list ${name}:${dir}` });
-      return res.exitCode === 0 ? res.stdout.split('\n').filter(Boolean) : [];
+      return client.listDir(name, dir);
     },
     async backupConfig() {
       await client.sh(name, BACKUP, [INCUS_EDGE_PATHS.config], { description: `back up the config of ${name}` });
@@ -233,7 +223,7 @@ export function edgeSettings(workspace: Workspace, def: EdgeDefinition): IncusSe
   const served = workspace.envsOn(def.name);
   if (served.length === 0) {
     const d = INCUS_DEFAULTS;
-    return { project: own.project ?? d.project, network: own.network ?? d.network, image: own.image ?? d.image, dnsSuffix: d.dnsSuffix, ...(own.storagePool ? { storagePool: own.storagePool } : {}) };
+    return { project: own.project ?? d.project, network: own.network ?? d.network, image: own.image ?? d.image, dnsSuffix: d.dnsSuffix, ...(own.storagePool ? { storagePool: own.storagePool } : {}), origin: { network: edgeOrigin(def, 'network'), storagePool: edgeOrigin(def, 'storagePool') } };
   }
   const all = served.map((e) => ({ env: e.name, s: incusSettings(e) }));
   const first = all[0]!;
@@ -253,7 +243,14 @@ export function edgeSettings(workspace: Workspace, def: EdgeDefinition): IncusSe
     }
   }
   const pool = first.s.storagePool ?? own.storagePool;
-  return { ...first.s, ...(pool ? { storagePool: pool } : {}) };
+  // The network is the environments'; a pool they leave to detection and the edge file sets is the edge file's.
+  const poolOrigin = first.s.storagePool === undefined && own.storagePool !== undefined ? { origin: { storagePool: edgeOrigin(def, 'storagePool') } } : {};
+  return { ...first.s, ...(pool ? { storagePool: pool } : {}), ...poolOrigin };
+}
+
+/** How messages name a placement field set in the edge file. */
+function edgeOrigin(def: EdgeDefinition, key: 'network' | 'storagePool'): string {
+  return `incus.${key} in ${EDGES_DIR}/${def.name}.yaml`;
 }
 
 const PLACEMENT = ['project', 'network', 'image', 'storagePool'] as const;

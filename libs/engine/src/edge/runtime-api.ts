@@ -127,8 +127,8 @@ export function parseServerChecks(csv: string): Map<string, ServerCheck> {
   for (const f of rows) {
     const sv = f[col('svname')]!;
     if (sv === 'FRONTEND' || sv === 'BACKEND') continue;
-    const [status, code] = [f[col('check_status')] ?? '', f[col('check_code')] ?? ''];
-    out.set(`${f[col('pxname')]}/${sv}`, { status: f[col('status')] ?? '', check: code ? `${status} ${code}` : status, addr: f[col('addr')] ?? '' });
+    const [checkStatus, code] = [f[col('check_status')] ?? '', f[col('check_code')] ?? ''];
+    out.set(`${f[col('pxname')]}/${sv}`, { status: f[col('status')] ?? '', check: code ? `${checkStatus} ${code}` : checkStatus, addr: f[col('addr')] ?? '' });
   }
   return out;
 }

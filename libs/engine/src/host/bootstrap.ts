@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { sha256File } from '../artifact/manifest';
 import type { Environment } from '../config/environment';
 import type { Workspace } from '../config/workspace';
 import * as cli from '../hosts/incus/cli';
@@ -12,9 +13,11 @@ import type { Logger } from '../log/logger';
 import { registerSecret } from '../log/redact';
 import { createProcessRunner, formatArgv, type Command, type ProcessRunner } from '../ports/process';
 import { applyBaseline, type BaselineResult } from './baseline';
+import { judgeInotify, readInotifyFacts } from './inotify';
 import { localMachine } from './machine';
 import { blackboxCheck, publicBase, renderBlackboxConfig, renderBlackboxTargets } from './blackbox';
 import { writeFileAtomic } from '../util/atomic';
+import { SPAN_FILE, collectorBuild, collectorContainer, collectorPlacement, inspectCollector, planCollector, type CollectorPlacement } from './collector';
 import { renderCollectorConfig } from './otelcol';
 import { inspectRunner, planRunner, runnerLabels, type RunnerSpec, type RunnerState } from './runner';
 import { loadHostSettings, type HostSettings } from './settings';
@@ -42,8 +45,10 @@ export interface HostBootstrapOptions {
   environ?: NodeJS.ProcessEnv;
   /** This process's arguments, which must not carry the token (default: process.argv). */
   argv?: readonly string[];
-  /** The baseline's configuration root (default /etc). */
+  /** This machine's configuration root, read by the inotify check and written by the baseline (default /etc). */
   etc?: string;
+  /** This machine's /proc, where the inotify limit and the user namespace are read (default /proc). */
+  proc?: string;
 }
 
 export interface HostBootstrapResult {
@@ -114,6 +119,9 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
   };
 
   await client.run(cli.serverInfo());
+  const inotify = judgeInotify(await readInotifyFacts(o.proc ?? '/proc', o.etc ?? '/etc'), o.etc ?? '/etc');
+  if (inotify.kind === 'low') result.notes.push(inotify.note);
+  else if (inotify.kind === 'unreadable') log.info(inotify.info);
   const pools = parseNames((await client.run(cli.listStoragePools({ project: 'default' }))).stdout, 'incus storage list');
   if (pools.length === 0) {
     await apply([cli.adminInitPreseed(preseed(s.network))]);
@@ -134,7 +142,20 @@ export async function bootstrapHost(o: HostBootstrapOptions): Promise<HostBootst
   await apply(plan.commands);
   if (!o.dryRun) for (const c of plan.checks) await client.run(c);
   result.notes.push(...plan.notes);
-  result.files = await writeObservability(o.workspace.root, env, runner);
+
+  const placement = collectorPlacement(env, s);
+  if (placement) {
+    // The binary this checkout pins, built once per version; its checksum decides whether the container's is stale.
+    const binary = (await runner.run(collectorBuild(o.workspace.root))).stdout.trim().split('\n').pop()!;
+    const collector = projectPlanned && o.dryRun ? { facts: {} } : await inspectCollector(client, placement.container);
+    const want = { placement, binary, binarySha256: (await sha256File(binary)).sha256, config: collectorConfig(env, placement)!, image: s.image, network: s.network, pool: host.pool };
+    const collectorPlan = planCollector(client, want, collector);
+    await apply(collectorPlan.commands);
+    if (!o.dryRun) for (const c of collectorPlan.checks) await client.run(c);
+  } else if (env.observability?.otlpEndpoint) {
+    log.info(`observability.otlpEndpoint does not name ${collectorContainer(env)}.${s.dnsSuffix}: the collector is yours to run; its config is in dist/host/${env.name}/otelcol.yaml`);
+  }
+  result.files = await writeObservability(o.workspace.root, env, runner, placement);
 
   if (o.baseline) {
     result.baseline = await applyBaseline({ settings, machine: localMachine(runner), log, dryRun: o.dryRun, ...(o.etc ? { etc: o.etc } : {}) });
@@ -150,8 +171,11 @@ function finish(result: HostBootstrapResult, log: Logger): HostBootstrapResult {
   return result;
 }
 
-/** Where the collector the host bootstrap configures appends the spans it receives. */
-export const SPAN_FILE = '/var/lib/veza-otelcol/spans.jsonl';
+/** The collector's config for this environment, when it has an endpoint; a container placement binds every address of its own. */
+export function collectorConfig(env: Pick<Environment, 'observability'>, placement?: CollectorPlacement): string | undefined {
+  const otlpEndpoint = env.observability?.otlpEndpoint;
+  return otlpEndpoint ? renderCollectorConfig({ otlpEndpoint, spanFile: SPAN_FILE, ...(placement ? { listen: placement.listen } : {}) }) : undefined;
+}
 
 /**
  * The blackbox exporter's config and Prometheus' probe targets and alert
@@ -159,15 +183,15 @@ export const SPAN_FILE = '/var/lib/veza-otelcol/spans.jsonl';
  * collector's config, under dist/host/<env>/ for the operator to install
  * (README "Alerts", "Tracing"); the exporter's own check proves its config.
  */
-export async function writeObservability(root: string, env: { name: string; publicUrl: string; observability?: Environment['observability'] }, runner: ProcessRunner): Promise<string[]> {
+export async function writeObservability(root: string, env: { name: string; publicUrl: string; observability?: Environment['observability'] }, runner: ProcessRunner, placement?: CollectorPlacement): Promise<string[]> {
   const dir = join(root, 'dist', 'host', env.name);
   const files: Record<string, string> = {
     'blackbox.yml': renderBlackboxConfig(env.publicUrl),
     'blackbox-targets.yml': renderBlackboxTargets(env.name, env.publicUrl),
     'alert_rules.yml': await readFile(join(root, ALERT_RULES), 'utf8'),
   };
-  const otlpEndpoint = env.observability?.otlpEndpoint;
-  if (otlpEndpoint) files['otelcol.yaml'] = renderCollectorConfig({ otlpEndpoint, spanFile: SPAN_FILE });
+  const collector = collectorConfig(env, placement);
+  if (collector) files['otelcol.yaml'] = collector;
   // An endpoint taken out of the file takes its collector config with it, so dist/ never offers a stale one.
   else await rm(join(dir, 'otelcol.yaml'), { force: true });
   for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(dir, name), text);

@@ -71,6 +71,18 @@ test('the targets are the edge, every configured data container and the runner, 
     ['edge veza-haproxy default', 'data veza-postgres default', 'data veza-redis default', 'data veza-rabbitmq default', 'data veza-minio default', 'runner forgejo-runner default']);
 });
 
+test('an environment with Sentinel and its own collector container hardens every redis node and the collector', async (t) => {
+  const ws = await workspace(t);
+  const prod = ws.env('prod');
+  const env = {
+    ...prod,
+    data: { ...prod.data, redis: { ...prod.data.redis!, topology: 'sentinel' as const } },
+    observability: { ...prod.observability, otlpEndpoint: `http://${prod.prefix}otelcol.${prod.incus!.dnsSuffix}:4318` },
+  };
+  assert.deepEqual(baselineTargets(env, { name: 'veza-haproxy', project: 'default' }, 'forgejo-runner').map((x) => `${x.role} ${x.container}`),
+    ['edge veza-haproxy', 'data veza-postgres', 'data veza-redis-1', 'data veza-redis-2', 'data veza-redis-3', 'data veza-rabbitmq', 'data veza-minio', 'collector veza-otelcol', 'runner forgejo-runner']);
+});
+
 test('each container is reported: applied with its files, skipped SSH parts without sshd, absent, not running; a second run is unchanged', async (t) => {
   const ws = await workspace(t);
   const containers = { 'veza-haproxy': debian(false), 'veza-postgres': debian(true), 'veza-redis': { ...debian(true), status: 'Stopped' } };

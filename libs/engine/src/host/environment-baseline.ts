@@ -1,14 +1,16 @@
 import type { Environment } from '../config/environment';
 import type { Workspace } from '../config/workspace';
-import { configuredServices, containerName } from '../data/incus/services';
+import { dataContainers } from '../data/incus/services';
 import { edgeSettings } from '../edge/incus-edge-host';
 import * as cli from '../hosts/incus/cli';
 import { IncusClient } from '../hosts/incus/client';
+import { incusSettings } from '../hosts/incus/host';
 import { parseNames, type Instance } from '../hosts/incus/json';
 import { isVezaError, VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
 import { createProcessRunner, type ProcessRunner } from '../ports/process';
 import { applyBaseline, renderSshdDropIn, type BaselineResult } from './baseline';
+import { collectorPlacement } from './collector';
 import { incusMachine, localMachine, type Machine } from './machine';
 import { loadHostSettings } from './settings';
 
@@ -19,7 +21,7 @@ import { loadHostSettings } from './settings';
  * machine too. Every input is checked before the first container is asked
  * anything; each container is reported: applied, unchanged, or not there.
  */
-export type TargetRole = 'edge' | 'data' | 'runner';
+export type TargetRole = 'edge' | 'data' | 'collector' | 'runner';
 
 export interface Target {
   role: TargetRole;
@@ -27,12 +29,13 @@ export interface Target {
   project: string;
 }
 
-/** The containers the environment has a name for, in the order they are hardened: edge, data, runner. */
+/** The containers the environment has a name for, in the order they are hardened: edge, data (every node of its topologies), collector, runner. */
 export function baselineTargets(env: Environment, edge: { name: string; project: string }, runnerInstance: string): Target[] {
   const project = env.incus!.project;
   const targets: Target[] = [
     { role: 'edge', container: edge.name, project: edge.project },
-    ...configuredServices(env).map((s): Target => ({ role: 'data', container: containerName(env, s), project })),
+    ...dataContainers(env).map((container): Target => ({ role: 'data', container, project })),
+    ...[collectorPlacement(env, incusSettings(env))].flatMap((c): Target[] => (c ? [{ role: 'collector', container: c.container, project }] : [])),
     { role: 'runner', container: runnerInstance, project },
   ];
   // An environment whose runner or edge shares a name with another target is hardened once.

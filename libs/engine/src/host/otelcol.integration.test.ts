@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { goCaches, goSources, planGo } from '../build/presets/go';
 import { createProcessRunner } from '../ports/process';
 import { httpGet } from '../util/http';
-import { SPAN_FILE, writeObservability } from './bootstrap';
+import { writeObservability } from './bootstrap';
+import { SPAN_FILE } from './collector';
 import { collectorRun, collectorValidate, renderCollectorConfig } from './otelcol';
 
 /**

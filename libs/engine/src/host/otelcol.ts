@@ -15,6 +15,8 @@ export interface CollectorConfigInput {
   otlpEndpoint: string;
   /** Where the received spans are appended. */
   spanFile: string;
+  /** What the receiver binds instead of the endpoint's own host:port (a container binds every address of its namespace). */
+  listen?: string;
 }
 
 /**
@@ -29,7 +31,7 @@ export function receiverAddress(otlpEndpoint: string): string {
 
 export function renderCollectorConfig(input: CollectorConfigInput): string {
   const config = {
-    receivers: { otlp: { protocols: { http: { endpoint: receiverAddress(input.otlpEndpoint) } } } },
+    receivers: { otlp: { protocols: { http: { endpoint: input.listen ?? receiverAddress(input.otlpEndpoint) } } } },
     processors: { batch: { timeout: '1s' } },
     exporters: { spanfile: { path: input.spanFile }, debug: { verbosity: 'basic' } },
     service: {

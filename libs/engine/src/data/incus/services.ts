@@ -87,7 +87,7 @@ export function sha256(text: string): string {
 // ---- scripts (constant; $1… are their data) -------------------------------
 
 /** Bounded: the container booted and has an address (DHCP), so package installs and clients work. */
-const WAIT_BOOTED = shellScript('data/incus/scripts/wait-booted.sh');
+export const WAIT_BOOTED = shellScript('data/incus/scripts/wait-booted.sh');
 
 const INSTALL_PACKAGES = shellScript('data/incus/scripts/install-packages.sh');
 

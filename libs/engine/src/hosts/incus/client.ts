@@ -27,6 +27,7 @@ const WRITE_FILE = shellScript('hosts/incus/scripts/write-file.sh');
  * comes back byte for byte.
  */
 const READ_FILE = shellScript('hosts/incus/scripts/read-file.sh');
+const LIST_DIR = shellScript('hosts/incus/scripts/list-dir.sh');
 export const MISSING = 3;
 /** incus's own exit code when the exec itself did not get through. */
 const EXEC_FAILED = 255;
@@ -35,6 +36,8 @@ const READ_TRIES = 4;
 const READ_PAUSE_MS = 300;
 /** What an `accept` of readRepeatedly returns for an answer worth another try. */
 export const AGAIN: unique symbol = Symbol('again');
+/** A unit's ActiveState and main pid as systemd reported them, or why no answer came. */
+export type UnitState = { state: string; pid?: number } | { unread: string };
 
 export class IncusClient {
   readonly scope: cli.IncusScope;
@@ -120,9 +123,34 @@ export class IncusClient {
     });
   }
 
+  /**
+   * A systemd unit's state inside the instance. `systemctl show` answers for a stopped or unknown unit too, so an
+   * answer without ActiveState is a read that did not get through (an exec cut short under load), not a state: it is
+   * asked again, and after the last try the result says it could not be read — never "stopped".
+   */
+  unitState(name: string, unit: string): Promise<UnitState> {
+    const command = cli.exec(this.scope, name, ['systemctl', 'show', unit, '--property', 'ActiveState', '--property', 'MainPID'], { description: `read the state of ${unit} in ${name}` });
+    return this.readRepeatedly(command, (res): UnitState | typeof AGAIN => {
+      const props = res.exitCode === 0 ? Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string])) : {};
+      if (!props.ActiveState) return AGAIN;
+      const pid = Number(props.MainPID);
+      return { state: props.ActiveState, ...(pid > 0 ? { pid } : {}) };
+    }, (last) => ({ unread: [`exit ${last.exitCode}`, last.stderr.trim()].filter(Boolean).join(': ') }));
+  }
+
   /** The file's bytes (its script ends them with a sentinel, so a cut answer shows), undefined when it does not exist. */
   readFile(name: string, path: string): Promise<string | undefined> {
-    const command = cli.exec(this.scope, name, ['sh', '-c', READ_FILE, 'veza', cli.checkPath(path)], { description: `read ${name}:${path}` });
+    return this.readPath(READ_FILE, name, path, `read ${name}:${path}`);
+  }
+
+  /** The directory's entries; none when it does not exist. A cut listing is asked again, never taken for an empty one. */
+  async listDir(name: string, dir: string): Promise<string[]> {
+    return (await this.readPath(LIST_DIR, name, dir, `list ${name}:${dir}`))?.split('\n').filter(Boolean) ?? [];
+  }
+
+  /** What a read script printed before its sentinel; undefined when it exits MISSING. */
+  private readPath(script: string, name: string, path: string, description: string): Promise<string | undefined> {
+    const command = cli.exec(this.scope, name, ['sh', '-c', script, 'veza', cli.checkPath(path)], { description });
     return this.readRepeatedly(command, (res) => {
       if (res.exitCode === MISSING) return undefined;
       if (res.exitCode === 0 && res.stdout.endsWith('.')) return res.stdout.slice(0, -1);

@@ -13,7 +13,7 @@ import type { SlotRole } from '../naming';
 import { checkEnvVars } from '../slot-spec';
 import { formatSlotEnvFile } from './env-file';
 import * as cli from './cli';
-import { AGAIN, IncusClient } from './client';
+import { IncusClient } from './client';
 import { APP_PROFILE, IncusHost, incusSettings, type IncusSettings } from './host';
 import type { Instance } from './json';
 import { probeAnswer, probeArgv } from './probe';
@@ -145,15 +145,15 @@ export class IncusDriver implements HostDriver {
     validate.env(env);
     const slots = (await this.client.instances()).filter((i) => i.config[LABEL.slot] === i.name && i.config[LABEL.env] === env);
     const out = await Promise.all(slots.map(async (i): Promise<SlotInfo> => {
-      const unit = i.status === 'Running' ? await this.unitState(i) : undefined;
-      const state: SlotState = i.status !== 'Running' ? 'stopped' : unit === undefined ? 'unknown' : unit.active ? 'running' : 'stopped';
+      const unit = i.status === 'Running' ? await this.client.unitState(i.name, SLOT_UNIT) : undefined;
+      const state: SlotState = !unit ? 'stopped' : 'unread' in unit ? 'unknown' : unit.state === 'active' ? 'running' : 'stopped';
       return {
         name: i.name,
         component: i.config[LABEL.component]!,
         role: i.config[LABEL.role] as SlotRole,
         state,
         release: i.config[LABEL.release],
-        ...(unit?.active && unit.pid ? { pid: unit.pid } : {}),
+        ...(state === 'running' && unit && 'pid' in unit && unit.pid ? { pid: unit.pid } : {}),
         host: `${i.name}.${this.settings.dnsSuffix}`,
         port: Number(i.config[LABEL.port]),
       };
@@ -194,21 +194,6 @@ export class IncusDriver implements HostDriver {
 
   logsCommand(name: string, opts: { follow?: boolean } = {}): string[] {
     return cli.exec(this.client.scope, cli.checkName('slot', name), ['journalctl', '--no-pager', '-n', '200', ...(opts.follow === false ? [] : ['-f']), '-u', SLOT_UNIT]).argv.filter((a) => a !== '--disable-stdin');
-  }
-
-  /**
-   * The slot unit's state as systemd reports it. `systemctl show` answers
-   * for a stopped unit too, so an answer without ActiveState is a read that
-   * did not get through, not a state: tried again, then undefined.
-   */
-  private unitState(i: Instance): Promise<{ active: boolean; pid?: number } | undefined> {
-    const command = cli.exec(this.client.scope, i.name, ['systemctl', 'show', SLOT_UNIT, '--property', 'ActiveState', '--property', 'MainPID'], { description: `read the unit state of ${i.name}` });
-    return this.client.readRepeatedly(command, (res) => {
-      const props = res.exitCode === 0 ? Object.fromEntries(res.stdout.split('\n').map((l) => l.split('=', 2) as [string, string])) : {};
-      if (!props.ActiveState) return AGAIN;
-      const pid = Number(props.MainPID);
-      return { active: props.ActiveState === 'active', ...(pid > 0 ? { pid } : {}) };
-    }, () => undefined);
   }
 
   private find(name: string, verb: string, inst: Instance | undefined): Instance {

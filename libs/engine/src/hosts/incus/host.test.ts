@@ -94,3 +94,13 @@ test('planHost: a missing network, an unknown image, an unreachable daemon are r
   await assert.rejects(planHost(new IncusClient(hostAnswers({ daemonDown: true }), 'veza-itest'), SETTINGS),
     (e: unknown) => isVezaError(e) && e.code === 'INCUS_UNREACHABLE' && /incus query \/1\.0/.test(e.message) && /start it/.test(e.hint));
 });
+
+test('a missing network or pool set in an edge file is named there, not in "the environment file"', async () => {
+  const lab: IncusSettings = { ...SETTINGS, storagePool: 'gone', origin: { network: 'incus.network in infra/edges/veza-lab.yaml', storagePool: 'incus.storagePool in infra/edges/veza-lab.yaml' } };
+  await assert.rejects(planHost(new IncusClient(hostAnswers({ networks: ['incusbr0'] }), 'veza-itest'), lab),
+    (e: unknown) => isVezaError(e) && e.code === 'NO_NETWORK' && /or set incus\.network in infra\/edges\/veza-lab\.yaml;/.test(e.hint) && !/environment file/.test(e.hint));
+  await assert.rejects(planHost(new IncusClient(hostAnswers(), 'veza-itest'), lab),
+    (e: unknown) => isVezaError(e) && e.code === 'NO_STORAGE_POOL' && /gone \(from incus\.storagePool in infra\/edges\/veza-lab\.yaml\)/.test(e.message) && /set incus\.storagePool in infra\/edges\/veza-lab\.yaml/.test(e.hint));
+  await assert.rejects(planHost(new IncusClient(hostAnswers({ networks: ['incusbr0'] }), 'veza-itest'), SETTINGS),
+    (e: unknown) => isVezaError(e) && /or set network: in the environment file/.test(e.hint), 'an environment\'s own placement still says the environment file');
+});

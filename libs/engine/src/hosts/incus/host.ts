@@ -31,7 +31,15 @@ export interface IncusSettings {
   dnsSuffix: string;
   /** Configured pool; when absent it is detected. */
   storagePool?: string;
+  /**
+   * For messages, where the network and the pool are set when not in the
+   * environment file (an edge's own `incus:` block), e.g. "incus.network in
+   * infra/edges/veza-lab.yaml".
+   */
+  origin?: { network?: string; storagePool?: string };
 }
+
+const ENV_FILE_ORIGIN = { network: 'network: in the environment file', storagePool: 'incus.storagePool in the environment file' } as const;
 
 export function incusSettings(env: Environment): IncusSettings {
   const i: NonNullable<Environment['incus']> = env.incus ?? INCUS_DEFAULTS;
@@ -41,6 +49,8 @@ export function incusSettings(env: Environment): IncusSettings {
 /** What the seed's detection reads, in its order; each absent when that read gave nothing. */
 export interface PoolEvidence {
   configured?: string;
+  /** Where `configured` is set, for messages (default: the environment file). */
+  configuredIn?: string;
   /** `incus config device get forgejo root pool` */
   referenceDevice?: string;
   /** `incus config show forgejo --expanded`: the root disk its profiles give it. */
@@ -56,7 +66,8 @@ export interface PoolEvidence {
  * must exist.
  */
 export function choosePool(e: PoolEvidence): { pool: string; source: string } {
-  const pick = e.configured !== undefined ? { pool: e.configured, source: 'incus.storagePool in the environment file' }
+  const setting = e.configuredIn ?? ENV_FILE_ORIGIN.storagePool;
+  const pick = e.configured !== undefined ? { pool: e.configured, source: setting }
     : e.referenceDevice ? { pool: e.referenceDevice, source: `the root device of ${POOL_REFERENCE_INSTANCE}` }
     : e.referenceExpanded ? { pool: e.referenceExpanded, source: `the expanded config of ${POOL_REFERENCE_INSTANCE}` }
     : e.pools[0] !== undefined ? { pool: e.pools[0], source: 'the first pool incus storage list shows' }
@@ -64,7 +75,7 @@ export function choosePool(e: PoolEvidence): { pool: string; source: string } {
   if (!pick) throw new VezaError('this Incus host has no storage pool', 'create one (incus storage create default dir), or run incus admin init', 'NO_STORAGE_POOL');
   if (!e.pools.includes(pick.pool)) {
     throw new VezaError(`storage pool ${pick.pool} (from ${pick.source}) does not exist on this Incus host`,
-      `use one of: ${e.pools.join(', ') || 'none'} (set incus.storagePool in the environment file)`, 'NO_STORAGE_POOL');
+      `use one of: ${e.pools.join(', ') || 'none'} (set ${setting})`, 'NO_STORAGE_POOL');
   }
   return pick;
 }
@@ -80,9 +91,9 @@ export function expandedRootPool(yamlText: string): string | undefined {
   }
 }
 
-export async function detectPool(client: IncusClient, configured: string | undefined): Promise<{ pool: string; source: string }> {
+export async function detectPool(client: IncusClient, configured: string | undefined, configuredIn?: string): Promise<{ pool: string; source: string }> {
   const pools = parseNames((await client.run(cli.listStoragePools(client.scope))).stdout, 'incus storage list');
-  const evidence: PoolEvidence = { pools, ...(configured !== undefined ? { configured } : {}) };
+  const evidence: PoolEvidence = { pools, ...(configured !== undefined ? { configured } : {}), ...(configuredIn !== undefined ? { configuredIn } : {}) };
   if (configured === undefined) {
     const device = await client.run(cli.deviceGetRootPool(client.scope, POOL_REFERENCE_INSTANCE), { check: false });
     const own = device.exitCode === 0 ? device.stdout.trim() : '';
@@ -133,7 +144,7 @@ export async function planHost(client: IncusClient, s: IncusSettings): Promise<H
   const networks = parseNames((await client.run(cli.listNetworks(inspect?.scope ?? { project: 'default' }))).stdout, 'incus network list');
   if (!networks.includes(s.network)) {
     throw new VezaError(`network ${s.network} does not exist on this Incus host`,
-      `create it (incus network create ${s.network}) or set network: in the environment file; existing: ${networks.join(', ') || 'none'}`, 'NO_NETWORK');
+      `create it (incus network create ${s.network}) or set ${s.origin?.network ?? ENV_FILE_ORIGIN.network}; existing: ${networks.join(', ') || 'none'}`, 'NO_NETWORK');
   }
   if (!s.image.includes(':')) {
     const image = await client.run(cli.imageInfo(inspect?.scope ?? { project: 'default' }, s.image), { check: false });
@@ -141,7 +152,7 @@ export async function planHost(client: IncusClient, s: IncusSettings): Promise<H
       throw new VezaError(`image ${s.image} is not known to this Incus host`, 'import it (the test tier: bash tools/scripts/incus-setup.sh) or set incus.image in the environment file', 'NO_IMAGE');
     }
   }
-  const { pool, source } = await detectPool(client, s.storagePool);
+  const { pool, source } = await detectPool(client, s.storagePool, s.origin?.storagePool);
   const profiles = projectExists ? parseProfiles((await client.run(cli.listProfiles(client.scope))).stdout) : [];
   commands.push(...planProfiles(client.scope, profiles, pool));
   return { pool, poolSource: source, commands };

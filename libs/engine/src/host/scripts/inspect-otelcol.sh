@@ -1,0 +1,9 @@
+# key=value lines the collector's plan compares with what it wants; $1 binary, $2 config, $3 unit file.
+# shellcheck disable=SC2002 # cat, not <: a missing file must hash as empty, not skip the hash
+echo "binary=$(cat "$1" 2>/dev/null | sha256sum | cut -c1-64)"
+# shellcheck disable=SC2002
+echo "config=$(cat "$2" 2>/dev/null | sha256sum | cut -c1-64)"
+# shellcheck disable=SC2002
+echo "unit=$(cat "$3" 2>/dev/null | sha256sum | cut -c1-64)"
+echo "enabled=$(systemctl is-enabled veza-otelcol 2>/dev/null)"
+echo "active=$(systemctl is-active veza-otelcol 2>/dev/null)"
