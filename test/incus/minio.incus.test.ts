@@ -159,7 +159,7 @@ test('distributed minio on incus: four nodes EC:2, the bucket versioned with its
   });
 
   // Objects of 1 KiB to about 3 MiB (inline in xl.meta, and in parts), each with its sha256.
-  const objects = Array.from({ length: 16 }, (_, i) => ({ key: `segments/before-${i}.ts`, body: randomBytes(1024 + i * 200_000) }));
+  const objects = Array.from({ length: 12 }, (_, i) => ({ key: `segments/before-${i}.ts`, body: randomBytes(1024 + i * 270_000) }));
   const write = async (e: NodeJS.ProcessEnv, o: { key: string; body: Buffer }, timeoutMs = 60_000) => mc(e, ['pipe', `veza/${BUCKET}/${o.key}`], { input: o.body, timeoutMs });
   /** Every object read back and compared by sha256; returns each read's milliseconds. */
   const readsBack = async (e: NodeJS.ProcessEnv, list: { key: string; body: Buffer }[]) => {
@@ -243,10 +243,10 @@ test('distributed minio on incus: four nodes EC:2, the bucket versioned with its
       const out = await client.output(NODES[0]!, ['sh', '-c', `cd /var/lib/minio/d0/${BUCKET}/segments 2>/dev/null && find . -name xl.meta | wc -l`]).catch(() => '0');
       return Number(out.trim());
     };
-    // MinIO heals objects written without a drive once it is back (its MRF queue); if it has not after 60 s, an operator's heal is asked for.
+    // MinIO heals objects written without a drive once it is back (its MRF queue); if it has not after 20 looks (about 30 s), an operator's heal is asked for.
     let healedBy = 'MinIO on its own';
     const healed = await until('node 1 online again', 120, 1_000, async () => ((await tier().servicesStatus!()).minio?.drivesOnline === 4 ? true : undefined))
-      .then(() => until('healing on its own', 60, 1_000, async () => ((await onDrive()) === keys.length ? true : undefined)))
+      .then(() => until('healing on its own', 20, 1_000, async () => ((await onDrive()) === keys.length ? true : undefined)))
       .catch(() => false);
     if (!healed) {
       healedBy = 'mc admin heal -r';
