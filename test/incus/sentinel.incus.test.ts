@@ -8,6 +8,7 @@ import { createMemoryLogger } from '@veza/engine/log/logger';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { createDataTier } from '@veza/engine/data/tier';
 import { wipeProject } from './support/project';
+import { until } from './support/until';
 
 /**
  * Seed 001's Sentinel acceptance on real containers (issue 14): the Incus
@@ -34,22 +35,6 @@ const env = environmentSchema.parse({
 });
 
 type Endpoint = { host: string; port: number };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Bounded: `fn` until it returns a value, every `everyMs`, at most `attempts` times. */
-async function until<T>(what: string, attempts: number, everyMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`${what}: not within ${attempts} tries of ${everyMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-}
 
 /** One short connection to a node or a sentinel, closed whatever happens. */
 async function withNode<T>(node: Endpoint, password: string, fn: (c: Redis) => Promise<T>): Promise<T> {

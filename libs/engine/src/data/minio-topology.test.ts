@@ -28,5 +28,7 @@ test('single: local drives, no storage class', () => {
 test('the bucket: created if missing, versioned, lifecycle imported whole (noncurrent versions 30 d); credentials only in MC_HOST_veza', () => {
   assert.deepEqual(bucketCommands('veza-prod').map((c) => c.argv), [['mb', '--ignore-existing', 'veza/veza-prod'], ['version', 'enable', 'veza/veza-prod'], ['ilm', 'import', 'veza/veza-prod']]);
   assert.deepEqual(JSON.parse(LIFECYCLE).Rules[0].NoncurrentVersionExpiration, { NoncurrentDays: 30 });
-  assert.deepEqual(mcHostEnv(nodes[0]!, 'p@ss/word'), { MC_HOST_veza: 'http://veza:p%40ss%2Fword@10.0.0.1:9000' });
+  // mc never URL-decodes MC_HOST_*: the password goes in as it is (the last @ ends it), and a ':' in it is refused.
+  assert.deepEqual(mcHostEnv(nodes[0]!, 'p@ss/wo%24rd$!'), { MC_HOST_veza: 'http://veza:p@ss/wo%24rd$!@10.0.0.1:9000' });
+  assert.throws(() => mcHostEnv(nodes[0]!, 'pass:word'), /session token/);
 });

@@ -55,9 +55,24 @@ export function minioServerEnv(s: MinioSettings, password: string): Record<strin
   };
 }
 
+/** How slots reach the bucket (the names the seed's backend reads), at `endpoint`: a MinIO node, or the media cache in front of them. */
+export function s3AppEnv(endpoint: Pick<MinioNode, 'host' | 'port'>, bucket: string, password: string): Record<string, string> {
+  return { S3_ENDPOINT: `http://${endpoint.host}:${endpoint.port}`, S3_BUCKET: bucket, S3_ACCESS_KEY: MINIO_ROOT_USER, S3_SECRET_KEY: password };
+}
+
 /** mc's alias `veza` as one environment variable (so the credentials never reach argv). */
 export function mcHostEnv(node: Pick<MinioNode, 'host' | 'port'>, password: string): Record<string, string> {
-  return { MC_HOST_veza: `http://${MINIO_ROOT_USER}:${encodeURIComponent(password)}@${node.host}:${node.port}` };
+  return { MC_HOST_veza: mcHostUrl(node, password) };
+}
+
+/**
+ * MC_HOST_<alias>'s value. mc splits it with a regular expression and never
+ * URL-decodes it (its cmd/config.go), so the password goes in as it is; a
+ * `:` in it would be read as the start of a session token.
+ */
+export function mcHostUrl(node: Pick<MinioNode, 'host' | 'port'>, password: string): string {
+  if (password.includes(':')) throw new VezaError('the MinIO root password holds a ":", which mc reads as the start of a session token', 'use a password without ":"', 'INVALID_INPUT');
+  return `http://${MINIO_ROOT_USER}:${password}@${node.host}:${node.port}`;
 }
 
 /** Seed 001's lifecycle: noncurrent versions expire after 30 days. Imported whole, so applying it twice changes nothing. */
@@ -88,7 +103,19 @@ export interface MinioStatus {
   drivesOffline: number;
   /** Drives being healed, as the pools report them. */
   healing: number;
+  /**
+   * What the erasure sets can still do, from the parity of the standard
+   * storage class: reads need `data` drives of a set online, writes `data`
+   * (`data + 1` when data = parity). Absent when MinIO did not say.
+   */
+  quorum?: { drivesPerSet: number; parity: number; read: number; write: number; weakestSetOnline: number };
   error?: string;
+}
+
+/** MinIO's quorums for a set of `drives` drives, `parity` of them parity (cmd/erasure.go's defaultRQuorum, defaultWQuorum). */
+export function erasureQuorum(drives: number, parity: number): { read: number; write: number } {
+  const data = drives - parity;
+  return { read: data, write: data === parity ? data + 1 : data };
 }
 
 /** `mc admin info --json`: servers and their drives, counts from the backend, healing from the drives and the pools. */
@@ -102,18 +129,27 @@ export function readMinioInfo(json: string): MinioStatus {
   const servers = (info.servers ?? []).map((s) => ({ endpoint: s.endpoint ?? '?', state: s.state ?? '?', drives: (s.drives ?? []).map((d) => ({ endpoint: d.endpoint ?? '?', state: d.state ?? '?', healing: d.healing === true })) }));
   const drives = servers.flatMap((s) => s.drives);
   const poolHeal = Object.values(info.pools ?? {}).flatMap((sets) => Object.values(sets)).reduce((n, set) => n + (set.healDisks ?? 0), 0);
+  const perSet = info.backend?.totalDrivesPerSet?.[0];
+  const parity = info.backend?.standardSCParity;
+  // Drives grouped by their set: MinIO's quorum is per erasure set, so the weakest set decides.
+  const online = new Map<string, number>();
+  for (const d of (info.servers ?? []).flatMap((x) => x.drives ?? [])) {
+    const set = `${d.pool_index ?? 0}/${d.set_index ?? 0}`;
+    online.set(set, (online.get(set) ?? 0) + (d.state === 'ok' ? 1 : 0));
+  }
   return {
     mode: info.mode ?? '?',
     servers,
     drivesOnline: info.backend?.onlineDisks ?? drives.filter((d) => d.state === 'ok').length,
     drivesOffline: info.backend?.offlineDisks ?? drives.filter((d) => d.state !== 'ok').length,
     healing: Math.max(poolHeal, drives.filter((d) => d.healing).length),
+    ...(perSet && parity !== undefined && online.size ? { quorum: { drivesPerSet: perSet, parity, ...erasureQuorum(perSet, parity), weakestSetOnline: Math.min(...online.values()) } } : {}),
   };
 }
 
 interface MinioInfo {
   mode?: string;
-  backend?: { onlineDisks?: number; offlineDisks?: number };
-  servers?: { endpoint?: string; state?: string; drives?: { endpoint?: string; state?: string; healing?: boolean }[] }[];
+  backend?: { onlineDisks?: number; offlineDisks?: number; standardSCParity?: number; totalDrivesPerSet?: number[] };
+  servers?: { endpoint?: string; state?: string; drives?: { endpoint?: string; state?: string; healing?: boolean; pool_index?: number; set_index?: number }[] }[];
   pools?: Record<string, Record<string, { healDisks?: number }>>;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEnvironment } from '../config/environment';
-import { readMinioInfo } from './minio-topology';
+import { erasureQuorum, readMinioInfo } from './minio-topology';
 import { readCacheLog, readStubStatus, renderNginxCache } from './nginx-cache';
 import { readMasterAddr, readSentinelReplicas, sentinelStatus } from './redis-topology';
 import { formatServicesStatus } from './status';
@@ -38,7 +38,7 @@ test('minio: drives, offline nodes and healing from mc admin info --json; an unr
     status: 'success',
     info: {
       mode: 'online',
-      backend: { onlineDisks: 2, offlineDisks: 2 },
+      backend: { onlineDisks: 2, offlineDisks: 2, standardSCParity: 2, totalDrivesPerSet: [4] },
       servers: [
         { endpoint: 'n1:9000', state: 'online', drives: [{ endpoint: 'http://n1:9000/d0', state: 'ok' }] },
         { endpoint: 'n2:9000', state: 'online', drives: [{ endpoint: 'http://n2:9000/d0', state: 'ok', healing: true }] },
@@ -51,7 +51,14 @@ test('minio: drives, offline nodes and healing from mc admin info --json; an unr
   const s = readMinioInfo(JSON.stringify(info));
   assert.deepEqual([s.mode, s.drivesOnline, s.drivesOffline, s.healing], ['online', 2, 2, 1]);
   const lines = formatServicesStatus('prod', { minio: { topology: 'distributed', ...s } });
-  assert.equal(lines[0], 'minio of prod (distributed): online, drives 2 online, 2 offline, 1 healing');
+  assert.equal(lines[0], 'minio of prod (distributed): online, drives 2 online, 2 offline, 1 healing; WRITES REFUSED: 2 of 4 drives of a set online, writes need 3 (EC:2); reads still work; start the stopped nodes');
+  // EC:2 on 4 drives: data = parity, so a write needs one more than the data drives; one node down still writes, three down do not even read.
+  assert.deepEqual(erasureQuorum(4, 2), { read: 2, write: 3 });
+  assert.deepEqual(erasureQuorum(8, 2), { read: 6, write: 6 });
+  const three = formatServicesStatus('prod', { minio: { topology: 'distributed', ...s, quorum: { ...s.quorum!, weakestSetOnline: 3 } } });
+  assert.match(three[0]!, /; writable \(3 of 4 drives of a set online, writes need 3, EC:2\)$/);
+  const one = formatServicesStatus('prod', { minio: { topology: 'distributed', ...s, quorum: { ...s.quorum!, weakestSetOnline: 1 } } });
+  assert.match(one[0]!, /; READS AND WRITES REFUSED: 1 of 4 drives of a set online, reads need 2 \(EC:2\); start the stopped nodes$/);
   assert.ok(lines.includes('  node n3:9000: offline'));
   assert.ok(lines.includes('    drive http://n2:9000/d0: ok, healing'));
   // What mc prints when no node answers (its error is a string there, an object elsewhere).

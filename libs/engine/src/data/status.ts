@@ -20,6 +20,15 @@ function mib(bytes: number): string {
   return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }
 
+/** Whether the weakest erasure set can still be written and read, said with the numbers that decide it. */
+function quorumVerdict(q: NonNullable<MinioStatus['quorum']>): string {
+  const have = `${q.weakestSetOnline} of ${q.drivesPerSet} drives of a set online`;
+  const ec = `EC:${q.parity}`;
+  if (q.weakestSetOnline < q.read) return `READS AND WRITES REFUSED: ${have}, reads need ${q.read} (${ec}); start the stopped nodes`;
+  if (q.weakestSetOnline < q.write) return `WRITES REFUSED: ${have}, writes need ${q.write} (${ec}); reads still work; start the stopped nodes`;
+  return `writable (${have}, writes need ${q.write}, ${ec})`;
+}
+
 /** The lines `infra-data:status` prints for the services. */
 export function formatServicesStatus(env: string, s: ServicesStatus): string[] {
   const lines: string[] = [];
@@ -33,7 +42,7 @@ export function formatServicesStatus(env: string, s: ServicesStatus): string[] {
   }
   const m = s.minio;
   if (m) {
-    lines.push(`minio of ${env} (${m.topology}): ${m.mode}${m.error ? ` (${m.error})` : ''}, drives ${m.drivesOnline} online, ${m.drivesOffline} offline, ${m.healing} healing`);
+    lines.push(`minio of ${env} (${m.topology}): ${m.mode}${m.error ? ` (${m.error})` : ''}, drives ${m.drivesOnline} online, ${m.drivesOffline} offline, ${m.healing} healing${m.quorum ? `; ${quorumVerdict(m.quorum)}` : ''}`);
     for (const srv of m.servers) {
       lines.push(`  node ${srv.endpoint}: ${srv.state}`);
       for (const d of srv.drives) lines.push(`    drive ${d.endpoint}: ${d.state}${d.healing ? ', healing' : ''}`);

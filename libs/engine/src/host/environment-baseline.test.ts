@@ -83,6 +83,14 @@ test('an environment with Sentinel and its own collector container hardens every
     ['edge veza-haproxy', 'data veza-postgres', 'data veza-redis-1', 'data veza-redis-2', 'data veza-redis-3', 'data veza-rabbitmq', 'data veza-minio', 'collector veza-otelcol', 'runner forgejo-runner']);
 });
 
+test('a distributed MinIO with the media cache: every MinIO node and the cache container are hardened', async (t) => {
+  const ws = await workspace(t);
+  const prod = ws.env('prod');
+  const env = { ...prod, data: { ...prod.data, minio: { ...prod.data.minio!, topology: 'distributed' as const, cache: { port: 8080, statusPort: 8081, maxSize: '1g', appsThrough: true } } } };
+  assert.deepEqual(baselineTargets(env, { name: 'veza-haproxy', project: 'default' }, 'forgejo-runner').map((x) => `${x.role} ${x.container}`),
+    ['edge veza-haproxy', 'data veza-postgres', 'data veza-redis', 'data veza-rabbitmq', 'data veza-minio-1', 'data veza-minio-2', 'data veza-minio-3', 'data veza-minio-4', 'data veza-minio-cache', 'runner forgejo-runner']);
+});
+
 test('each container is reported: applied with its files, skipped SSH parts without sshd, absent, not running; a second run is unchanged', async (t) => {
   const ws = await workspace(t);
   const containers = { 'veza-haproxy': debian(false), 'veza-postgres': debian(true), 'veza-redis': { ...debian(true), status: 'Stopped' } };

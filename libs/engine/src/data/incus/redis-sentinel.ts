@@ -84,8 +84,9 @@ export interface SentinelNodeState {
   facts: Record<string, string>;
 }
 
-export function inspectNodeCommand(client: IncusClient, node: IncusRedisNode, s: RedisSettings): Command {
-  return cli.exec(client.scope, node.container, ['sh', '-c', INSPECT, 'veza', s.sentinel.masterName], { description: `inspect redis and sentinel in ${node.container}`, timeoutMs: 60_000 });
+/** What a node's container runs to print its facts. */
+export function inspectNodeArgv(s: RedisSettings): string[] {
+  return ['sh', '-c', INSPECT, 'veza', s.sentinel.masterName];
 }
 
 /**

@@ -96,15 +96,19 @@ test('minio (not packaged by Debian, so planned rather than run by the real tier
     "write veza-staging-minio's /etc/default/minio (root credentials)",
     "write veza-staging-minio's minio.service",
     'restart minio in veza-staging-minio',
+    'wait until minio in veza-staging-minio has write quorum',
     'ensure bucket veza-staging',
+    'ensure versioning on veza-staging',
+    'ensure lifecycle of veza-staging: noncurrent versions expire after 30 d',
+    "record veza-staging's settings in veza-staging-minio",
   ]);
   assert.deepEqual(argvs(steps)[2]!.slice(0, 13), ['incus', 'file', 'push', '/opt/minio/minio', 'veza-staging-minio/usr/local/bin/minio', '--uid', '0', '--gid', '0', '--mode', '0755', '--create-dirs', '--quiet']);
   const envWrite = steps[5]!.kind === 'run' ? steps[5]!.command : undefined;
   assert.deepEqual(envWrite!.argv.slice(-4), ['/etc/default', 'minio', 'root:root', '0600']);
   assert.match(String(envWrite!.input), /MINIO_ROOT_PASSWORD="minio-Secret-4"/);
-  const bucket = steps[8]!.kind === 'run' ? steps[8]!.command : undefined;
-  assert.equal(bucket!.input, `http://veza:minio-Secret-4@127.0.0.1:9000\n`);
-  assert.equal(bucket!.argv[bucket!.argv.length - 1], 'veza-staging');
+  const bucket = steps[9]!.kind === 'run' ? steps[9]!.command : undefined;
+  assert.equal(bucket!.input, `http://veza:minio-Secret-4@127.0.0.1:9000\n`, 'mc\'s credentials on stdin, never argv');
+  assert.deepEqual(bucket!.argv.slice(-5), ['mc', '--no-color', 'mb', '--ignore-existing', 'veza/veza-staging']);
   noSecretInArgv(steps);
   assert.match(MINIO_UNIT, /^ProtectSystem=strict$/m);
   assert.match(minioEnv('a$b'), /MINIO_ROOT_PASSWORD="a\\\$b"/);

@@ -9,6 +9,7 @@ import { DATA_PROFILE, type IncusSettings } from '../../hosts/incus/host';
 import type { PlanStep } from '../plan';
 import { redisQuote, redisSize } from '../redis-topology';
 import { ensureRoleAndDatabaseSql } from '../sql';
+import { bucketCommands, bucketName, LIFECYCLE, mcHostUrl } from '../minio-topology';
 import { shellScript } from '../../util/shell-script';
 
 /**
@@ -51,11 +52,27 @@ export function redisNodeContainer(env: Pick<Environment, 'prefix'>, index: numb
   return cli.checkName('data container', `${env.prefix}redis-${index + 1}`);
 }
 
-/** Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis. */
+/** Node i (0-based) of the distributed MinIO topology: `<prefix>minio-<i+1>`. */
+export function minioNodeContainer(env: Pick<Environment, 'prefix'>, index: number): string {
+  return cli.checkName('data container', `${env.prefix}minio-${index + 1}`);
+}
+
+/** The media cache's container (`data.minio.cache`). */
+export function cacheContainer(env: Pick<Environment, 'prefix'>): string {
+  return cli.checkName('data container', `${env.prefix}minio-cache`);
+}
+
+/** Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis, the distributed minio-1..N instead of minio, then the media cache. */
 export function dataContainers(env: Environment): string[] {
-  return configuredServices(env).flatMap((s) => (s === 'redis' && env.data.redis?.topology === 'sentinel'
-    ? Array.from({ length: env.data.redis.sentinel.nodes }, (_, i) => redisNodeContainer(env, i))
-    : [containerName(env, s)]));
+  const { redis, minio } = env.data;
+  return [
+    ...configuredServices(env).flatMap((s) => {
+      if (s === 'redis' && redis?.topology === 'sentinel') return Array.from({ length: redis.sentinel.nodes }, (_, i) => redisNodeContainer(env, i));
+      if (s === 'minio' && minio?.topology === 'distributed') return Array.from({ length: minio.nodes }, (_, i) => minioNodeContainer(env, i));
+      return [containerName(env, s)];
+    }),
+    ...(minio?.cache ? [cacheContainer(env)] : []),
+  ];
 }
 
 /** How slots reach a service: its container's name on the Incus network's DNS. */
@@ -104,9 +121,12 @@ const RABBITMQ_VHOST = shellScript('data/incus/scripts/rabbitmq-vhost.sh');
 const RABBITMQ_USER = shellScript('data/incus/scripts/rabbitmq-user.sh');
 const RABBITMQ_PERMS = shellScript('data/incus/scripts/rabbitmq-perms.sh');
 
-/** The bucket through mc, its credentials in MC_HOST_veza read from stdin. $1 bucket. */
-const MINIO_BUCKET = shellScript('data/incus/scripts/minio-bucket.sh');
+/** Runs its arguments with mc's alias `veza` from the first line of stdin (MC_HOST_veza, never argv); the rest of stdin is theirs. */
+const WITH_MC_HOST = shellScript('data/incus/scripts/with-mc-host.sh');
+/** The local tier's bounded wait until the MinIO behind alias veza has write quorum ($1 is mc). */
+const MC_READY = shellScript('data/local/scripts/mc-ready.sh');
 
+/** Creates the minio-user and its data folder; $@ the drive folders it must own. */
 const MINIO_USER = shellScript('data/incus/scripts/minio-user.sh');
 
 const MINIO_RESTART = shellScript('data/incus/scripts/minio-restart.sh');
@@ -155,7 +175,13 @@ export function redisConf(password: string, maxmemory: string): string {
 }
 
 export function minioEnv(password: string): string {
-  return `# written by veza; holds the root password: 0600\nMINIO_ROOT_USER="veza"\nMINIO_ROOT_PASSWORD="${oneLine('minio', password).replace(/[\\"$`]/g, (c) => `\\${c}`)}"\nMINIO_VOLUMES="/var/lib/minio"\nMINIO_OPTS="--address :${PORTS.minio}"\n`;
+  return minioEnvFile({ MINIO_ROOT_USER: 'veza', MINIO_ROOT_PASSWORD: password, MINIO_VOLUMES: '/var/lib/minio', MINIO_OPTS: `--address :${PORTS.minio}` });
+}
+
+/** /etc/default/minio as systemd's EnvironmentFile reads it: one double-quoted, escaped value a line. */
+export function minioEnvFile(vars: Record<string, string>): string {
+  const lines = Object.entries(vars).map(([k, v]) => `${k}="${oneLine('minio', v).replace(/[\\"$`]/g, (c) => `\\${c}`)}"`);
+  return `# written by veza; holds the root password: 0600\n${lines.join('\n')}\n`;
 }
 
 export const MINIO_UNIT = [
@@ -182,9 +208,39 @@ export const MINIO_UNIT = [
   '',
 ].join('\n');
 
-/** `MC_HOST_<alias>` form: credentials URL-encoded into the endpoint. */
-function minioClientHost(password: string): string {
-  return `http://veza:${encodeURIComponent(oneLine('minio', password))}@127.0.0.1:${PORTS.minio}`;
+/** `argv` in container `ct` with mc's alias `veza` naming the MinIO there on `port`: the credentials are stdin's first line, `input` the rest. */
+export function withMcHost(scope: cli.IncusScope, ct: string, port: number, password: string, argv: string[], o: { description: string; timeoutMs: number; input?: string }): Command {
+  return cli.exec(scope, ct, ['sh', '-c', WITH_MC_HOST, 'with-mc-host', ...argv], { description: o.description, timeoutMs: o.timeoutMs, input: `${mcHostUrl({ host: '127.0.0.1', port }, oneLine('minio', password))}\n${o.input ?? ''}` });
+}
+
+/** Where a MinIO container records that the bucket was set up as `minioBucketStamp` says (the bucket cannot be read without credentials). */
+const MINIO_BUCKET_STAMP = '/etc/veza-minio-bucket.sha256';
+
+export function minioBucketStamp(bucket: string): string {
+  return sha256(`${bucket}\n${LIFECYCLE}`);
+}
+
+/**
+ * From container `ct` (whose MinIO listens on `port`): a bounded wait for
+ * write quorum, then the bucket, its versioning and lifecycle (each
+ * idempotent, from minio-topology's bucketCommands), then the stamp.
+ */
+export function minioBucketSteps(ctx: PlanContext, ct: string, port: number, bucket: string): PlanStep[] {
+  const mc = (argv: string[], description: string, input?: string) => withMcHost(ctx.client.scope, ct, port, ctx.secrets.minio!, argv, { description, timeoutMs: 5 * 60_000, ...(input === undefined ? {} : { input }) });
+  return [
+    run(`wait until minio in ${ct} has write quorum`, mc(['sh', '-c', MC_READY, 'mc-ready', 'mc'], 'wait for minio')),
+    ...bucketCommands(bucket).map((c) => run(`ensure ${c.title}`, mc(['mc', '--no-color', ...c.argv], `ensure ${c.title}`, c.input))),
+    writeConfigStep(ctx, ct, MINIO_BUCKET_STAMP, `${minioBucketStamp(bucket)}\n`, { owner: 'root:root', mode: '0644', title: `record ${bucket}'s settings in ${ct}`, secret: false }),
+  ];
+}
+
+/** Steps that make the minio-user own its folder and `drives`, and (re)start minio under systemd. */
+export function minioUserStep(ctx: PlanContext, ct: string, drives: readonly string[]): PlanStep {
+  return run(`create the minio-user in ${ct}`, shellIn(ctx, ct)(MINIO_USER, [...drives], 'create the minio user'));
+}
+
+export function minioRestartStep(ctx: PlanContext, ct: string): PlanStep {
+  return run(`restart minio in ${ct}`, shellIn(ctx, ct)(MINIO_RESTART, [], 'restart minio', { timeoutMs: 2 * 60_000 }));
 }
 
 // ---- the plan ---------------------------------------------------------------
@@ -320,15 +376,14 @@ export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {
         changed.push(run(`push the minio server into ${ct}`, cli.filePush(client.scope, ct, m.server, '/usr/local/bin/minio', { uid: 0, gid: 0, mode: '0755' })));
         changed.push(run(`push the mc client into ${ct}`, cli.filePush(client.scope, ct, m.client, '/usr/local/bin/mc', { uid: 0, gid: 0, mode: '0755' })));
       }
-      if (fresh || f.installed !== '1') changed.push(run(`create the minio-user in ${ct}`, sh(MINIO_USER, [], 'create the minio user')));
+      if (fresh || f.installed !== '1') changed.push(minioUserStep(ctx, ct, []));
       if (f.env !== sha256(envFile)) changed.push(writeConfig('/etc/default/minio', envFile, 'root:root', '0600', `write ${ct}'s /etc/default/minio (root credentials)`, true));
       if (f.unit !== sha256(MINIO_UNIT)) changed.push(writeConfig('/etc/systemd/system/minio.service', MINIO_UNIT, 'root:root', '0644', `write ${ct}'s minio.service`, false));
       steps.push(...changed);
-      if (changed.length || f.active !== 'active') {
-        steps.push(run(`restart minio in ${ct}`, sh(MINIO_RESTART, [], 'restart minio', { timeoutMs: 2 * 60_000 })));
-        const bucket = env.data.minio?.bucket ?? `veza-${env.name}`;
-        steps.push(run(`ensure bucket ${bucket}`, sh(MINIO_BUCKET, [bucket], `mc mb --ignore-existing ${bucket}`, { input: `${minioClientHost(ctx.secrets.minio!)}\n`, timeoutMs: 2 * 60_000 })));
-      }
+      const restart = changed.length > 0 || f.active !== 'active';
+      if (restart) steps.push(minioRestartStep(ctx, ct));
+      const bucket = env.data.minio?.bucket ?? bucketName(env);
+      if (restart || f.bucket !== minioBucketStamp(bucket)) steps.push(...minioBucketSteps(ctx, ct, PORTS.minio, bucket));
       break;
     }
   }

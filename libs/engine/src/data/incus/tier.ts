@@ -16,10 +16,13 @@ import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
 import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
 import { redisAppEnv } from '../redis-topology';
+import { bucketName, s3AppEnv } from '../minio-topology';
 import type { ServicesStatus } from '../status';
-import { incusRedisNodes, inspectNodeCommand, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
+import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
+import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
+import { incusRedisNodes, inspectNodeArgv, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
-  INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
+  cacheContainer, INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
   type PlanContext, type Secrets, type ServiceName, type ServiceState,
 } from './services';
 
@@ -52,17 +55,25 @@ export class IncusDataTier implements DataTier {
     const host = await planHost(this.client, this.settings);
     const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
     const sentinel = sentinelSettings(this.env);
-    // The Sentinel topology's redis is its nodes' containers, planned together.
-    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis'));
+    const distributed = distributedMinio(this.env);
+    // The Sentinel topology's redis and the distributed minio are their nodes' containers, each planned together.
+    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis') && !(distributed && s === 'minio'));
     const states = await this.inspect(secrets, services);
     const nodeStates = sentinel ? await this.inspectSentinel() : [];
+    const minioStates = distributed ? await this.inspectMinioNodes() : [];
     const redis = sentinel ? planRedisSentinel(ctx, sentinel, this.redisNodes(), nodeStates) : undefined;
+    const objects = distributed ? planMinioDistributed(ctx, distributed, this.minioNodes(), minioStates) : undefined;
+    const nodePlans: Partial<Record<ServiceName, { steps: PlanStep[] }>> = { ...(redis ? { redis } : {}), ...(objects ? { minio: objects } : {}) };
+    // The cache comes after MinIO: nginx resolves its upstreams' names when it loads its config.
+    const cacheState = this.env.data.minio?.cache ? await this.inspectCache() : undefined;
+    const cache = cacheState ? planIncusCache(ctx, incusCacheSpec(this.env, this.settings), cacheState) : undefined;
     const steps: PlanStep[] = [
       ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
-      ...configuredServices(this.env).flatMap((service) => (redis && service === 'redis' ? redis.steps : planService(ctx, states.find((s) => s.service === service)!))),
+      ...configuredServices(this.env).flatMap((service) => nodePlans[service]?.steps ?? planService(ctx, states.find((s) => s.service === service)!)),
+      ...(cache?.steps ?? []),
     ];
     const present = new Set((await this.client.instances()).map((i) => i.name));
-    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...(redis?.notes ?? [])];
+    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...(redis?.notes ?? []), ...(objects?.notes ?? []), ...(cache?.notes ?? [])];
     const names = configuredServices(this.env).join(', ');
     let plan: DataPlan = {
       steps,
@@ -70,14 +81,24 @@ export class IncusDataTier implements DataTier {
       summary: steps.length ? `${names} of ${this.env.name} ready` : `${names} of ${this.env.name} already provisioned: nothing to do`,
     };
     if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
-    if (sentinel && redis?.again && !opts.dryRun) {
-      const rest = planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel());
-      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: `redis of ${this.env.name} ready` }, this.client.runner, this.log);
+    // Node topologies whose stopped containers were only started: planned again from what those hold.
+    const again = [
+      ...(sentinel && redis?.again ? [async () => ({ ...planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel()), summary: `redis of ${this.env.name} ready` })] : []),
+      ...(distributed && objects?.again ? [async () => ({ ...planMinioDistributed(ctx, distributed, this.minioNodes(), await this.inspectMinioNodes()), summary: `minio of ${this.env.name} ready` })] : []),
+    ];
+    for (const replan of opts.dryRun ? [] : again) {
+      const rest = await replan();
+      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: rest.summary }, this.client.runner, this.log);
       plan = { ...plan, steps: [...plan.steps, ...rest.steps], notes: [...plan.notes, ...rest.notes] };
     }
     if (release === undefined) return plan;
     // The snapshot is planned against the containers as they are now: provisioning may just have made them.
-    const fresh = [...states.filter((s) => !s.exists).map((s) => s.container), ...(sentinel ? this.redisNodes().filter((_, i) => !nodeStates[i]!.exists).map((n) => n.container) : [])];
+    const fresh = [
+      ...states.filter((s) => !s.exists).map((s) => s.container),
+      ...(sentinel ? this.redisNodes().filter((_, i) => !nodeStates[i]!.exists).map((n) => n.container) : []),
+      ...(distributed ? this.minioNodes().filter((_, i) => !minioStates[i]!.exists).map((n) => n.container) : []),
+      ...(cacheState && !cacheState.exists ? [cacheContainer(this.env)] : []),
+    ];
     const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh });
     return { steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes], summary: snap.steps.length ? `${plan.summary}; ${snap.summary}` : plan.summary };
   }
@@ -122,16 +143,33 @@ export class IncusDataTier implements DataTier {
     return buildDatabaseUrl({ host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
   }
 
-  /** Slots' REDIS_URL, or the REDIS_SENTINEL_* trio: the names the local tier hands out, with the containers' DNS names. */
+  /**
+   * Slots' REDIS_URL or the REDIS_SENTINEL_* trio, and S3_*: the names the
+   * local tier hands out, with the containers' DNS names. S3_ENDPOINT is the
+   * media cache when `appsThrough` says so, else MinIO (node 1 of a
+   * distributed one: any node serves the whole cluster).
+   */
   async serviceEnv(): Promise<Record<string, string>> {
-    const r = this.env.data.redis;
-    if (!r) return {};
-    const password = resolveSecrets(this.env).redis!;
-    return redisAppEnv(r, r.topology === 'sentinel' ? this.redisNodes() : [{ host: serviceHost(this.env, this.settings, 'redis'), port: PORTS.redis, sentinelPort: r.sentinel.port }], password);
+    const { redis: r, minio: m } = this.env.data;
+    const secrets = resolveSecrets(this.env);
+    const redis = r ? redisAppEnv(r, r.topology === 'sentinel' ? this.redisNodes() : [{ host: serviceHost(this.env, this.settings, 'redis'), port: PORTS.redis, sentinelPort: r.sentinel.port }], secrets.redis!) : {};
+    if (!m) return redis;
+    const endpoint = m.cache?.appsThrough ? { host: `${cacheContainer(this.env)}.${this.settings.dnsSuffix}`, port: m.cache.port }
+      : m.topology === 'distributed' ? this.minioNodes()[0]!
+      : { host: serviceHost(this.env, this.settings, 'minio'), port: PORTS.minio };
+    return { ...redis, ...s3AppEnv(endpoint, m.bucket ?? bucketName(this.env), secrets.minio!) };
   }
 
   /** Redis as it answers from inside its containers: PING on single, every sentinel's master and replicas on sentinel. */
   async servicesStatus(): Promise<ServicesStatus> {
+    return {
+      ...(await this.redisStatus()),
+      ...(await this.minioStatus()),
+      ...(this.env.data.minio?.cache ? { cache: await cacheStatusOnIncus(this.client, this.env, this.settings) } : {}),
+    };
+  }
+
+  private async redisStatus(): Promise<ServicesStatus> {
     const r = this.env.data.redis;
     if (!r) return {};
     const password = resolveSecrets(this.env).redis!;
@@ -140,17 +178,48 @@ export class IncusDataTier implements DataTier {
     return { redis: { topology: 'single', address: `${serviceHost(this.env, this.settings, 'redis')}:${PORTS.redis}`, answering: await redisPing(this.client, container, PORTS.redis, password) } };
   }
 
+  /** MinIO's drives and healing, from whichever node answers first. */
+  private async minioStatus(): Promise<ServicesStatus> {
+    const m = this.env.data.minio;
+    if (!m) return {};
+    const password = resolveSecrets(this.env).minio!;
+    const nodes = m.topology === 'distributed' ? this.minioNodes() : [{ container: containerName(this.env, 'minio'), port: PORTS.minio }];
+    return { minio: { topology: m.topology, ...(await minioStatusOnIncus(this.client, nodes, password)) } };
+  }
+
+  private async inspectCache(): Promise<CacheState> {
+    return (await this.inspectContainers([cacheContainer(this.env)], INSPECT_CACHE_ARGV))[0]!;
+  }
+
+  private minioNodes() {
+    return incusMinioNodes(this.env, this.settings, this.env.data.minio!);
+  }
+
+  private inspectMinioNodes(): Promise<MinioNodeState[]> {
+    return this.inspectContainers(this.minioNodes().map((n) => n.container), INSPECT_MINIO_ARGV);
+  }
+
   private redisNodes() {
     return incusRedisNodes(this.env, this.settings, this.env.data.redis!);
   }
 
-  private async inspectSentinel(): Promise<SentinelNodeState[]> {
+  private inspectSentinel(): Promise<SentinelNodeState[]> {
+    return this.inspectContainers(this.redisNodes().map((n) => n.container), inspectNodeArgv(this.env.data.redis!));
+  }
+
+  /**
+   * Each container's existence, whether it runs, and (when it does) the
+   * key=value facts `argv` prints there. Read through IncusClient.output: an
+   * answer `incus exec` cut short under load is asked again, never read as
+   * "nothing installed", which would replan (and restart) a healthy node.
+   */
+  private async inspectContainers(containers: readonly string[], argv: readonly string[]): Promise<{ exists: boolean; running: boolean; facts: Record<string, string> }[]> {
     const instances = await this.client.instances();
-    return Promise.all(this.redisNodes().map(async (node): Promise<SentinelNodeState> => {
-      const inst = instances.find((i) => i.name === node.container);
+    return Promise.all(containers.map(async (container) => {
+      const inst = instances.find((x) => x.name === container);
       const running = inst?.status === 'Running';
       if (!running) return { exists: Boolean(inst), running, facts: {} };
-      return { exists: true, running, facts: parseFacts((await this.client.run(inspectNodeCommand(this.client, node, this.env.data.redis!))).stdout) };
+      return { exists: true, running, facts: parseFacts(await this.client.output(container, [...argv], { description: `inspect ${container}`, timeoutMs: 60_000 })) };
     }));
   }
 

@@ -5,7 +5,7 @@ import { LOCAL_HOST_OCTET } from '../../hosts/naming';
 import { VezaError } from '../../log/errors';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
-import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, readMinioInfo, type MinioNode, type MinioSettings, type MinioStatus } from '../minio-topology';
+import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, readMinioInfo, s3AppEnv, type MinioNode, type MinioSettings, type MinioStatus } from '../minio-topology';
 import type { ProcessRunner } from '../../ports/process';
 import type { ServicesStatus } from '../status';
 import { livePid } from './pids';
@@ -94,8 +94,7 @@ export function planMinioStop(m: LocalMinio, pids: readonly (number | undefined)
 
 /** How slots reach the bucket. */
 export function minioAppEnv(m: LocalMinio, password: string): Record<string, string> {
-  const n = m.nodes[0]!;
-  return { S3_ENDPOINT: `http://${n.host}:${n.port}`, S3_BUCKET: m.bucket, S3_ACCESS_KEY: 'veza', S3_SECRET_KEY: password };
+  return s3AppEnv(m.nodes[0]!, m.bucket, password);
 }
 
 /**
