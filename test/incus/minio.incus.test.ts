@@ -12,7 +12,7 @@ import { createProcessRunner } from '@veza/engine/ports/process';
 import { createDataTier } from '@veza/engine/data/tier';
 import { formatServicesStatus } from '@veza/engine/data/status';
 import { cacheGet } from '@veza/engine/data/testing/cache-get';
-import { wipeProject } from './support/project';
+import { ownBridge, wipeProject } from './support/project';
 import { until } from './support/until';
 
 /**
@@ -33,6 +33,11 @@ const PREFIX = 'veza-hm-';
 const NODES = [1, 2, 3, 4].map((n) => `${PREFIX}minio-${n}`);
 const BUCKET = 'veza-minio-incus';
 const CACHE = `${PREFIX}minio-cache`;
+/**
+ * A bridge of its own: the host's mc talks to the nodes and to the cache (port 8080) directly, and the deploy
+ * file, which may run beside this one, counts every packet from this host to a slot port on the tier's bridge.
+ */
+const BRIDGE = { name: 'vezaminiobr0', address: '10.231.184.1' };
 const SECRETS = { VEZA_HM_POSTGRES_PASSWORD: `pg-${randomBytes(12).toString('base64url')}`, VEZA_HM_MINIO_PASSWORD: `minio-${randomBytes(12).toString('base64url')}$!%&` };
 
 const root = join(__dirname, '../..');
@@ -40,7 +45,7 @@ const toolsDir = execFileSync('bash', [join(root, 'tools/scripts/minio-tools.sh'
 const MC = join(toolsDir, 'mc');
 
 const env = environmentSchema.parse({
-  name: 'minio-incus', driver: 'incus', prefix: PREFIX, network: 'vezatestbr0', publicHosts: ['localhost'], publicUrl: 'http://localhost:18499', edge: 'veza-hm-haproxy',
+  name: 'minio-incus', driver: 'incus', prefix: PREFIX, network: BRIDGE.name, publicHosts: ['localhost'], publicUrl: 'http://localhost:18499', edge: 'veza-hm-haproxy',
   registry: { url: 'file:.veza/registry', owner: 'veza' },
   incus: { project: PROJECT, image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs' },
   data: { postgres: { passwordEnv: 'VEZA_HM_POSTGRES_PASSWORD' }, minio: { passwordEnv: 'VEZA_HM_MINIO_PASSWORD', binary: join(toolsDir, 'minio'), topology: 'distributed', cache: { maxSize: '256m' } } },
@@ -76,10 +81,12 @@ test('distributed minio on incus: four nodes EC:2, the bucket versioned with its
   const say = (m: string) => process.stderr.write(`[minio-incus +${secs(Date.now() - started)}] ${m}\n`);
   Object.assign(process.env, SECRETS);
   const mcConfig = mkdtempSync(join(tmpdir(), 'veza-minio-incus-'));
+  const removeBridge = await ownBridge(BRIDGE.name, `${BRIDGE.address}/24`);
   const leftovers = await wipeProject(env);
   if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
   t.after(async () => {
     say(`teardown: removed project ${PROJECT} with ${(await wipeProject(env)).join(', ') || 'nothing'}`);
+    await removeBridge();
     for (const k of Object.keys(SECRETS)) delete process.env[k];
     rmSync(mcConfig, { recursive: true, force: true });
   });
