@@ -17,6 +17,7 @@ import { liveEdgeReader } from '../support/live-edge';
 import { bridgeAddress } from './support/project';
 import { TIER_ENV as ENV, tierRepo, touchWeb } from './support/tier-repo';
 import { watchHostTraffic } from './support/traffic-watch';
+import { connect as connectAmqp } from 'amqplib';
 
 /**
  * The real Incus tier, as production runs: the repository's own components
@@ -112,6 +113,17 @@ test('incus tier: the real components through the nx commands, release after rel
     assert.deepEqual(redis.split('\n'), ['maxmemory-policy', 'allkeys-lru', 'appendonly', 'yes']);
     assert.equal(await inside('veza-itest-redis', ['sh', '-c', 'redis-cli ping 2>&1 || true']), 'NOAUTH Authentication required.');
     assert.match(await inside('veza-itest-rabbitmq', ['rabbitmqctl', 'list_vhosts', '-q', '--no-table-headers']), /^\/veza$/m);
+    // Seed 001's RabbitMQ criterion: a message published and consumed as the app user in /veza, over the network.
+    const mqAddress = (await client.instance('veza-itest-rabbitmq'))!.ipv4[0]!;
+    const mq = await connectAmqp(`amqp://veza:${encodeURIComponent(secrets.VEZA_ITEST_RABBITMQ_PASSWORD)}@${mqAddress}:5672/%2Fveza`);
+    try {
+      const ch = await mq.createChannel();
+      const q = await ch.assertQueue('', { exclusive: true });
+      ch.sendToQueue(q.queue, Buffer.from(`release ${A}`));
+      assert.equal(await new Promise<string>((resolve) => void ch.consume(q.queue, (m) => m && (ch.ack(m), resolve(m.content.toString())))), `release ${A}`);
+    } finally {
+      await mq.close();
+    }
     const snaps = (await createDataTier(env, { workspaceRoot: repo.dir }).listSnapshots()).map((s) => s.path).sort();
     assert.deepEqual(snaps, ['veza-itest-postgres', 'veza-itest-rabbitmq', 'veza-itest-redis'].map((c) => `${c}/pre-deploy-${A}`));
     assert.equal(await hostTraffic(), 0, 'no packet from this host reached a slot port');
