@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Environment } from '../../config/environment';
+import { haSettings, type Environment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import * as cli from '../../hosts/incus/cli';
@@ -51,11 +51,26 @@ export function redisNodeContainer(env: Pick<Environment, 'prefix'>, index: numb
   return cli.checkName('data container', `${env.prefix}redis-${index + 1}`);
 }
 
-/** Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis. */
+/** The HA topology's containers: `<prefix>pg-monitor`, `<prefix>pg-1..N`, `<prefix>pgbouncer`. */
+export function pgHaContainers(env: Pick<Environment, 'prefix'>, nodes: number): { monitor: string; nodes: string[]; pgbouncer: string } {
+  const name = (suffix: string) => cli.checkName('data container', `${env.prefix}${suffix}`);
+  return { monitor: name('pg-monitor'), nodes: Array.from({ length: nodes }, (_, i) => name(`pg-${i + 1}`)), pgbouncer: name('pgbouncer') };
+}
+
+/**
+ * Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis,
+ * the HA topology's monitor, nodes and PgBouncer instead of postgres.
+ */
 export function dataContainers(env: Environment): string[] {
-  return configuredServices(env).flatMap((s) => (s === 'redis' && env.data.redis?.topology === 'sentinel'
-    ? Array.from({ length: env.data.redis.sentinel.nodes }, (_, i) => redisNodeContainer(env, i))
-    : [containerName(env, s)]));
+  return configuredServices(env).flatMap((s) => {
+    if (s === 'redis' && env.data.redis?.topology === 'sentinel') return Array.from({ length: env.data.redis.sentinel.nodes }, (_, i) => redisNodeContainer(env, i));
+    const ha = s === 'postgres' ? haSettings(env) : undefined;
+    if (ha) {
+      const c = pgHaContainers(env, ha.nodes);
+      return [c.monitor, ...c.nodes, c.pgbouncer];
+    }
+    return [containerName(env, s)];
+  });
 }
 
 /** How slots reach a service: its container's name on the Incus network's DNS. */

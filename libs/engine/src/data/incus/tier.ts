@@ -1,10 +1,10 @@
 import { dirname, join } from 'node:path';
-import type { Environment } from '../../config/environment';
+import { haSettings, type Environment } from '../../config/environment';
 import { validate } from '../../config/names';
 import { VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import { registerSecret } from '../../log/redact';
-import type { ProcessRunner } from '../../ports/process';
+import type { Command, ProcessRunner } from '../../ports/process';
 import { sha256File } from '../../artifact/manifest';
 import * as cli from '../../hosts/incus/cli';
 import { IncusClient } from '../../hosts/incus/client';
@@ -17,6 +17,7 @@ import type { DataTier, ProvisionOptions } from '../port';
 import { planSnapshotPrune, planSnapshots, preDeploySnapshots, type ContainerSnapshots } from './snapshots';
 import { redisAppEnv } from '../redis-topology';
 import type { ServicesStatus } from '../status';
+import { appReady, incusPgHa, inspectMemberCommand, inspectPgbouncerCommand, planPgHa, readFormationOnIncus, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
 import { incusRedisNodes, inspectNodeCommand, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
   INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
@@ -32,10 +33,10 @@ import {
  */
 export class IncusDataTier implements DataTier {
   readonly kind = 'incus' as const;
-  private readonly settings: IncusSettings;
-  private readonly client: IncusClient;
+  protected readonly settings: IncusSettings;
+  protected readonly client: IncusClient;
 
-  constructor(private readonly env: Environment, runner: ProcessRunner, private readonly log: Logger) {
+  constructor(protected readonly env: Environment, runner: ProcessRunner, protected readonly log: Logger) {
     this.settings = incusSettings(env);
     this.client = new IncusClient(runner, this.settings.project);
   }
@@ -52,17 +53,22 @@ export class IncusDataTier implements DataTier {
     const host = await planHost(this.client, this.settings);
     const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
     const sentinel = sentinelSettings(this.env);
-    // The Sentinel topology's redis is its nodes' containers, planned together.
-    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis'));
+    const ha = this.pgHa();
+    // The Sentinel topology's redis is its nodes' containers, the HA topology's postgres its formation's: each planned together.
+    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis') && !(ha && s === 'postgres'));
     const states = await this.inspect(secrets, services);
-    const nodeStates = sentinel ? await this.inspectSentinel() : [];
-    const redis = sentinel ? planRedisSentinel(ctx, sentinel, this.redisNodes(), nodeStates) : undefined;
+    const absentBefore = new Set(await this.absent());
+    const topologies = [
+      ...(sentinel ? [{ service: 'redis', plan: async () => planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel()) }] : []),
+      ...(ha ? [{ service: 'postgres', plan: async () => planPgHa(ctx, ha, await this.inspectPgHa(ha, secrets.postgres)) }] : []),
+    ];
+    const planned = new Map(await Promise.all(topologies.map(async (t) => [t.service, { ...t, first: await t.plan() }] as const)));
     const steps: PlanStep[] = [
       ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
-      ...configuredServices(this.env).flatMap((service) => (redis && service === 'redis' ? redis.steps : planService(ctx, states.find((s) => s.service === service)!))),
+      ...configuredServices(this.env).flatMap((service) => planned.get(service)?.first.steps ?? planService(ctx, states.find((s) => s.service === service)!)),
     ];
     const present = new Set((await this.client.instances()).map((i) => i.name));
-    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...(redis?.notes ?? [])];
+    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...[...planned.values()].flatMap((p) => p.first.notes)];
     const names = configuredServices(this.env).join(', ');
     let plan: DataPlan = {
       steps,
@@ -70,14 +76,15 @@ export class IncusDataTier implements DataTier {
       summary: steps.length ? `${names} of ${this.env.name} ready` : `${names} of ${this.env.name} already provisioned: nothing to do`,
     };
     if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
-    if (sentinel && redis?.again && !opts.dryRun) {
-      const rest = planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel());
-      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: `redis of ${this.env.name} ready` }, this.client.runner, this.log);
+    // A topology whose stopped containers were just started is planned again from what they hold.
+    for (const p of [...planned.values()].filter((x) => x.first.again && !opts.dryRun)) {
+      const rest = await p.plan();
+      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: `${p.service} of ${this.env.name} ready` }, this.client.runner, this.log);
       plan = { ...plan, steps: [...plan.steps, ...rest.steps], notes: [...plan.notes, ...rest.notes] };
     }
     if (release === undefined) return plan;
     // The snapshot is planned against the containers as they are now: provisioning may just have made them.
-    const fresh = [...states.filter((s) => !s.exists).map((s) => s.container), ...(sentinel ? this.redisNodes().filter((_, i) => !nodeStates[i]!.exists).map((n) => n.container) : [])];
+    const fresh = [...absentBefore];
     const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh });
     return { steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes], summary: snap.steps.length ? `${plan.summary}; ${snap.summary}` : plan.summary };
   }
@@ -116,10 +123,43 @@ export class IncusDataTier implements DataTier {
     return running.length > 0;
   }
 
+  /** The single server, or PgBouncer in front of the HA formation. */
   async databaseUrl(): Promise<string> {
     const pg = this.env.data.postgres;
     const password = await resolvePostgresPassword(this.env, '', { generate: false });
-    return buildDatabaseUrl({ host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
+    const ha = this.pgHa();
+    return buildDatabaseUrl(ha ? ha.endpoint : { host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
+  }
+
+  protected pgHa(): IncusPgHa | undefined {
+    const ha = haSettings(this.env);
+    return ha ? incusPgHa(this.env, this.settings, ha) : undefined;
+  }
+
+  /** Data containers that do not exist yet. */
+  private async absent(): Promise<string[]> {
+    const present = new Set((await this.client.instances()).map((i) => i.name));
+    return dataContainers(this.env).filter((c) => !present.has(c));
+  }
+
+  private async inspectPgHa(h: IncusPgHa, password: string): Promise<PgHaState> {
+    const instances = await this.client.instances();
+    const facts = async (container: string, command: () => Command): Promise<PgHaContainerState> => {
+      const inst = instances.find((i) => i.name === container);
+      const running = inst?.status === 'Running';
+      return { exists: Boolean(inst), running, facts: running ? parseFacts((await this.client.run(command())).stdout) : {} };
+    };
+    const [monitor, pgbouncer, ...nodes] = await Promise.all([
+      facts(h.monitor.container, () => inspectMemberCommand(this.client, h.monitor)),
+      facts(h.pgbouncer.container, () => inspectPgbouncerCommand(this.client, h)),
+      ...h.nodes.map((n) => facts(n.container, () => inspectMemberCommand(this.client, n))),
+    ]);
+    const read = monitor!.running ? await readFormationOnIncus(this.client, h) : undefined;
+    return {
+      monitor: monitor!, nodes, pgbouncer: pgbouncer!,
+      formation: read?.formation, syncStandbys: read?.syncStandbys,
+      appReady: pgbouncer!.running && pgbouncer!.facts.installed === '1' && (await appReady(this.client, h, password)),
+    };
   }
 
   /** Slots' REDIS_URL, or the REDIS_SENTINEL_* trio: the names the local tier hands out, with the containers' DNS names. */

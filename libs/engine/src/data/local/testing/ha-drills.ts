@@ -91,11 +91,19 @@ export async function firstWrite(url: string, sql: string, since: number, maxSec
 }
 
 /** killPrimary while pgbench writes through PgBouncer; then one INSERT every 250 ms through PgBouncer until one succeeds. */
-export async function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+export function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+  return measureFailover(url, table, () => killPrimary(l), maxSeconds);
+}
+
+/**
+ * `kill` (the primary gone, whatever the driver: processes killed, a container stopped hard) while pgbench
+ * writes through PgBouncer; then one INSERT every 250 ms through PgBouncer until one succeeds.
+ */
+export async function measureFailover(url: string, table: string, kill: () => Promise<{ name: string; killedAt: number }>, maxSeconds = 300): Promise<FailoverMeasure> {
   let benchPid = 0;
   const bench = pgbench(url, ['-c', '4', '-j', '2', '-T', String(maxSeconds), '-n', '-b', 'simple-update'], (pid) => (benchPid = pid));
   await new Promise((r) => setTimeout(r, 3_000));
-  const { name, killedAt } = await killPrimary(l);
+  const { name, killedAt } = await kill();
   const rtoSeconds = await firstWrite(url, `INSERT INTO ${table} VALUES (DEFAULT)`, killedAt, maxSeconds);
   // pgbench may have ended on its own: its clients abort when their server connection dies.
   signal(benchPid, 'SIGINT');
