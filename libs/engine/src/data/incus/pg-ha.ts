@@ -90,10 +90,6 @@ export function incusPgHa(env: Environment, settings: IncusSettings, ha: HaSetti
   };
 }
 
-export function pgHaContainerNames(h: IncusPgHa): string[] {
-  return [h.monitor.container, ...h.nodes.map((n) => n.container), h.pgbouncer.container];
-}
-
 // ---- units ------------------------------------------------------------------
 
 /** systemd splits ExecStart on blanks and expands % and $: the keeper's argv may hold none of them. */

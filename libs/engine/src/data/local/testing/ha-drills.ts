@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
-import { serverConnections } from '../../ha/pgbouncer';
+import { serverConnections, type PoolRow } from '../../ha/pgbouncer';
 import { readFormationState, runningId, type HaLayout } from '../ha';
-import type { LocalHaTier } from '../ha-tier';
 import { livePostmaster } from '../postgres';
 
 /**
@@ -41,8 +40,8 @@ export async function query<T>(url: string, sql: string): Promise<T[]> {
   }
 }
 
-/** pgbench with `args` while SHOW POOLS is read every half second: the run, and the most server connections seen. */
-export async function pooledRun(tier: LocalHaTier, url: string, args: string[]): Promise<{ code: number; out: string; maxServer: number }> {
+/** pgbench with `args` while SHOW POOLS is read every half second (from any HA tier): the run, and the most server connections seen. */
+export async function pooledRun(tier: { pools(): Promise<PoolRow[]> }, url: string, args: string[]): Promise<{ code: number; out: string; maxServer: number }> {
   let maxServer = 0;
   let sampling = true;
   const sampler = (async () => {
