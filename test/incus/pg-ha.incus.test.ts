@@ -1,16 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
 import { environmentSchema } from '@veza/engine/config/environment';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createMemoryLogger } from '@veza/engine/log/logger';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { createDataTier } from '@veza/engine/data/tier';
 import type { IncusHaTier } from '@veza/engine/data/incus/ha-tier';
-import { incusPgHa, readFormationOnIncus } from '@veza/engine/data/incus/pg-ha';
+import { incusPgHa, psqlIn, readFormationOnIncus } from '@veza/engine/data/incus/pg-ha';
 import { incusSettings } from '@veza/engine/hosts/incus/host';
 import { failedTransactions, measureFailover, pgbench, pooledRun, processed, query } from '@veza/engine/data/local/testing/ha-drills';
-import { wipeProject } from './support/project';
+import { VezaError } from '@veza/engine/log/errors';
+import { ownProject } from './support/project';
+import { until } from './support/until';
 
 /**
  * Seed 001's PostgreSQL HA acceptance on real containers (issue 13): the
@@ -19,17 +22,23 @@ import { wipeProject } from './support/project';
  * a pg_auto_failover monitor, two nodes and PgBouncer, Debian's packages
  * installed by apt inside each container; a second provision plans
  * nothing; 50 pgbench clients through PgBouncer never get more server
- * connections than its pool and reserve; with pgbench writing through
+ * connections than its pool and reserve; pgBackRest backs up from the
+ * primary into a repository folder on this host mounted into the nodes,
+ * and the restore drill brings back the backup's rows and the archived ones
+ * after it in a throw-away container; with pgbench writing through
  * PgBouncer the primary container is stopped hard (`incus stop --force`)
  * and the time until a write through PgBouncer succeeds again is printed
  * for BENCHMARKS.md (the seed's target: < 60 s); the old primary, started
  * again, rejoins as a standby by itself (its keeper is a systemd unit), and
- * a planned switchover (infra-data:failover) makes it primary again. The
- * project is wiped before (leftovers) and after, pass or fail.
+ * a planned switchover (infra-data:failover) makes it primary again, which
+ * then archives and backs up too. The project and the repository folder
+ * are removed before (leftovers) and after, pass or fail.
  */
 const PROJECT = 'veza-itest-pgha';
 const PREFIX = 'veza-hp-';
 const SECRETS = { VEZA_HP_POSTGRES_PASSWORD: `pg-${randomBytes(12).toString('base64url')}` };
+/** The posix repository, on this host, mounted into every data node. */
+const REPO = `/tmp/veza-itest-pgha-repo-${randomBytes(4).toString('hex')}`;
 const POOL = 10;
 const RESERVE = 2;
 
@@ -37,37 +46,15 @@ const env = environmentSchema.parse({
   name: 'pgha-incus', driver: 'incus', prefix: PREFIX, network: 'vezatestbr0', publicHosts: ['localhost'], publicUrl: 'http://localhost:18499', edge: 'veza-hp-haproxy',
   registry: { url: 'file:.veza/registry', owner: 'veza' },
   incus: { project: PROJECT, image: 'veza-test-base', dnsSuffix: 'incus', storagePool: 'veza-test-btrfs' },
-  data: { postgres: { passwordEnv: 'VEZA_HP_POSTGRES_PASSWORD', topology: 'ha', ha: { nodes: 2, pgbouncer: { poolSize: POOL, reservePoolSize: RESERVE } } } },
+  data: { postgres: { passwordEnv: 'VEZA_HP_POSTGRES_PASSWORD', topology: 'ha', ha: { nodes: 2, pgbouncer: { poolSize: POOL, reservePoolSize: RESERVE }, backup: { repository: { path: REPO }, drill: { table: 'items', minRows: 1 } } } } },
 });
 const h = incusPgHa(env, incusSettings(env), env.data.postgres.ha!);
 const [NODE1, NODE2] = h.nodes.map((n) => n.container) as [string, string];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Bounded: `fn` until it returns a value, every `everyMs`, at most `attempts` times. */
-async function until<T>(what: string, attempts: number, everyMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`${what}: not within ${attempts} tries of ${everyMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-}
-
-test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans nothing; pooling within the pool; the primary stopped hard fails over behind PgBouncer; the old primary rejoins as a standby; a switchover brings it back', { timeout: 20 * 60_000 }, async (t) => {
+test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans nothing; pooling within the pool; backup and restore drill; the primary stopped hard fails over behind PgBouncer; the old primary rejoins as a standby; a switchover brings it back', { timeout: 20 * 60_000 }, async (t) => {
   const started = Date.now();
-  const say = (m: string) => process.stderr.write(`[pg-ha-incus +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  Object.assign(process.env, SECRETS);
-  const leftovers = await wipeProject(env);
-  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
-  t.after(async () => {
-    say(`teardown: removed project ${PROJECT} with ${(await wipeProject(env)).join(', ') || 'nothing'}`);
-    for (const k of Object.keys(SECRETS)) delete process.env[k];
-  });
+  const say = await ownProject(t, env, SECRETS, 'pg-ha-incus');
+  t.after(() => fs.rm(REPO, { recursive: true, force: true }));
   const password = SECRETS.VEZA_HP_POSTGRES_PASSWORD;
   const runner = createProcessRunner();
   const client = new IncusClient(runner, PROJECT);
@@ -79,11 +66,12 @@ test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans
   const first = await tier().provision();
   say(`first provision: ${first.steps.length} steps in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const titles = first.steps.map((s) => s.title);
-  assert.ok(titles.includes(`install postgresql-17-auto-failover, pg-auto-failover-cli in ${NODE1}`), titles.join('\n'));
+  assert.ok(titles.includes(`install postgresql-17-auto-failover, pg-auto-failover-cli, pgbackrest in ${NODE1}`), titles.join('\n'));
   assert.ok(titles.indexOf('wait for node1 to register as the primary') < titles.indexOf(`write ${NODE2}'s veza-pg-autoctl.service (create and run)`), 'node 2 is created only once node 1 is registered as primary');
   const f = (await formation())!;
   assert.equal(f.healthy, true, f.problems.join('; '));
   assert.deepEqual(f.nodes.map((n) => [n.name, n === f.primary ? 'primary' : n.state]), [['node1', 'primary'], ['node2', 'secondary']], 'roles come from registration order');
+  assert.ok(existsSync(`${REPO}/backup/veza/backup.info`), 'the pgBackRest stanza was created in the host\'s repository');
 
   await t.test('a second provision plans nothing', async () => {
     const again = await tier().provision();
@@ -123,6 +111,26 @@ test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans
     assert.ok(run.maxServer <= POOL + RESERVE, `PgBouncer opened ${run.maxServer} server connections, more than ${POOL} + ${RESERVE}`);
     say(`pooling: 50 clients, at most ${run.maxServer} server connections`);
   });
+
+  await t.test('restore drill: no backup says so; a full backup from the primary, more rows archived after it, all of them restored in a throw-away container', async () => {
+    await assert.rejects(tier().drill(), (e: unknown) => e instanceof VezaError && e.code === 'DATA_NO_BACKUP' && /no backup/.test(e.message));
+    await query(dsn, 'CREATE TABLE items (id int PRIMARY KEY, phase text)');
+    await query(dsn, "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
+    const full = await tier().backup('full');
+    assert.equal(full.type, 'full');
+    assert.equal((await tier().status()).backups[0]?.label, full.label);
+    say(`full backup ${full.label} in ${((full.stoppedAt.getTime() - full.startedAt.getTime()) / 1000).toFixed(0)} s`);
+    await query(dsn, "INSERT INTO items SELECT g, 'after' FROM generate_series(101, 150) g");
+    // Closes the WAL segment holding them (archive_timeout would, within a minute) and waits until it is archived.
+    const sql = async (q: string) => (await client.run(psqlIn(client, NODE1, 5432, 'postgres', `${q};\n`, q))).stdout.split('\n')[1]!;
+    const wal = await sql('SELECT pg_walfile_name(pg_switch_wal())');
+    await until(`WAL ${wal} archived`, 120, 500, async () => ((await sql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver')) >= wal ? true : undefined));
+    const t1 = Date.now();
+    const result = await tier().drill();
+    assert.equal(result.restoredRows, 150, 'the backup point (100 rows) plus the archived WAL after it (50 rows)');
+    assert.equal(await client.instance(`${PREFIX}pg-drill`), undefined, 'the throw-away container is gone');
+    say(`drill: ${result.restoredRows} rows restored in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  });
   await query(dsn, 'CREATE TABLE kills (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
   let stopMs = 0;
   const m = await measureFailover(dsn, 'kills', async () => {
@@ -154,12 +162,14 @@ test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans
     assert.notEqual((await query<{ n: string }>(dsn, 'SELECT count(*) AS n FROM kills'))[0]!.n, '0', 'the writes through PgBouncer are there');
   });
 
-  await t.test('a planned switchover (infra-data:failover) makes node1 primary again; PgBouncer follows', async () => {
+  await t.test('a planned switchover (infra-data:failover) makes node1 primary again; PgBouncer follows; a diff backup from it', async () => {
     assert.equal(await tier().switchover(), 'node1');
     await until('a write through PgBouncer after the switchover', 120, 500, async () => ((await query(dsn, 'INSERT INTO kills VALUES (DEFAULT)').then(() => true, () => false)) ? true : undefined));
     const s = await tier().status();
     assert.equal(s.formation?.healthy, true, s.formation?.problems.join('; '));
     assert.equal(s.formation?.primary?.name, 'node1');
+    // A backup waits for its WAL to be archived: the primary after two role changes archives into the same repository.
+    assert.equal((await tier().backup('diff')).type, 'diff');
   });
   say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

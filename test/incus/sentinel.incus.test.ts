@@ -7,7 +7,8 @@ import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createMemoryLogger } from '@veza/engine/log/logger';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { createDataTier } from '@veza/engine/data/tier';
-import { wipeProject } from './support/project';
+import { ownProject } from './support/project';
+import { until } from './support/until';
 
 /**
  * Seed 001's Sentinel acceptance on real containers (issue 14): the Incus
@@ -34,22 +35,6 @@ const env = environmentSchema.parse({
 });
 
 type Endpoint = { host: string; port: number };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Bounded: `fn` until it returns a value, every `everyMs`, at most `attempts` times. */
-async function until<T>(what: string, attempts: number, everyMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`${what}: not within ${attempts} tries of ${everyMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-}
 
 /** One short connection to a node or a sentinel, closed whatever happens. */
 async function withNode<T>(node: Endpoint, password: string, fn: (c: Redis) => Promise<T>): Promise<T> {
@@ -69,14 +54,7 @@ async function replication(node: Endpoint, password: string): Promise<Record<str
 
 test('sentinel on incus: three containers, a second provision plans nothing, the master stopped hard fails over, a Sentinel-aware client writes again, the old master rejoins as a replica', { timeout: 30 * 60_000 }, async (t) => {
   const started = Date.now();
-  const say = (m: string) => process.stderr.write(`[sentinel-incus +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  Object.assign(process.env, SECRETS);
-  const leftovers = await wipeProject(env);
-  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
-  t.after(async () => {
-    say(`teardown: removed project ${PROJECT} with ${(await wipeProject(env)).join(', ') || 'nothing'}`);
-    for (const k of Object.keys(SECRETS)) delete process.env[k];
-  });
+  const say = await ownProject(t, env, SECRETS, 'sentinel-incus');
   const password = SECRETS.VEZA_HS_REDIS_PASSWORD;
   const runner = createProcessRunner();
   const client = new IncusClient(runner, PROJECT);

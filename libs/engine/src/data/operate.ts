@@ -50,11 +50,7 @@ export async function operateData(o: OperateDataOptions): Promise<DataStatusRepo
     throw new VezaError(`--type must be full or diff, not ${JSON.stringify(o.type)}`, 'run infra-data:backup --type=full (weekly) or --type=diff (daily)', 'INVALID_INPUT');
   }
   const tier = createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log });
-  if (o.action === 'failover' && reportsHaStatus(tier)) {
-    await tier.switchover();
-    return;
-  }
-  if (!isHaOperations(tier)) throw new VezaError(`the ${env.driver} data tier of ${env.name} has no ${o.action} yet (Incus provisions the formation, reports its status and switches over; pgBackRest's backup and drill run on local only)`, `use the local driver for ${o.action}`, 'NOT_IMPLEMENTED');
+  if (!isHaOperations(tier)) throw new VezaError(`the ${env.driver} data tier of ${env.name} has no HA operations`, 'this is a bug: every ha topology has them', 'NOT_IMPLEMENTED');
   switch (o.action) {
     case 'failover':
       await tier.switchover();

@@ -53,9 +53,9 @@ export function isHaOperations(x: object): x is HaOperations {
   return 'switchover' in x && 'drill' in x;
 }
 
-/** A tier that reports an HA formation and switches its primary over (every HA tier; Incus has no backup or drill yet). */
-export function reportsHaStatus(x: object): x is Pick<HaOperations, 'status' | 'switchover'> {
-  return typeof (x as { status?: unknown }).status === 'function' && 'switchover' in x;
+/** A tier that reports an HA formation (status is read from every tier; only the HA ones have it). */
+export function reportsHaStatus(x: object): x is Pick<HaOperations, 'status'> {
+  return typeof (x as { status?: unknown }).status === 'function';
 }
 
 function age(from: Date, now: Date): string {

@@ -5,6 +5,7 @@ import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings } from '../../hosts/incus/host';
 import { createRecordingRunner } from '../../ports/process';
 import { readFormation, runArgs } from '../ha/formation';
+import { renderBackrestConf } from '../ha/pgbackrest';
 import { renderPgbouncerIni } from '../ha/pgbouncer';
 import type { PlanStep } from '../plan';
 import { incusPgHa, keeperUnit, planPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
@@ -30,7 +31,7 @@ function setup() {
 const titles = (steps: PlanStep[]) => steps.map((s) => s.title);
 const runs = (steps: PlanStep[]) => steps.flatMap((s) => (s.kind === 'run' ? [s.command] : []));
 const absent: PgHaContainerState = { exists: false, running: false, facts: {} };
-const nothing: PgHaState = { monitor: absent, nodes: [absent, absent], pgbouncer: absent, appReady: false };
+const nothing: PgHaState = { monitor: absent, nodes: [absent, absent], pgbouncer: absent, appReady: false, cipherPass: 'cipher-Secret-1', stanzaExists: false };
 
 function written(steps: PlanStep[], title: string): { content: string; target: string[] } {
   const step = steps.find((s) => s.title === title);
@@ -44,18 +45,23 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
   assert.equal(again, undefined);
   const container = (ct: string, pkgs: string) => [`create ${ct} (never destroyed by the pipeline)`, `wait for ${ct} to boot`, `install ${pkgs} in ${ct}`];
   const members = 'postgresql-17-auto-failover, pg-auto-failover-cli';
+  const nodes = `${members}, pgbackrest`;
+  const backrest = (ct: string) => [`mount the repository into ${ct}`, `hand the repository to postgres in ${ct}`, `write ${ct}'s pgbackrest.conf (repository passphrase)`];
   const keeper = (ct: string, what: string) => [`write ${ct}'s veza-pg-autoctl.service (${what})`, `reload systemd in ${ct}`, `restart veza-pg-autoctl in ${ct}`];
   const drop = (ct: string) => `drop Debian's default cluster in ${ct} (the port is the formation's)`;
   const initdb = (ct: string, dir: string, name: string) => [drop(ct), `create ${ct}:${dir}`, `initdb ${name} in ${ct}`, `write ${ct}'s pg_hba.conf (pg_auto_failover's roles from the bridge, every other role by password)`];
   assert.deepEqual(titles(steps), [
-    ...container('veza-staging-pg-monitor', members), ...container('veza-staging-pg-1', members), ...container('veza-staging-pg-2', members),
+    ...container('veza-staging-pg-monitor', members), ...container('veza-staging-pg-1', nodes), ...container('veza-staging-pg-2', nodes),
     ...container('veza-staging-pgbouncer', 'pgbouncer, postgresql-client'),
+    'create the repository /var/lib/veza/pgbackrest/staging on the Incus host',
     ...initdb('veza-staging-pg-monitor', '/var/lib/postgresql/veza/monitor', 'monitor'), ...keeper('veza-staging-pg-monitor', 'create and run'), 'wait for the monitor in veza-staging-pg-monitor',
-    ...initdb('veza-staging-pg-1', '/var/lib/postgresql/veza/node', 'node1'), ...keeper('veza-staging-pg-1', 'create and run'), 'wait for node1 to register as the primary',
-    drop('veza-staging-pg-2'), 'create veza-staging-pg-2:/var/lib/postgresql/veza/node', ...keeper('veza-staging-pg-2', 'create and run'),
+    ...initdb('veza-staging-pg-1', '/var/lib/postgresql/veza/node', 'node1'), ...backrest('veza-staging-pg-1'),
+    "write veza-staging-pg-1's veza-archive.conf (WAL archive into pgBackRest)", "include veza-archive.conf from veza-staging-pg-1's postgresql.conf", ...keeper('veza-staging-pg-1', 'create and run'), 'wait for node1 to register as the primary',
+    drop('veza-staging-pg-2'), 'create veza-staging-pg-2:/var/lib/postgresql/veza/node', ...backrest('veza-staging-pg-2'), ...keeper('veza-staging-pg-2', 'create and run'),
     'wait for the formation to settle',
     ...['veza-staging-pg-monitor', 'veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [`write ${ct}'s veza-pg-autoctl.service (run)`, `reload systemd in ${ct}`]),
     'ensure role veza and database veza on the primary (veza-staging-pg-1)',
+    'create the pgBackRest stanza (from the primary, veza-staging-pg-1)',
     'create veza-staging-pgbouncer:/var/lib/veza-pgbouncer', 'point PgBouncer at the primary (veza-staging-pg-1.incus)',
     "write veza-staging-pgbouncer's pgbouncer.ini (transaction pooling, 50 server connections)",
     "write veza-staging-pgbouncer's PgBouncer hba file (the app role by password, the admin console on the socket only)",
@@ -84,7 +90,14 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
   assert.deepEqual(userlist.target, ['/etc/pgbouncer', 'userlist.txt', 'postgres:postgres', '0600']);
   assert.ok(userlist.content.includes(PASSWORD));
   assert.match(written(steps, "write veza-staging-pgbouncer's primary follower").content, /postgres:\/\/autoctl_node@veza-staging-pg-monitor\.incus:5432\/pg_auto_failover/);
-  for (const c of runs(steps)) assert.ok(!c.argv.some((a) => a.includes('pg-Secret')), `the password reached argv: ${c.argv.join(' ')}`);
+  const repo = runs(steps).find((c) => c.description === 'add disk device pgbackrest to veza-staging-pg-2');
+  assert.deepEqual(repo?.argv.slice(1), ['config', 'device', 'add', 'veza-staging-pg-2', 'pgbackrest', 'disk', 'source=/var/lib/veza/pgbackrest/staging', 'path=/var/lib/pgbackrest', 'shift=true', '--project', 'default']);
+  const backrestConf = written(steps, "write veza-staging-pg-2's pgbackrest.conf (repository passphrase)");
+  assert.deepEqual(backrestConf.target, ['/etc', 'pgbackrest.conf', 'postgres:postgres', '0600']);
+  assert.match(backrestConf.content, /^repo1-path=\/var\/lib\/pgbackrest$/m);
+  assert.match(backrestConf.content, /^pg1-path=\/var\/lib\/postgresql\/veza\/node$/m, 'each node backs up and archives its own cluster');
+  assert.match(written(steps, "write veza-staging-pg-1's veza-archive.conf (WAL archive into pgBackRest)").content, /--config=\/etc\/pgbackrest\.conf --stanza=veza --pg1-path="\$\(pwd -P\)" archive-push %p/);
+  for (const c of runs(steps)) assert.ok(!c.argv.some((a) => a.includes('pg-Secret') || a.includes('cipher-Secret')), `a secret reached argv: ${c.argv.join(' ')}`);
   assert.match(String(runs(steps).find((c) => c.description === 'create the app role and database')?.input), /pg-Secret/, 'the role\'s password goes on stdin');
 });
 
@@ -92,10 +105,11 @@ function converged(h: ReturnType<typeof setup>['h'], primary = 'node1'): PgHaSta
   const member = (m: { name: string; pgdata: string }): PgHaContainerState => ({ exists: true, running: true, facts: {
     installed: '1', 'unit:veza-pg-autoctl': 'active', '/etc/systemd/system/veza-pg-autoctl.service': sha256(keeperUnit(m.name, runArgs(m.pgdata))), [`${m.pgdata}/PG_VERSION`]: 'x', [`${m.pgdata}/pg_hba.conf`]: 'x',
     '/etc/postgresql/17/main/postgresql.conf': '',
+    ...(m === h.monitor ? {} : { '/usr/bin/pgbackrest': 'x', 'mount:/var/lib/pgbackrest': '1', '/etc/pgbackrest.conf': sha256(renderBackrestConf(h.backrest, h.ha.backup, 'cipher-Secret-1')) }),
   } });
   const f = readFormation(h.nodes.map((n) => ({ nodename: n.name, nodehost: n.host, nodeport: 5432, reportedstate: n.name === primary ? 'primary' : 'secondary', goalstate: n.name === primary ? 'primary' : 'secondary', health: 1, reportedlsn: '0/3000000' })));
   const pgb = { exists: true, running: true, facts: { installed: '1', 'unit:pgbouncer': 'active', 'unit:veza-pgbouncer-follower': 'active', [h.pgbouncer.databasesFile]: 'x' } as Record<string, string> };
-  return { monitor: member(h.monitor), nodes: h.nodes.map(member), pgbouncer: pgb, formation: f, syncStandbys: 0, appReady: true };
+  return { monitor: member(h.monitor), nodes: h.nodes.map(member), pgbouncer: pgb, formation: f, syncStandbys: 0, appReady: true, cipherPass: 'cipher-Secret-1', stanzaExists: true };
 }
 
 test('pg ha on incus as wanted, even after a failover: the files are compared, nothing is planned', () => {
@@ -120,7 +134,7 @@ test('a stopped member container is started and the rest planned again from what
   const st = converged(h);
   const stopped = planPgHa(ctx, h, { ...st, nodes: [{ exists: true, running: false, facts: {} }, st.nodes[1]!] });
   assert.equal(stopped.again, true);
-  assert.deepEqual(titles(stopped.steps), ['start veza-staging-pg-1', 'wait for veza-staging-pg-1 to boot', 'install postgresql-17-auto-failover, pg-auto-failover-cli in veza-staging-pg-1']);
+  assert.deepEqual(titles(stopped.steps), ['start veza-staging-pg-1', 'wait for veza-staging-pg-1 to boot', 'install postgresql-17-auto-failover, pg-auto-failover-cli, pgbackrest in veza-staging-pg-1']);
   // On a member that exists, only when Debian's cluster is there.
   const withCluster = { ...st, nodes: [{ ...st.nodes[0]!, facts: { ...st.nodes[0]!.facts, '/etc/postgresql/17/main/postgresql.conf': 'x' } }, st.nodes[1]!] };
   const drop = runs(planPgHa(ctx, h, withCluster).steps).filter((c) => c.description?.startsWith("drop Debian's default cluster"));

@@ -11,6 +11,7 @@ import {
   autoctl, autoctlVars, createMonitorArgs, createNodeArgs, NODE_ROWS_SQL, readFormation, renderFormationHba, runArgs, setSyncStandbysSql, switchoverArgs,
   type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
+import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
 import { parseAlignedTable, renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout, type PoolRow } from '../ha/pgbouncer';
 import type { PlanStep, WaitSpec } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
@@ -38,6 +39,13 @@ const AUTOCTL: AutoctlEnv = { binDir: BIN, xdgConfig: `${ROOT}/xdg/config`, xdgD
 const KEEPER = 'veza-pg-autoctl';
 const KEEPER_UNIT = `/etc/systemd/system/${KEEPER}.service`;
 const MEMBER_PACKAGES = [`postgresql-${PG_MAJOR}-auto-failover`, 'pg-auto-failover-cli'];
+/** The data nodes archive and back up into the repository: pgBackRest on each. */
+const NODE_PACKAGES = [...MEMBER_PACKAGES, 'pgbackrest'];
+const PGBACKREST = '/usr/bin/pgbackrest';
+/** Where each node sees the repository: the host folder, mounted into every data node (shift: the nodes' postgres owns it). */
+const REPO_MOUNT = '/var/lib/pgbackrest';
+const REPO_DEVICE = 'pgbackrest';
+const ARCHIVE_CONF = 'veza-archive.conf';
 const PGBOUNCER_PACKAGES = ['pgbouncer', 'postgresql-client'];
 /** Debian's postgresql package makes a cluster of its own on 5432: the members' clusters are veza's. */
 const DEBIAN_CLUSTER = `/etc/postgresql/${PG_MAJOR}/main/postgresql.conf`;
@@ -45,6 +53,7 @@ const DEBIAN_CLUSTER = `/etc/postgresql/${PG_MAJOR}/main/postgresql.conf`;
 const INSPECT = shellScript('data/incus/scripts/inspect-files.sh');
 /** $1 the major version: its `main` cluster stopped and dropped, when there is one. */
 const DROP_DEBIAN_CLUSTER = shellScript('data/incus/scripts/drop-debian-cluster.sh');
+const ENSURE_LINE = shellScript('data/incus/scripts/ensure-line.sh');
 const PSQL = shellScript('data/incus/scripts/pg-psql.sh');
 
 export interface IncusPgMember extends AutoctlNode {
@@ -57,6 +66,8 @@ export interface IncusPgHa {
   nodes: IncusPgMember[];
   pgbouncer: PgbouncerLayout & { container: string; iniFile: string; followerScript: string; followerUnit: string; stateDir: string };
   endpoint: PostgresEndpoint;
+  /** pgBackRest in every data node; `hostRepo` is the posix repository's folder on the Incus host. */
+  backrest: BackrestLayout & { hostRepo: string };
 }
 
 export function incusPgHa(env: Environment, settings: IncusSettings, ha: HaSettings): IncusPgHa {
@@ -87,7 +98,23 @@ export function incusPgHa(env: Environment, settings: IncusSettings, ha: HaSetti
       stateDir,
     },
     endpoint: { host: pgbouncer, port: ha.pgbouncer.port, user, database },
+    backrest: {
+      hostRepo: ha.backup.repository.path ?? `/var/lib/veza/pgbackrest/${env.name}`,
+      // Debian's own file and folders (the package makes them the postgres user's).
+      configFile: '/etc/pgbackrest.conf',
+      repoPath: REPO_MOUNT,
+      logPath: '/var/log/pgbackrest',
+      lockPath: '/tmp/pgbackrest',
+      spoolPath: '/var/spool/pgbackrest',
+      // Each node backs up and archives only itself: whichever is primary runs them, on its own cluster.
+      nodes: [{ pgdata: `${ROOT}/node`, port, socketDir: '/run/postgresql' }],
+    },
   };
+}
+
+/** pgBackRest `command` as postgres in `container` (a data node, or the drill's). */
+export function backrestIn(client: IncusClient, h: IncusPgHa, container: string, command: string[], description: string, timeoutMs = 30 * 60_000): Command {
+  return cli.exec(client.scope, container, ['runuser', '-u', 'postgres', '--', ...backrestArgs(PGBACKREST, h.backrest.configFile, command)], { description, timeoutMs });
 }
 
 // ---- units ------------------------------------------------------------------
@@ -173,10 +200,14 @@ export interface PgHaState {
   syncStandbys?: number;
   /** The app role logs in through PgBouncer with its password and owns its database. */
   appReady: boolean;
+  /** The repository's passphrase: the one the nodes' pgbackrest.conf holds, or a new one. */
+  cipherPass: string;
+  stanzaExists: boolean;
 }
 
-export function inspectMemberCommand(client: IncusClient, m: IncusPgMember): Command {
-  return cli.exec(client.scope, m.container, ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER],
+export function inspectMemberCommand(client: IncusClient, h: IncusPgHa, m: IncusPgMember): Command {
+  const node = m === h.monitor ? [] : [PGBACKREST, `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`];
+  return cli.exec(client.scope, m.container, ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER, ...node],
     { description: `inspect ${m.container}`, timeoutMs: 60_000 });
 }
 
@@ -304,7 +335,9 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
   const containers = [
     ...members.flatMap((m, i) => {
       const s = memberStates[i]!;
-      return planContainer(ctx, { container: m.container, data: `${env.name}/${m.container.slice(env.prefix.length)}`, exists: s.exists, running: s.running, installed: s.facts.installed === '1' }, MEMBER_PACKAGES);
+      const node = m !== h.monitor;
+      const installed = s.facts.installed === '1' && (!node || Boolean(s.facts[PGBACKREST]));
+      return planContainer(ctx, { container: m.container, data: `${env.name}/${m.container.slice(env.prefix.length)}`, exists: s.exists, running: s.running, installed }, node ? NODE_PACKAGES : MEMBER_PACKAGES);
     }),
     ...planContainer(ctx, { container: h.pgbouncer.container, data: `${env.name}/pgbouncer`, exists: st.pgbouncer.exists, running: st.pgbouncer.running, installed: st.pgbouncer.facts.installed === '1' }, PGBOUNCER_PACKAGES),
   ];
@@ -321,9 +354,12 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
   });
   const unitFor = (m: IncusPgMember, i: number) => (fresh[i] ? createUnit(m) : keeperUnit(role(m), runArgs(m.pgdata)));
   const formation: PlanStep[] = [];
+  if (st.nodes.some((s) => s.facts[`mount:${REPO_MOUNT}`] !== '1')) formation.push({ kind: 'mkdir', title: `create the repository ${h.backrest.hostRepo} on the Incus host`, path: h.backrest.hostRepo, mode: 0o750 });
   members.forEach((m, i) => {
     const s = memberStates[i]!;
-    formation.push(...memberInit(ctx, m, s, m === h.monitor || m === h.nodes[0]), ...keeperSteps(ctx, m, s, unitFor(m, i), fresh[i] ? 'create and run' : 'run'));
+    formation.push(...memberInit(ctx, m, s, m === h.monitor || m === h.nodes[0]));
+    if (m !== h.monitor) formation.push(...backrestNodeSteps(ctx, h, m, s, st.cipherPass, m === h.nodes[0]));
+    formation.push(...keeperSteps(ctx, m, s, unitFor(m, i), fresh[i] ? 'create and run' : 'run'));
     if (m === h.monitor && fresh[i]) formation.push(waitStep(`wait for the monitor in ${m.container}`, `the monitor answers in ${m.container}`, 120_000, async () => (await readFormationOnIncus(client, h)) !== undefined));
     if (m === h.nodes[0] && fresh[i]) formation.push(waitStep(`wait for ${m.name} to register as the primary`, `${m.name} (${m.container}) is registered as primary`, 180_000, async () => (await readFormationOnIncus(client, h))?.formation.primary?.host === m.host));
   });
@@ -349,11 +385,66 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
       again: { tries: 3, settle: settled },
     });
   }
+  if (!st.stanzaExists) formation.push(run(`create the pgBackRest stanza (from the primary, ${primary.container})`, backrestIn(client, h, primary.container, stanzaCreate(), 'pgbackrest stanza-create', 120_000)));
   const pgb = pgbouncerSteps(ctx, h, st.pgbouncer, primary);
   if (pgb.length || !st.appReady) {
     pgb.push(waitStep(`wait for ${h.endpoint.user} to log in through PgBouncer`, `role ${h.endpoint.user} logs in through PgBouncer in ${h.pgbouncer.container}`, 60_000, () => appReady(client, h, password)));
   }
   return { steps: [...containers, ...formation, ...pgb], notes: [] };
+}
+
+/**
+ * A data node's share of pgBackRest: the host's repository folder (made
+ * first) mounted in, its pgbackrest.conf (the passphrase: 0600, content on stdin), and on
+ * node 1 before its cluster first starts, the archive settings (a standby
+ * gets them with pg_basebackup's copy).
+ */
+function backrestNodeSteps(ctx: PlanContext, h: IncusPgHa, m: IncusPgMember, st: PgHaContainerState, cipherPass: string, first: boolean): PlanStep[] {
+  const b = h.backrest;
+  const steps: PlanStep[] = [];
+  if (st.facts[`mount:${REPO_MOUNT}`] !== '1') {
+    steps.push(run(`mount the repository into ${m.container}`, cli.deviceAdd(ctx.client.scope, m.container, REPO_DEVICE, 'disk', [`source=${b.hostRepo}`, `path=${REPO_MOUNT}`, 'shift=true'])));
+    steps.push(run(`hand the repository to postgres in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['chown', 'postgres:postgres', REPO_MOUNT], { description: `chown ${REPO_MOUNT}`, timeoutMs: 60_000 })));
+  }
+  const conf = renderBackrestConf(b, h.ha.backup, cipherPass);
+  if (st.facts[b.configFile] !== sha256(conf)) steps.push(writeConfigStep(ctx, m.container, b.configFile, conf, { owner: 'postgres:postgres', mode: '0600', title: `write ${m.container}'s pgbackrest.conf (repository passphrase)`, secret: true }));
+  if (first && !st.facts[`${m.pgdata}/PG_VERSION`]) {
+    steps.push(writeConfigStep(ctx, m.container, `${m.pgdata}/${ARCHIVE_CONF}`, renderArchiveConf(PGBACKREST, b.configFile), { owner: 'postgres:postgres', mode: '0600', title: `write ${m.container}'s ${ARCHIVE_CONF} (WAL archive into pgBackRest)`, secret: false }));
+    steps.push(run(`include ${ARCHIVE_CONF} from ${m.container}'s postgresql.conf`, shellIn(ctx, m.container)(ENSURE_LINE, [`${m.pgdata}/postgresql.conf`, `include '${ARCHIVE_CONF}'`], `include ${ARCHIVE_CONF}`, { timeoutMs: 60_000 })));
+  }
+  return steps;
+}
+
+export const DRILL_PGDATA = '/var/lib/postgresql/drill';
+
+/**
+ * The restore drill's throw-away container `<prefix>pg-drill`: Debian's
+ * postgresql and pgBackRest, the repository mounted read-only (the drill
+ * never writes into it), the latest backup restored with the archive after
+ * it, started on the socket only with the drill's overrides. The caller
+ * reads it and deletes it.
+ */
+export function planDrill(ctx: PlanContext, h: IncusPgHa, container: string, cipherPass: string): PlanStep[] {
+  const exec = (argv: string[], title: string, timeoutMs = 120_000) => run(title, cli.exec(ctx.client.scope, container, argv, { description: title, timeoutMs }));
+  const port = h.nodes[0]!.port;
+  return [
+    ...planContainer(ctx, { container, data: `${ctx.env.name}/pg-drill`, exists: false, running: false, installed: false }, [`postgresql-${PG_MAJOR}`, 'pgbackrest']),
+    run(`drop Debian's default cluster in ${container}`, shellIn(ctx, container)(DROP_DEBIAN_CLUSTER, [PG_MAJOR], `drop Debian's default cluster in ${container}`, { timeoutMs: 120_000 })),
+    run(`mount the repository into ${container}, read-only`, cli.deviceAdd(ctx.client.scope, container, REPO_DEVICE, 'disk', [`source=${h.backrest.hostRepo}`, `path=${REPO_MOUNT}`, 'shift=true', 'readonly=true'])),
+    writeConfigStep(ctx, container, h.backrest.configFile, renderBackrestConf(h.backrest, h.ha.backup, cipherPass), { owner: 'postgres:postgres', mode: '0600', title: `write ${container}'s pgbackrest.conf (repository passphrase)`, secret: true }),
+    exec(['install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0700', DRILL_PGDATA], `create ${container}:${DRILL_PGDATA}`),
+    run('restore the latest backup into the drill container', backrestIn(ctx.client, h, container, restoreCommand(DRILL_PGDATA), 'pgbackrest restore into the drill container')),
+    writeConfigStep(ctx, container, `${DRILL_PGDATA}/veza-drill.conf`, renderDrillOverrides({ host: '', port, socketDir: '/run/postgresql' }), { owner: 'postgres:postgres', mode: '0600', title: 'point the restored copy at the socket only', secret: false }),
+    run('include it last', shellIn(ctx, container)(ENSURE_LINE, [`${DRILL_PGDATA}/postgresql.auto.conf`, "include 'veza-drill.conf'"], 'include veza-drill.conf', { timeoutMs: 60_000 })),
+    exec(['runuser', '-u', 'postgres', '--', `${BIN}/pg_ctl`, 'start', '--pgdata', DRILL_PGDATA, '--log', `${DRILL_PGDATA}/drill.log`, '--wait', '--timeout', '300', '--silent'], 'start the restored copy', 330_000),
+  ];
+}
+
+/** One value the restored copy answers (the drill's count and schema version); undefined when the query fails. */
+export async function drillValue(client: IncusClient, container: string, port: number, database: string, sql: string): Promise<string | undefined> {
+  const r = await rows(client, psqlIn(client, container, port, database, `${sql};\n`, `ask the drill copy: ${sql}`));
+  const first = r?.[0];
+  return first ? Object.values(first)[0] : undefined;
 }
 
 function waitStep(title: string, what: string, timeoutMs: number, check: () => Promise<boolean>): PlanStep {

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { haSettings, type Environment } from '../../config/environment';
 import { validate } from '../../config/names';
@@ -11,6 +13,7 @@ import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings, planHost, type IncusSettings } from '../../hosts/incus/host';
 import { parseSnapshots } from '../../hosts/incus/json';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
+import { STANZA } from '../ha/pgbackrest';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
@@ -49,9 +52,7 @@ export class IncusDataTier implements DataTier {
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const secrets = resolveSecrets(this.env);
-    const minio = await this.minioBinaries();
-    const host = await planHost(this.client, this.settings);
-    const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
+    const { host, ctx } = await this.planContext(secrets);
     const sentinel = sentinelSettings(this.env);
     const ha = this.pgHa();
     // The Sentinel topology's redis is its nodes' containers, the HA topology's postgres its formation's: each planned together.
@@ -123,6 +124,14 @@ export class IncusDataTier implements DataTier {
     return running.length > 0;
   }
 
+  /** What every plan of the tier needs: the host's state (pool, missing profiles) and the context for its steps. */
+  protected async planContext(secrets: Secrets) {
+    const minio = await this.minioBinaries();
+    const host = await planHost(this.client, this.settings);
+    const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
+    return { host, ctx };
+  }
+
   /** The single server, or PgBouncer in front of the HA formation. */
   async databaseUrl(): Promise<string> {
     const pg = this.env.data.postgres;
@@ -150,16 +159,26 @@ export class IncusDataTier implements DataTier {
       return { exists: Boolean(inst), running, facts: running ? parseFacts((await this.client.run(command())).stdout) : {} };
     };
     const [monitor, pgbouncer, ...nodes] = await Promise.all([
-      facts(h.monitor.container, () => inspectMemberCommand(this.client, h.monitor)),
+      facts(h.monitor.container, () => inspectMemberCommand(this.client, h, h.monitor)),
       facts(h.pgbouncer.container, () => inspectPgbouncerCommand(this.client, h)),
-      ...h.nodes.map((n) => facts(n.container, () => inspectMemberCommand(this.client, n))),
+      ...h.nodes.map((n) => facts(n.container, () => inspectMemberCommand(this.client, h, n))),
     ]);
     const read = monitor!.running ? await readFormationOnIncus(this.client, h) : undefined;
     return {
       monitor: monitor!, nodes, pgbouncer: pgbouncer!,
       formation: read?.formation, syncStandbys: read?.syncStandbys,
       appReady: pgbouncer!.running && pgbouncer!.facts.installed === '1' && (await appReady(this.client, h, password)),
+      cipherPass: await this.cipherPass(h, h.nodes.find((_, i) => nodes[i]!.running && nodes[i]!.facts[h.backrest.configFile])?.container),
+      stanzaExists: existsSync(join(h.backrest.hostRepo, 'backup', STANZA, 'backup.info')),
     };
+  }
+
+  /** The repository's passphrase from the pgbackrest.conf of `holder` (every node holds the same), or a new one. */
+  protected async cipherPass(h: IncusPgHa, holder: string | undefined): Promise<string> {
+    const text = holder ? await this.client.readFile(holder, h.backrest.configFile) : undefined;
+    const pass = /^repo1-cipher-pass=(.+)$/m.exec(text ?? '')?.[1] ?? randomBytes(32).toString('base64url');
+    registerSecret(pass);
+    return pass;
   }
 
   /** Slots' REDIS_URL, or the REDIS_SENTINEL_* trio: the names the local tier hands out, with the containers' DNS names. */
