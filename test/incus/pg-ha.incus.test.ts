@@ -31,8 +31,8 @@ import { until } from './support/until';
  * for BENCHMARKS.md (the seed's target: < 60 s); the old primary, started
  * again, rejoins as a standby by itself (its keeper is a systemd unit), and
  * a planned switchover (infra-data:failover) makes it primary again, which
- * then archives and backs up too. The project and the repository folder
- * are removed before (leftovers) and after, pass or fail.
+ * then archives and backs up too. The project is wiped before (leftovers)
+ * and after, the repository folder removed after, pass or fail.
  */
 const PROJECT = 'veza-itest-pgha';
 const PREFIX = 'veza-hp-';
