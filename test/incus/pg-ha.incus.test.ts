@@ -112,7 +112,7 @@ test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans
     say(`pooling: 50 clients, at most ${run.maxServer} server connections`);
   });
 
-  await t.test('restore drill: no backup says so; a full backup from the primary, more rows archived after it, all of them restored in a throw-away container', async () => {
+  await t.test('restore drill: no backup says so; a full backup from the primary, the diff job of the timers from the primary only, more rows archived after it, all of them restored in a throw-away container', async () => {
     await assert.rejects(tier().drill(), (e: unknown) => e instanceof VezaError && e.code === 'DATA_NO_BACKUP' && /no backup/.test(e.message));
     await query(dsn, 'CREATE TABLE items (id int PRIMARY KEY, phase text)');
     await query(dsn, "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
@@ -120,6 +120,13 @@ test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans
     assert.equal(full.type, 'full');
     assert.equal((await tier().status()).backups[0]?.label, full.label);
     say(`full backup ${full.label} in ${((full.stoppedAt.getTime() - full.startedAt.getTime()) / 1000).toFixed(0)} s`);
+    // The schedule's job, run now on both nodes: the standby does nothing, the primary takes the diff.
+    for (const ct of [NODE2, NODE1]) {
+      assert.equal((await client.output(ct, ['systemctl', 'is-active', 'veza-backup-full.timer', 'veza-backup-diff.timer'])).trim(), 'active\nactive');
+      await client.run({ argv: ['incus', 'exec', ct, '--project', PROJECT, '--', 'systemctl', 'start', 'veza-backup-diff.service'], input: '', timeoutMs: 120_000, description: `run the diff backup job in ${ct}` });
+    }
+    const backups = (await tier().status()).backups;
+    assert.deepEqual(backups.map((b) => b.type), ['diff', 'full'], 'one diff, from the primary only');
     await query(dsn, "INSERT INTO items SELECT g, 'after' FROM generate_series(101, 150) g");
     // Closes the WAL segment holding them (archive_timeout would, within a minute) and waits until it is archived.
     const sql = async (q: string) => (await client.run(psqlIn(client, NODE1, 5432, 'postgres', `${q};\n`, q))).stdout.split('\n')[1]!;

@@ -8,7 +8,8 @@ import { readFormation, runArgs } from '../ha/formation';
 import { renderBackrestConf } from '../ha/pgbackrest';
 import { renderPgbouncerIni } from '../ha/pgbouncer';
 import type { PlanStep } from '../plan';
-import { incusPgHa, keeperUnit, planPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
+import { shellScript } from '../../util/shell-script';
+import { backupTimers, incusPgHa, keeperUnit, planPgHa, type IncusPgMember, type PgHaContainerState, type PgHaState } from './pg-ha';
 import { dataContainers, sha256, type PlanContext } from './services';
 
 const PASSWORD = 'pg-Secret-$2!';
@@ -62,6 +63,10 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
     ...['veza-staging-pg-monitor', 'veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [`write ${ct}'s veza-pg-autoctl.service (run)`, `reload systemd in ${ct}`]),
     'ensure role veza and database veza on the primary (veza-staging-pg-1)',
     'create the pgBackRest stanza (from the primary, veza-staging-pg-1)',
+    ...['veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [
+      ...['veza-backup-if-primary', 'veza-backup-full.service', 'veza-backup-full.timer', 'veza-backup-diff.service', 'veza-backup-diff.timer'].map((f) => `write ${ct}'s ${f}`),
+      `reload systemd in ${ct}`, `enable the backup timers in ${ct}`,
+    ]),
     'create veza-staging-pgbouncer:/var/lib/veza-pgbouncer', 'point PgBouncer at the primary (veza-staging-pg-1.incus)',
     "write veza-staging-pgbouncer's pgbouncer.ini (transaction pooling, 50 server connections)",
     "write veza-staging-pgbouncer's PgBouncer hba file (the app role by password, the admin console on the socket only)",
@@ -90,6 +95,9 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
   assert.deepEqual(userlist.target, ['/etc/pgbouncer', 'userlist.txt', 'postgres:postgres', '0600']);
   assert.ok(userlist.content.includes(PASSWORD));
   assert.match(written(steps, "write veza-staging-pgbouncer's primary follower").content, /postgres:\/\/autoctl_node@veza-staging-pg-monitor\.incus:5432\/pg_auto_failover/);
+  const timer = written(steps, "write veza-staging-pg-2's veza-backup-diff.service");
+  assert.match(timer.content, /^ExecStart=\/bin\/sh \/usr\/local\/bin\/veza-backup-if-primary 5432 diff$/m, 'every node runs the job; only the primary backs up');
+  assert.match(written(steps, "write veza-staging-pg-2's veza-backup-full.timer").content, /^OnCalendar=Sun \*-\*-\* 02:00:00$/m);
   const repo = runs(steps).find((c) => c.description === 'add disk device pgbackrest to veza-staging-pg-2');
   assert.deepEqual(repo?.argv.slice(1), ['config', 'device', 'add', 'veza-staging-pg-2', 'pgbackrest', 'disk', 'source=/var/lib/veza/pgbackrest/staging', 'path=/var/lib/pgbackrest', 'shift=true', '--project', 'default']);
   const backrestConf = written(steps, "write veza-staging-pg-2's pgbackrest.conf (repository passphrase)");
@@ -105,7 +113,11 @@ function converged(h: ReturnType<typeof setup>['h'], primary = 'node1'): PgHaSta
   const member = (m: { name: string; pgdata: string }): PgHaContainerState => ({ exists: true, running: true, facts: {
     installed: '1', 'unit:veza-pg-autoctl': 'active', '/etc/systemd/system/veza-pg-autoctl.service': sha256(keeperUnit(m.name, runArgs(m.pgdata))), [`${m.pgdata}/PG_VERSION`]: 'x', [`${m.pgdata}/pg_hba.conf`]: 'x',
     '/etc/postgresql/17/main/postgresql.conf': '',
-    ...(m === h.monitor ? {} : { '/usr/bin/pgbackrest': 'x', 'mount:/var/lib/pgbackrest': '1', '/etc/pgbackrest.conf': sha256(renderBackrestConf(h.backrest, h.ha.backup, 'cipher-Secret-1')) }),
+    ...(m === h.monitor ? {} : {
+      '/usr/bin/pgbackrest': 'x', 'mount:/var/lib/pgbackrest': '1', '/etc/pgbackrest.conf': sha256(renderBackrestConf(h.backrest, h.ha.backup, 'cipher-Secret-1')),
+      '/usr/local/bin/veza-backup-if-primary': sha256(`${shellScript('data/incus/scripts/backup-if-primary.sh')}\n`),
+      ...Object.fromEntries(backupTimers(h, m as IncusPgMember).flatMap((u) => [[`/etc/systemd/system/${u.name}.service`, sha256(u.service)], [`/etc/systemd/system/${u.name}.timer`, sha256(u.timer)], [`unit:${u.name}.timer`, 'active']])),
+    }),
   } });
   const f = readFormation(h.nodes.map((n) => ({ nodename: n.name, nodehost: n.host, nodeport: 5432, reportedstate: n.name === primary ? 'primary' : 'secondary', goalstate: n.name === primary ? 'primary' : 'secondary', health: 1, reportedlsn: '0/3000000' })));
   const pgb = { exists: true, running: true, facts: { installed: '1', 'unit:pgbouncer': 'active', 'unit:veza-pgbouncer-follower': 'active', [h.pgbouncer.databasesFile]: 'x' } as Record<string, string> };

@@ -6,6 +6,7 @@ import type { IncusSettings } from '../../hosts/incus/host';
 import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import { shellScript } from '../../util/shell-script';
+import { renderTimerUnits, type TimerUnits } from '../../util/systemd';
 import type { PostgresEndpoint } from '../credentials';
 import {
   autoctl, autoctlVars, createMonitorArgs, createNodeArgs, NODE_ROWS_SQL, readFormation, renderFormationHba, runArgs, setSyncStandbysSql, switchoverArgs,
@@ -54,6 +55,9 @@ const INSPECT = shellScript('data/incus/scripts/inspect-files.sh');
 /** $1 the major version: its `main` cluster stopped and dropped, when there is one. */
 const DROP_DEBIAN_CLUSTER = shellScript('data/incus/scripts/drop-debian-cluster.sh');
 const ENSURE_LINE = shellScript('data/incus/scripts/ensure-line.sh');
+/** The backup timers' job on every node: $1 port, $2 type; only the primary backs up. */
+const BACKUP_IF_PRIMARY = shellScript('data/incus/scripts/backup-if-primary.sh');
+const BACKUP_SCRIPT = '/usr/local/bin/veza-backup-if-primary';
 const PSQL = shellScript('data/incus/scripts/pg-psql.sh');
 
 export interface IncusPgMember extends AutoctlNode {
@@ -206,7 +210,8 @@ export interface PgHaState {
 }
 
 export function inspectMemberCommand(client: IncusClient, h: IncusPgHa, m: IncusPgMember): Command {
-  const node = m === h.monitor ? [] : [PGBACKREST, `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`];
+  const timers = backupTimers(h, m).flatMap((u) => [`/etc/systemd/system/${u.name}.service`, `/etc/systemd/system/${u.name}.timer`, `unit:${u.name}.timer`]);
+  const node = m === h.monitor ? [] : [PGBACKREST, `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`, BACKUP_SCRIPT, ...timers];
   return cli.exec(client.scope, m.container, ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER, ...node],
     { description: `inspect ${m.container}`, timeoutMs: 60_000 });
 }
@@ -386,6 +391,7 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
     });
   }
   if (!st.stanzaExists) formation.push(run(`create the pgBackRest stanza (from the primary, ${primary.container})`, backrestIn(client, h, primary.container, stanzaCreate(), 'pgbackrest stanza-create', 120_000)));
+  h.nodes.forEach((n, i) => formation.push(...backupTimerSteps(ctx, h, n, st.nodes[i]!)));
   const pgb = pgbouncerSteps(ctx, h, st.pgbouncer, primary);
   if (pgb.length || !st.appReady) {
     pgb.push(waitStep(`wait for ${h.endpoint.user} to log in through PgBouncer`, `role ${h.endpoint.user} logs in through PgBouncer in ${h.pgbouncer.container}`, 60_000, () => appReady(client, h, password)));
@@ -445,6 +451,35 @@ export async function drillValue(client: IncusClient, container: string, port: n
   const r = await rows(client, psqlIn(client, container, port, database, `${sql};\n`, `ask the drill copy: ${sql}`));
   const first = r?.[0];
   return first ? Object.values(first)[0] : undefined;
+}
+
+/**
+ * The seed's backup schedule in every data node: the weekly full and the
+ * daily diff as systemd timers; each node's job backs up only while that
+ * node is the primary, so the schedule follows a failover. (The restore
+ * drill needs a container of its own: the runner's infra-data:drill.)
+ */
+export function backupTimers(h: IncusPgHa, m: IncusPgMember): TimerUnits[] {
+  const job = (type: 'full' | 'diff', onCalendar: string) => renderTimerUnits({
+    name: `veza-backup-${type}`, description: `${type === 'full' ? 'Full' : 'Differential'} pgBackRest backup when this node is the primary`,
+    timerDescription: `${type} pgBackRest backup: ${onCalendar}`, workingDirectory: '/', execStart: `/bin/sh ${BACKUP_SCRIPT} ${m.port} ${type}`, onCalendar,
+  });
+  return [job('full', h.ha.backup.fullSchedule), job('diff', h.ha.backup.diffSchedule)];
+}
+
+function backupTimerSteps(ctx: PlanContext, h: IncusPgHa, m: IncusPgMember, st: PgHaContainerState): PlanStep[] {
+  const units = backupTimers(h, m);
+  const files = [
+    { path: BACKUP_SCRIPT, content: `${BACKUP_IF_PRIMARY}\n`, mode: '0755' },
+    ...units.flatMap((u) => [{ path: `/etc/systemd/system/${u.name}.service`, content: u.service, mode: '0644' }, { path: `/etc/systemd/system/${u.name}.timer`, content: u.timer, mode: '0644' }]),
+  ].filter((f) => st.facts[f.path] !== sha256(f.content));
+  const stopped = units.filter((u) => st.facts[`unit:${u.name}.timer`] !== 'active');
+  if (!files.length && !stopped.length) return [];
+  return [
+    ...files.map((f) => writeConfigStep(ctx, m.container, f.path, f.content, { owner: 'root:root', mode: f.mode, title: `write ${m.container}'s ${posix.basename(f.path)}`, secret: false })),
+    run(`reload systemd in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${m.container}`, timeoutMs: 60_000 })),
+    run(`enable the backup timers in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['systemctl', 'enable', '--now', ...units.map((u) => `${u.name}.timer`)], { description: `enable the backup timers in ${m.container}`, timeoutMs: 60_000 })),
+  ];
 }
 
 function waitStep(title: string, what: string, timeoutMs: number, check: () => Promise<boolean>): PlanStep {
