@@ -31,7 +31,8 @@ import { until } from './support/until';
  * for BENCHMARKS.md (the seed's target: < 60 s); the old primary, started
  * again, rejoins as a standby by itself (its keeper is a systemd unit), and
  * a planned switchover (infra-data:failover) makes it primary again, which
- * then archives and backs up too. The project is wiped before (leftovers)
+ * then archives and backs up too; a drill against a corrupted repository
+ * fails clearly. The project is wiped before (leftovers)
  * and after, the repository folder removed after, pass or fail.
  */
 const PROJECT = 'veza-itest-pgha';
@@ -177,6 +178,12 @@ test('pg ha on incus: monitor, two nodes and PgBouncer; a second provision plans
     assert.equal(s.formation?.primary?.name, 'node1');
     // A backup waits for its WAL to be archived: the primary after two role changes archives into the same repository.
     assert.equal((await tier().backup('diff')).type, 'diff');
+  });
+
+  await t.test('a drill against a corrupted repository fails clearly, before any container is made', async () => {
+    for (const f of ['backup.info', 'backup.info.copy']) await fs.writeFile(`${REPO}/backup/veza/${f}`, 'corrupted by the test\n');
+    await assert.rejects(tier().drill(), (e: unknown) => e instanceof VezaError && e.code === 'DRILL_FAILED' && /repository .* cannot be read/.test(e.message));
+    assert.equal(await client.instance(`${PREFIX}pg-drill`), undefined);
   });
   say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

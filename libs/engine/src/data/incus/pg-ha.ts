@@ -29,6 +29,9 @@ import { pgHaContainers, planContainer, POSTGRES_APP_CHECK, restartStep, sha256,
  * local tier uses (`data/ha/`); only where they live and how the programs
  * are started differ. Roles come from registration order: node 1 is
  * created and registered as primary before any other node starts.
+ * pgBackRest's posix repository is a folder on the Incus host mounted into
+ * every data node, so whichever node is primary archives and backs up into
+ * it, and the restore drill reads it from a throw-away container.
  */
 /** Debian 13's PostgreSQL, the tier's image. */
 export const PG_MAJOR = '17';
@@ -327,8 +330,11 @@ function keeperSteps(ctx: PlanContext, m: IncusPgMember, st: PgHaContainerState,
 /**
  * The formation's steps, in pg_auto_failover's order: every container with
  * its packages, the monitor, node 1 (waited for until it is registered as
- * primary), the other nodes, the settle wait, then the sync-standby setting,
- * the app role on the primary and PgBouncer with its follower. Nothing when
+ * primary), the other nodes (each data node with the repository mounted and
+ * its pgbackrest.conf; node 1 with the archive settings before it first
+ * starts), the settle wait, then the sync-standby setting, the app role on
+ * the primary, the stanza, the backup timers and PgBouncer with its
+ * follower. Nothing when
  * everything runs as wanted. `again`: a stopped container is started first
  * and the rest planned from what it holds.
  */
