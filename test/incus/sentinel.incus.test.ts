@@ -7,7 +7,7 @@ import { IncusClient } from '@veza/engine/hosts/incus/client';
 import { createMemoryLogger } from '@veza/engine/log/logger';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { createDataTier } from '@veza/engine/data/tier';
-import { wipeProject } from './support/project';
+import { ownProject } from './support/project';
 import { until } from './support/until';
 
 /**
@@ -54,14 +54,7 @@ async function replication(node: Endpoint, password: string): Promise<Record<str
 
 test('sentinel on incus: three containers, a second provision plans nothing, the master stopped hard fails over, a Sentinel-aware client writes again, the old master rejoins as a replica', { timeout: 30 * 60_000 }, async (t) => {
   const started = Date.now();
-  const say = (m: string) => process.stderr.write(`[sentinel-incus +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
-  Object.assign(process.env, SECRETS);
-  const leftovers = await wipeProject(env);
-  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
-  t.after(async () => {
-    say(`teardown: removed project ${PROJECT} with ${(await wipeProject(env)).join(', ') || 'nothing'}`);
-    for (const k of Object.keys(SECRETS)) delete process.env[k];
-  });
+  const say = await ownProject(t, env, SECRETS, 'sentinel-incus');
   const password = SECRETS.VEZA_HS_REDIS_PASSWORD;
   const runner = createProcessRunner();
   const client = new IncusClient(runner, PROJECT);

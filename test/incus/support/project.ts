@@ -1,3 +1,4 @@
+import type { TestContext } from 'node:test';
 import type { Environment } from '@veza/engine/config/environment';
 import * as cli from '@veza/engine/hosts/incus/cli';
 import { IncusClient } from '@veza/engine/hosts/incus/client';
@@ -25,6 +26,25 @@ export async function wipeProject(env: Environment): Promise<string[]> {
   }
   await runner.run(raw(['project', 'delete', project]));
   return removed;
+}
+
+/**
+ * A data-tier test's project for its whole run: wiped of an earlier run's
+ * leftovers now and wiped again when the test ends, pass or fail, with
+ * `secrets` in the environment meanwhile. Returns the test's progress line
+ * printer (`[tag +Ns] …`).
+ */
+export async function ownProject(t: TestContext, env: Environment, secrets: Record<string, string>, tag: string): Promise<(m: string) => void> {
+  const started = Date.now();
+  const say = (m: string) => process.stderr.write(`[${tag} +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
+  Object.assign(process.env, secrets);
+  const leftovers = await wipeProject(env);
+  if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
+  t.after(async () => {
+    say(`teardown: removed project ${env.incus!.project} with ${(await wipeProject(env)).join(', ') || 'nothing'}`);
+    for (const k of Object.keys(secrets)) delete process.env[k];
+  });
+  return say;
 }
 
 /**

@@ -1,6 +1,8 @@
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Bounded: `fn` until it returns a value, every `everyMs`, at most `attempts` times; the last error, if any, in the failure. */
+/**
+ * Bounded polling for the Incus-tier files that wait on a service: `fn`
+ * until it returns a value, every `everyMs`, at most `attempts` times; the
+ * last error it threw goes into the failure.
+ */
 export async function until<T>(what: string, attempts: number, everyMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
@@ -10,7 +12,7 @@ export async function until<T>(what: string, attempts: number, everyMs: number, 
     } catch (e) {
       last = e;
     }
-    await sleep(everyMs);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`${what}: not within ${attempts} tries of ${everyMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
 }

@@ -1,7 +1,7 @@
 import type { Workspace } from '../config/workspace';
 import { VezaError } from '../log/errors';
 import type { Logger } from '../log/logger';
-import { formatHaStatus, isHaOperations, type HaStatus } from './ha/operations';
+import { formatHaStatus, isHaOperations, reportsHaStatus, type HaStatus } from './ha/operations';
 import { formatServicesStatus, type ServicesStatus } from './status';
 import type { BackupType } from './ha/pgbackrest';
 import { createDataTier } from './tier';
@@ -36,7 +36,7 @@ export async function operateData(o: OperateDataOptions): Promise<DataStatusRepo
   const env = o.workspace.env(o.env);
   if (o.action === 'status') {
     const tier = createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log });
-    const ha = isHaOperations(tier) ? await tier.status() : undefined;
+    const ha = reportsHaStatus(tier) ? await tier.status() : undefined;
     const report: DataStatusReport = { env: env.name, postgres: ha ? { topology: 'ha', ...ha } : { topology: 'single' }, services: (await tier.servicesStatus?.()) ?? {} };
     const declared = (['redis', 'minio'] as const).filter((k) => env.data[k]);
     const services = tier.servicesStatus ? formatServicesStatus(env.name, report.services) : declared.length ? [`${declared.join(' and ')} of ${env.name}: not reported by the ${env.driver} ${env.data.postgres.topology} data tier yet`] : [];
@@ -50,7 +50,7 @@ export async function operateData(o: OperateDataOptions): Promise<DataStatusRepo
     throw new VezaError(`--type must be full or diff, not ${JSON.stringify(o.type)}`, 'run infra-data:backup --type=full (weekly) or --type=diff (daily)', 'INVALID_INPUT');
   }
   const tier = createDataTier(env, { workspaceRoot: o.workspace.root, log: o.log });
-  if (!isHaOperations(tier)) throw new VezaError(`the ${env.driver} data tier of ${env.name} has no HA operations yet`, 'use the local driver for the HA topology for now', 'NOT_IMPLEMENTED');
+  if (!isHaOperations(tier)) throw new VezaError(`the ${env.driver} data tier of ${env.name} has no HA operations`, 'this is a bug: every ha topology has them', 'NOT_IMPLEMENTED');
   switch (o.action) {
     case 'failover':
       await tier.switchover();

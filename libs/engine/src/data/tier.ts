@@ -2,7 +2,7 @@ import type { Environment } from '../config/environment';
 import { createLogger, type Logger } from '../log/logger';
 import { createProcessRunner, type ProcessRunner } from '../ports/process';
 import { IncusDataTier } from './incus/tier';
-import { VezaError } from '../log/errors';
+import { IncusHaTier } from './incus/ha-tier';
 import { LocalHaTier } from './local/ha-tier';
 import { LocalDataTier } from './local/tier';
 import type { DataTier } from './port';
@@ -17,9 +17,6 @@ export function createDataTier(env: Environment, deps: DataTierDeps): DataTier {
   const runner = deps.runner ?? createProcessRunner();
   const log = deps.log ?? createLogger();
   const ha = env.data.postgres.topology === 'ha';
-  if (env.driver === 'incus') {
-    if (ha) throw new VezaError(`environment ${env.name}: the ha topology is not implemented on incus yet`, 'use topology: single on incus for now, or the local driver', 'NOT_IMPLEMENTED');
-    return new IncusDataTier(env, runner, log);
-  }
+  if (env.driver === 'incus') return ha ? new IncusHaTier(env, runner, log) : new IncusDataTier(env, runner, log);
   return ha ? new LocalHaTier(env, deps.workspaceRoot, runner, log) : new LocalDataTier(env, deps.workspaceRoot, runner, log);
 }

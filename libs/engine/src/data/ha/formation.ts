@@ -20,9 +20,14 @@ export interface AutoctlEnv {
   xdgRuntime: string;
 }
 
+/** The variables pg_autoctl runs with (a systemd unit sets them with Environment=). */
+export function autoctlVars(e: AutoctlEnv): Record<string, string> {
+  return { PATH: `${e.binDir}:/usr/bin:/bin`, XDG_CONFIG_HOME: e.xdgConfig, XDG_DATA_HOME: e.xdgData, XDG_RUNTIME_DIR: e.xdgRuntime };
+}
+
 /** `env K=V… pg_autoctl …`: the variables travel in argv so that a wrapper (runuser, incus exec) cannot drop them; none is secret. */
 export function autoctl(e: AutoctlEnv, args: string[]): string[] {
-  return ['env', `PATH=${e.binDir}:/usr/bin:/bin`, `XDG_CONFIG_HOME=${e.xdgConfig}`, `XDG_DATA_HOME=${e.xdgData}`, `XDG_RUNTIME_DIR=${e.xdgRuntime}`, 'pg_autoctl', ...args];
+  return ['env', ...Object.entries(autoctlVars(e)).map(([k, v]) => `${k}=${v}`), 'pg_autoctl', ...args];
 }
 
 export function monitorUri(monitor: Pick<AutoctlNode, 'host' | 'port'>): string {
@@ -42,9 +47,12 @@ export function pinMonitorListenArgs(m: AutoctlNode): string[] {
   return ['config', 'set', '--pgdata', m.pgdata, 'postgresql.listen_addresses', m.host];
 }
 
-/** Registration order decides roles: the first node created becomes the primary, the next ones standbys. */
-export function createNodeArgs(n: AutoctlNode, monitor: AutoctlNode, database: string): string[] {
-  return ['create', 'postgres', '--pgdata', n.pgdata, '--pgport', String(n.port), '--hostname', n.host, '--listen', n.host, '--name', n.name,
+/**
+ * Registration order decides roles: the first node created becomes the primary, the next ones standbys.
+ * `listen`: the node's own address by default; a container, alone on its address, listens on every one (`*`).
+ */
+export function createNodeArgs(n: AutoctlNode, monitor: AutoctlNode, database: string, listen = n.host): string[] {
+  return ['create', 'postgres', '--pgdata', n.pgdata, '--pgport', String(n.port), '--hostname', n.host, '--listen', listen, '--name', n.name,
     '--monitor', monitorUri(monitor), '--dbname', database, '--skip-pg-hba', '--no-ssl', '--ssl-mode', 'disable', '--run'];
 }
 

@@ -7,7 +7,7 @@ import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFor
 import { readSample, renderDrillMetrics, renderFormationMetrics } from './metrics';
 import { formatHaStatus, renderBackupTimers } from './operations';
 import { verifyUnits } from '../../util/testing/systemd';
-import { readBackupInfo, renderArchiveConf, renderBackrestConf, restoreCommand } from './pgbackrest';
+import { readBackupInfo, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand } from './pgbackrest';
 import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
 
 /** Pure HA pieces: the environment schema, the rendered configs, the commands as data, the readers. No process runs. */
@@ -84,6 +84,8 @@ test('PgBouncer: transaction pooling within the pool, the admin console on the s
   for (const line of ['pool_mode = transaction', 'default_pool_size = 50', 'max_db_connections = 60', 'max_client_conn = 1000', 'listen_addr = 127.79.33.2', '%include /p/db.ini']) assert.ok(ini.includes(line), line);
   assert.match(renderPgbouncerHba('postgres', 'veza'), /^local +pgbouncer +postgres +peer$/m);
   assert.doesNotMatch(renderPgbouncerHba('postgres', 'veza'), /^host .*postgres/m);
+  assert.match(renderPgbouncerHba('postgres', 'veza'), /^host +all +veza +127\.0\.0\.0\/8 +scram-sha-256$/m, 'loopback unless a network is given');
+  assert.match(renderPgbouncerHba('postgres', 'veza', '0.0.0.0/0'), /^host +all +veza +0\.0\.0\.0\/0 +scram-sha-256$/m);
   assert.equal(renderUserlist('veza', 'pa"ss', 'postgres').split('\n')[0], '"veza" "pa""ss"');
   const pools = parseAlignedTable('database\tuser\tsv_active\tsv_idle\tsv_used\tsv_tested\tsv_login\nveza\tveza\t3\t2\t1\t0\t0\n') as unknown as PoolRow[];
   assert.equal(serverConnections(pools[0]!), 6);
@@ -132,4 +134,12 @@ test('the backup schedule as systemd timers: weekly full, daily diff, weekly dri
     assert.match(u.timer, /^Persistent=true$/m, 'a run missed while the machine was off runs at boot');
   }
   if (!(await verifyUnits(units))) t.skip('systemd-analyze is not installed');
+});
+
+test('the restore drill\'s overrides: its own address and socket, no archive, no standby to wait for, no pg_auto_failover', () => {
+  assert.deepEqual(renderDrillOverrides({ host: '127.79.33.2', port: 25410, socketDir: '/d' }).split('\n'), [
+    '# veza restore drill: a throw-away copy on its own address, archiving nothing, waiting for no standby.',
+    "listen_addresses = '127.79.33.2'", 'port = 25410', "unix_socket_directories = '/d'",
+    "synchronous_standby_names = ''", 'archive_mode = off', "shared_preload_libraries = ''", 'hot_standby = on', '',
+  ]);
 });

@@ -53,6 +53,11 @@ export function isHaOperations(x: object): x is HaOperations {
   return 'switchover' in x && 'drill' in x;
 }
 
+/** A tier that reports an HA formation (status is read from every tier; only the HA ones have it). */
+export function reportsHaStatus(x: object): x is Pick<HaOperations, 'status'> {
+  return typeof (x as { status?: unknown }).status === 'function';
+}
+
 function age(from: Date, now: Date): string {
   const s = Math.max(Math.round((now.getTime() - from.getTime()) / 1000), 0);
   if (s < 120) return `${s} s ago`;

@@ -63,6 +63,19 @@ export function renderArchiveConf(pgbackrest: string, configFile: string): strin
   ].join('\n');
 }
 
+/**
+ * The restored copy's last word on its settings: a throw-away server on
+ * its own address, archiving nothing, waiting for no standby, loading no
+ * pg_auto_failover (the restored files still name it).
+ */
+export function renderDrillOverrides(o: { host: string; port: number; socketDir: string }): string {
+  return [
+    '# veza restore drill: a throw-away copy on its own address, archiving nothing, waiting for no standby.',
+    `listen_addresses = '${o.host}'`, `port = ${o.port}`, `unix_socket_directories = '${o.socketDir}'`,
+    "synchronous_standby_names = ''", 'archive_mode = off', "shared_preload_libraries = ''", 'hot_standby = on',
+  ].join('\n') + '\n';
+}
+
 export type BackupType = 'full' | 'diff';
 
 export function backrestArgs(pgbackrest: string, configFile: string, command: string[]): string[] {

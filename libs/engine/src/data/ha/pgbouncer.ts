@@ -58,11 +58,14 @@ export function renderPgbouncerDatabases(database: string, primary: { host: stri
   return `[databases]\n${database} = host=${primary.host} port=${primary.port} dbname=${database}\n`;
 }
 
-/** Only the app role, from loopback, with its password; the admin console only on the socket, by peer. */
-export function renderPgbouncerHba(adminUser: string, appUser: string): string {
+/**
+ * Only the app role, from `network` (loopback by default), with its password; the admin console only on the
+ * socket, by peer. PgBouncer's hba knows no `samenet`: a container on a bridge passes its CIDR, or 0.0.0.0/0.
+ */
+export function renderPgbouncerHba(adminUser: string, appUser: string, network = '127.0.0.0/8'): string {
   return [
     `local  pgbouncer  ${adminUser}  peer`,
-    `host   all        ${appUser}    127.0.0.0/8  scram-sha-256`,
+    `host   all        ${appUser}    ${network}  scram-sha-256`,
     '',
   ].join('\n');
 }

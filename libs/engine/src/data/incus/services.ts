@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Environment } from '../../config/environment';
+import { haSettings, type Environment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import type { Command } from '../../ports/process';
 import * as cli from '../../hosts/incus/cli';
@@ -62,13 +62,28 @@ export function cacheContainer(env: Pick<Environment, 'prefix'>): string {
   return cli.checkName('data container', `${env.prefix}minio-cache`);
 }
 
-/** Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis, the distributed minio-1..N instead of minio, then the media cache. */
+/** The HA topology's containers: `<prefix>pg-monitor`, `<prefix>pg-1..N`, `<prefix>pgbouncer`. */
+export function pgHaContainers(env: Pick<Environment, 'prefix'>, nodes: number): { monitor: string; nodes: string[]; pgbouncer: string } {
+  const name = (suffix: string) => cli.checkName('data container', `${env.prefix}${suffix}`);
+  return { monitor: name('pg-monitor'), nodes: Array.from({ length: nodes }, (_, i) => name(`pg-${i + 1}`)), pgbouncer: name('pgbouncer') };
+}
+
+/**
+ * Every data container of the environment: one per service, the Sentinel topology's redis-1..N instead of redis,
+ * the HA topology's monitor, nodes and PgBouncer instead of postgres, the distributed minio-1..N instead of minio,
+ * then the media cache.
+ */
 export function dataContainers(env: Environment): string[] {
   const { redis, minio } = env.data;
   return [
     ...configuredServices(env).flatMap((s) => {
       if (s === 'redis' && redis?.topology === 'sentinel') return Array.from({ length: redis.sentinel.nodes }, (_, i) => redisNodeContainer(env, i));
       if (s === 'minio' && minio?.topology === 'distributed') return Array.from({ length: minio.nodes }, (_, i) => minioNodeContainer(env, i));
+      const ha = s === 'postgres' ? haSettings(env) : undefined;
+      if (ha) {
+        const c = pgHaContainers(env, ha.nodes);
+        return [c.monitor, ...c.nodes, c.pgbouncer];
+      }
       return [containerName(env, s)];
     }),
     ...(minio?.cache ? [cacheContainer(env)] : []),

@@ -1,16 +1,19 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Environment } from '../../config/environment';
+import { haSettings, type Environment } from '../../config/environment';
 import { validate } from '../../config/names';
 import { VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import { registerSecret } from '../../log/redact';
-import type { ProcessRunner } from '../../ports/process';
+import type { Command, ProcessRunner } from '../../ports/process';
 import { sha256File } from '../../artifact/manifest';
 import * as cli from '../../hosts/incus/cli';
 import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings, planHost, type IncusSettings } from '../../hosts/incus/host';
 import { parseSnapshots } from '../../hosts/incus/json';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
+import { STANZA } from '../ha/pgbackrest';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
@@ -20,6 +23,7 @@ import { bucketName, s3AppEnv } from '../minio-topology';
 import type { ServicesStatus } from '../status';
 import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
 import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
+import { appReady, incusPgHa, inspectMemberCommand, inspectPgbouncerCommand, planPgHa, readFormationOnIncus, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
 import { incusRedisNodes, inspectNodeArgv, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
   cacheContainer, INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
@@ -35,10 +39,10 @@ import {
  */
 export class IncusDataTier implements DataTier {
   readonly kind = 'incus' as const;
-  private readonly settings: IncusSettings;
-  private readonly client: IncusClient;
+  protected readonly settings: IncusSettings;
+  protected readonly client: IncusClient;
 
-  constructor(private readonly env: Environment, runner: ProcessRunner, private readonly log: Logger) {
+  constructor(protected readonly env: Environment, runner: ProcessRunner, protected readonly log: Logger) {
     this.settings = incusSettings(env);
     this.client = new IncusClient(runner, this.settings.project);
   }
@@ -51,29 +55,30 @@ export class IncusDataTier implements DataTier {
   async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const secrets = resolveSecrets(this.env);
-    const minio = await this.minioBinaries();
-    const host = await planHost(this.client, this.settings);
-    const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
+    const { host, ctx } = await this.planContext(secrets);
     const sentinel = sentinelSettings(this.env);
+    const ha = this.pgHa();
     const distributed = distributedMinio(this.env);
-    // The Sentinel topology's redis and the distributed minio are their nodes' containers, each planned together.
-    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis') && !(distributed && s === 'minio'));
+    // The Sentinel topology's redis, the HA topology's postgres and the distributed minio are their nodes' containers: each planned together.
+    const services = configuredServices(this.env).filter((s) => !(sentinel && s === 'redis') && !(ha && s === 'postgres') && !(distributed && s === 'minio'));
     const states = await this.inspect(secrets, services);
-    const nodeStates = sentinel ? await this.inspectSentinel() : [];
-    const minioStates = distributed ? await this.inspectMinioNodes() : [];
-    const redis = sentinel ? planRedisSentinel(ctx, sentinel, this.redisNodes(), nodeStates) : undefined;
-    const objects = distributed ? planMinioDistributed(ctx, distributed, this.minioNodes(), minioStates) : undefined;
-    const nodePlans: Partial<Record<ServiceName, { steps: PlanStep[] }>> = { ...(redis ? { redis } : {}), ...(objects ? { minio: objects } : {}) };
+    const absentBefore = new Set(await this.absent());
+    const topologies = [
+      ...(sentinel ? [{ service: 'redis', plan: async () => planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel()) }] : []),
+      ...(ha ? [{ service: 'postgres', plan: async () => planPgHa(ctx, ha, await this.inspectPgHa(ha, secrets.postgres)) }] : []),
+      ...(distributed ? [{ service: 'minio', plan: async () => planMinioDistributed(ctx, distributed, this.minioNodes(), await this.inspectMinioNodes()) }] : []),
+    ];
+    const planned = new Map(await Promise.all(topologies.map(async (t) => [t.service, { ...t, first: await t.plan() }] as const)));
     // The cache comes after MinIO: nginx resolves its upstreams' names when it loads its config.
     const cacheState = this.env.data.minio?.cache ? await this.inspectCache() : undefined;
     const cache = cacheState ? planIncusCache(ctx, incusCacheSpec(this.env, this.settings), cacheState) : undefined;
     const steps: PlanStep[] = [
       ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
-      ...configuredServices(this.env).flatMap((service) => nodePlans[service]?.steps ?? planService(ctx, states.find((s) => s.service === service)!)),
+      ...configuredServices(this.env).flatMap((service) => planned.get(service)?.first.steps ?? planService(ctx, states.find((s) => s.service === service)!)),
       ...(cache?.steps ?? []),
     ];
     const present = new Set((await this.client.instances()).map((i) => i.name));
-    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...(redis?.notes ?? []), ...(objects?.notes ?? []), ...(cache?.notes ?? [])];
+    const notes = [`storage pool ${host.pool} (from ${host.poolSource})`, ...dataContainers(this.env).filter((c) => present.has(c)).map((c) => `${c} exists: kept`), ...[...planned.values()].flatMap((p) => p.first.notes), ...(cache?.notes ?? [])];
     const names = configuredServices(this.env).join(', ');
     let plan: DataPlan = {
       steps,
@@ -81,24 +86,15 @@ export class IncusDataTier implements DataTier {
       summary: steps.length ? `${names} of ${this.env.name} ready` : `${names} of ${this.env.name} already provisioned: nothing to do`,
     };
     if (!opts.dryRun) await applyPlan(plan, this.client.runner, this.log);
-    // Node topologies whose stopped containers were only started: planned again from what those hold.
-    const again = [
-      ...(sentinel && redis?.again ? [async () => ({ ...planRedisSentinel(ctx, sentinel, this.redisNodes(), await this.inspectSentinel()), summary: `redis of ${this.env.name} ready` })] : []),
-      ...(distributed && objects?.again ? [async () => ({ ...planMinioDistributed(ctx, distributed, this.minioNodes(), await this.inspectMinioNodes()), summary: `minio of ${this.env.name} ready` })] : []),
-    ];
-    for (const replan of opts.dryRun ? [] : again) {
-      const rest = await replan();
-      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: rest.summary }, this.client.runner, this.log);
+    // A topology whose stopped containers were just started is planned again from what they hold.
+    for (const p of [...planned.values()].filter((x) => x.first.again && !opts.dryRun)) {
+      const rest = await p.plan();
+      await applyPlan({ steps: rest.steps, notes: rest.notes, summary: `${p.service} of ${this.env.name} ready` }, this.client.runner, this.log);
       plan = { ...plan, steps: [...plan.steps, ...rest.steps], notes: [...plan.notes, ...rest.notes] };
     }
     if (release === undefined) return plan;
     // The snapshot is planned against the containers as they are now: provisioning may just have made them.
-    const fresh = [
-      ...states.filter((s) => !s.exists).map((s) => s.container),
-      ...(sentinel ? this.redisNodes().filter((_, i) => !nodeStates[i]!.exists).map((n) => n.container) : []),
-      ...(distributed ? this.minioNodes().filter((_, i) => !minioStates[i]!.exists).map((n) => n.container) : []),
-      ...(cacheState && !cacheState.exists ? [cacheContainer(this.env)] : []),
-    ];
+    const fresh = [...absentBefore];
     const snap = await this.snapshot(release, { dryRun: opts.dryRun, fresh });
     return { steps: [...plan.steps, ...snap.steps], notes: [...plan.notes, ...snap.notes], summary: snap.steps.length ? `${plan.summary}; ${snap.summary}` : plan.summary };
   }
@@ -137,10 +133,61 @@ export class IncusDataTier implements DataTier {
     return running.length > 0;
   }
 
+  /** What every plan of the tier needs: the host's state (pool, missing profiles) and the context for its steps. */
+  protected async planContext(secrets: Secrets) {
+    const minio = await this.minioBinaries();
+    const host = await planHost(this.client, this.settings);
+    const ctx: PlanContext = { env: this.env, settings: this.settings, pool: host.pool, client: this.client, secrets, ...(minio ? { minio } : {}) };
+    return { host, ctx };
+  }
+
+  /** The single server, or PgBouncer in front of the HA formation. */
   async databaseUrl(): Promise<string> {
     const pg = this.env.data.postgres;
     const password = await resolvePostgresPassword(this.env, '', { generate: false });
-    return buildDatabaseUrl({ host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
+    const ha = this.pgHa();
+    return buildDatabaseUrl(ha ? ha.endpoint : { host: serviceHost(this.env, this.settings, 'postgres'), port: pg.port, user: pg.user, database: pg.database }, password!.value);
+  }
+
+  protected pgHa(): IncusPgHa | undefined {
+    const ha = haSettings(this.env);
+    return ha ? incusPgHa(this.env, this.settings, ha) : undefined;
+  }
+
+  /** Data containers that do not exist yet. */
+  private async absent(): Promise<string[]> {
+    const present = new Set((await this.client.instances()).map((i) => i.name));
+    return dataContainers(this.env).filter((c) => !present.has(c));
+  }
+
+  private async inspectPgHa(h: IncusPgHa, password: string): Promise<PgHaState> {
+    const instances = await this.client.instances();
+    const facts = async (container: string, command: () => Command): Promise<PgHaContainerState> => {
+      const inst = instances.find((i) => i.name === container);
+      const running = inst?.status === 'Running';
+      return { exists: Boolean(inst), running, facts: running ? parseFacts((await this.client.run(command())).stdout) : {} };
+    };
+    const [monitor, pgbouncer, ...nodes] = await Promise.all([
+      facts(h.monitor.container, () => inspectMemberCommand(this.client, h, h.monitor)),
+      facts(h.pgbouncer.container, () => inspectPgbouncerCommand(this.client, h)),
+      ...h.nodes.map((n) => facts(n.container, () => inspectMemberCommand(this.client, h, n))),
+    ]);
+    const read = monitor!.running ? await readFormationOnIncus(this.client, h) : undefined;
+    return {
+      monitor: monitor!, nodes, pgbouncer: pgbouncer!,
+      formation: read?.formation, syncStandbys: read?.syncStandbys,
+      appReady: pgbouncer!.running && pgbouncer!.facts.installed === '1' && (await appReady(this.client, h, password)),
+      cipherPass: await this.cipherPass(h, h.nodes.find((_, i) => nodes[i]!.running && nodes[i]!.facts[h.backrest.configFile])?.container),
+      stanzaExists: existsSync(join(h.backrest.hostRepo, 'backup', STANZA, 'backup.info')),
+    };
+  }
+
+  /** The repository's passphrase from the pgbackrest.conf of `holder` (every node holds the same), or a new one. */
+  protected async cipherPass(h: IncusPgHa, holder: string | undefined): Promise<string> {
+    const text = holder ? await this.client.readFile(holder, h.backrest.configFile) : undefined;
+    const pass = /^repo1-cipher-pass=(.+)$/m.exec(text ?? '')?.[1] ?? randomBytes(32).toString('base64url');
+    registerSecret(pass);
+    return pass;
   }
 
   /**

@@ -11,7 +11,7 @@ import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { primaryUnanswered, switchoverArgs, withPrimaryUnanswered } from '../ha/formation';
 import { readSample, renderBackupMetrics, renderDrillMetrics, renderFormationMetrics } from '../ha/metrics';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
-import { backupCommand, infoCommand, readBackupInfo, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
+import { backupCommand, infoCommand, readBackupInfo, renderDrillOverrides, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
 import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { DataTier, ProvisionOptions } from '../port';
@@ -204,11 +204,7 @@ export class LocalHaTier implements DataTier, HaOperations {
       if (backups.length === 0) throw new VezaError(`no backup of ${this.env.name} exists in ${l.backrest.repoPath}: nothing to restore`, `take one first: npx nx run infra-data:backup --env=${this.env.name} --type=full`, 'DATA_NO_BACKUP');
       if (livePostmaster(d.pgdata)) throw new VezaError(`a drill copy still runs from ${d.pgdata} (kept by --keep)`, `stop it: runuser -u postgres -- pg_ctl stop -D ${d.pgdata}, then remove the folder`, 'DRILL_FAILED');
       await fs.rm(d.pgdata, { recursive: true, force: true });
-      const overrides = [
-        '# veza restore drill: a throw-away copy on its own address, archiving nothing, waiting for no standby.',
-        `listen_addresses = '${d.host}'`, `port = ${d.port}`, `unix_socket_directories = '${d.pgdata}'`,
-        "synchronous_standby_names = ''", 'archive_mode = off', "shared_preload_libraries = ''", 'hot_standby = on',
-      ].join('\n') + '\n';
+      const overrides = renderDrillOverrides({ host: d.host, port: d.port, socketDir: d.pgdata });
       const pgCtl = join(l.binDir, 'pg_ctl');
       await applyPlan({
         steps: [

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
-import { serverConnections } from '../../ha/pgbouncer';
+import { serverConnections, type PoolRow } from '../../ha/pgbouncer';
 import { readFormationState, runningId, type HaLayout } from '../ha';
-import type { LocalHaTier } from '../ha-tier';
 import { livePostmaster } from '../postgres';
 
 /**
@@ -41,8 +40,8 @@ export async function query<T>(url: string, sql: string): Promise<T[]> {
   }
 }
 
-/** pgbench with `args` while SHOW POOLS is read every half second: the run, and the most server connections seen. */
-export async function pooledRun(tier: LocalHaTier, url: string, args: string[]): Promise<{ code: number; out: string; maxServer: number }> {
+/** pgbench with `args` while SHOW POOLS is read every half second (from any HA tier): the run, and the most server connections seen. */
+export async function pooledRun(tier: { pools(): Promise<PoolRow[]> }, url: string, args: string[]): Promise<{ code: number; out: string; maxServer: number }> {
   let maxServer = 0;
   let sampling = true;
   const sampler = (async () => {
@@ -91,11 +90,19 @@ export async function firstWrite(url: string, sql: string, since: number, maxSec
 }
 
 /** killPrimary while pgbench writes through PgBouncer; then one INSERT every 250 ms through PgBouncer until one succeeds. */
-export async function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+export function killPrimaryAndMeasure(l: HaLayout, url: string, table: string, maxSeconds = 300): Promise<FailoverMeasure> {
+  return measureFailover(url, table, () => killPrimary(l), maxSeconds);
+}
+
+/**
+ * `kill` (the primary gone, whatever the driver: processes killed, a container stopped hard) while pgbench
+ * writes through PgBouncer; then one INSERT every 250 ms through PgBouncer until one succeeds.
+ */
+export async function measureFailover(url: string, table: string, kill: () => Promise<{ name: string; killedAt: number }>, maxSeconds = 300): Promise<FailoverMeasure> {
   let benchPid = 0;
   const bench = pgbench(url, ['-c', '4', '-j', '2', '-T', String(maxSeconds), '-n', '-b', 'simple-update'], (pid) => (benchPid = pid));
   await new Promise((r) => setTimeout(r, 3_000));
-  const { name, killedAt } = await killPrimary(l);
+  const { name, killedAt } = await kill();
   const rtoSeconds = await firstWrite(url, `INSERT INTO ${table} VALUES (DEFAULT)`, killedAt, maxSeconds);
   // pgbench may have ended on its own: its clients abort when their server connection dies.
   signal(benchPid, 'SIGINT');

@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { environmentSchema, haSettings, type Environment } from '../../config/environment';
+import { IncusClient } from '../../hosts/incus/client';
+import { incusSettings } from '../../hosts/incus/host';
+import { createRecordingRunner } from '../../ports/process';
+import { readFormation, runArgs } from '../ha/formation';
+import { renderBackrestConf } from '../ha/pgbackrest';
+import { renderPgbouncerIni } from '../ha/pgbouncer';
+import type { PlanStep } from '../plan';
+import { shellScript } from '../../util/shell-script';
+import { backupTimers, incusPgHa, keeperUnit, planPgHa, type IncusPgMember, type PgHaContainerState, type PgHaState } from './pg-ha';
+import { dataContainers, sha256, type PlanContext } from './services';
+
+const PASSWORD = 'pg-Secret-$2!';
+
+function env(ha?: object): Environment {
+  return environmentSchema.parse({
+    name: 'staging', driver: 'incus', prefix: 'veza-staging-', publicHosts: ['staging.veza.fr'], publicUrl: 'https://staging.veza.fr', edge: 'veza-haproxy',
+    registry: { url: 'https://git.example/api/packages', owner: 'talas' },
+    data: { postgres: { passwordEnv: 'T_PG', topology: 'ha', ...(ha ? { ha } : {}) } },
+  });
+}
+
+function setup() {
+  const e = env();
+  const settings = incusSettings(e);
+  const ctx: PlanContext = { env: e, settings, pool: 'fast', client: new IncusClient(createRecordingRunner(), 'default'), secrets: { postgres: PASSWORD } };
+  return { e, ctx, h: incusPgHa(e, settings, haSettings(e)!) };
+}
+
+const titles = (steps: PlanStep[]) => steps.map((s) => s.title);
+const runs = (steps: PlanStep[]) => steps.flatMap((s) => (s.kind === 'run' ? [s.command] : []));
+const absent: PgHaContainerState = { exists: false, running: false, facts: {} };
+const nothing: PgHaState = { monitor: absent, nodes: [absent, absent], pgbouncer: absent, appReady: false, cipherPass: 'cipher-Secret-1', stanzaExists: false };
+
+function written(steps: PlanStep[], title: string): { content: string; target: string[] } {
+  const step = steps.find((s) => s.title === title);
+  assert.ok(step && step.kind === 'run', `no step ${title}`);
+  return { content: String(step.command.input), target: step.command.argv.slice(-4) };
+}
+
+test('pg ha on incus from nothing: containers, then the monitor, node 1 registered as primary before node 2, the settle wait, the app role, PgBouncer', () => {
+  const { ctx, h } = setup();
+  const { steps, again } = planPgHa(ctx, h, nothing);
+  assert.equal(again, undefined);
+  const container = (ct: string, pkgs: string) => [`create ${ct} (never destroyed by the pipeline)`, `wait for ${ct} to boot`, `install ${pkgs} in ${ct}`];
+  const members = 'postgresql-17-auto-failover, pg-auto-failover-cli';
+  const nodes = `${members}, pgbackrest`;
+  const backrest = (ct: string) => [`mount the repository into ${ct}`, `hand the repository to postgres in ${ct}`, `write ${ct}'s pgbackrest.conf (repository passphrase)`];
+  const keeper = (ct: string, what: string) => [`write ${ct}'s veza-pg-autoctl.service (${what})`, `reload systemd in ${ct}`, `restart veza-pg-autoctl in ${ct}`];
+  const drop = (ct: string) => `drop Debian's default cluster in ${ct} (the port is the formation's)`;
+  const initdb = (ct: string, dir: string, name: string) => [drop(ct), `create ${ct}:${dir}`, `initdb ${name} in ${ct}`, `write ${ct}'s pg_hba.conf (pg_auto_failover's roles from the bridge, every other role by password)`];
+  assert.deepEqual(titles(steps), [
+    ...container('veza-staging-pg-monitor', members), ...container('veza-staging-pg-1', nodes), ...container('veza-staging-pg-2', nodes),
+    ...container('veza-staging-pgbouncer', 'pgbouncer, postgresql-client'),
+    'create the repository /var/lib/veza/pgbackrest/staging on the Incus host',
+    ...initdb('veza-staging-pg-monitor', '/var/lib/postgresql/veza/monitor', 'monitor'), ...keeper('veza-staging-pg-monitor', 'create and run'), 'wait for the monitor in veza-staging-pg-monitor',
+    ...initdb('veza-staging-pg-1', '/var/lib/postgresql/veza/node', 'node1'), ...backrest('veza-staging-pg-1'),
+    "write veza-staging-pg-1's veza-archive.conf (WAL archive into pgBackRest)", "include veza-archive.conf from veza-staging-pg-1's postgresql.conf", ...keeper('veza-staging-pg-1', 'create and run'), 'wait for node1 to register as the primary',
+    drop('veza-staging-pg-2'), 'create veza-staging-pg-2:/var/lib/postgresql/veza/node', ...backrest('veza-staging-pg-2'), ...keeper('veza-staging-pg-2', 'create and run'),
+    'wait for the formation to settle',
+    ...['veza-staging-pg-monitor', 'veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [`write ${ct}'s veza-pg-autoctl.service (run)`, `reload systemd in ${ct}`]),
+    'ensure role veza and database veza on the primary (veza-staging-pg-1)',
+    'create the pgBackRest stanza (from the primary, veza-staging-pg-1)',
+    ...['veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [
+      ...['veza-backup-if-primary', 'veza-backup-full.service', 'veza-backup-full.timer', 'veza-backup-diff.service', 'veza-backup-diff.timer'].map((f) => `write ${ct}'s ${f}`),
+      `reload systemd in ${ct}`, `enable the backup timers in ${ct}`,
+    ]),
+    'create veza-staging-pgbouncer:/var/lib/veza-pgbouncer', 'point PgBouncer at the primary (veza-staging-pg-1.incus)',
+    "write veza-staging-pgbouncer's pgbouncer.ini (transaction pooling, 50 server connections)",
+    "write veza-staging-pgbouncer's PgBouncer hba file (the app role by password, the admin console on the socket only)",
+    "write veza-staging-pgbouncer's PgBouncer userlist (role veza)",
+    'restart pgbouncer in veza-staging-pgbouncer',
+    "write veza-staging-pgbouncer's primary follower", "write veza-staging-pgbouncer's veza-pgbouncer-follower.service", 'reload systemd in veza-staging-pgbouncer', 'restart veza-pgbouncer-follower in veza-staging-pgbouncer',
+    'wait for veza to log in through PgBouncer',
+  ]);
+
+  const unit = written(steps, "write veza-staging-pg-2's veza-pg-autoctl.service (create and run)");
+  assert.deepEqual(unit.target, ['/etc/systemd/system', 'veza-pg-autoctl.service', 'root:root', '0644']);
+  const lines = unit.content.split('\n');
+  for (const line of ['User=postgres', 'Restart=always', 'RuntimeDirectory=veza-pg-autoctl', 'Environment=XDG_RUNTIME_DIR=/run/veza-pg-autoctl', 'WantedBy=multi-user.target']) assert.ok(lines.includes(line), line);
+  assert.ok(lines.includes('ExecStart=/usr/bin/pg_autoctl create postgres --pgdata /var/lib/postgresql/veza/node --pgport 5432 --hostname veza-staging-pg-2.incus --listen * --name node2 '
+    + '--monitor postgres://autoctl_node@veza-staging-pg-monitor.incus:5432/pg_auto_failover?sslmode=disable --dbname veza --skip-pg-hba --no-ssl --ssl-mode disable --run'), unit.content);
+  assert.match(written(steps, "write veza-staging-pg-monitor's veza-pg-autoctl.service (create and run)").content, /^ExecStart=\/usr\/bin\/pg_autoctl create monitor .*--hostname veza-staging-pg-monitor\.incus .* --run$/m);
+  assert.match(written(steps, "write veza-staging-pg-1's veza-pg-autoctl.service (run)").content, /^ExecStart=\/usr\/bin\/pg_autoctl run --pgdata \/var\/lib\/postgresql\/veza\/node$/m);
+  assert.match(written(steps, "write veza-staging-pg-1's pg_hba.conf (pg_auto_failover's roles from the bridge, every other role by password)").content, /^host +replication +pgautofailover_replicator +samenet +trust$/m);
+
+  const ini = written(steps, "write veza-staging-pgbouncer's pgbouncer.ini (transaction pooling, 50 server connections)");
+  assert.deepEqual(ini.target, ['/etc/pgbouncer', 'pgbouncer.ini', 'postgres:postgres', '0640']);
+  assert.equal(ini.content, renderPgbouncerIni(h.pgbouncer, h.ha.pgbouncer), 'the local tier\'s renderer');
+  assert.match(ini.content, /^%include \/var\/lib\/veza-pgbouncer\/databases\.ini$/m);
+  assert.equal(written(steps, 'point PgBouncer at the primary (veza-staging-pg-1.incus)').content, '[databases]\nveza = host=veza-staging-pg-1.incus port=5432 dbname=veza\n');
+  const userlist = written(steps, "write veza-staging-pgbouncer's PgBouncer userlist (role veza)");
+  assert.deepEqual(userlist.target, ['/etc/pgbouncer', 'userlist.txt', 'postgres:postgres', '0600']);
+  assert.ok(userlist.content.includes(PASSWORD));
+  assert.match(written(steps, "write veza-staging-pgbouncer's primary follower").content, /postgres:\/\/autoctl_node@veza-staging-pg-monitor\.incus:5432\/pg_auto_failover/);
+  const timer = written(steps, "write veza-staging-pg-2's veza-backup-diff.service");
+  assert.match(timer.content, /^ExecStart=\/bin\/sh \/usr\/local\/bin\/veza-backup-if-primary 5432 diff$/m, 'every node runs the job; only the primary backs up');
+  assert.match(written(steps, "write veza-staging-pg-2's veza-backup-full.timer").content, /^OnCalendar=Sun \*-\*-\* 02:00:00$/m);
+  const repo = runs(steps).find((c) => c.description === 'add disk device pgbackrest to veza-staging-pg-2');
+  assert.deepEqual(repo?.argv.slice(1), ['config', 'device', 'add', 'veza-staging-pg-2', 'pgbackrest', 'disk', 'source=/var/lib/veza/pgbackrest/staging', 'path=/var/lib/pgbackrest', 'shift=true', '--project', 'default']);
+  const backrestConf = written(steps, "write veza-staging-pg-2's pgbackrest.conf (repository passphrase)");
+  assert.deepEqual(backrestConf.target, ['/etc', 'pgbackrest.conf', 'postgres:postgres', '0600']);
+  assert.match(backrestConf.content, /^repo1-path=\/var\/lib\/pgbackrest$/m);
+  assert.match(backrestConf.content, /^pg1-path=\/var\/lib\/postgresql\/veza\/node$/m, 'each node backs up and archives its own cluster');
+  assert.match(written(steps, "write veza-staging-pg-1's veza-archive.conf (WAL archive into pgBackRest)").content, /--config=\/etc\/pgbackrest\.conf --stanza=veza --pg1-path="\$\(pwd -P\)" archive-push %p/);
+  for (const c of runs(steps)) assert.ok(!c.argv.some((a) => a.includes('pg-Secret') || a.includes('cipher-Secret')), `a secret reached argv: ${c.argv.join(' ')}`);
+  assert.match(String(runs(steps).find((c) => c.description === 'create the app role and database')?.input), /pg-Secret/, 'the role\'s password goes on stdin');
+});
+
+function converged(h: ReturnType<typeof setup>['h'], primary = 'node1'): PgHaState {
+  const member = (m: { name: string; pgdata: string }): PgHaContainerState => ({ exists: true, running: true, facts: {
+    installed: '1', 'unit:veza-pg-autoctl': 'active', '/etc/systemd/system/veza-pg-autoctl.service': sha256(keeperUnit(m.name, runArgs(m.pgdata))), [`${m.pgdata}/PG_VERSION`]: 'x', [`${m.pgdata}/pg_hba.conf`]: 'x',
+    '/etc/postgresql/17/main/postgresql.conf': '',
+    ...(m === h.monitor ? {} : {
+      '/usr/bin/pgbackrest': 'x', 'mount:/var/lib/pgbackrest': '1', '/etc/pgbackrest.conf': sha256(renderBackrestConf(h.backrest, h.ha.backup, 'cipher-Secret-1')),
+      '/usr/local/bin/veza-backup-if-primary': sha256(`${shellScript('data/incus/scripts/backup-if-primary.sh')}\n`),
+      ...Object.fromEntries(backupTimers(h, m as IncusPgMember).flatMap((u) => [[`/etc/systemd/system/${u.name}.service`, sha256(u.service)], [`/etc/systemd/system/${u.name}.timer`, sha256(u.timer)], [`unit:${u.name}.timer`, 'active']])),
+    }),
+  } });
+  const f = readFormation(h.nodes.map((n) => ({ nodename: n.name, nodehost: n.host, nodeport: 5432, reportedstate: n.name === primary ? 'primary' : 'secondary', goalstate: n.name === primary ? 'primary' : 'secondary', health: 1, reportedlsn: '0/3000000' })));
+  const pgb = { exists: true, running: true, facts: { installed: '1', 'unit:pgbouncer': 'active', 'unit:veza-pgbouncer-follower': 'active', [h.pgbouncer.databasesFile]: 'x' } as Record<string, string> };
+  return { monitor: member(h.monitor), nodes: h.nodes.map(member), pgbouncer: pgb, formation: f, syncStandbys: 0, appReady: true, cipherPass: 'cipher-Secret-1', stanzaExists: true };
+}
+
+test('pg ha on incus as wanted, even after a failover: the files are compared, nothing is planned', () => {
+  const { ctx, h } = setup();
+  const st = converged(h, 'node2');
+  // PgBouncer's files as the plan would write them.
+  const first = planPgHa(ctx, h, st);
+  const pgbFiles = ["pgbouncer.ini", 'hba file', 'userlist', 'primary follower', 'follower.service'];
+  assert.ok(pgbFiles.every((f) => titles(first.steps).some((t) => t.includes(f))), titles(first.steps).join('\n'));
+  for (const s of first.steps) {
+    if (s.kind === 'run' && s.command.input !== undefined && s.title.startsWith("write veza-staging-pgbouncer's")) st.pgbouncer.facts[`${s.command.argv.at(-4)}/${s.command.argv.at(-3)}`] = sha256(String(s.command.input));
+  }
+  assert.deepEqual(titles(planPgHa(ctx, h, st).steps), [], 'the follower owns the database line: a failover rewrites nothing');
+  // A keeper that stopped is restarted, a PgBouncer that stopped too, each followed by its wait.
+  st.nodes[0]!.facts['unit:veza-pg-autoctl'] = 'failed';
+  st.pgbouncer.facts['unit:pgbouncer'] = 'inactive';
+  assert.deepEqual(titles(planPgHa(ctx, h, st).steps), ['restart veza-pg-autoctl in veza-staging-pg-1', 'wait for the formation to settle', 'restart pgbouncer in veza-staging-pgbouncer', 'wait for veza to log in through PgBouncer']);
+});
+
+test('a stopped member container is started and the rest planned again from what it holds; Debian\'s own cluster is dropped before a member is created', () => {
+  const { ctx, h } = setup();
+  const st = converged(h);
+  const stopped = planPgHa(ctx, h, { ...st, nodes: [{ exists: true, running: false, facts: {} }, st.nodes[1]!] });
+  assert.equal(stopped.again, true);
+  assert.deepEqual(titles(stopped.steps), ['start veza-staging-pg-1', 'wait for veza-staging-pg-1 to boot', 'install postgresql-17-auto-failover, pg-auto-failover-cli, pgbackrest in veza-staging-pg-1']);
+  // On a member that exists, only when Debian's cluster is there.
+  const withCluster = { ...st, nodes: [{ ...st.nodes[0]!, facts: { ...st.nodes[0]!.facts, '/etc/postgresql/17/main/postgresql.conf': 'x' } }, st.nodes[1]!] };
+  const drop = runs(planPgHa(ctx, h, withCluster).steps).filter((c) => c.description?.startsWith("drop Debian's default cluster"));
+  assert.deepEqual(drop.map((c) => [c.description, c.argv.at(-1)]), [["drop Debian's default cluster in veza-staging-pg-1", '17']]);
+});
+
+test('pg ha on incus: the data containers are the formation\'s and PgBouncer\'s; sync standbys set on the monitor when they differ', () => {
+  const { e, ctx, h } = setup();
+  assert.deepEqual(dataContainers(e), ['veza-staging-pg-monitor', 'veza-staging-pg-1', 'veza-staging-pg-2', 'veza-staging-pgbouncer']);
+  const three = env({ nodes: 3, syncStandbys: 1 });
+  const h3 = incusPgHa(three, incusSettings(three), haSettings(three)!);
+  const st = converged(h3);
+  const plan = planPgHa({ ...ctx, env: three }, h3, st);
+  assert.deepEqual(titles(plan.steps).filter((x) => x.startsWith('set number')), ['set number-sync-standbys to 1']);
+  assert.equal(h.endpoint.host, 'veza-staging-pgbouncer.incus');
+});
