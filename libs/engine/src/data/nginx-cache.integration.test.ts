@@ -14,13 +14,16 @@ import { cacheGet } from './testing/cache-get';
  * 127.79.66.x: the rendered file passes `nginx -t`; the same segment gives
  * MISS then HIT whatever Authorization it carries; the cache folder holds
  * it; a range at an arbitrary offset hits the slice already cached; with the
- * upstream stopped the cached segment is still served; stub_status answers.
+ * upstream stopped the cached segment is still served, and a playlist past
+ * its freshness is served STALE; stub_status answers.
  */
 const SEGMENT = randomBytes(3 * 1024 * 1024 + 12_345);
 
 function upstream(hits: string[]): Promise<Server> {
   const server = createServer((req, res) => {
     hits.push(`${req.url} ${req.headers.range ?? ''}`);
+    // A live playlist whose origin says it is fresh for 1 s (nginx takes Cache-Control over proxy_cache_valid).
+    if (req.url?.endsWith('live.m3u8')) return void res.writeHead(200, { 'cache-control': 'max-age=1' }).end('#EXTM3U\n#EXT-X-TARGETDURATION:4\nseg.ts\n');
     if (req.url?.endsWith('.m3u8')) return void res.end('#EXTM3U\n#EXT-X-TARGETDURATION:4\nseg.ts\n');
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (!m) return void res.end(SEGMENT);
@@ -78,6 +81,7 @@ test('nginx cache: nginx -t passes; MISS then HIT without Authorization in the k
 
   const playlist = [await get('/media/index.m3u8'), await get('/media/index.m3u8')].map((r) => r.cache);
   assert.deepEqual(playlist, ['MISS', 'HIT']);
+  assert.equal((await get('/media/live.m3u8')).cache, 'MISS');
   const plain = await get('/media/other.json');
   assert.equal(plain.cache, 'BYPASS', 'not cached, and X-Cache-Status says so');
 
@@ -85,11 +89,15 @@ test('nginx cache: nginx -t passes; MISS then HIT without Authorization in the k
   const stale = await get('/media/seg.ts');
   assert.equal(stale.status, 200, 'the upstream is gone and the cached segment is still served');
   assert.ok(stale.body.equals(SEGMENT));
+  // An entry past its freshness with the upstream gone: proxy_cache_use_stale answers from the cache, and says so.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const expired = await get('/media/live.m3u8');
+  assert.deepEqual([expired.status, expired.cache, expired.body.toString()], [200, 'STALE', '#EXTM3U\n#EXT-X-TARGETDURATION:4\nseg.ts\n']);
 
   const status = (await cacheGet('http://127.79.66.2:25762/nginx_status')).body.toString();
   assert.ok(readStubStatus(status), status);
   // The log infra-data:status counts: every answer once (slices are not answers), BYPASS outside the ratio.
   const counts = readCacheLog(await fs.readFile(dir('run/access.log'), 'utf8'));
-  assert.deepEqual(counts.byStatus, { MISS: 2, HIT: 4, BYPASS: 1 });
-  assert.equal(counts.hitRatio, 4 / 6);
+  assert.deepEqual(counts.byStatus, { MISS: 3, HIT: 4, STALE: 1, BYPASS: 1 });
+  assert.equal(counts.hitRatio, 5 / 8);
 });
