@@ -93,3 +93,16 @@ test('output is what a command printed inside, asked again when incus exec exits
   const failing = new IncusClient(scriptedRunner(() => ({ exitCode: 1, stdout: '.', stderr: 'stat: cannot statx' })), 'p');
   await assert.rejects(failing.output('c1', ['stat', '/nope']), /stat: cannot statx/, 'a command that fails is its failure, at once');
 });
+
+test('systemctl: a cut connection to systemd is run again, a unit that fails is not', async () => {
+  const answers = [{ exitCode: 1, stderr: 'Created symlink … → /etc/systemd/system/veza-slot.service.\nReload daemon failed: Connection reset by peer' }, { exitCode: 0 }];
+  let calls = 0;
+  const c = new IncusClient(scriptedRunner(() => answers[Math.min(calls++, answers.length - 1)]!), 'default');
+  await c.systemctl('slot', ['enable', '--now', 'veza-slot.service'], { description: 'start the unit' });
+  assert.equal(calls, 2, 'enable --now is idempotent: asked again after the cut');
+
+  calls = 0;
+  const failing = new IncusClient(scriptedRunner(() => (calls++, { exitCode: 1, stderr: 'Job for veza-slot.service failed because the control process exited with error code.' })), 'default');
+  await assert.rejects(failing.systemctl('slot', ['enable', '--now', 'veza-slot.service'], { description: 'start the unit' }), (e: unknown) => isVezaError(e) && /control process exited/.test(e.message));
+  assert.equal(calls, 1, 'a unit that failed is reported at once');
+});

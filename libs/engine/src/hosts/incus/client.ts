@@ -36,6 +36,8 @@ const READ_TRIES = 4;
 const READ_PAUSE_MS = 300;
 /** What an `accept` of readRepeatedly returns for an answer worth another try. */
 export const AGAIN: unique symbol = Symbol('again');
+/** systemctl's words for a D-Bus connection to PID 1 that broke, not for a unit that failed. */
+const SYSTEMD_BUS_CUT = /Connection reset by peer|Transport endpoint is not connected|Failed to connect to bus|Connection timed out/;
 /** A unit's ActiveState and main pid as systemd reported them, or why no answer came. */
 export type UnitState = { state: string; pid?: number } | { unread: string };
 
@@ -121,6 +123,20 @@ export class IncusClient {
     }, (last) => {
       throw commandFailed(command, last);
     });
+  }
+
+  /**
+   * A systemctl command that changes units (enable/disable --now): idempotent, so one whose connection to
+   * systemd was cut (under load: "Reload daemon failed: Connection reset by peer") is run again, within a bound.
+   */
+  async systemctl(name: string, args: string[], o: { description: string; timeoutMs?: number }): Promise<void> {
+    const command = cli.exec(this.scope, name, ['systemctl', ...args], { description: o.description, timeoutMs: o.timeoutMs ?? 120_000 });
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.run(command, { check: false });
+      if (res.exitCode === 0) return;
+      if (attempt >= READ_TRIES || !SYSTEMD_BUS_CUT.test(res.stderr)) throw commandFailed(command, res);
+      await sleep(READ_PAUSE_MS * attempt);
+    }
   }
 
   /**

@@ -124,14 +124,14 @@ export class IncusDriver implements HostDriver {
       await this.client.waitReady(name, { timeoutMs: this.readyTimeoutMs });
     }
     // enable: the slot comes back with its container after a host reboot.
-    await this.client.exec(name, ['systemctl', 'enable', '--now', SLOT_UNIT], { description: `start the unit of ${name}`, timeoutMs: 120_000 });
+    await this.client.systemctl(name, ['enable', '--now', SLOT_UNIT], { description: `start the unit of ${name}` });
   }
 
   async stop(name: string): Promise<void> {
     const inst = await this.client.instance(cli.checkName('slot', name));
     if (!inst || inst.status !== 'Running') return;
     ownSlot(inst, name, 'stop');
-    await this.client.exec(name, ['systemctl', 'disable', '--now', SLOT_UNIT], { description: `stop the unit of ${name}`, timeoutMs: 120_000 });
+    await this.client.systemctl(name, ['disable', '--now', SLOT_UNIT], { description: `stop the unit of ${name}` });
   }
 
   async delete(name: string): Promise<void> {
