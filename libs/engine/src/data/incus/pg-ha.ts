@@ -212,17 +212,16 @@ export interface PgHaState {
   stanzaExists: boolean;
 }
 
-export function inspectMemberCommand(client: IncusClient, h: IncusPgHa, m: IncusPgMember): Command {
+/** What a member's inspection runs inside its container (its facts, key=value lines). */
+export function inspectMemberArgv(h: IncusPgHa, m: IncusPgMember): string[] {
   const timers = backupTimers(h, m).flatMap((u) => [`/etc/systemd/system/${u.name}.service`, `/etc/systemd/system/${u.name}.timer`, `unit:${u.name}.timer`]);
   const node = m === h.monitor ? [] : [PGBACKREST, `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`, BACKUP_SCRIPT, ...timers];
-  return cli.exec(client.scope, m.container, ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER, ...node],
-    { description: `inspect ${m.container}`, timeoutMs: 60_000 });
+  return ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER, ...node];
 }
 
-export function inspectPgbouncerCommand(client: IncusClient, h: IncusPgHa): Command {
+export function inspectPgbouncerArgv(h: IncusPgHa): string[] {
   const p = h.pgbouncer;
-  return cli.exec(client.scope, p.container, ['sh', '-c', INSPECT, 'veza', '/usr/sbin/pgbouncer', 'unit:pgbouncer', 'unit:veza-pgbouncer-follower', p.iniFile, p.hbaFile, p.userlistFile, p.databasesFile, p.followerScript, p.followerUnit],
-    { description: `inspect ${p.container}`, timeoutMs: 60_000 });
+  return ['sh', '-c', INSPECT, 'veza', '/usr/sbin/pgbouncer', 'unit:pgbouncer', 'unit:veza-pgbouncer-follower', p.iniFile, p.hbaFile, p.userlistFile, p.databasesFile, p.followerScript, p.followerUnit];
 }
 
 /** psql as postgres inside `container`, SQL on stdin; unaligned, tab-separated, with a header. */

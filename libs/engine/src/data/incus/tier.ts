@@ -6,7 +6,7 @@ import { validate } from '../../config/names';
 import { VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import { registerSecret } from '../../log/redact';
-import type { Command, ProcessRunner } from '../../ports/process';
+import type { ProcessRunner } from '../../ports/process';
 import { sha256File } from '../../artifact/manifest';
 import * as cli from '../../hosts/incus/cli';
 import { IncusClient } from '../../hosts/incus/client';
@@ -23,7 +23,7 @@ import { bucketName, s3AppEnv } from '../minio-topology';
 import type { ServicesStatus } from '../status';
 import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
 import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
-import { appReady, incusPgHa, inspectMemberCommand, inspectPgbouncerCommand, planPgHa, readFormationOnIncus, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
+import { appReady, incusPgHa, inspectMemberArgv, inspectPgbouncerArgv, planPgHa, readFormationOnIncus, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
 import { incusRedisNodes, inspectNodeArgv, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
   cacheContainer, INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
@@ -161,17 +161,9 @@ export class IncusDataTier implements DataTier {
   }
 
   private async inspectPgHa(h: IncusPgHa, password: string): Promise<PgHaState> {
-    const instances = await this.client.instances();
-    const facts = async (container: string, command: () => Command): Promise<PgHaContainerState> => {
-      const inst = instances.find((i) => i.name === container);
-      const running = inst?.status === 'Running';
-      return { exists: Boolean(inst), running, facts: running ? parseFacts((await this.client.run(command())).stdout) : {} };
-    };
-    const [monitor, pgbouncer, ...nodes] = await Promise.all([
-      facts(h.monitor.container, () => inspectMemberCommand(this.client, h, h.monitor)),
-      facts(h.pgbouncer.container, () => inspectPgbouncerCommand(this.client, h)),
-      ...h.nodes.map((n) => facts(n.container, () => inspectMemberCommand(this.client, h, n))),
-    ]);
+    const argvs = [inspectMemberArgv(h, h.monitor), inspectPgbouncerArgv(h), ...h.nodes.map((n) => inspectMemberArgv(h, n))];
+    const containers = [h.monitor.container, h.pgbouncer.container, ...h.nodes.map((n) => n.container)];
+    const [monitor, pgbouncer, ...nodes]: PgHaContainerState[] = await this.inspectContainers(containers, (_, i) => argvs[i]!);
     const read = monitor!.running ? await readFormationOnIncus(this.client, h) : undefined;
     return {
       monitor: monitor!, nodes, pgbouncer: pgbouncer!,
@@ -260,13 +252,15 @@ export class IncusDataTier implements DataTier {
    * answer `incus exec` cut short under load is asked again, never read as
    * "nothing installed", which would replan (and restart) a healthy node.
    */
-  private async inspectContainers(containers: readonly string[], argv: readonly string[]): Promise<{ exists: boolean; running: boolean; facts: Record<string, string> }[]> {
+  /** Each running container's facts, from `argv` (or the argv for the i-th container), read with the sentinel: a cut reply is asked again. */
+  private async inspectContainers(containers: readonly string[], argv: readonly string[] | ((container: string, i: number) => string[])): Promise<{ exists: boolean; running: boolean; facts: Record<string, string> }[]> {
     const instances = await this.client.instances();
-    return Promise.all(containers.map(async (container) => {
+    return Promise.all(containers.map(async (container, i) => {
       const inst = instances.find((x) => x.name === container);
       const running = inst?.status === 'Running';
       if (!running) return { exists: Boolean(inst), running, facts: {} };
-      return { exists: true, running, facts: parseFacts(await this.client.output(container, [...argv], { description: `inspect ${container}`, timeoutMs: 60_000 })) };
+      const args = typeof argv === 'function' ? argv(container, i) : [...argv];
+      return { exists: true, running, facts: parseFacts(await this.client.output(container, args, { description: `inspect ${container}`, timeoutMs: 60_000 })) };
     }));
   }
 
