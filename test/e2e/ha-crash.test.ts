@@ -70,7 +70,7 @@ test('the primary crashes during a deploy\'s migrations: the deploy fails cleanl
     assert.match(message, new RegExp(`${file.replace('.', '\\.')}: the connection was lost .*; the database of ${ws.env} is not writable: ${killed.name}, the primary, does not answer`), message);
     assert.match(message, /the edge was not touched .*; deploy again: its data phase restarts what stopped and waits for a primary that answers/, message);
     await assertFailedCleanly(ws, message, edgeNow, edgeBefore, live);
-    // The monitor still names the dead primary healthy for about a minute: status must not.
+    // The monitor still names the dead primary healthy until it gives up on it (the failover timing): status must not.
     const { formation } = await (createDataTier(env, { workspaceRoot: ws.root, log: createMemoryLogger() }) as LocalHaTier).status();
     assert.equal(formation?.healthy, false, `status after the kill: ${formation?.problems.join('; ')}`);
     assert.ok(formation.problems.some((p) => p.includes(killed.name)), `status names ${killed.name}: ${formation.problems.join('; ')}`);

@@ -31,17 +31,20 @@ export async function wipeProject(env: Environment): Promise<string[]> {
 /**
  * A data-tier test's project for its whole run: wiped of an earlier run's
  * leftovers now and wiped again when the test ends, pass or fail, with
- * `secrets` in the environment meanwhile. Returns the test's progress line
+ * `secrets` in the environment meanwhile; on `bridge` (made now when
+ * missing, removed after the wipe) when the test has a bridge of its own. Returns the test's progress line
  * printer (`[tag +Ns] …`).
  */
-export async function ownProject(t: TestContext, env: Environment, secrets: Record<string, string>, tag: string): Promise<(m: string) => void> {
+export async function ownProject(t: TestContext, env: Environment, secrets: Record<string, string>, tag: string, bridge?: { name: string; address: string }): Promise<(m: string) => void> {
   const started = Date.now();
   const say = (m: string) => process.stderr.write(`[${tag} +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
   Object.assign(process.env, secrets);
+  const removeBridge = bridge ? await ownBridge(bridge.name, `${bridge.address}/24`) : async () => undefined;
   const leftovers = await wipeProject(env);
   if (leftovers.length) say(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
   t.after(async () => {
     say(`teardown: removed project ${env.incus!.project} with ${(await wipeProject(env)).join(', ') || 'nothing'}`);
+    await removeBridge();
     for (const k of Object.keys(secrets)) delete process.env[k];
   });
   return say;

@@ -54,6 +54,21 @@ const haSchema = z.strictObject({
     /** Client connections PgBouncer accepts (seed: 1000). */
     maxClientConn: z.number().int().min(1).max(100_000).default(1000),
   }).default({ port: 6432, poolMode: 'transaction', poolSize: 50, reservePoolSize: 10, maxClientConn: 1000 }),
+  /**
+   * When the monitor gives up on a primary (README, "PostgreSQL HA",
+   * failover timing). pg_auto_failover's defaults (20 s + 30 s, partition 20 s)
+   * take about 55 s to a write again, at the seed's 60 s bound; these take
+   * about half. A cut-off primary stops itself after networkPartitionSeconds,
+   * so that must end well before the monitor may promote (checked below).
+   */
+  failover: z.strictObject({
+    /** pgautofailover.node_considered_unhealthy_timeout: no report from the node, and its health check failing, for this long. */
+    unhealthySeconds: z.number().int().min(2).max(600).default(10),
+    /** pgautofailover.primary_demote_timeout: then the monitor waits this long for the primary to demote itself before it promotes. */
+    demoteSeconds: z.number().int().min(2).max(600).default(15),
+    /** Each keeper's timeout.network_partition_timeout: a primary that reaches neither the monitor nor a standby for this long shuts its Postgres down. */
+    networkPartitionSeconds: z.number().int().min(2).max(600).default(10),
+  }).default({ unhealthySeconds: 10, demoteSeconds: 15, networkPartitionSeconds: 10 }),
   backup: z.strictObject({
     /** Seed: weekly full on Sunday, daily diff the other days, drill two hours after the full. */
     fullSchedule: calendar.default('Sun *-*-* 02:00:00'),
@@ -241,6 +256,9 @@ function checkDataTopologies(env: { name: string; data: { redis?: { topology: st
 /** Environments whose secrets must come from the vault, never be generated or left as a placeholder. */
 export const SHARED_ENVS: ReadonlySet<string> = new Set(['staging', 'prod']);
 
+/** Time a cut-off primary's keeper needs after its partition timeout: its next loop (1 s) and a fast shutdown of Postgres. */
+const PARTITION_MARGIN_SECONDS = 5;
+
 function checkHa(pg: { topology: 'single' | 'ha'; maxConnections: number; ha?: HaSettings }, ctx: z.RefinementCtx): void {
   const at = (...path: string[]) => ['data', 'postgres', ...path];
   if (pg.topology === 'single') {
@@ -251,6 +269,11 @@ function checkHa(pg: { topology: 'single' | 'ha'; maxConnections: number; ha?: H
   // pg_auto_failover refuses a quorum it could never meet: one standby must stay free to fail.
   if (ha.syncStandbys > ha.nodes - 2) {
     ctx.addIssue({ code: 'custom', path: at('ha', 'syncStandbys'), message: `${ha.nodes} nodes allow at most ${ha.nodes - 2} sync standbys (pg_auto_failover needs one standby beyond the quorum)` });
+  }
+  const f = ha.failover;
+  const margin = PARTITION_MARGIN_SECONDS;
+  if (f.networkPartitionSeconds + margin > f.unhealthySeconds + f.demoteSeconds) {
+    ctx.addIssue({ code: 'custom', path: at('ha', 'failover', 'networkPartitionSeconds'), message: `networkPartitionSeconds (${f.networkPartitionSeconds}) + ${margin} s must not exceed unhealthySeconds + demoteSeconds (${f.unhealthySeconds + f.demoteSeconds}): a primary cut off from the monitor must have stopped before its standby may be promoted, or both take writes; lower it or raise demoteSeconds` });
   }
   const pool = ha.pgbouncer.poolSize + ha.pgbouncer.reservePoolSize;
   if (pool >= pg.maxConnections) {

@@ -17,6 +17,6 @@ export function createDataTier(env: Environment, deps: DataTierDeps): DataTier {
   const runner = deps.runner ?? createProcessRunner();
   const log = deps.log ?? createLogger();
   const ha = env.data.postgres.topology === 'ha';
-  if (env.driver === 'incus') return ha ? new IncusHaTier(env, runner, log) : new IncusDataTier(env, runner, log);
+  if (env.driver === 'incus') return ha ? new IncusHaTier(env, runner, log, deps.workspaceRoot) : new IncusDataTier(env, runner, log);
   return ha ? new LocalHaTier(env, deps.workspaceRoot, runner, log) : new LocalDataTier(env, deps.workspaceRoot, runner, log);
 }

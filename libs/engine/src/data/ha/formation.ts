@@ -64,6 +64,69 @@ export function switchoverArgs(monitorPgdata: string): string[] {
   return ['perform', 'switchover', '--pgdata', monitorPgdata, '--formation', 'default', '--group', '0'];
 }
 
+/** The failover timing an environment asks for (data.postgres.ha.failover). */
+export interface FailoverTiming {
+  unhealthySeconds: number;
+  demoteSeconds: number;
+  networkPartitionSeconds: number;
+}
+
+/**
+ * The monitor's settings that decide when it fails over (all reloadable).
+ * The health checks are shortened with the timeouts: a stopped container's
+ * address stops answering, so each try waits its whole timeout, and the
+ * defaults (5 s tries, 2 retries 2 s apart) alone take about 20 s to call a
+ * node bad — longer than the unhealthy window they must fit in.
+ */
+export function monitorFailoverSettings(f: FailoverTiming): Record<string, string> {
+  return {
+    'pgautofailover.health_check_period': '2000',
+    'pgautofailover.health_check_timeout': '2000',
+    'pgautofailover.health_check_retry_delay': '1000',
+    'pgautofailover.node_considered_unhealthy_timeout': String(f.unhealthySeconds * 1000),
+    'pgautofailover.primary_demote_timeout': String(f.demoteSeconds * 1000),
+  };
+}
+
+/** The monitor's settings that differ from `want` (every one when unread). */
+export function staleMonitorSettings(read: Record<string, string> | undefined, want: Record<string, string>): string[] {
+  return Object.keys(want).filter((k) => read?.[k] !== want[k]);
+}
+
+/** ALTER SYSTEM for each setting, then a reload: psql runs each statement on its own (ALTER SYSTEM refuses a transaction block). */
+export function setMonitorSettingsSql(settings: Record<string, string>): string {
+  return `${Object.entries(settings).map(([k, v]) => `ALTER SYSTEM SET ${k} = '${Number(v)}';\n`).join('')}SELECT pg_reload_conf();\n`;
+}
+
+/** A keeper's partition timeout, written into its config; `config set` makes a running keeper reload it. */
+export function partitionTimeoutArgs(pgdata: string, seconds: number): string[] {
+  return ['config', 'set', '--pgdata', pgdata, 'timeout.network_partition_timeout', String(Math.trunc(seconds))];
+}
+
+/** Where pg_autoctl keeps a member's config (XDG_CONFIG_HOME/pg_autoctl/<pgdata>/pg_autoctl.cfg). */
+export function autoctlConfigFile(e: AutoctlEnv, pgdata: string): string {
+  return `${e.xdgConfig}/pg_autoctl${pgdata}/pg_autoctl.cfg`;
+}
+
+/** The keeper's partition timeout in its config file's text (pg_autoctl writes every int option); undefined when absent. */
+export function partitionTimeoutIn(cfg: string | undefined): number | undefined {
+  const m = /^\s*network_partition_timeout\s*=\s*(\d+)\s*$/m.exec(cfg ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The monitor's formation settings in one query, as name/setting rows:
+ * number_sync_standbys, then every pgautofailover.* server setting.
+ */
+export const MONITOR_SETTINGS_SQL = "SELECT 'number_sync_standbys' AS name, number_sync_standbys::text AS setting FROM pgautofailover.formation WHERE formationid = 'default' UNION ALL SELECT name, setting FROM pg_settings WHERE name LIKE 'pgautofailover.%'";
+
+/** What MONITOR_SETTINGS_SQL answered: the sync-standby count and the server settings. */
+export function readMonitorSettings(rows: { name: string; setting: string }[]): { syncStandbys?: number; settings: Record<string, string> } {
+  const all = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+  const { number_sync_standbys: sync, ...settings } = all;
+  return { syncStandbys: sync === undefined ? undefined : Number(sync), settings };
+}
+
 /** SQL for the monitor (pg_autoctl 2.0's `set formation number-sync-standbys` refuses 0). Idempotent. */
 export function setSyncStandbysSql(n: number): string {
   return `SELECT pgautofailover.set_formation_number_sync_standbys('default', ${Math.trunc(n)});\n`;
@@ -150,13 +213,14 @@ export function readFormation(rows: NodeRow[]): FormationState {
 }
 
 /**
- * The monitor names a crashed primary healthy until its health checks give
- * up on it (about a minute): what we read from the primary itself wins, so
- * status and the degraded-formation metric say so at once.
+ * The monitor names a crashed primary healthy until it gives up on it (the
+ * failover timing): what we read from the primary itself wins, so status and
+ * the degraded-formation metric say so at once.
  */
-export function withPrimaryUnanswered(f: FormationState): FormationState {
+export function withPrimaryUnanswered(f: FormationState, timing: FailoverTiming): FormationState {
   if (!f.primary) return f;
-  return { ...f, healthy: false, problems: [primaryUnanswered(f.primary.name), ...f.problems] };
+  return { ...f, healthy: false, problems: [primaryUnanswered(f.primary.name, timing), ...f.problems] };
 }
 
-export const primaryUnanswered = (name: string) => `${name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
+export const primaryUnanswered = (name: string, t: FailoverTiming) =>
+  `${name}, the primary, does not answer; pg_auto_failover promotes a standby once it has heard nothing from it for ${t.unhealthySeconds} s and then waited ${t.demoteSeconds} s for it to step down (about ${t.unhealthySeconds + t.demoteSeconds + 5} s from the crash)`;

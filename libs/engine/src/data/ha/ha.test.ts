@@ -3,9 +3,13 @@ import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { haSettings, parseEnvironment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
-import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, withPrimaryUnanswered, type NodeRow } from './formation';
+import {
+  autoctlConfigFile, createMonitorArgs, createNodeArgs, monitorFailoverSettings, monitorUri, partitionTimeoutArgs, partitionTimeoutIn, readFormation, readMonitorSettings, renderFormationHba,
+  staleMonitorSettings, withPrimaryUnanswered, type NodeRow,
+} from './formation';
 import { readSample, renderDrillMetrics, renderFormationMetrics } from './metrics';
 import { formatHaStatus, renderBackupTimers } from './operations';
+import { runnerTimerFiles, runnerTimers, runnerTimerSteps } from './timers';
 import { verifyUnits } from '../../util/testing/systemd';
 import { readBackupInfo, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand } from './pgbackrest';
 import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
@@ -37,6 +41,30 @@ test('HA settings that cannot work are refused with the file and line', () => {
   refused('data:\n  postgres:\n    topology: ha\n    ha:\n      backup:\n        repository: { path: backups/repo }\n', /prod\.yaml:14: data\.postgres\.ha\.backup\.repository\.path: must be an absolute path/);
   refused('data:\n  postgres:\n    topology: ha\n    ha:\n      syncStandbys: 1\n', /prod\.yaml:13: .*2 nodes allow at most 0 sync standbys/);
   refused('data:\n  postgres:\n    ha:\n      nodes: 3\n', /prod\.yaml:11: data\.postgres\.ha: ha settings need topology: ha/);
+  // A cut-off primary stopping itself only after its standby may be promoted: two primaries.
+  refused('data:\n  postgres:\n    topology: ha\n    ha:\n      failover: { unhealthySeconds: 5, demoteSeconds: 5, networkPartitionSeconds: 6 }\n',
+    /prod\.yaml:13: data\.postgres\.ha\.failover\.networkPartitionSeconds: networkPartitionSeconds \(6\) \+ 5 s must not exceed unhealthySeconds \+ demoteSeconds \(10\).*lower it or raise demoteSeconds/);
+  assert.equal(haSettings(env('data:\n  postgres:\n    topology: ha\n    ha:\n      failover: { unhealthySeconds: 5, demoteSeconds: 5, networkPartitionSeconds: 5 }\n'))!.failover.networkPartitionSeconds, 5, 'the bound itself is allowed');
+});
+
+test('the failover timing: the monitor\'s settings (health checks shortened with it) and the keepers\' partition timeout, read back from what the monitor and pg_autoctl write', () => {
+  const f = haSettings(env('data:\n  postgres:\n    topology: ha\n'))!.failover;
+  assert.deepEqual(f, { unhealthySeconds: 10, demoteSeconds: 15, networkPartitionSeconds: 10 });
+  const want = monitorFailoverSettings(f);
+  assert.equal(want['pgautofailover.node_considered_unhealthy_timeout'], '10000');
+  assert.equal(want['pgautofailover.primary_demote_timeout'], '15000');
+  // The health checks' worst case (a try that times out, then each retry after its delay) fits in the unhealthy window.
+  const tries = Number(want['pgautofailover.health_check_timeout']) * 3 + Number(want['pgautofailover.health_check_retry_delay']) * 2;
+  assert.ok(tries <= f.unhealthySeconds * 1000, `health checks take up to ${tries} ms`);
+  const read = readMonitorSettings([{ name: 'number_sync_standbys', setting: '1' }, ...Object.entries(want).map(([name, setting]) => ({ name, setting })), { name: 'pgautofailover.startup_grace_period', setting: '10000' }]);
+  assert.equal(read.syncStandbys, 1);
+  assert.deepEqual(staleMonitorSettings(read.settings, want), []);
+  assert.deepEqual(staleMonitorSettings({ ...read.settings, 'pgautofailover.primary_demote_timeout': '30000' }, want), ['pgautofailover.primary_demote_timeout']);
+  assert.equal(staleMonitorSettings(undefined, want).length, 5, 'an unread monitor gets them all');
+  assert.deepEqual(partitionTimeoutArgs('/d/node1', 10), ['config', 'set', '--pgdata', '/d/node1', 'timeout.network_partition_timeout', '10']);
+  assert.equal(autoctlConfigFile({ binDir: '/b', xdgConfig: '/x/config', xdgData: '/x/data', xdgRuntime: '/r' }, '/d/node1'), '/x/config/pg_autoctl/d/node1/pg_autoctl.cfg');
+  assert.equal(partitionTimeoutIn('[pg_autoctl]\nrole = keeper\n\n[timeout]\nnetwork_partition_timeout = 20\nprepare_promotion_catchup = 30\n'), 20);
+  assert.equal(partitionTimeoutIn(undefined), undefined);
 });
 
 test('pg_autoctl commands pin every member to its own address and keep our pg_hba.conf', () => {
@@ -70,12 +98,13 @@ test('the formation is read from the monitor: primary, lag, and what keeps it fr
 });
 
 test('a primary that does not answer makes the formation degraded, whatever the monitor still says', () => {
-  const stale = withPrimaryUnanswered(readFormation([row('node1', 'primary'), row('node2', 'secondary')]));
+  const timing = { unhealthySeconds: 10, demoteSeconds: 15, networkPartitionSeconds: 10 };
+  const stale = withPrimaryUnanswered(readFormation([row('node1', 'primary'), row('node2', 'secondary')]), timing);
   assert.equal(stale.healthy, false);
-  assert.match(stale.problems[0]!, /^node1, the primary, does not answer; pg_auto_failover promotes a standby/);
+  assert.equal(stale.problems[0], 'node1, the primary, does not answer; pg_auto_failover promotes a standby once it has heard nothing from it for 10 s and then waited 15 s for it to step down (about 30 s from the crash)');
   assert.match(renderFormationMetrics('prod', stale), /^veza_pg_formation_healthy\{env="prod"\} 0$/m);
   const noPrimary = readFormation([row('node2', 'wait_primary', 'primary'), row('node1', 'primary', 'demoted', '0/3000000', 0)]);
-  assert.equal(withPrimaryUnanswered(noPrimary), noPrimary, 'with no primary named there is nothing to correct');
+  assert.equal(withPrimaryUnanswered(noPrimary, timing), noPrimary, 'with no primary named there is nothing to correct');
 });
 
 test('PgBouncer: transaction pooling within the pool, the admin console on the socket only, the password only in the 0600 userlist', () => {
@@ -142,4 +171,18 @@ test('the restore drill\'s overrides: its own address and socket, no archive, no
     "listen_addresses = '127.79.33.2'", 'port = 25410', "unix_socket_directories = '/d'",
     "synchronous_standby_names = ''", 'archive_mode = off', "shared_preload_libraries = ''", 'hot_standby = on', '',
   ]);
+});
+
+test('the runner\'s timers: the units a driver leaves to this machine, written where they differ, with the command that links them', () => {
+  const backup = haSettings(env('data:\n  postgres:\n    topology: ha\n'))!.backup;
+  const drill = runnerTimers('prod', backup, '/srv/veza', (name) => name === 'veza-prod-drill');
+  assert.equal(drill.dir, '/srv/veza/.veza/envs/prod/timers');
+  assert.deepEqual(drill.units.map((u) => u.name), ['veza-prod-drill']);
+  assert.match(drill.units[0]!.service, /^ExecStart=.*\/npx nx run infra-data:drill --env=prod$/m);
+  const fresh = runnerTimerSteps(drill, {}, false, "the restore drill's timer");
+  assert.deepEqual(fresh.steps.map((x) => x.title), ['create /srv/veza/.veza/envs/prod/timers', "write the backup schedule's veza-prod-drill.service", "write the backup schedule's veza-prod-drill.timer"]);
+  assert.deepEqual(fresh.notes, ["the restore drill's timer is in /srv/veza/.veza/envs/prod/timers; to run it: systemctl link /srv/veza/.veza/envs/prod/timers/veza-prod-drill.service /srv/veza/.veza/envs/prod/timers/veza-prod-drill.timer && systemctl enable --now veza-prod-drill.timer"]);
+  const current = Object.fromEntries(runnerTimerFiles(drill).map((f) => [f.path, f.content]));
+  assert.deepEqual(runnerTimerSteps(drill, current, true, 'x'), { steps: [], notes: [] }, 'nothing when they hold what is wanted');
+  assert.equal(runnerTimers('prod', backup, '/srv/veza').units.length, 3, 'local keeps the whole schedule');
 });

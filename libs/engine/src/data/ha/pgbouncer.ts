@@ -53,6 +53,22 @@ export function renderPgbouncerIni(l: PgbouncerLayout, s: HaSettings['pgbouncer'
   ].join('\n');
 }
 
+/**
+ * PgBouncer's open-file limit: one descriptor per client and per server
+ * connection. PgBouncer only logs the limit it gets, never raises it, and a
+ * systemd service gets a soft 1024 — below the seed's 1000 clients plus
+ * their pool, where accept() fails with EMFILE. Twice PgBouncer's own
+ * estimate (max_client_conn + 10 + the pool for each of the two users).
+ */
+export function pgbouncerFdLimit(s: HaSettings['pgbouncer']): number {
+  return 2 * (s.maxClientConn + 10 + 2 * (s.poolSize + s.reservePoolSize));
+}
+
+/** A systemd drop-in for Debian's pgbouncer.service, which sets no limit of its own. */
+export function renderPgbouncerLimits(s: HaSettings['pgbouncer']): string {
+  return `# Managed by veza (infra-data:provision writes it): PgBouncer does not raise its own limit.\n[Service]\nLimitNOFILE=${pgbouncerFdLimit(s)}\n`;
+}
+
 /** The one database entry, pointing at the current primary. */
 export function renderPgbouncerDatabases(database: string, primary: { host: string; port: number }): string {
   return `[databases]\n${database} = host=${primary.host} port=${primary.port} dbname=${database}\n`;

@@ -1,12 +1,26 @@
+import { existsSync, promises as fs } from 'node:fs';
+import type { Environment } from '../../config/environment';
 import * as cli from '../../hosts/incus/cli';
 import { describeError, VezaError } from '../../log/errors';
+import type { Logger } from '../../log/logger';
+import type { ProcessRunner } from '../../ports/process';
 import { withPrimaryUnanswered } from '../ha/formation';
+import { HaMetricsFiles, haMetricsDir } from '../ha/metrics-files';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, type BackupInfo, type BackupType } from '../ha/pgbackrest';
 import type { PoolRow } from '../ha/pgbouncer';
-import { applyPlan } from '../plan';
-import { backrestIn, DRILL_PGDATA, drillValue, formationSettledOnIncus, memberOf, planDrill, poolsOnIncus, readFormationOnIncus, switchoverCommand, takesWrites, type IncusPgHa, type IncusPgMember } from './pg-ha';
+import { runnerTimerFiles, runnerTimers, runnerTimerSteps, type RunnerTimers } from '../ha/timers';
+import { applyPlan, type DataPlan } from '../plan';
+import type { ProvisionOptions } from '../port';
+import { backrestArgv, backrestIn, DRILL_PGDATA, drillValue, formationSettledOnIncus, memberOf, planDrill, poolsOnIncus, readFormationOnIncus, switchoverCommand, takesWrites, type IncusPgHa, type IncusPgMember } from './pg-ha';
 import { IncusDataTier, resolveSecrets } from './tier';
+
+/** A restored copy with too few rows: the metrics keep the count it found. */
+class DrillShortfall extends VezaError {
+  constructor(table: string, readonly rows: number, minRows: number) {
+    super(`the restored ${table} holds ${rows} rows, fewer than the ${minRows} expected`, 'the latest backup lacks data: check the backups and the archive (pgbackrest info)', 'DRILL_FAILED');
+  }
+}
 
 /**
  * The Incus data tier in the HA topology: provisioning is the Incus tier's
@@ -15,10 +29,30 @@ import { IncusDataTier, resolveSecrets } from './tier';
  * container, `infra-data:failover` switches over through the monitor and
  * `infra-data:backup` runs pgBackRest in the primary's container, into the
  * repository every node mounts, and `infra-data:drill` restores the latest
- * backup into a throw-away container. The drill's metrics files are the
- * local tier's only: on Incus its outcome is the command's.
+ * backup into a throw-away container. Status, backups and drills write
+ * their textfile metrics on this host, as on local, and provision writes the
+ * weekly drill's timer units here.
  */
 export class IncusHaTier extends IncusDataTier implements HaOperations {
+  private readonly metrics: HaMetricsFiles;
+  /** The weekly drill's timer: it makes a container, so it runs on this host, not in a node. */
+  private readonly drillTimer: RunnerTimers;
+
+  constructor(env: Environment, runner: ProcessRunner, log: Logger, workspaceRoot: string) {
+    super(env, runner, log);
+    this.metrics = new HaMetricsFiles(haMetricsDir(workspaceRoot, env.name), env.name);
+    this.drillTimer = runnerTimers(env.name, this.h.ha.backup, workspaceRoot, (name) => name === `veza-${env.name}-drill`);
+  }
+
+  /** The formation in its containers, then the drill's timer units on this host (linked by the operator, as the note says). */
+  override async provision(opts: ProvisionOptions = {}): Promise<DataPlan> {
+    const plan = await super.provision(opts);
+    const files = Object.fromEntries(await Promise.all(runnerTimerFiles(this.drillTimer).map(async (f) => [f.path, await fs.readFile(f.path, 'utf8').catch(() => undefined)] as const)));
+    const timer = runnerTimerSteps(this.drillTimer, files, existsSync(this.drillTimer.dir), `the restore drill's timer (${this.h.ha.backup.drillSchedule})`);
+    if (!opts.dryRun && timer.steps.length) await applyPlan({ ...timer, summary: `drill timer of ${this.env.name} written` }, this.client.runner, this.log);
+    return { steps: [...plan.steps, ...timer.steps], notes: [...plan.notes, ...timer.notes], summary: plan.summary };
+  }
+
   private get h(): IncusPgHa {
     return this.pgHa()!;
   }
@@ -26,15 +60,17 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
   async status(): Promise<HaStatus> {
     const read = await readFormationOnIncus(this.client, this.h);
     const primary = memberOf(this.h, read?.formation.primary);
-    // The monitor names a crashed primary healthy until its health checks give up on it: the primary itself is asked.
-    const formation = read && primary && !(await takesWrites(this.client, primary)) ? withPrimaryUnanswered(read.formation) : read?.formation;
+    // The monitor names a crashed primary healthy until it gives up on it: the primary itself is asked.
+    const formation = read && primary && !(await takesWrites(this.client, primary)) ? withPrimaryUnanswered(read.formation, this.h.ha.failover) : read?.formation;
     const backups = primary ? await this.backups(primary).catch(() => []) : [];
-    return { formation, pools: await this.pools().catch(() => []), backups };
+    if (formation) await this.metrics.formation(formation);
+    const lastDrill = await this.metrics.lastDrill();
+    return { formation, pools: await this.pools().catch(() => []), backups, ...(lastDrill ? { lastDrill } : {}) };
   }
 
   /** The stanza's backups, newest first, as pgBackRest in `node`'s container reads the repository. */
   private async backups(node: IncusPgMember): Promise<BackupInfo[]> {
-    const info = readBackupInfo((await this.client.run(backrestIn(this.client, this.h, node.container, infoCommand(), 'pgbackrest info', 60_000))).stdout);
+    const info = readBackupInfo(await this.client.output(node.container, backrestArgv(this.h, infoCommand()), { description: 'pgbackrest info', timeoutMs: 60_000 }));
     if (info instanceof Error) throw info;
     return info.reverse();
   }
@@ -43,7 +79,9 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
   async backup(type: BackupType): Promise<BackupInfo> {
     const primary = memberOf(this.h, (await this.requireHealthy()).primary);
     await this.client.run(backrestIn(this.client, this.h, primary!.container, backupCommand(type), `pgbackrest backup --type=${type}`));
-    const [newest] = await this.backups(primary!);
+    const all = await this.backups(primary!);
+    const newest = all[0];
+    await this.metrics.backups(all);
     this.log.info(`${type} backup ${newest!.label} of ${this.env.name} stored in ${this.h.backrest.hostRepo}`);
     return newest!;
   }
@@ -52,9 +90,25 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
    * Restores the latest backup and the archive after it into a throw-away
    * container `<prefix>pg-drill`, starts it, counts the check table's rows
    * and reads the schema version; deletes the container unless `keep`.
+   * Writes the drill's metrics, pass or fail (any failure: success 0).
    */
   async drill(opts: { keep?: boolean } = {}): Promise<DrillResult> {
     const started = Date.now();
+    const outcome = (success: boolean, rows = 0, schemaVersion?: string) => {
+      const finishedAt = new Date();
+      return this.metrics.drill({ success, finishedAt, durationSeconds: (finishedAt.getTime() - started) / 1000, restoredRows: rows, ...(schemaVersion ? { schemaVersion } : {}) });
+    };
+    try {
+      const result = await this.restoreAndCheck(opts, started);
+      await outcome(true, result.restoredRows, result.schemaVersion);
+      return result;
+    } catch (e) {
+      await outcome(false, e instanceof DrillShortfall ? e.rows : 0);
+      throw e;
+    }
+  }
+
+  private async restoreAndCheck(opts: { keep?: boolean }, started: number): Promise<DrillResult> {
     const { table, minRows } = this.h.ha.backup.drill;
     const container = cli.checkName('data container', `${this.env.prefix}pg-drill`);
     const primary = memberOf(this.h, (await this.requireHealthy()).primary)!;
@@ -75,7 +129,7 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
       if (count === undefined) throw new VezaError(`the restored copy has no readable table ${table}`, 'check backup.drill.table in the environment file', 'DRILL_FAILED');
       const rows = Number(count);
       const version = (await drillValue(this.client, container, port, db, "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN '' ELSE (SELECT max(version)::text FROM schema_migrations) END")) || undefined;
-      if (rows < minRows) throw new VezaError(`the restored ${table} holds ${rows} rows, fewer than the ${minRows} expected`, 'the latest backup lacks data: check the backups and the archive (pgbackrest info)', 'DRILL_FAILED');
+      if (rows < minRows) throw new DrillShortfall(table, rows, minRows);
       const result: DrillResult = { restoredRows: rows, ...(version ? { schemaVersion: version } : {}), durationSeconds: (Date.now() - started) / 1000, ...(opts.keep ? { kept: { pgdata: `${container}:${DRILL_PGDATA}`, host: container, port } } : {}) };
       this.log.info(`restore drill of ${this.env.name} passed: ${table} holds ${rows} rows, schema version ${version ?? '(none)'}, ${result.durationSeconds.toFixed(1)} s`);
       return result;

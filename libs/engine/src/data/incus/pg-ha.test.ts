@@ -4,7 +4,7 @@ import { environmentSchema, haSettings, type Environment } from '../../config/en
 import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings } from '../../hosts/incus/host';
 import { createRecordingRunner } from '../../ports/process';
-import { readFormation, runArgs } from '../ha/formation';
+import { monitorFailoverSettings, readFormation, runArgs } from '../ha/formation';
 import { renderBackrestConf } from '../ha/pgbackrest';
 import { renderPgbouncerIni } from '../ha/pgbouncer';
 import type { PlanStep } from '../plan';
@@ -61,6 +61,8 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
     drop('veza-staging-pg-2'), 'create veza-staging-pg-2:/var/lib/postgresql/veza/node', ...backrest('veza-staging-pg-2'), ...keeper('veza-staging-pg-2', 'create and run'),
     'wait for the formation to settle',
     ...['veza-staging-pg-monitor', 'veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [`write ${ct}'s veza-pg-autoctl.service (run)`, `reload systemd in ${ct}`]),
+    "set the monitor's failover timing (health_check_period, health_check_timeout, health_check_retry_delay, node_considered_unhealthy_timeout, primary_demote_timeout)",
+    "set node1's network partition timeout to 10 s", "set node2's network partition timeout to 10 s",
     'ensure role veza and database veza on the primary (veza-staging-pg-1)',
     'create the pgBackRest stanza (from the primary, veza-staging-pg-1)',
     ...['veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [
@@ -68,6 +70,7 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
       `reload systemd in ${ct}`, `enable the backup timers in ${ct}`,
     ]),
     'create veza-staging-pgbouncer:/var/lib/veza-pgbouncer', 'point PgBouncer at the primary (veza-staging-pg-1.incus)',
+    'create veza-staging-pgbouncer:/etc/systemd/system/pgbouncer.service.d', "write veza-staging-pgbouncer's pgbouncer.service limits (2260 open files)", 'reload systemd in veza-staging-pgbouncer',
     "write veza-staging-pgbouncer's pgbouncer.ini (transaction pooling, 50 server connections)",
     "write veza-staging-pgbouncer's PgBouncer hba file (the app role by password, the admin console on the socket only)",
     "write veza-staging-pgbouncer's PgBouncer userlist (role veza)",
@@ -91,6 +94,9 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
   assert.equal(ini.content, renderPgbouncerIni(h.pgbouncer, h.ha.pgbouncer), 'the local tier\'s renderer');
   assert.match(ini.content, /^%include \/var\/lib\/veza-pgbouncer\/databases\.ini$/m);
   assert.equal(written(steps, 'point PgBouncer at the primary (veza-staging-pg-1.incus)').content, '[databases]\nveza = host=veza-staging-pg-1.incus port=5432 dbname=veza\n');
+  const limits = written(steps, "write veza-staging-pgbouncer's pgbouncer.service limits (2260 open files)");
+  assert.deepEqual(limits.target, ['/etc/systemd/system/pgbouncer.service.d', 'veza-limits.conf', 'root:root', '0644']);
+  assert.match(limits.content, /^\[Service\]\nLimitNOFILE=2260$/m, 'the seed\'s 1000 clients and their pool, twice over: above systemd\'s soft 1024');
   const userlist = written(steps, "write veza-staging-pgbouncer's PgBouncer userlist (role veza)");
   assert.deepEqual(userlist.target, ['/etc/pgbouncer', 'userlist.txt', 'postgres:postgres', '0600']);
   assert.ok(userlist.content.includes(PASSWORD));
@@ -114,14 +120,14 @@ function converged(h: ReturnType<typeof setup>['h'], primary = 'node1'): PgHaSta
     installed: '1', 'unit:veza-pg-autoctl': 'active', '/etc/systemd/system/veza-pg-autoctl.service': sha256(keeperUnit(m.name, runArgs(m.pgdata))), [`${m.pgdata}/PG_VERSION`]: 'x', [`${m.pgdata}/pg_hba.conf`]: 'x',
     '/etc/postgresql/17/main/postgresql.conf': '',
     ...(m === h.monitor ? {} : {
-      '/usr/bin/pgbackrest': 'x', 'mount:/var/lib/pgbackrest': '1', '/etc/pgbackrest.conf': sha256(renderBackrestConf(h.backrest, h.ha.backup, 'cipher-Secret-1')),
+      '/usr/bin/pgbackrest': 'x', 'mount:/var/lib/pgbackrest': '1', [`setting:network_partition_timeout@/var/lib/postgresql/veza/xdg/config/pg_autoctl${m.pgdata}/pg_autoctl.cfg`]: '10', '/etc/pgbackrest.conf': sha256(renderBackrestConf(h.backrest, h.ha.backup, 'cipher-Secret-1')),
       '/usr/local/bin/veza-backup-if-primary': sha256(`${shellScript('data/incus/scripts/backup-if-primary.sh')}\n`),
       ...Object.fromEntries(backupTimers(h, m as IncusPgMember).flatMap((u) => [[`/etc/systemd/system/${u.name}.service`, sha256(u.service)], [`/etc/systemd/system/${u.name}.timer`, sha256(u.timer)], [`unit:${u.name}.timer`, 'active']])),
     }),
   } });
   const f = readFormation(h.nodes.map((n) => ({ nodename: n.name, nodehost: n.host, nodeport: 5432, reportedstate: n.name === primary ? 'primary' : 'secondary', goalstate: n.name === primary ? 'primary' : 'secondary', health: 1, reportedlsn: '0/3000000' })));
   const pgb = { exists: true, running: true, facts: { installed: '1', 'unit:pgbouncer': 'active', 'unit:veza-pgbouncer-follower': 'active', [h.pgbouncer.databasesFile]: 'x' } as Record<string, string> };
-  return { monitor: member(h.monitor), nodes: h.nodes.map(member), pgbouncer: pgb, formation: f, syncStandbys: 0, appReady: true, cipherPass: 'cipher-Secret-1', stanzaExists: true };
+  return { monitor: member(h.monitor), nodes: h.nodes.map(member), pgbouncer: pgb, formation: f, syncStandbys: 0, monitorSettings: monitorFailoverSettings(h.ha.failover), appReady: true, cipherPass: 'cipher-Secret-1', stanzaExists: true };
 }
 
 test('pg ha on incus as wanted, even after a failover: the files are compared, nothing is planned', () => {
@@ -129,7 +135,7 @@ test('pg ha on incus as wanted, even after a failover: the files are compared, n
   const st = converged(h, 'node2');
   // PgBouncer's files as the plan would write them.
   const first = planPgHa(ctx, h, st);
-  const pgbFiles = ["pgbouncer.ini", 'hba file', 'userlist', 'primary follower', 'follower.service'];
+  const pgbFiles = ['pgbouncer.service limits', "pgbouncer.ini", 'hba file', 'userlist', 'primary follower', 'follower.service'];
   assert.ok(pgbFiles.every((f) => titles(first.steps).some((t) => t.includes(f))), titles(first.steps).join('\n'));
   for (const s of first.steps) {
     if (s.kind === 'run' && s.command.input !== undefined && s.title.startsWith("write veza-staging-pgbouncer's")) st.pgbouncer.facts[`${s.command.argv.at(-4)}/${s.command.argv.at(-3)}`] = sha256(String(s.command.input));
@@ -162,4 +168,27 @@ test('pg ha on incus: the data containers are the formation\'s and PgBouncer\'s;
   const plan = planPgHa({ ...ctx, env: three }, h3, st);
   assert.deepEqual(titles(plan.steps).filter((x) => x.startsWith('set number')), ['set number-sync-standbys to 1']);
   assert.equal(h.endpoint.host, 'veza-staging-pgbouncer.incus');
+});
+
+test('pg ha on incus: the failover timing — the monitor\'s settings with ALTER SYSTEM and a reload when one differs, each keeper\'s partition timeout through pg_autoctl as postgres', () => {
+  const { ctx, h } = setup();
+  const st = converged(h);
+  st.monitorSettings = { ...st.monitorSettings, 'pgautofailover.primary_demote_timeout': '30000' };
+  st.nodes[1]!.facts[`setting:network_partition_timeout@/var/lib/postgresql/veza/xdg/config/pg_autoctl${h.nodes[1]!.pgdata}/pg_autoctl.cfg`] = '20';
+  // PgBouncer's files are left out of `converged` (the test above compares them).
+  const steps = planPgHa(ctx, h, st).steps.filter((s) => s.title.startsWith('set '));
+  assert.deepEqual(titles(steps), ["set the monitor's failover timing (primary_demote_timeout)", "set node2's network partition timeout to 10 s"]);
+  const [monitor, keeper] = runs(steps);
+  assert.deepEqual(monitor!.argv.slice(1, 4), ['exec', 'veza-staging-pg-monitor', '--project']);
+  assert.equal(monitor!.input, [
+    "ALTER SYSTEM SET pgautofailover.health_check_period = '2000';", "ALTER SYSTEM SET pgautofailover.health_check_timeout = '2000';",
+    "ALTER SYSTEM SET pgautofailover.health_check_retry_delay = '1000';", "ALTER SYSTEM SET pgautofailover.node_considered_unhealthy_timeout = '10000';",
+    "ALTER SYSTEM SET pgautofailover.primary_demote_timeout = '15000';", 'SELECT pg_reload_conf();', '',
+  ].join('\n'));
+  assert.deepEqual(keeper!.argv.slice(keeper!.argv.indexOf('--') + 1).filter((a) => !a.includes('=')), ['runuser', '-u', 'postgres', '--', 'env', 'pg_autoctl', 'config', 'set', '--pgdata', '/var/lib/postgresql/veza/node', 'timeout.network_partition_timeout', '10']);
+  // An environment's own timing reaches both, on a formation running the defaults.
+  const slow = env({ failover: { unhealthySeconds: 20, demoteSeconds: 30, networkPartitionSeconds: 20 } });
+  const hs = incusPgHa(slow, incusSettings(slow), haSettings(slow)!);
+  const plan = planPgHa({ ...ctx, env: slow }, hs, converged(h));
+  assert.deepEqual(titles(plan.steps).filter((t) => t.startsWith('set ')), ["set the monitor's failover timing (node_considered_unhealthy_timeout, primary_demote_timeout)", "set node1's network partition timeout to 20 s", "set node2's network partition timeout to 20 s"]);
 });

@@ -9,11 +9,12 @@ import { shellScript } from '../../util/shell-script';
 import { renderTimerUnits, type TimerUnits } from '../../util/systemd';
 import type { PostgresEndpoint } from '../credentials';
 import {
-  autoctl, autoctlVars, createMonitorArgs, createNodeArgs, NODE_ROWS_SQL, readFormation, renderFormationHba, runArgs, setSyncStandbysSql, switchoverArgs,
+  autoctl, autoctlConfigFile, autoctlVars, createMonitorArgs, createNodeArgs, MONITOR_SETTINGS_SQL, monitorFailoverSettings, NODE_ROWS_SQL, partitionTimeoutArgs, readFormation, readMonitorSettings,
+  renderFormationHba, runArgs, setMonitorSettingsSql, setSyncStandbysSql, staleMonitorSettings, switchoverArgs,
   type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
 import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
-import { parseAlignedTable, renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout, type PoolRow } from '../ha/pgbouncer';
+import { parseAlignedTable, pgbouncerFdLimit, renderPgbouncerDatabases, renderPgbouncerLimits, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout, type PoolRow } from '../ha/pgbouncer';
 import type { PlanStep, WaitSpec } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
 import { pgHaContainers, planContainer, POSTGRES_APP_CHECK, restartStep, sha256, shellIn, writeConfigStep, type PlanContext } from './services';
@@ -51,6 +52,7 @@ const REPO_MOUNT = '/var/lib/pgbackrest';
 const REPO_DEVICE = 'pgbackrest';
 const ARCHIVE_CONF = 'veza-archive.conf';
 const PGBOUNCER_PACKAGES = ['pgbouncer', 'postgresql-client'];
+const PGBOUNCER_LIMITS = '/etc/systemd/system/pgbouncer.service.d/veza-limits.conf';
 /** Debian's postgresql package makes a cluster of its own on 5432: the members' clusters are veza's. */
 const DEBIAN_CLUSTER = `/etc/postgresql/${PG_MAJOR}/main/postgresql.conf`;
 
@@ -120,8 +122,13 @@ export function incusPgHa(env: Environment, settings: IncusSettings, ha: HaSetti
 }
 
 /** pgBackRest `command` as postgres in `container` (a data node, or the drill's). */
+/** pgBackRest as postgres inside a node's container, on its config. */
+export function backrestArgv(h: IncusPgHa, command: string[]): string[] {
+  return ['runuser', '-u', 'postgres', '--', ...backrestArgs(PGBACKREST, h.backrest.configFile, command)];
+}
+
 export function backrestIn(client: IncusClient, h: IncusPgHa, container: string, command: string[], description: string, timeoutMs = 30 * 60_000): Command {
-  return cli.exec(client.scope, container, ['runuser', '-u', 'postgres', '--', ...backrestArgs(PGBACKREST, h.backrest.configFile, command)], { description, timeoutMs });
+  return cli.exec(client.scope, container, backrestArgv(h, command), { description, timeoutMs });
 }
 
 // ---- units ------------------------------------------------------------------
@@ -205,6 +212,8 @@ export interface PgHaState {
   /** The monitor's view, when it answers. */
   formation?: FormationState;
   syncStandbys?: number;
+  /** The monitor's pgautofailover.* settings, when it answers. */
+  monitorSettings?: Record<string, string>;
   /** The app role logs in through PgBouncer with its password and owns its database. */
   appReady: boolean;
   /** The repository's passphrase: the one the nodes' pgbackrest.conf holds, or a new one. */
@@ -215,13 +224,13 @@ export interface PgHaState {
 /** What a member's inspection runs inside its container (its facts, key=value lines). */
 export function inspectMemberArgv(h: IncusPgHa, m: IncusPgMember): string[] {
   const timers = backupTimers(h, m).flatMap((u) => [`/etc/systemd/system/${u.name}.service`, `/etc/systemd/system/${u.name}.timer`, `unit:${u.name}.timer`]);
-  const node = m === h.monitor ? [] : [PGBACKREST, `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`, BACKUP_SCRIPT, ...timers];
+  const node = m === h.monitor ? [] : [PGBACKREST, partitionFact(m), `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`, BACKUP_SCRIPT, ...timers];
   return ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER, ...node];
 }
 
 export function inspectPgbouncerArgv(h: IncusPgHa): string[] {
   const p = h.pgbouncer;
-  return ['sh', '-c', INSPECT, 'veza', '/usr/sbin/pgbouncer', 'unit:pgbouncer', 'unit:veza-pgbouncer-follower', p.iniFile, p.hbaFile, p.userlistFile, p.databasesFile, p.followerScript, p.followerUnit];
+  return ['sh', '-c', INSPECT, 'veza', '/usr/sbin/pgbouncer', 'unit:pgbouncer', 'unit:veza-pgbouncer-follower', PGBOUNCER_LIMITS, p.iniFile, p.hbaFile, p.userlistFile, p.databasesFile, p.followerScript, p.followerUnit];
 }
 
 /** psql as postgres inside `container`, SQL on stdin; unaligned, tab-separated, with a header. */
@@ -229,24 +238,24 @@ export function psqlIn(client: IncusClient, container: string, port: number, dat
   return cli.exec(client.scope, container, ['sh', '-c', PSQL, 'veza', String(port), database], { input: sql, description, timeoutMs });
 }
 
-async function rows(client: IncusClient, command: Command): Promise<Record<string, string>[] | undefined> {
-  const res = await client.run(command, { check: false }).catch(() => undefined);
-  return res?.exitCode === 0 ? parseAlignedTable(res.stdout) : undefined;
+/** A read through psql inside `container`, with the sentinel (a cut answer is asked again); undefined when psql fails. */
+export function queryIn(client: IncusClient, container: string, port: number, database: string, sql: string, description: string, timeoutMs = 30_000): Promise<Record<string, string>[] | undefined> {
+  return client.output(container, ['sh', '-c', PSQL, 'veza', String(port), database], { input: sql, description, timeoutMs }).then(parseAlignedTable, () => undefined);
 }
 
 /** The monitor's node table and sync setting, asked inside its container; undefined while it does not answer. */
-export async function readFormationOnIncus(client: IncusClient, h: IncusPgHa): Promise<{ formation: FormationState; syncStandbys?: number } | undefined> {
+export async function readFormationOnIncus(client: IncusClient, h: IncusPgHa): Promise<{ formation: FormationState; syncStandbys?: number; monitorSettings?: Record<string, string> } | undefined> {
   const m = h.monitor;
-  const nodes = await rows(client, psqlIn(client, m.container, m.port, 'pg_auto_failover', `${NODE_ROWS_SQL};\n`, 'read the formation'));
+  const nodes = await queryIn(client, m.container, m.port, 'pg_auto_failover', `${NODE_ROWS_SQL};\n`, 'read the formation');
   if (!nodes) return undefined;
-  const sync = await rows(client, psqlIn(client, m.container, m.port, 'pg_auto_failover', "SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = 'default';\n", 'read number-sync-standbys'));
-  const n = sync?.[0]?.n;
-  return { formation: readFormation(nodes as unknown as NodeRow[]), syncStandbys: n === undefined ? undefined : Number(n) };
+  const settings = await queryIn(client, m.container, m.port, 'pg_auto_failover', `${MONITOR_SETTINGS_SQL};\n`, "read the monitor's settings");
+  const monitor = settings && readMonitorSettings(settings as { name: string; setting: string }[]);
+  return { formation: readFormation(nodes as unknown as NodeRow[]), syncStandbys: monitor?.syncStandbys, monitorSettings: monitor?.settings };
 }
 
 /** Whether the node in `container` takes writes now (the monitor still names a crashed primary for a while). */
 export async function takesWrites(client: IncusClient, m: IncusPgMember): Promise<boolean> {
-  const r = await rows(client, psqlIn(client, m.container, m.port, 'postgres', "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS w;\n", `ask ${m.container} whether it takes writes`, 10_000));
+  const r = await queryIn(client, m.container, m.port, 'postgres', "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS w;\n", `ask ${m.container} whether it takes writes`, 10_000);
   return r?.[0]?.w === 't';
 }
 
@@ -273,26 +282,27 @@ export async function formationSettledOnIncus(client: IncusClient, h: IncusPgHa)
   return f.healthy && f.nodes.length === h.nodes.length && answering !== undefined && (await takesWrites(client, answering));
 }
 
-/** The app role's login through PgBouncer, from inside its container (the password on stdin): the database's owner, or ''. */
-export function appLoginCommand(client: IncusClient, h: IncusPgHa, password: string): Command {
-  return cli.exec(client.scope, h.pgbouncer.container, ['sh', '-c', POSTGRES_APP_CHECK, 'veza', h.endpoint.user, h.endpoint.database, String(h.pgbouncer.listenPort)],
-    { input: `${password}\n`, description: `log in as ${h.endpoint.user} through PgBouncer`, timeoutMs: 30_000 });
-}
-
+/** Whether the app role logs in through PgBouncer, from inside its container (the password on stdin), and owns its database. */
 export async function appReady(client: IncusClient, h: IncusPgHa, password: string): Promise<boolean> {
-  const res = await client.run(appLoginCommand(client, h, password), { check: false }).catch(() => undefined);
-  return res?.stdout.trim() === h.endpoint.user;
+  const owner = await client.output(h.pgbouncer.container, ['sh', '-c', POSTGRES_APP_CHECK, 'veza', h.endpoint.user, h.endpoint.database, String(h.pgbouncer.listenPort)],
+    { input: `${password}\n`, description: `log in as ${h.endpoint.user} through PgBouncer`, timeoutMs: 30_000 }).catch(() => '');
+  return owner.trim() === h.endpoint.user;
 }
 
 /** SHOW POOLS on PgBouncer's admin console: its socket, as postgres (peer). */
 export async function poolsOnIncus(client: IncusClient, h: IncusPgHa): Promise<PoolRow[]> {
   const p = h.pgbouncer;
-  const res = await client.run(psqlIn(client, p.container, p.listenPort, 'pgbouncer', 'SHOW POOLS;\n', 'read PgBouncer pools', 10_000));
-  return parseAlignedTable(res.stdout).filter((r) => r.database !== 'pgbouncer') as unknown as PoolRow[];
+  const text = await client.output(p.container, ['sh', '-c', PSQL, 'veza', String(p.listenPort), 'pgbouncer'], { input: 'SHOW POOLS;\n', description: 'read PgBouncer pools', timeoutMs: 10_000 });
+  return parseAlignedTable(text).filter((r) => r.database !== 'pgbouncer') as unknown as PoolRow[];
+}
+
+/** pg_autoctl inside a member's container, as postgres with the formation's XDG folders. */
+export function autoctlAsPostgres(args: string[]): string[] {
+  return ['runuser', '-u', 'postgres', '--', ...autoctl(AUTOCTL, args)];
 }
 
 export function switchoverCommand(client: IncusClient, h: IncusPgHa): Command {
-  return cli.exec(client.scope, h.monitor.container, ['runuser', '-u', 'postgres', '--', ...autoctl(AUTOCTL, switchoverArgs(h.monitor.pgdata))], { description: 'pg_autoctl perform switchover', timeoutMs: 180_000 });
+  return cli.exec(client.scope, h.monitor.container, autoctlAsPostgres(switchoverArgs(h.monitor.pgdata)), { description: 'pg_autoctl perform switchover', timeoutMs: 180_000 });
 }
 
 // ---- the plan -------------------------------------------------------------------
@@ -386,6 +396,7 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
   if ((st.syncStandbys ?? 0) !== h.ha.syncStandbys) {
     formation.push(run(`set number-sync-standbys to ${h.ha.syncStandbys}`, psqlIn(client, h.monitor.container, h.monitor.port, 'pg_auto_failover', setSyncStandbysSql(h.ha.syncStandbys), 'set the formation number-sync-standbys')));
   }
+  formation.push(...failoverTimingSteps(ctx, h, st));
   const primary = memberOf(h, st.formation?.primary) ?? h.nodes[0]!;
   if (!st.appReady) {
     formation.push({
@@ -402,6 +413,27 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
     pgb.push(waitStep(`wait for ${h.endpoint.user} to log in through PgBouncer`, `role ${h.endpoint.user} logs in through PgBouncer in ${h.pgbouncer.container}`, 60_000, () => appReady(client, h, password)));
   }
   return { steps: [...containers, ...formation, ...pgb], notes: [] };
+}
+
+/** The inspection fact holding a node's partition timeout, as its keeper's config file says. */
+const partitionFact = (m: IncusPgMember): string => `setting:network_partition_timeout@${autoctlConfigFile(AUTOCTL, m.pgdata)}`;
+
+/** The monitor's failover settings and each keeper's partition timeout (README, "PostgreSQL HA"), where they differ. */
+function failoverTimingSteps(ctx: PlanContext, h: IncusPgHa, st: PgHaState): PlanStep[] {
+  const want = monitorFailoverSettings(h.ha.failover);
+  const stale = staleMonitorSettings(st.monitorSettings, want);
+  const steps: PlanStep[] = [];
+  if (stale.length) {
+    steps.push(run(`set the monitor's failover timing (${stale.map((k) => k.replace('pgautofailover.', '')).join(', ')})`,
+      psqlIn(ctx.client, h.monitor.container, h.monitor.port, 'pg_auto_failover', setMonitorSettingsSql(want), "set the monitor's failover timing")));
+  }
+  const seconds = h.ha.failover.networkPartitionSeconds;
+  h.nodes.forEach((n, i) => {
+    if (st.nodes[i]?.facts[partitionFact(n)] === String(seconds)) return;
+    steps.push(run(`set ${n.name}'s network partition timeout to ${seconds} s`, cli.exec(ctx.client.scope, n.container, autoctlAsPostgres(partitionTimeoutArgs(n.pgdata, seconds)),
+      { description: `pg_autoctl config set timeout.network_partition_timeout in ${n.container}`, timeoutMs: 60_000 })));
+  });
+  return steps;
 }
 
 /**
@@ -453,7 +485,7 @@ export function planDrill(ctx: PlanContext, h: IncusPgHa, container: string, cip
 
 /** One value the restored copy answers (the drill's count and schema version); undefined when the query fails. */
 export async function drillValue(client: IncusClient, container: string, port: number, database: string, sql: string): Promise<string | undefined> {
-  const r = await rows(client, psqlIn(client, container, port, database, `${sql};\n`, `ask the drill copy: ${sql}`));
+  const r = await queryIn(client, container, port, database, `${sql};\n`, `ask the drill copy: ${sql}`);
   const first = r?.[0];
   return first ? Object.values(first)[0] : undefined;
 }
@@ -497,7 +529,11 @@ function pgbouncerSteps(ctx: PlanContext, h: IncusPgHa, st: PgHaContainerState, 
   const f = st.facts;
   const write = (path: string, content: string, title: string, o: { owner?: string; mode?: string; secret?: boolean } = {}): PlanStep[] =>
     (f[path] === sha256(content) ? [] : [writeConfigStep(ctx, ct, path, content, { owner: o.owner ?? 'postgres:postgres', mode: o.mode ?? '0640', title, secret: o.secret ?? false })]);
+  const limits = write(PGBOUNCER_LIMITS, renderPgbouncerLimits(h.ha.pgbouncer), `write ${ct}'s pgbouncer.service limits (${pgbouncerFdLimit(h.ha.pgbouncer)} open files)`, { owner: 'root:root', mode: '0644' });
   const server = [
+    ...(limits.length ? [
+      run(`create ${ct}:${posix.dirname(PGBOUNCER_LIMITS)}`, cli.exec(ctx.client.scope, ct, ['install', '-d', '-m', '0755', posix.dirname(PGBOUNCER_LIMITS)], { description: `create ${posix.dirname(PGBOUNCER_LIMITS)}`, timeoutMs: 60_000 })),
+      ...limits, run(`reload systemd in ${ct}`, cli.exec(ctx.client.scope, ct, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${ct}`, timeoutMs: 60_000 }))] : []),
     ...write(p.iniFile, renderPgbouncerIni(p, h.ha.pgbouncer), `write ${ct}'s pgbouncer.ini (${h.ha.pgbouncer.poolMode} pooling, ${h.ha.pgbouncer.poolSize} server connections)`),
     // Every client needs the role's SCRAM password; the container is reachable only on its bridge.
     ...write(p.hbaFile, renderPgbouncerHba(p.adminUser, h.endpoint.user, '0.0.0.0/0'), `write ${ct}'s PgBouncer hba file (the app role by password, the admin console on the socket only)`),

@@ -167,7 +167,7 @@ export class IncusDataTier implements DataTier {
     const read = monitor!.running ? await readFormationOnIncus(this.client, h) : undefined;
     return {
       monitor: monitor!, nodes, pgbouncer: pgbouncer!,
-      formation: read?.formation, syncStandbys: read?.syncStandbys,
+      formation: read?.formation, syncStandbys: read?.syncStandbys, monitorSettings: read?.monitorSettings,
       appReady: pgbouncer!.running && pgbouncer!.facts.installed === '1' && (await appReady(this.client, h, password)),
       cipherPass: await this.cipherPass(h, h.nodes.find((_, i) => nodes[i]!.running && nodes[i]!.facts[h.backrest.configFile])?.container),
       stanzaExists: existsSync(join(h.backrest.hostRepo, 'backup', STANZA, 'backup.info')),

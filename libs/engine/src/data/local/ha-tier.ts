@@ -5,11 +5,10 @@ import { validate } from '../../config/names';
 import { describeError, VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import type { ProcessRunner } from '../../ports/process';
-import { writeFileAtomic } from '../../util/atomic';
 import { signalIfAlive, waitForExit } from '../../util/proc';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { primaryUnanswered, switchoverArgs, withPrimaryUnanswered } from '../ha/formation';
-import { readSample, renderBackupMetrics, renderDrillMetrics, renderFormationMetrics } from '../ha/metrics';
+import { HaMetricsFiles } from '../ha/metrics-files';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, renderDrillOverrides, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
 import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
@@ -121,21 +120,21 @@ export class LocalHaTier implements DataTier, HaOperations {
     if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
     const { primary, problems } = read.formation;
     if (!primary) return `a failover is under way (${problems.join('; ')})`;
-    return (await primaryAnswers(l, primary)) ? undefined : primaryUnanswered(primary.name);
+    return (await primaryAnswers(l, primary)) ? undefined : primaryUnanswered(primary.name, l.ha.failover);
   }
 
   async status(): Promise<HaStatus> {
     const l = this.layout();
     const read = await readFormationState(l);
-    const formation = read?.formation.primary && !(await primaryAnswers(l, read.formation.primary)) ? withPrimaryUnanswered(read.formation) : read?.formation;
-    if (formation) await this.writeMetrics(l, 'veza_pg_formation.prom', renderFormationMetrics(this.env.name, formation));
-    const drillText = await fs.readFile(join(l.metricsDir, 'veza_backup_drill.prom'), 'utf8').catch(() => undefined);
-    const drillAt = readSample(drillText, 'veza_backup_drill_last_run_timestamp_seconds');
+    const formation = read?.formation.primary && !(await primaryAnswers(l, read.formation.primary)) ? withPrimaryUnanswered(read.formation, l.ha.failover) : read?.formation;
+    const metrics = this.metrics(l);
+    if (formation) await metrics.formation(formation);
+    const lastDrill = await metrics.lastDrill();
     return {
       formation,
       pools: await this.pools(l).catch(() => []),
       backups: await this.backups(l).catch(() => []),
-      ...(drillAt === undefined ? {} : { lastDrill: { success: readSample(drillText, 'veza_backup_drill_success') === 1, at: new Date(drillAt * 1000) } }),
+      ...(lastDrill ? { lastDrill } : {}),
     };
   }
 
@@ -177,8 +176,7 @@ export class LocalHaTier implements DataTier, HaOperations {
     await this.requireHealthy(l);
     await this.runner.run(backrestCommand(l, backupCommand(type), `pgbackrest backup --type=${type}`));
     const all = await this.backups(l);
-    const newest = (t: string) => all.find((b) => b.type === t);
-    await this.writeMetrics(l, 'veza_backup.prom', renderBackupMetrics(this.env.name, ['full', 'diff', 'incr'].flatMap((t) => newest(t) ?? [])));
+    await this.metrics(l).backups(all);
     this.log.info(`${type} backup ${all[0]!.label} of ${this.env.name} stored in ${l.backrest.repoPath}`);
     return all[0]!;
   }
@@ -249,11 +247,10 @@ export class LocalHaTier implements DataTier, HaOperations {
 
   private async drillMetrics(l: HaLayout, success: boolean, started: number, rows: number, version?: string): Promise<void> {
     const finishedAt = new Date();
-    await this.writeMetrics(l, 'veza_backup_drill.prom', renderDrillMetrics({ env: this.env.name, success, finishedAt, durationSeconds: (finishedAt.getTime() - started) / 1000, restoredRows: rows, ...(version ? { schemaVersion: version } : {}) }));
+    await this.metrics(l).drill({ success, finishedAt, durationSeconds: (finishedAt.getTime() - started) / 1000, restoredRows: rows, ...(version ? { schemaVersion: version } : {}) });
   }
 
-  private async writeMetrics(l: HaLayout, file: string, text: string): Promise<void> {
-    await fs.mkdir(l.metricsDir, { recursive: true });
-    await writeFileAtomic(join(l.metricsDir, file), text, { mode: 0o644 });
+  private metrics(l: HaLayout): HaMetricsFiles {
+    return new HaMetricsFiles(l.metricsDir, this.env.name);
   }
 }

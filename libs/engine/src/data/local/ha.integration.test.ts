@@ -7,6 +7,7 @@ import { VezaError } from '../../log/errors';
 import { createMemoryLogger } from '../../log/logger';
 import { createProcessRunner } from '../../ports/process';
 import { chainedSteps, tempWorkspace } from '../../hosts/local/testing/fixtures';
+import { autoctlConfigFile, partitionTimeoutIn } from '../ha/formation';
 import { readSample } from '../ha/metrics';
 import { createDataTier } from '../tier';
 import { haLayout, querySuper, readFormationState, runningId } from './ha';
@@ -65,6 +66,13 @@ test('HA topology on local: formation and Redis, pooling, backup and drill, swit
     assert.equal(new URL((await tier().serviceEnv()).REDIS_URL!).host, `${SUBNET}.21:25430`, 'slots get REDIS_URL');
     assert.deepEqual(await query(url, 'SELECT current_user AS u'), [{ u: 'veza' }]);
     for (const n of [l.monitor, ...l.nodes]) assert.equal(livePostmaster(n.pgdata)?.host, n.host, `${n.name} listens on its own address only`);
+    // The failover timing: the monitor runs it, and each running keeper reloaded its partition timeout.
+    const settings = (await readFormationState(l))!.monitorSettings;
+    assert.deepEqual([settings['pgautofailover.node_considered_unhealthy_timeout'], settings['pgautofailover.primary_demote_timeout']], ['10000', '15000']);
+    for (const n of l.nodes) {
+      assert.equal(partitionTimeoutIn(await fs.readFile(autoctlConfigFile(l.autoctl, n.pgdata), 'utf8')), 10, `${n.name}'s config`);
+      assert.match(await fs.readFile(join(l.logDir, `${n.name}.log`), 'utf8'), /Reloading configuration: timeout\.network_partition_timeout/, `${n.name}'s keeper reloaded it`);
+    }
   });
 
   await step('pooling: pgbench -i -s 10 then 500 clients through PgBouncer: no failed transaction, server connections within the pool', async () => {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Client, ClientConfig } from 'pg';
 import { haSettings, type Environment, type HaSettings } from '../../config/environment';
 import { localEnvDir } from '../../hosts/local/paths';
@@ -10,11 +10,14 @@ import { registerSecret } from '../../log/redact';
 import type { Command } from '../../ports/process';
 import { readJsonOr } from '../../util/atomic';
 import { isAlive, type ProcessIdentity } from '../../util/proc';
-import { installTimersCommand, type TimerUnits } from '../../util/systemd';
 import { resolvePostgresPassword, type PostgresEndpoint, type ResolvedPassword } from '../credentials';
-import { autoctl, createMonitorArgs, createNodeArgs, NODE_ROWS_SQL, pinMonitorListenArgs, readFormation, renderFormationHba, runArgs, setSyncStandbysSql, type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow } from '../ha/formation';
+import {
+  autoctl, autoctlConfigFile, createMonitorArgs, createNodeArgs, MONITOR_SETTINGS_SQL, monitorFailoverSettings, NODE_ROWS_SQL, partitionTimeoutArgs, partitionTimeoutIn, pinMonitorListenArgs, readFormation,
+  readMonitorSettings, renderFormationHba, runArgs, setMonitorSettingsSql, setSyncStandbysSql, staleMonitorSettings, type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
+} from '../ha/formation';
 import { backrestArgs, renderArchiveConf, renderBackrestConf, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
-import { renderBackupTimers } from '../ha/operations';
+import { haMetricsDir } from '../ha/metrics-files';
+import { runnerTimerFiles, runnerTimers, runnerTimerSteps, type RunnerTimers } from '../ha/timers';
 import { renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout } from '../ha/pgbouncer';
 import type { DataPlan, PlanStep } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
@@ -54,7 +57,7 @@ export interface HaLayout {
   /** Folders veza creates (owned by the server user). */
   folders: string[];
   /** The backup and drill timers (systemd units), outside the server user's folders: root runs them. */
-  timers: { dir: string; units: TimerUnits[] };
+  timers: RunnerTimers;
 }
 
 const PGBACKREST = '/usr/bin/pgbackrest';
@@ -123,14 +126,10 @@ export function haLayout(env: Environment, workspaceRoot: string): HaLayout {
     },
     secretsDir,
     passwordFile: join(secretsDir, 'postgres-password'),
-    metricsDir: join(root, 'metrics'),
+    metricsDir: haMetricsDir(workspaceRoot, env.name),
     drill: { pgdata: join(root, 'drill'), host: dataHost, port, logFile: join(logDir, 'drill.log') },
     endpoint: { host: dataHost, port: ha.pgbouncer.port, user, database },
-    timers: {
-      dir: join(localEnvDir(workspaceRoot, env.name), 'timers'),
-      // The jobs run the targets from this checkout, with this machine's npx.
-      units: renderBackupTimers({ env: env.name, backup: ha.backup, workspaceRoot, npx: join(dirname(process.execPath), 'npx') }),
-    },
+    timers: runnerTimers(env.name, ha.backup, workspaceRoot),
     folders: [root, logDir, join(logDir, 'pgbackrest'), pids, pgb, join(pgb, 'run'), backup, join(backup, 'lock'), join(backup, 'spool'), xdg, join(xdg, 'config'), join(xdg, 'data'), join(xdg, 'run'), join(root, 'metrics')],
   };
 }
@@ -172,6 +171,8 @@ export interface HaState {
   running: { monitor: boolean; nodes: boolean[]; pgbouncer: boolean; follower: boolean };
   formation?: FormationState;
   syncStandbys?: number;
+  /** The monitor's pgautofailover.* settings, when it answers. */
+  monitorSettings?: Record<string, string>;
   password: ResolvedPassword;
   cipherPass: { value: string; generated: boolean };
   files: Record<string, string | undefined>;
@@ -207,12 +208,12 @@ async function withClient<T>(config: ClientConfig, fn: (c: Client) => Promise<T>
 }
 
 /** The monitor's view of the formation; undefined while the monitor does not answer. */
-export async function readFormationState(l: HaLayout): Promise<{ formation: FormationState; syncStandbys?: number } | undefined> {
+export async function readFormationState(l: HaLayout): Promise<{ formation: FormationState; syncStandbys?: number; monitorSettings: Record<string, string> } | undefined> {
   try {
     return await withClient({ host: l.monitor.host, port: l.monitor.port, user: 'autoctl_node', database: 'pg_auto_failover' }, async (c) => {
       const rows = (await c.query<NodeRow>(NODE_ROWS_SQL)).rows;
-      const sync = (await c.query<{ n: number }>("SELECT number_sync_standbys AS n FROM pgautofailover.formation WHERE formationid = 'default'")).rows[0]?.n;
-      return { formation: readFormation(rows), syncStandbys: sync === undefined ? undefined : Number(sync) };
+      const monitor = readMonitorSettings((await c.query<{ name: string; setting: string }>(MONITOR_SETTINGS_SQL)).rows);
+      return { formation: readFormation(rows), syncStandbys: monitor.syncStandbys, monitorSettings: monitor.settings };
     });
   } catch {
     return undefined;
@@ -238,7 +239,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
   const monitorRunning = (await runningId(l.pids.monitor)) !== undefined;
   const read = monitorRunning ? await readFormationState(l) : undefined;
   const pgbouncerRunning = (await runningId(l.pids.pgbouncer)) !== undefined;
-  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath), ...timerFiles(l).map((f) => f.path)]
+  const files = Object.fromEntries([l.pgbouncer.iniFile, l.pgbouncer.hbaFile, l.pgbouncer.userlistFile, l.pgbouncer.followerScript, l.pgbouncer.databasesFile, l.backrest.configFile, ...l.nodes.map(archiveConfPath), ...runnerTimerFiles(l.timers).map((f) => f.path), ...l.nodes.map((n) => autoctlConfigFile(l.autoctl, n.pgdata))]
     .map((f) => [f, readText(f)]));
   return {
     missingFolders: l.folders.filter((f) => !existsSync(f)),
@@ -252,6 +253,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
     },
     formation: read?.formation,
     syncStandbys: read?.syncStandbys,
+    monitorSettings: read?.monitorSettings,
     password,
     cipherPass,
     files,
@@ -326,21 +328,10 @@ function archiveConfSteps(l: HaLayout, state: HaState): PlanStep[] {
   });
 }
 
-function timerFiles(l: HaLayout): { path: string; content: string }[] {
-  return l.timers.units.flatMap((u) => [{ path: join(l.timers.dir, `${u.name}.service`), content: u.service }, { path: join(l.timers.dir, `${u.name}.timer`), content: u.timer }]);
-}
-
 /** The backup schedule's units, (re)written when they differ; systemd runs them once the operator links them (the note says how). */
 function timerSteps(l: HaLayout, state: HaState): { steps: PlanStep[]; notes: string[] } {
-  const changed = timerFiles(l).filter((f) => state.files[f.path] !== f.content);
-  if (changed.length === 0) return { steps: [], notes: [] };
-  return {
-    steps: [
-      ...(existsSync(l.timers.dir) ? [] : [{ kind: 'mkdir', title: `create ${l.timers.dir}`, path: l.timers.dir, mode: 0o755 } as PlanStep]),
-      ...changed.map((f): PlanStep => ({ kind: 'write', title: `write the backup schedule's ${f.path.split('/').at(-1)}`, path: f.path, content: f.content, mode: 0o644 })),
-    ],
-    notes: [`backup timers (full ${l.ha.backup.fullSchedule}, diff ${l.ha.backup.diffSchedule}, drill ${l.ha.backup.drillSchedule}) are in ${l.timers.dir}; to run them: ${installTimersCommand(l.timers.dir, l.timers.units.map((u) => u.name))}`],
-  };
+  const b = l.ha.backup;
+  return runnerTimerSteps(l.timers, state.files, existsSync(l.timers.dir), `backup timers (full ${b.fullSchedule}, diff ${b.diffSchedule}, drill ${b.drillSchedule})`);
 }
 
 /** Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first node (the primary), then the others. */
@@ -396,6 +387,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
     steps.push({ kind: 'run', title: `set number-sync-standbys to ${l.ha.syncStandbys}`,
       command: asServer(l, superPsql(l, l.monitor.port, ['--dbname', 'pg_auto_failover']), 'set the formation number-sync-standbys', 30_000, setSyncStandbysSql(l.ha.syncStandbys)) });
   }
+  steps.push(...failoverTimingSteps(l, state));
   const primary = state.formation?.primary ?? l.nodes[0]!;
   if (!state.appReady) {
     steps.push({ kind: 'run', title: `ensure role ${l.endpoint.user} and database ${l.endpoint.database} on the primary`,
@@ -409,6 +401,23 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
   const timers = timerSteps(l, state);
   steps.push(...timers.steps);
   return { steps, notes: timers.notes, summary: steps.every((s) => s.kind === 'wait') ? `HA formation of ${env.name} already provisioned: nothing to do` : `HA formation of ${env.name} ready: PgBouncer at ${l.endpoint.host}:${l.endpoint.port}` };
+}
+
+/** The monitor's failover settings and each keeper's partition timeout (README, "PostgreSQL HA"), where they differ. */
+function failoverTimingSteps(l: HaLayout, state: HaState): PlanStep[] {
+  const want = monitorFailoverSettings(l.ha.failover);
+  const stale = staleMonitorSettings(state.monitorSettings, want);
+  const steps: PlanStep[] = [];
+  if (stale.length) {
+    steps.push({ kind: 'run', title: `set the monitor's failover timing (${stale.map((k) => k.replace('pgautofailover.', '')).join(', ')})`,
+      command: asServer(l, superPsql(l, l.monitor.port, ['--dbname', 'pg_auto_failover']), "set the monitor's failover timing", 30_000, setMonitorSettingsSql(want)) });
+  }
+  const seconds = l.ha.failover.networkPartitionSeconds;
+  l.nodes.forEach((n) => {
+    if (partitionTimeoutIn(state.files[autoctlConfigFile(l.autoctl, n.pgdata)]) === seconds) return;
+    steps.push({ kind: 'run', title: `set ${n.name}'s network partition timeout to ${seconds} s`, command: autoctlCommand(l, partitionTimeoutArgs(n.pgdata, seconds), `pg_autoctl config set timeout.network_partition_timeout on ${n.name}`, 30_000) });
+  });
+  return steps;
 }
 
 function pgbouncerSteps(l: HaLayout, state: HaState, primary: { host: string; port: number }): PlanStep[] {
