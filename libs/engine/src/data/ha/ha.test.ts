@@ -161,6 +161,7 @@ test('the backup schedule as systemd timers: weekly full, daily diff, weekly dri
   for (const u of units) {
     assert.match(u.service, /^WorkingDirectory=\/srv\/veza$/m);
     assert.match(u.timer, /^Persistent=true$/m, 'a run missed while the machine was off runs at boot');
+    assert.match(u.timer, /^RandomizedDelaySec=5min$/m, 'seed 001: every timer absorbs clock skew and collisions');
   }
   if (!(await verifyUnits(units))) t.skip('systemd-analyze is not installed');
 });

@@ -32,6 +32,9 @@ export interface HaOperations {
   drill(opts?: { keep?: boolean }): Promise<DrillResult>;
 }
 
+/** Seed 001: every backup and drill timer starts within a few random minutes, against clock skew and jobs colliding on the hour. */
+export const BACKUP_JITTER = '5min';
+
 /**
  * The seed's backup schedule as systemd timers: the weekly full, the daily
  * diff and the weekly restore drill, each a oneshot running its
@@ -40,7 +43,7 @@ export interface HaOperations {
 export function renderBackupTimers(o: { env: string; backup: HaSettings['backup']; workspaceRoot: string; npx: string }): TimerUnits[] {
   const job = (what: string, target: string, onCalendar: string, description: string) => renderTimerUnits({
     name: `veza-${o.env}-${what}`, description, timerDescription: `${description}: ${onCalendar}`, workingDirectory: o.workspaceRoot,
-    execStart: `${o.npx} nx run ${target} --env=${o.env}`, onCalendar,
+    execStart: `${o.npx} nx run ${target} --env=${o.env}`, onCalendar, randomizedDelay: BACKUP_JITTER,
   });
   return [
     job('backup-full', 'infra-data:backup --type=full', o.backup.fullSchedule, `Full pgBackRest backup of ${o.env}`),

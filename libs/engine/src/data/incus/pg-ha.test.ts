@@ -103,7 +103,7 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
   assert.match(written(steps, "write veza-staging-pgbouncer's primary follower").content, /postgres:\/\/autoctl_node@veza-staging-pg-monitor\.incus:5432\/pg_auto_failover/);
   const timer = written(steps, "write veza-staging-pg-2's veza-backup-diff.service");
   assert.match(timer.content, /^ExecStart=\/bin\/sh \/usr\/local\/bin\/veza-backup-if-primary 5432 diff$/m, 'every node runs the job; only the primary backs up');
-  assert.match(written(steps, "write veza-staging-pg-2's veza-backup-full.timer").content, /^OnCalendar=Sun \*-\*-\* 02:00:00$/m);
+  assert.match(written(steps, "write veza-staging-pg-2's veza-backup-full.timer").content, /^OnCalendar=Sun \*-\*-\* 02:00:00\nRandomizedDelaySec=5min$/m);
   const repo = runs(steps).find((c) => c.description === 'add disk device pgbackrest to veza-staging-pg-2');
   assert.deepEqual(repo?.argv.slice(1), ['config', 'device', 'add', 'veza-staging-pg-2', 'pgbackrest', 'disk', 'source=/var/lib/veza/pgbackrest/staging', 'path=/var/lib/pgbackrest', 'shift=true', '--project', 'default']);
   const backrestConf = written(steps, "write veza-staging-pg-2's pgbackrest.conf (repository passphrase)");

@@ -14,6 +14,7 @@ import {
   type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
 import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { BACKUP_JITTER } from '../ha/operations';
 import { parseAlignedTable, pgbouncerFdLimit, renderPgbouncerDatabases, renderPgbouncerLimits, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout, type PoolRow } from '../ha/pgbouncer';
 import type { PlanStep, WaitSpec } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
@@ -499,7 +500,7 @@ export async function drillValue(client: IncusClient, container: string, port: n
 export function backupTimers(h: IncusPgHa, m: IncusPgMember): TimerUnits[] {
   const job = (type: 'full' | 'diff', onCalendar: string) => renderTimerUnits({
     name: `veza-backup-${type}`, description: `${type === 'full' ? 'Full' : 'Differential'} pgBackRest backup when this node is the primary`,
-    timerDescription: `${type} pgBackRest backup: ${onCalendar}`, workingDirectory: '/', execStart: `/bin/sh ${BACKUP_SCRIPT} ${m.port} ${type}`, onCalendar,
+    timerDescription: `${type} pgBackRest backup: ${onCalendar}`, workingDirectory: '/', execStart: `/bin/sh ${BACKUP_SCRIPT} ${m.port} ${type}`, onCalendar, randomizedDelay: BACKUP_JITTER,
   });
   return [job('full', h.ha.backup.fullSchedule), job('diff', h.ha.backup.diffSchedule)];
 }
