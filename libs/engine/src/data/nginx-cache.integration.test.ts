@@ -90,7 +90,8 @@ test('nginx cache: nginx -t passes; MISS then HIT without Authorization in the k
   assert.equal(stale.status, 200, 'the upstream is gone and the cached segment is still served');
   assert.ok(stale.body.equals(SEGMENT));
   // An entry past its freshness with the upstream gone: proxy_cache_use_stale answers from the cache, and says so.
-  await new Promise((r) => setTimeout(r, 1_500));
+  // nginx keeps time in whole seconds: max-age=1 stored during second S is fresh through S + 1, up to 2 s later.
+  await new Promise((r) => setTimeout(r, 2_500));
   const expired = await get('/media/live.m3u8');
   assert.deepEqual([expired.status, expired.cache, expired.body.toString()], [200, 'STALE', '#EXTM3U\n#EXT-X-TARGETDURATION:4\nseg.ts\n']);
 
