@@ -160,3 +160,15 @@ export function withPrimaryUnanswered(f: FormationState): FormationState {
 }
 
 export const primaryUnanswered = (name: string) => `${name}, the primary, does not answer; pg_auto_failover promotes a standby once its health checks give up on it (about a minute)`;
+
+/**
+ * Why the formation takes no writes, or undefined when its primary does:
+ * read after a deploy's migration failed, to tell a failover or a crashed
+ * primary from a broken migration. `answers` asks the named primary itself
+ * (the monitor still names a crashed one for about a minute).
+ */
+export async function whyUnwritable(envName: string, formation: FormationState | undefined, answers: (primary: FormationNode) => Promise<boolean>): Promise<string | undefined> {
+  if (!formation) return `the pg_auto_failover monitor of ${envName} does not answer`;
+  if (!formation.primary) return `a failover is under way (${formation.problems.join('; ')})`;
+  return (await answers(formation.primary)) ? undefined : primaryUnanswered(formation.primary.name);
+}

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { haSettings, parseEnvironment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
-import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, withPrimaryUnanswered, type NodeRow } from './formation';
+import { createMonitorArgs, createNodeArgs, monitorUri, readFormation, renderFormationHba, whyUnwritable, withPrimaryUnanswered, type NodeRow } from './formation';
 import { readSample, renderDrillMetrics, renderFormationMetrics } from './metrics';
 import { formatHaStatus, renderBackupTimers } from './operations';
 import { verifyUnits } from '../../util/testing/systemd';
@@ -76,6 +76,17 @@ test('a primary that does not answer makes the formation degraded, whatever the 
   assert.match(renderFormationMetrics('prod', stale), /^veza_pg_formation_healthy\{env="prod"\} 0$/m);
   const noPrimary = readFormation([row('node2', 'wait_primary', 'primary'), row('node1', 'primary', 'demoted', '0/3000000', 0)]);
   assert.equal(withPrimaryUnanswered(noPrimary), noPrimary, 'with no primary named there is nothing to correct');
+});
+
+test('why a deploy\'s migration found the database unwritable: no monitor, a failover under way, a primary that does not answer; nothing when it answers', async () => {
+  const settled = readFormation([row('node1', 'primary'), row('node2', 'secondary')]);
+  const asked: string[] = [];
+  const answers = (ok: boolean) => async (p: { name: string }) => (asked.push(p.name), ok);
+  assert.equal(await whyUnwritable('prod', undefined, answers(true)), 'the pg_auto_failover monitor of prod does not answer');
+  assert.match((await whyUnwritable('prod', readFormation([row('node2', 'wait_primary', 'primary'), row('node1', 'primary', 'demoted', '0/3000000', 0)]), answers(true)))!, /^a failover is under way \(no primary; /);
+  assert.match((await whyUnwritable('prod', settled, answers(false)))!, /^node1, the primary, does not answer/);
+  assert.equal(await whyUnwritable('prod', settled, answers(true)), undefined);
+  assert.deepEqual(asked, ['node1', 'node1'], 'the named primary itself is asked, and only when there is one');
 });
 
 test('PgBouncer: transaction pooling within the pool, the admin console on the socket only, the password only in the 0600 userlist', () => {

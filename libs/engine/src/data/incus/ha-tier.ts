@@ -1,6 +1,6 @@
 import * as cli from '../../hosts/incus/cli';
 import { describeError, VezaError } from '../../log/errors';
-import { withPrimaryUnanswered } from '../ha/formation';
+import { whyUnwritable, withPrimaryUnanswered } from '../ha/formation';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, type BackupInfo, type BackupType } from '../ha/pgbackrest';
 import type { PoolRow } from '../ha/pgbouncer';
@@ -30,6 +30,14 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
     const formation = read && primary && !(await takesWrites(this.client, primary)) ? withPrimaryUnanswered(read.formation) : read?.formation;
     const backups = primary ? await this.backups(primary).catch(() => []) : [];
     return { formation, pools: await this.pools().catch(() => []), backups };
+  }
+
+  /** Why the formation takes no writes (no primary while it fails over, or a primary that does not answer from its container), or undefined. */
+  async unwritable(): Promise<string | undefined> {
+    return whyUnwritable(this.env.name, (await readFormationOnIncus(this.client, this.h))?.formation, async (primary) => {
+      const member = memberOf(this.h, primary);
+      return member !== undefined && (await takesWrites(this.client, member));
+    });
   }
 
   /** The stanza's backups, newest first, as pgBackRest in `node`'s container reads the repository. */

@@ -8,7 +8,7 @@ import type { ProcessRunner } from '../../ports/process';
 import { writeFileAtomic } from '../../util/atomic';
 import { signalIfAlive, waitForExit } from '../../util/proc';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
-import { primaryUnanswered, switchoverArgs, withPrimaryUnanswered } from '../ha/formation';
+import { switchoverArgs, whyUnwritable, withPrimaryUnanswered } from '../ha/formation';
 import { readSample, renderBackupMetrics, renderDrillMetrics, renderFormationMetrics } from '../ha/metrics';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, renderDrillOverrides, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
@@ -117,12 +117,9 @@ export class LocalHaTier implements DataTier, HaOperations {
 
   async unwritable(): Promise<string | undefined> {
     const l = this.layout();
-    const read = await readFormationState(l);
-    if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
-    const { primary, problems } = read.formation;
-    if (!primary) return `a failover is under way (${problems.join('; ')})`;
-    return (await primaryAnswers(l, primary)) ? undefined : primaryUnanswered(primary.name);
+    return whyUnwritable(this.env.name, (await readFormationState(l))?.formation, (primary) => primaryAnswers(l, primary));
   }
+
 
   async status(): Promise<HaStatus> {
     const l = this.layout();
