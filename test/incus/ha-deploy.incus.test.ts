@@ -52,8 +52,8 @@ const BACKUPS = `/tmp/veza-hd-repo-${randomBytes(4).toString('hex')}`;
 const SWITCH = { file: '0003_switchover.sql', version: '0003_switchover', table: 'switchover_marker', seconds: 20 };
 const CRASH = { file: '0004_crash.sql', version: '0004_crash', table: 'crash_marker', seconds: 21 };
 
-/** The one line the deploy executor prints for what failed, and what to do. */
-const errorLine = (out: string) => [...out.matchAll(/^(?:\[\S+\] )?error: .*$/gm)].at(-1)?.[0] ?? out;
+/** What a failed deploy said of its migration: migrate_tool's words and the tier's why (the failed command's script spans lines before them). */
+const errorLine = (out: string) => [...out.matchAll(/migrate_tool: \d{4}_.*$/gm)].at(-1)?.[0] ?? [...out.matchAll(/^(?:\[\S+\] )?error: .*$/gm)].at(-1)?.[0] ?? out;
 
 test('incus tier: the real components deploy onto the HA formation; a switchover or a crash during a deploy\'s migrations never half-applies one, and the re-run deploys', { timeout: 60 * 60_000 }, async (t) => {
   const { say, timed, summary } = stopwatch('incus-ha-deploy');
@@ -111,7 +111,9 @@ test('incus tier: the real components deploy onto the HA formation; a switchover
     });
     // A look that fails (PgBouncer busy on a loaded machine) is a look that saw nothing yet.
     await untilMigrationRuns((sql) => query<{ n: string }>(url, sql).catch(() => [{ n: '0' }]), m.seconds, { withinMs: 30 * 60_000, ended: () => ended });
-    return { deploying };
+    // How far into its sleep the migration's transaction is as the fault begins: the figure says the fault landed inside it.
+    const [row] = await query<{ s: string }>(url, `SELECT extract(epoch FROM now() - xact_start)::numeric(6,1)::text AS s FROM pg_stat_activity WHERE query LIKE '%pg_sleep(${m.seconds})%' AND pid <> pg_backend_pid()`).catch(() => []);
+    return { deploying, intoSleep: row ? `${row.s} s into its ${m.seconds} s sleep` : 'its sleep already over' };
   };
   /** A re-run that succeeds: the migration applied exactly once, the release live, reporting its schema version. */
   const rerun = async (label: string, sha: string, m: typeof SWITCH) => {
@@ -142,7 +144,7 @@ test('incus tier: the real components deploy onto the HA formation; a switchover
     const edgeBefore = await edgeNow();
     B = await slowRelease(SWITCH);
     const before = await primary();
-    const { deploying } = await deployUntilMigrating('deploy B (switchover during its migration)', SWITCH, url);
+    const { deploying, intoSleep } = await deployUntilMigrating('deploy B (switchover during its migration)', SWITCH, url);
     const triggered = Date.now();
     const deployEnded = deploying.then(() => Date.now());
     const { result: after, settledSeconds, gapSeconds } = await writeGapDuring(url, triggered, () => tier().switchover());
@@ -158,7 +160,7 @@ test('incus tier: the real components deploy onto the HA formation; a switchover
       await assertFailedCleanly(web, message, edgeNow, edgeBefore, A);
     }
     const endedAfter = ((await deployEnded) - triggered) / 1000;
-    say(`switchover during B's migration: deploy ${r.code === 0 ? 'completed' : `failed cleanly (${message})`} ${endedAfter.toFixed(1)} s after the switchover began; migration ${marker.table ? 'applied whole' : 'absent'}; primary ${before.name} -> ${after}; writes through PgBouncer refused for at most ${gapSeconds.toFixed(1)} s; switchover settled after ${settledSeconds.toFixed(1)} s`);
+    say(`switchover during B's migration, begun ${intoSleep}: deploy ${r.code === 0 ? 'completed' : `failed cleanly (${message})`} ${endedAfter.toFixed(1)} s after the switchover began; migration ${marker.table ? 'applied whole' : 'absent'}; primary ${before.name} -> ${after}; writes through PgBouncer refused for at most ${gapSeconds.toFixed(1)} s; switchover settled after ${settledSeconds.toFixed(1)} s`);
     await rerun('deploy B again', B, SWITCH);
   });
 
@@ -167,7 +169,7 @@ test('incus tier: the real components deploy onto the HA formation; a switchover
     const edgeBefore = await edgeNow();
     const C = await slowRelease(CRASH);
     const victim = await primary();
-    const { deploying } = await deployUntilMigrating('deploy C (primary stopped during its migration)', CRASH, url);
+    const { deploying, intoSleep } = await deployUntilMigrating('deploy C (primary stopped during its migration)', CRASH, url);
     const killedAt = Date.now();
     await client.run({ argv: ['incus', 'stop', '--force', victim.container, '--project', PROJECT], input: '', timeoutMs: 60_000, description: `stop ${victim.container} hard` });
     const r = await deploying;
@@ -182,7 +184,7 @@ test('incus tier: the real components deploy onto the HA formation; a switchover
     assert.deepEqual(await migrationState(url, CRASH.table, CRASH.version), { table: false, records: 0 }, 'the killed migration left neither its table nor its record');
     const s = await apiStatus();
     assert.deepEqual([s.release, s.database, s.schemaVersion], [B, 'ok', SWITCH.version], 'B serves, on the new primary');
-    say(`crash during C's migration: ${victim.container} stopped; deploy failed ${failedAfter.toFixed(1)} s after (${message}); a write through PgBouncer ${promotedAfter.toFixed(1)} s after the stop`);
+    say(`crash during C's migration: ${victim.container} stopped ${intoSleep}; deploy failed ${failedAfter.toFixed(1)} s after (${message}); a write through PgBouncer ${promotedAfter.toFixed(1)} s after the stop`);
     const rerunStarted = Date.now();
     await rerun('deploy C again (old primary still stopped)', C, CRASH);
     // The data phase started the old primary's container; it rejoins as a standby once it has caught up.
