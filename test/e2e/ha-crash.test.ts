@@ -15,7 +15,7 @@ import { buildDatabaseUrl, resolvePostgresPassword } from '@veza/engine/data/cre
 import deployExecutor from '../../tools/executors/src/executors/deploy/executor';
 import { captureExecutor } from '../../tools/executors/src/testing/capture';
 import { e2eWorkspace } from './support/workspace';
-import { assertFailedCleanly, edgeSetting, migrationState, slowMigration, untilMigrationRuns } from './support/ha-migrations';
+import { assertFailedCleanly, edgeSetting, migrationState, onNode, slowMigration, untilMigrationRuns } from './support/ha-migrations';
 
 /**
  * The primary crashes while a deploy's migrations run: its pg_autoctl and
@@ -53,14 +53,14 @@ test('the primary crashes during a deploy\'s migrations: the deploy fails cleanl
     }
   };
   const url = async () => buildDatabaseUrl(l.endpoint, (await resolvePostgresPassword(env, l.passwordFile, { generate: false }))!.value);
-  const edgeNow = edgeSetting(workspace, ws);
+  const edgeNow = edgeSetting(workspace, `${ws.env}-edge`);
   /** Deploys `sha` with `migrations` and kills the primary while `file` sleeps `seconds`: the deploy must fail cleanly with `live` still serving. */
   const crashDuring = async (sha: string, migrations: Record<string, string>, file: string, seconds: number, live: string) => {
     const edgeBefore = await edgeNow();
     await ws.release(sha, { api: { migrations } });
     const primary = (await readFormationState(l))!.formation.primary!;
     const deploying = deploy(sha);
-    await untilMigrationRuns(l, primary.port, seconds);
+    await untilMigrationRuns(onNode(l, primary.port), seconds);
     const killed = await killPrimary(l);
     const outcome = await deploying;
     const failedAfter = (Date.now() - killed.killedAt) / 1000;

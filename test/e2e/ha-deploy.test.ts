@@ -10,13 +10,12 @@ import { loadWorkspace } from '@veza/engine/config/workspace';
 import { createDataTier } from '@veza/engine/data/tier';
 import { haLayout, querySuper, readFormationState } from '@veza/engine/data/local/ha';
 import type { LocalHaTier } from '@veza/engine/data/local/ha-tier';
-import { query } from '@veza/engine/data/local/testing/ha-drills';
 import { createMemoryLogger } from '@veza/engine/log/logger';
 import { createProcessRunner } from '@veza/engine/ports/process';
 import { goApi } from '../support/go-api';
 import { chainedSteps } from '@veza/engine/hosts/local/testing/fixtures';
 import { e2eWorkspace } from './support/workspace';
-import { assertFailedCleanly, edgeSetting, migrationState, slowMigration, untilMigrationRuns } from './support/ha-migrations';
+import { assertFailedCleanly, edgeSetting, migrationState, onNode, slowMigration, untilMigrationRuns, writeGapDuring } from './support/ha-migrations';
 import dataOpsExecutor from '../../tools/executors/src/executors/data-ops/executor';
 import { captureExecutor } from '../../tools/executors/src/testing/capture';
 
@@ -82,34 +81,16 @@ test('the real api deploys against the HA formation; a failover during its migra
 
   await step('a failover while release B migrates: the deploy completes or fails with the edge untouched; the migration is whole or absent; the retry deploys', async () => {
     const url = await tier().databaseUrl();
-    const edgeNow = edgeSetting(workspace, ws);
+    const edgeNow = edgeSetting(workspace, `${ws.env}-edge`);
     const edgeBefore = await edgeNow();
     await ws.release(B, { api: { migrations: { ...POOLED, ...SLOW } } });
     const before = (await readFormationState(l))!.formation.primary!;
     const deploying = deploy(await ws.options(B)).then(() => 'completed' as const, (e: Error) => e);
-    await untilMigrationRuns(l, before.port, 8);
+    await untilMigrationRuns(onNode(l, before.port), 8);
     const triggered = Date.now();
     const deployEnded = deploying.then(() => Date.now());
-    // A write (txid_current() is refused on a standby) through PgBouncer every 250 ms while the switchover runs.
-    let switching = true;
-    let switchedAt = 0;
-    const probes: { at: number; ok: boolean }[] = [];
-    const probing = (async () => {
-      while (switching || !probes.at(-1)?.ok) {
-        probes.push({ at: Date.now(), ok: await query(url, 'SELECT txid_current()').then(() => true, () => false) });
-        assert.ok(Date.now() - triggered < 300_000, 'a write through PgBouncer succeeds after the switchover');
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
-    const after = await tier().switchover().finally(() => {
-      switching = false;
-      switchedAt = Date.now();
-    });
-    await probing;
+    const { result: after, settledSeconds, gapSeconds: writeGapSeconds } = await writeGapDuring(url, triggered, () => tier().switchover());
     assert.notEqual(after, before.name);
-    // The longest stretch without a successful write: from the last success before it to the first after it.
-    const oks = [triggered, ...probes.filter((p) => p.ok).map((p) => p.at)];
-    const writeGapSeconds = Math.max(...oks.slice(1).map((at, i) => at - oks[i]!)) / 1000;
     const outcome = await deploying;
     const marker = await migrationState(url, 'failover_marker', '0004_slow');
     assert.equal(marker.table, marker.records === 1, `schema and schema_migrations agree: ${JSON.stringify(marker)}`);
@@ -121,7 +102,7 @@ test('the real api deploys against the HA formation; a failover during its migra
       assert.match(outcome.message, new RegExp(`the database of ${ws.env} is not writable: a failover is under way`), 'the deploy says why its migration failed');
     }
     const endedAfter = ((await deployEnded) - triggered) / 1000;
-    t.diagnostic(`failover during migrations: deploy ${outcome === 'completed' ? 'completed' : `failed cleanly (${outcome.message.split('\n')[0]})`} ${endedAfter.toFixed(1)} s after the switchover began; migration ${marker.table ? 'applied whole' : 'absent'}; writes through PgBouncer refused for at most ${writeGapSeconds.toFixed(1)} s (switchover settled after ${((switchedAt - triggered) / 1000).toFixed(1)} s)`);
+    t.diagnostic(`failover during migrations: deploy ${outcome === 'completed' ? 'completed' : `failed cleanly (${outcome.message.split('\n')[0]})`} ${endedAfter.toFixed(1)} s after the switchover began; migration ${marker.table ? 'applied whole' : 'absent'}; writes through PgBouncer refused for at most ${writeGapSeconds.toFixed(1)} s (switchover settled after ${settledSeconds.toFixed(1)} s)`);
 
     const retryStarted = Date.now();
     await deploy(await ws.options(B));

@@ -42,6 +42,10 @@ export interface OwnEnvironment {
   subnet: string;
   localPort: number;
   nxTimeoutMs: number;
+  /** The Incus network its containers join, instead of incus-test's (a test's own bridge: ownBridge). */
+  network?: string;
+  /** More rewrites of the environment file (say, its data section), each of which must match. */
+  environment?: [RegExp, string][];
 }
 
 /**
@@ -58,6 +62,8 @@ export async function ownEnvironmentCopy(t: TestContext, o: OwnEnvironment, say:
     [/^publicUrl: http:\/\/localhost:18480$/m, `publicUrl: http://localhost:${o.port}`],
     [/^edge: veza-itest-haproxy$/m, `edge: ${edge}`],
     [/^ {2}project: veza-itest$/m, `  project: ${o.project}`],
+    ...(o.network ? [[/^network: vezatestbr0$/m, `network: ${o.network}`] as [RegExp, string]] : []),
+    ...(o.environment ?? []),
   ]);
   await rewriteFile(repo.dir, 'infra/edges/veza-itest-haproxy.yaml', `infra/edges/${edge}.yaml`, [
     [/^name: veza-itest-haproxy$/m, `name: ${edge}`],

@@ -31,6 +31,11 @@ export interface TierRepo {
 
 const PROGRESS = /^\[[A-Z]\] .*: (ok in|FAILED)|^(deploy|rollback|cleanup) \S+.*: (success|failure|noop) in/;
 
+/** A command's deploy phases and outcome lines: where its minutes went, for the CI log. */
+export function progressLines(out: string): string[] {
+  return out.split('\n').filter((l) => PROGRESS.test(l)).map((l) => l.trim());
+}
+
 export async function tierRepo(t: { after(fn: () => unknown): void }, say: (line: string) => void): Promise<TierRepo> {
   // Quotes, a dollar, a backslash and a space: a password must survive every layer it crosses.
   const secrets = {
@@ -58,7 +63,7 @@ export async function tierRepo(t: { after(fn: () => unknown): void }, say: (line
     say(`── ${label}: nx ${args.join(' ')}`);
     const r = await repo.nx(...args);
     timings[label] = (Date.now() - t0) / 1000;
-    for (const line of r.out.split('\n').filter((l) => PROGRESS.test(l))) say(`   ${line.trim()}`);
+    for (const line of progressLines(r.out)) say(`   ${line}`);
     say(`── ${label}: exit ${r.code} in ${timings[label]!.toFixed(1)} s`);
     return r;
   };

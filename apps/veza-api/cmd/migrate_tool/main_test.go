@@ -32,7 +32,30 @@ func tool(env map[string]string, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
-// A copy of the real migrations, so a test may edit one.
+// The real migrations' file names, in order: what a run applies or lists,
+// so adding a migration to the component needs no edit here.
+func realMigrations(t *testing.T) []string {
+	files, _ := filepath.Glob("../../migrations/*.sql")
+	if len(files) < 2 {
+		t.Fatalf("expected the component's migrations, found %v", files)
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = filepath.Base(f)
+	}
+	return names
+}
+
+// Each name with prefix before it and a newline after: migrate_tool's output for those files.
+func lines(prefix string, names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(prefix + n + "\n")
+	}
+	return b.String()
+}
+
+// A copy of the real migrations, so a test may edit one; a file a test adds is named 9999_*, after every real one.
 func migrationsCopy(t *testing.T) string {
 	dir := t.TempDir()
 	files, _ := filepath.Glob("../../migrations/*.sql")
@@ -47,9 +70,10 @@ func migrationsCopy(t *testing.T) string {
 }
 
 func TestUpAppliesEveryMigrationThenReportsNoChanges(t *testing.T) {
+	files := realMigrations(t)
 	env := map[string]string{"DATABASE_URL": database(t), "MIGRATIONS_DIR": "../../migrations"}
 	first := tool(env, "--up")
-	if first.code != 0 || first.stdout != "applied 0001_init.sql\napplied 0002_playlists.sql\n" {
+	if first.code != 0 || first.stdout != lines("applied ", files) {
 		t.Fatalf("first --up: %+v", first)
 	}
 	again := tool(env, "--up")
@@ -57,7 +81,11 @@ func TestUpAppliesEveryMigrationThenReportsNoChanges(t *testing.T) {
 		t.Fatalf("second --up: %+v", again)
 	}
 	status := tool(env, "--status")
-	if status.code != 0 || !regexp.MustCompile(`^applied  0001_init\.sql  \S+Z\napplied  0002_playlists\.sql  \S+Z\n$`).MatchString(status.stdout) {
+	var want strings.Builder
+	for _, n := range files {
+		want.WriteString(`applied  ` + regexp.QuoteMeta(n) + `  \S+Z\n`)
+	}
+	if status.code != 0 || !regexp.MustCompile(`^`+want.String()+`$`).MatchString(status.stdout) {
 		t.Fatalf("--status: %+v", status)
 	}
 	conn, err := pgx.Connect(context.Background(), env["DATABASE_URL"])
@@ -67,14 +95,14 @@ func TestUpAppliesEveryMigrationThenReportsNoChanges(t *testing.T) {
 	defer conn.Close(context.Background())
 	var checksums int
 	conn.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE checksum ~ '^[0-9a-f]{64}$'").Scan(&checksums)
-	if checksums != 2 {
-		t.Fatalf("want 2 recorded sha256 checksums, got %d", checksums)
+	if checksums != len(files) {
+		t.Fatalf("want %d recorded sha256 checksums, got %d", len(files), checksums)
 	}
 }
 
 func TestStatusListsPendingMigrationsBeforeAnyRun(t *testing.T) {
 	st := tool(map[string]string{"DATABASE_URL": database(t), "MIGRATIONS_DIR": "../../migrations"}, "--status")
-	if st.code != 0 || st.stdout != "pending  0001_init.sql\npending  0002_playlists.sql\n" {
+	if st.code != 0 || st.stdout != lines("pending  ", realMigrations(t)) {
 		t.Fatalf("%+v", st)
 	}
 }
@@ -86,7 +114,7 @@ func TestAnAppliedFileThatChangedIsRefusedByName(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	os.WriteFile(filepath.Join(dir, "0001_init.sql"), []byte("-- edited after it was applied\nSELECT 1;\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "0003_more.sql"), []byte("CREATE TABLE more (id int);\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "9999_more.sql"), []byte("CREATE TABLE more (id int);\n"), 0o644)
 	r := tool(env, "--up")
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "migrate_tool: 0001_init.sql changed after it was applied (recorded checksum ") || !strings.Contains(r.stderr, "put the change in a new migration") {
 		t.Fatalf("%+v", r)
@@ -101,10 +129,10 @@ func TestAnAppliedFileThatChangedIsRefusedByName(t *testing.T) {
 
 func TestAFailingMigrationIsRolledBackAndNamed(t *testing.T) {
 	dir := migrationsCopy(t)
-	os.WriteFile(filepath.Join(dir, "0003_broken.sql"), []byte("CREATE TABLE half (id int);\nSELECT * FROM no_such_table;\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "9999_broken.sql"), []byte("CREATE TABLE half (id int);\nSELECT * FROM no_such_table;\n"), 0o644)
 	env := map[string]string{"DATABASE_URL": database(t), "MIGRATIONS_DIR": dir}
 	r := tool(env, "--up")
-	if r.code != 1 || r.stdout != "applied 0001_init.sql\napplied 0002_playlists.sql\n" || !strings.HasPrefix(r.stderr, "migrate_tool: 0003_broken.sql failed and was rolled back: ") {
+	if r.code != 1 || r.stdout != lines("applied ", realMigrations(t)) || !strings.HasPrefix(r.stderr, "migrate_tool: 9999_broken.sql failed and was rolled back: ") {
 		t.Fatalf("%+v", r)
 	}
 	conn, _ := pgx.Connect(context.Background(), env["DATABASE_URL"])
@@ -121,10 +149,10 @@ func TestAFailingMigrationIsRolledBackAndNamed(t *testing.T) {
 // not to fix the SQL.
 func TestAMigrationWhoseConnectionDiesLeavesNothingAndSaysRunAgain(t *testing.T) {
 	dir := migrationsCopy(t)
-	os.WriteFile(filepath.Join(dir, "0003_cut.sql"), []byte("CREATE TABLE half (id int);\nSELECT pg_terminate_backend(pg_backend_pid());\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "9999_cut.sql"), []byte("CREATE TABLE half (id int);\nSELECT pg_terminate_backend(pg_backend_pid());\n"), 0o644)
 	env := map[string]string{"DATABASE_URL": database(t), "MIGRATIONS_DIR": dir}
 	r := tool(env, "--up")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "migrate_tool: 0003_cut.sql: the connection was lost before its commit was confirmed (") || !strings.Contains(r.stderr, "run --up again") {
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "migrate_tool: 9999_cut.sql: the connection was lost before its commit was confirmed (") || !strings.Contains(r.stderr, "run --up again") {
 		t.Fatalf("%+v", r)
 	}
 	conn, err := pgx.Connect(context.Background(), env["DATABASE_URL"])
@@ -135,7 +163,7 @@ func TestAMigrationWhoseConnectionDiesLeavesNothingAndSaysRunAgain(t *testing.T)
 	var half *string
 	var recorded int
 	conn.QueryRow(context.Background(), "SELECT to_regclass('half')::text").Scan(&half)
-	conn.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE version = '0003_cut'").Scan(&recorded)
+	conn.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations WHERE version = '9999_cut'").Scan(&recorded)
 	if half != nil || recorded != 0 {
 		t.Fatalf("the cut file left table %v and %d record(s)", half, recorded)
 	}
@@ -157,7 +185,7 @@ func TestConcurrentRunsSerialiseOnTheAdvisoryLock(t *testing.T) {
 		}
 		applied += strings.Count(r.stdout, "applied ")
 	}
-	if applied != 2 {
+	if applied != len(realMigrations(t)) {
 		t.Fatalf("each migration must be applied exactly once across the runs, got %d: %+v", applied, results)
 	}
 }

@@ -224,3 +224,15 @@ export function withPrimaryUnanswered(f: FormationState, timing: FailoverTiming)
 
 export const primaryUnanswered = (name: string, t: FailoverTiming) =>
   `${name}, the primary, does not answer; pg_auto_failover promotes a standby once it has heard nothing from it for ${t.unhealthySeconds} s and then waited ${t.demoteSeconds} s for it to step down (about ${t.unhealthySeconds + t.demoteSeconds + 5} s from the crash)`;
+
+/**
+ * Why the formation takes no writes, or undefined when its primary does:
+ * read after a deploy's migration failed, to tell a failover or a crashed
+ * primary from a broken migration. `answers` asks the named primary itself
+ * (the monitor still names a crashed one until the failover timing runs out).
+ */
+export async function whyUnwritable(envName: string, formation: FormationState | undefined, timing: FailoverTiming, answers: (primary: FormationNode) => Promise<boolean>): Promise<string | undefined> {
+  if (!formation) return `the pg_auto_failover monitor of ${envName} does not answer`;
+  if (!formation.primary) return `a failover is under way (${formation.problems.join('; ')})`;
+  return (await answers(formation.primary)) ? undefined : primaryUnanswered(formation.primary.name, timing);
+}

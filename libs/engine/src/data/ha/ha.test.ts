@@ -5,7 +5,7 @@ import { haSettings, parseEnvironment } from '../../config/environment';
 import { VezaError } from '../../log/errors';
 import {
   autoctlConfigFile, createMonitorArgs, createNodeArgs, monitorFailoverSettings, monitorUri, partitionTimeoutArgs, partitionTimeoutIn, readFormation, readMonitorSettings, renderFormationHba,
-  staleMonitorSettings, withPrimaryUnanswered, type NodeRow,
+  staleMonitorSettings, whyUnwritable, withPrimaryUnanswered, type NodeRow,
 } from './formation';
 import { readSample, renderDrillMetrics, renderFormationMetrics } from './metrics';
 import { formatHaStatus, renderBackupTimers } from './operations';
@@ -105,6 +105,18 @@ test('a primary that does not answer makes the formation degraded, whatever the 
   assert.match(renderFormationMetrics('prod', stale), /^veza_pg_formation_healthy\{env="prod"\} 0$/m);
   const noPrimary = readFormation([row('node2', 'wait_primary', 'primary'), row('node1', 'primary', 'demoted', '0/3000000', 0)]);
   assert.equal(withPrimaryUnanswered(noPrimary, timing), noPrimary, 'with no primary named there is nothing to correct');
+});
+
+test('why a deploy\'s migration found the database unwritable: no monitor, a failover under way, a primary that does not answer; nothing when it answers', async () => {
+  const settled = readFormation([row('node1', 'primary'), row('node2', 'secondary')]);
+  const asked: string[] = [];
+  const answers = (ok: boolean) => async (p: { name: string }) => (asked.push(p.name), ok);
+  const timing = { unhealthySeconds: 10, demoteSeconds: 15, networkPartitionSeconds: 10 };
+  assert.equal(await whyUnwritable('prod', undefined, timing, answers(true)), 'the pg_auto_failover monitor of prod does not answer');
+  assert.match((await whyUnwritable('prod', readFormation([row('node2', 'wait_primary', 'primary'), row('node1', 'primary', 'demoted', '0/3000000', 0)]), timing, answers(true)))!, /^a failover is under way \(no primary; /);
+  assert.match((await whyUnwritable('prod', settled, timing, answers(false)))!, /^node1, the primary, does not answer; .* 10 s .* 15 s/);
+  assert.equal(await whyUnwritable('prod', settled, timing, answers(true)), undefined);
+  assert.deepEqual(asked, ['node1', 'node1'], 'the named primary itself is asked, and only when there is one');
 });
 
 test('PgBouncer: transaction pooling within the pool, the admin console on the socket only, the password only in the 0600 userlist', () => {

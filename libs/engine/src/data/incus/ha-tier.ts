@@ -4,7 +4,7 @@ import * as cli from '../../hosts/incus/cli';
 import { describeError, VezaError } from '../../log/errors';
 import type { Logger } from '../../log/logger';
 import type { ProcessRunner } from '../../ports/process';
-import { withPrimaryUnanswered } from '../ha/formation';
+import { whyUnwritable, withPrimaryUnanswered } from '../ha/formation';
 import { HaMetricsFiles, haMetricsDir } from '../ha/metrics-files';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, type BackupInfo, type BackupType } from '../ha/pgbackrest';
@@ -66,6 +66,14 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
     if (formation) await this.metrics.formation(formation);
     const lastDrill = await this.metrics.lastDrill();
     return { formation, pools: await this.pools().catch(() => []), backups, ...(lastDrill ? { lastDrill } : {}) };
+  }
+
+  /** Why the formation takes no writes (no primary while it fails over, or a primary that does not answer from its container), or undefined. */
+  async unwritable(): Promise<string | undefined> {
+    return whyUnwritable(this.env.name, (await readFormationOnIncus(this.client, this.h))?.formation, this.h.ha.failover, async (primary) => {
+      const member = memberOf(this.h, primary);
+      return member !== undefined && (await takesWrites(this.client, member));
+    });
   }
 
   /** The stanza's backups, newest first, as pgBackRest in `node`'s container reads the repository. */

@@ -7,7 +7,7 @@ import type { Logger } from '../../log/logger';
 import type { ProcessRunner } from '../../ports/process';
 import { signalIfAlive, waitForExit } from '../../util/proc';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
-import { primaryUnanswered, switchoverArgs, withPrimaryUnanswered } from '../ha/formation';
+import { switchoverArgs, whyUnwritable, withPrimaryUnanswered } from '../ha/formation';
 import { HaMetricsFiles } from '../ha/metrics-files';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, renderDrillOverrides, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
@@ -116,12 +116,9 @@ export class LocalHaTier implements DataTier, HaOperations {
 
   async unwritable(): Promise<string | undefined> {
     const l = this.layout();
-    const read = await readFormationState(l);
-    if (!read) return `the pg_auto_failover monitor of ${this.env.name} does not answer`;
-    const { primary, problems } = read.formation;
-    if (!primary) return `a failover is under way (${problems.join('; ')})`;
-    return (await primaryAnswers(l, primary)) ? undefined : primaryUnanswered(primary.name, l.ha.failover);
+    return whyUnwritable(this.env.name, (await readFormationState(l))?.formation, l.ha.failover, (primary) => primaryAnswers(l, primary));
   }
+
 
   async status(): Promise<HaStatus> {
     const l = this.layout();
