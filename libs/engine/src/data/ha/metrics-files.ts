@@ -31,8 +31,11 @@ export class HaMetricsFiles {
     return this.write('veza_backup.prom', renderBackupMetrics(this.env, newest));
   }
 
-  drill(o: Omit<DrillOutcome, 'env'>): Promise<void> {
-    return this.write('veza_backup_drill.prom', renderDrillMetrics({ env: this.env, ...o }));
+  /** A drill that began at `startedAt` (epoch ms) and ends now, pass or fail. */
+  drill(o: { success: boolean; startedAt: number; restoredRows: number; schemaVersion?: string }): Promise<void> {
+    const finishedAt = new Date();
+    const outcome: DrillOutcome = { env: this.env, success: o.success, finishedAt, durationSeconds: (finishedAt.getTime() - o.startedAt) / 1000, restoredRows: o.restoredRows };
+    return this.write('veza_backup_drill.prom', renderDrillMetrics(o.schemaVersion ? { ...outcome, schemaVersion: o.schemaVersion } : outcome));
   }
 
   /** The last drill as its textfile says; undefined before the first. */

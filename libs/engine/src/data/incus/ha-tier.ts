@@ -102,16 +102,12 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
    */
   async drill(opts: { keep?: boolean } = {}): Promise<DrillResult> {
     const started = Date.now();
-    const outcome = (success: boolean, rows = 0, schemaVersion?: string) => {
-      const finishedAt = new Date();
-      return this.metrics.drill({ success, finishedAt, durationSeconds: (finishedAt.getTime() - started) / 1000, restoredRows: rows, ...(schemaVersion ? { schemaVersion } : {}) });
-    };
     try {
       const result = await this.restoreAndCheck(opts, started);
-      await outcome(true, result.restoredRows, result.schemaVersion);
+      await this.metrics.drill({ success: true, startedAt: started, restoredRows: result.restoredRows, schemaVersion: result.schemaVersion });
       return result;
     } catch (e) {
-      await outcome(false, e instanceof DrillShortfall ? e.rows : 0);
+      await this.metrics.drill({ success: false, startedAt: started, restoredRows: e instanceof DrillShortfall ? e.rows : 0 });
       throw e;
     }
   }

@@ -222,11 +222,11 @@ export class LocalHaTier implements DataTier, HaOperations {
       if (migrations?.t) version = (await querySuper<{ v: string | null }>(d.pgdata, d.port, db, 'SELECT max(version) AS v FROM schema_migrations'))[0]?.v ?? undefined;
       if (rows < minRows) throw new VezaError(`the restored ${table} holds ${rows} rows, fewer than the ${minRows} expected`, 'the latest backup lacks data: check the backups and the archive (pgbackrest info)', 'DRILL_FAILED');
       const result: DrillResult = { restoredRows: rows, ...(version ? { schemaVersion: version } : {}), durationSeconds: (Date.now() - started) / 1000, ...(opts.keep ? { kept: { pgdata: d.pgdata, host: d.host, port: d.port } } : {}) };
-      await this.drillMetrics(l, true, started, rows, version);
+      await this.metrics(l).drill({ success: true, startedAt: started, restoredRows: rows, schemaVersion: version });
       this.log.info(`restore drill of ${this.env.name} passed: ${table} holds ${rows} rows, schema version ${version ?? '(none)'}, ${result.durationSeconds.toFixed(1)} s`);
       return result;
     } catch (e) {
-      await this.drillMetrics(l, false, started, rows, version);
+      await this.metrics(l).drill({ success: false, startedAt: started, restoredRows: rows, schemaVersion: version });
       if (e instanceof VezaError && (e.code === 'DATA_NO_BACKUP' || e.code === 'DRILL_FAILED')) throw e;
       throw new VezaError(`restore drill of ${this.env.name} failed: ${describeError(e)}`, `read ${d.logFile} and ${l.backrest.logPath}; check the repository with pgbackrest info`, 'DRILL_FAILED');
     } finally {
@@ -240,11 +240,6 @@ export class LocalHaTier implements DataTier, HaOperations {
       await this.runner.run(asServer(l, [join(l.binDir, 'pg_ctl'), 'stop', '--pgdata', d.pgdata, '--mode', 'immediate', '--wait', '--silent'], 'stop the drill copy', 60_000), { check: false });
     }
     await fs.rm(d.pgdata, { recursive: true, force: true });
-  }
-
-  private async drillMetrics(l: HaLayout, success: boolean, started: number, rows: number, version?: string): Promise<void> {
-    const finishedAt = new Date();
-    await this.metrics(l).drill({ success, finishedAt, durationSeconds: (finishedAt.getTime() - started) / 1000, restoredRows: rows, ...(version ? { schemaVersion: version } : {}) });
   }
 
   private metrics(l: HaLayout): HaMetricsFiles {
