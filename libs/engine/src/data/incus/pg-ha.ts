@@ -331,7 +331,7 @@ function keeperSteps(ctx: PlanContext, m: IncusPgMember, st: PgHaContainerState,
   return [
     ...(same ? [] : [
       writeConfigStep(ctx, m.container, KEEPER_UNIT, unit, { owner: 'root:root', mode: '0644', title: `write ${m.container}'s ${KEEPER}.service (${what})`, secret: false }),
-      run(`reload systemd in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${m.container}`, timeoutMs: 60_000 })),
+      reloadSystemd(ctx.client, m.container),
     ]),
     restartStep(ctx, m.container, KEEPER),
   ];
@@ -391,7 +391,7 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
     if (!fresh[i]) return;
     formation.push(
       writeConfigStep(ctx, m.container, KEEPER_UNIT, keeperUnit(role(m), runArgs(m.pgdata)), { owner: 'root:root', mode: '0644', title: `write ${m.container}'s ${KEEPER}.service (run)`, secret: false }),
-      run(`reload systemd in ${m.container}`, cli.exec(client.scope, m.container, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${m.container}`, timeoutMs: 60_000 })),
+      reloadSystemd(client, m.container),
     );
   });
   if ((st.syncStandbys ?? 0) !== h.ha.syncStandbys) {
@@ -515,9 +515,14 @@ function backupTimerSteps(ctx: PlanContext, h: IncusPgHa, m: IncusPgMember, st: 
   if (!files.length && !stopped.length) return [];
   return [
     ...files.map((f) => writeConfigStep(ctx, m.container, f.path, f.content, { owner: 'root:root', mode: f.mode, title: `write ${m.container}'s ${posix.basename(f.path)}`, secret: false })),
-    run(`reload systemd in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${m.container}`, timeoutMs: 60_000 })),
+    reloadSystemd(ctx.client, m.container),
     run(`enable the backup timers in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['systemctl', 'enable', '--now', ...units.map((u) => `${u.name}.timer`)], { description: `enable the backup timers in ${m.container}`, timeoutMs: 60_000 })),
   ];
+}
+
+/** `systemctl daemon-reload` in a container, after its unit files changed. */
+function reloadSystemd(client: IncusClient, container: string): PlanStep {
+  return run(`reload systemd in ${container}`, cli.exec(client.scope, container, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${container}`, timeoutMs: 60_000 }));
 }
 
 function waitStep(title: string, what: string, timeoutMs: number, check: () => Promise<boolean>): PlanStep {
@@ -534,7 +539,7 @@ function pgbouncerSteps(ctx: PlanContext, h: IncusPgHa, st: PgHaContainerState, 
   const server = [
     ...(limits.length ? [
       run(`create ${ct}:${posix.dirname(PGBOUNCER_LIMITS)}`, cli.exec(ctx.client.scope, ct, ['install', '-d', '-m', '0755', posix.dirname(PGBOUNCER_LIMITS)], { description: `create ${posix.dirname(PGBOUNCER_LIMITS)}`, timeoutMs: 60_000 })),
-      ...limits, run(`reload systemd in ${ct}`, cli.exec(ctx.client.scope, ct, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${ct}`, timeoutMs: 60_000 }))] : []),
+      ...limits, reloadSystemd(ctx.client, ct)] : []),
     ...write(p.iniFile, renderPgbouncerIni(p, h.ha.pgbouncer), `write ${ct}'s pgbouncer.ini (${h.ha.pgbouncer.poolMode} pooling, ${h.ha.pgbouncer.poolSize} server connections)`),
     // Every client needs the role's SCRAM password; the container is reachable only on its bridge.
     ...write(p.hbaFile, renderPgbouncerHba(p.adminUser, h.endpoint.user, '0.0.0.0/0'), `write ${ct}'s PgBouncer hba file (the app role by password, the admin console on the socket only)`),
@@ -553,7 +558,7 @@ function pgbouncerSteps(ctx: PlanContext, h: IncusPgHa, st: PgHaContainerState, 
     ...write(p.followerUnit, followerUnit(p.followerScript), `write ${ct}'s veza-pgbouncer-follower.service`, { owner: 'root:root', mode: '0644' }),
   ];
   steps.push(...follower);
-  if (follower.length) steps.push(run(`reload systemd in ${ct}`, cli.exec(ctx.client.scope, ct, ['systemctl', 'daemon-reload'], { description: `reload systemd in ${ct}`, timeoutMs: 60_000 })));
+  if (follower.length) steps.push(reloadSystemd(ctx.client, ct));
   if (follower.length || f['unit:veza-pgbouncer-follower'] !== 'active') steps.push(restartStep(ctx, ct, 'veza-pgbouncer-follower'));
   return steps;
 }
