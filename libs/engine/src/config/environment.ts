@@ -77,10 +77,19 @@ const haSchema = z.strictObject({
     /** Full backups kept (pgBackRest repo1-retention-full); their diffs and WAL go with them. */
     retentionFull: z.number().int().min(1, 'retention must keep at least 1 full backup').max(100).default(4),
     retentionDiff: z.number().int().min(1, 'retention must keep at least 1 diff backup').max(100).default(7),
+    /**
+     * `posix`: a folder (on Incus, the host's, mounted into the nodes). `s3`:
+     * a bucket of the environment's own MinIO (seed 001: "backups land in
+     * MinIO"), reached over TLS (README, "PostgreSQL HA", S3 repository).
+     */
     repository: z.strictObject({
-      type: z.literal('posix').default('posix'),
-      /** Absolute path of the pgBackRest repository; local environments default to .veza/envs/<env>/backup/repo. */
+      type: z.enum(['posix', 's3']).default('posix'),
+      /** posix: the repository's folder; local environments default to .veza/envs/<env>/ha/backup/repo, Incus to /var/lib/veza/pgbackrest/<env>. s3: the prefix in the bucket, default /pgbackrest. */
       path: absolutePath.optional(),
+      /** s3 only: the bucket, default veza-<env>-pgbackrest. */
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes').optional(),
+      /** s3 only: the port of MinIO's TLS front (pgBackRest speaks only HTTPS to S3). */
+      tlsPort: tcpPort.optional(),
     }).default({ type: 'posix' }),
     /** What the restore drill checks: this table must hold at least minRows rows in the restored copy. */
     drill: z.strictObject({
@@ -225,7 +234,7 @@ export const environmentSchema = z.strictObject({
 }).superRefine((env, ctx) => {
   if (env.driver === 'local' && !env.local) ctx.addIssue({ code: 'custom', path: ['local'], message: 'the local driver needs local.subnet' });
   checkDataTopologies(env, ctx);
-  checkHa(env.data.postgres, ctx);
+  checkHa(env.data.postgres, env.data.minio !== undefined, ctx);
 });
 
 /**
@@ -259,7 +268,7 @@ export const SHARED_ENVS: ReadonlySet<string> = new Set(['staging', 'prod']);
 /** Time a cut-off primary's keeper needs after its partition timeout: its next loop (1 s) and a fast shutdown of Postgres. */
 const PARTITION_MARGIN_SECONDS = 5;
 
-function checkHa(pg: { topology: 'single' | 'ha'; maxConnections: number; ha?: HaSettings }, ctx: z.RefinementCtx): void {
+function checkHa(pg: { topology: 'single' | 'ha'; maxConnections: number; ha?: HaSettings }, hasMinio: boolean, ctx: z.RefinementCtx): void {
   const at = (...path: string[]) => ['data', 'postgres', ...path];
   if (pg.topology === 'single') {
     if (pg.ha) ctx.addIssue({ code: 'custom', path: at('ha'), message: 'ha settings need topology: ha (or remove them)' });
@@ -274,6 +283,14 @@ function checkHa(pg: { topology: 'single' | 'ha'; maxConnections: number; ha?: H
   const margin = PARTITION_MARGIN_SECONDS;
   if (f.networkPartitionSeconds + margin > f.unhealthySeconds + f.demoteSeconds) {
     ctx.addIssue({ code: 'custom', path: at('ha', 'failover', 'networkPartitionSeconds'), message: `networkPartitionSeconds (${f.networkPartitionSeconds}) + ${margin} s must not exceed unhealthySeconds + demoteSeconds (${f.unhealthySeconds + f.demoteSeconds}): a primary cut off from the monitor must have stopped before its standby may be promoted, or both take writes; lower it or raise demoteSeconds` });
+  }
+  const repo = ha.backup.repository;
+  if (repo.type === 'posix') {
+    for (const key of ['bucket', 'tlsPort'] as const) {
+      if (repo[key] !== undefined) ctx.addIssue({ code: 'custom', path: at('ha', 'backup', 'repository', key), message: `${key} belongs to an s3 repository: set type: s3, or remove it` });
+    }
+  } else if (!hasMinio) {
+    ctx.addIssue({ code: 'custom', path: at('ha', 'backup', 'repository', 'type'), message: "an s3 repository is a bucket of the environment's own MinIO, and this environment declares none: add data.minio, or use type: posix" });
   }
   const pool = ha.pgbouncer.poolSize + ha.pgbouncer.reservePoolSize;
   if (pool >= pg.maxConnections) {

@@ -152,6 +152,9 @@ async function applyStep(step: PlanStep, runner: ProcessRunner): Promise<void> {
         }
       }
     case 'mkdir':
+      // As `mkdir -p -m` (what a dry-run prints): the mode is the folder's own; parents it makes get the default, so
+      // a private folder made first does not close its parents to the server user that needs a sibling.
+      await fs.mkdir(dirname(step.path), { recursive: true });
       await fs.mkdir(step.path, { recursive: true, mode: step.mode });
       await fs.chmod(step.path, step.mode);
       return;

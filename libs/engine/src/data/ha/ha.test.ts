@@ -12,6 +12,7 @@ import { formatHaStatus, renderBackupTimers } from './operations';
 import { runnerTimerFiles, runnerTimers, runnerTimerSteps } from './timers';
 import { verifyUnits } from '../../util/testing/systemd';
 import { readBackupInfo, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand } from './pgbackrest';
+import { backupPolicy, backupRepoCommands, backupUserSecret, renderTlsFront, s3Repository, tlsCertArgv } from './s3-repository';
 import { parseAlignedTable, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, serverConnections, type PoolRow } from './pgbouncer';
 
 /** Pure HA pieces: the environment schema, the rendered configs, the commands as data, the readers. No process runs. */
@@ -146,6 +147,41 @@ test('pgBackRest: encrypted zstd repository, every node listed, archive_command 
   assert.deepEqual(readBackupInfo('[{"name":"veza","backup":[],"repo":[{"status":{"code":2,"message":"no valid backups"}}]}]'), []);
   const broken = readBackupInfo(JSON.stringify([{ name: 'veza', backup: [], repo: [{ status: { code: 99, message: "[CryptoError] unable to load info file 'backup.info':\nmore" } }] }]));
   assert.ok(broken instanceof Error && /CryptoError\] unable to load info file/.test(broken.message));
+});
+
+test('an S3 repository: refused without MinIO or with s3 keys on posix; its pgbackrest.conf lines, front, certificate and MinIO commands', () => {
+  const ha = 'data:\n  postgres:\n    topology: ha\n    ha:\n      backup:\n';
+  refused(`${ha}        repository: { type: s3 }\n`, /prod\.yaml:14: data\.postgres\.ha\.backup\.repository\.type: an s3 repository is a bucket of the environment's own MinIO.*add data\.minio, or use type: posix/);
+  refused(`${ha}        repository: { bucket: b-backups }\n`, /prod\.yaml:14: data\.postgres\.ha\.backup\.repository\.bucket: bucket belongs to an s3 repository/);
+  refused(`${ha}        repository: { type: s3, bucket: B_ }\n  minio: { passwordEnv: VEZA_MINIO_PASSWORD }\n`, /repository\.bucket: must be an S3 bucket name/);
+  const e = env(`${ha}        repository: { type: s3 }\n  minio: { passwordEnv: VEZA_MINIO_PASSWORD }\n`);
+  const repo = s3Repository(e, haSettings(e)!.backup)!;
+  assert.deepEqual(repo, { bucket: 'veza-prod-pgbackrest', path: '/pgbackrest', tlsPort: 9443 });
+  assert.equal(s3Repository(e, haSettings(env('data:\n  postgres:\n    topology: ha\n'))!.backup), undefined);
+
+  const layout = { configFile: '/b/c', repoPath: '/unused', logPath: '/l', lockPath: '/k', spoolPath: '/s', nodes: [{ pgdata: '/d', port: 1, socketDir: '/s' }], s3: { ...repo, host: 'veza-prod-minio.incus', caFile: '/etc/pgbackrest/s3-ca.pem' } };
+  assert.throws(() => renderBackrestConf(layout, haSettings(e)!.backup, 'cipher'), /needs its key/);
+  const conf = renderBackrestConf(layout, haSettings(e)!.backup, 'cipher', 'KEY');
+  for (const line of ['repo1-type=s3', 'repo1-path=/pgbackrest', 'repo1-s3-bucket=veza-prod-pgbackrest', 'repo1-s3-endpoint=veza-prod-minio.incus', 'repo1-storage-port=9443', 'repo1-s3-uri-style=path', 'repo1-s3-key=veza-pgbackrest', 'repo1-s3-key-secret=KEY', 'repo1-storage-ca-file=/etc/pgbackrest/s3-ca.pem', 'repo1-cipher-type=aes-256-cbc']) assert.ok(conf.split('\n').includes(line), line);
+  assert.ok(!conf.includes('/unused'), 'no posix path with an S3 repository');
+
+  // The key follows the root password, and is never the password itself.
+  assert.equal(backupUserSecret('root-pass-1'), backupUserSecret('root-pass-1'));
+  assert.notEqual(backupUserSecret('root-pass-1'), backupUserSecret('root-pass-2'));
+  assert.ok(!backupUserSecret('root-pass-1').includes('root-pass-1'));
+  const cmds = backupRepoCommands('/bin/mc', 'bk-x', 'KEY');
+  assert.ok(cmds.every((c) => !c.argv.join(' ').includes('KEY')), 'the key travels on stdin only');
+  assert.equal(cmds.find((c) => c.argv.includes('user'))?.input, 'KEY\n');
+  const policy = JSON.parse(backupPolicy('bk-x')) as { Statement: { Resource: string[] }[] };
+  assert.deepEqual(policy.Statement.flatMap((s) => s.Resource), ['arn:aws:s3:::bk-x', 'arn:aws:s3:::bk-x/*'], 'that bucket and nothing else');
+
+  // pgBackRest 2.45 checks an address endpoint against DNS names only.
+  assert.match(tlsCertArgv('/k', '/c', ['127.79.1.31']).at(-1)!, /^subjectAltName=IP:127\.79\.1\.31,DNS:127\.79\.1\.31$/);
+  assert.match(tlsCertArgv('/k', '/c', ['m.incus']).at(-1)!, /^subjectAltName=DNS:m\.incus$/);
+  const front = renderTlsFront({ bind: '127.0.0.1', port: 9443, certFile: '/t/front.pem', backends: [{ host: 'a', port: 9000 }, { host: 'b', port: 9000 }] });
+  assert.match(front, /bind 127\.0\.0\.1:9443 ssl crt \/t\/front\.pem/);
+  assert.match(front, /server minio2 b:9000 check/);
+  assert.doesNotMatch(renderTlsFront({ bind: '*', port: 1, certFile: '/c', backends: [{ host: 'a', port: 2 }] }), / check/, 'one node: nothing to route around');
 });
 
 test('drill metrics are written and read back; status prints ages', () => {

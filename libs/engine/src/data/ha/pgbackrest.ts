@@ -1,8 +1,9 @@
 import type { HaSettings } from '../../config/environment';
+import { s3Label, s3RepoLines, type S3Target } from './s3-repository';
 
 /**
  * pgBackRest (seed 001, day 8): one stanza per environment in a posix
- * repository, every data node listed so a backup finds the primary
+ * repository or an S3 bucket of the environment's MinIO, every data node listed so a backup finds the primary
  * whichever it is, WAL archived continuously by archive_command,
  * zstd-compressed and AES-encrypted. The cipher passphrase lives in the
  * 0600 config file, never in argv.
@@ -11,7 +12,10 @@ export const STANZA = 'veza';
 
 export interface BackrestLayout {
   configFile: string;
+  /** The posix repository's folder, as the nodes see it; unused with `s3`. */
   repoPath: string;
+  /** The S3 repository (s3-repository.ts), when the environment has one. */
+  s3?: S3Target;
   logPath: string;
   lockPath: string;
   spoolPath: string;
@@ -19,11 +23,13 @@ export interface BackrestLayout {
   nodes: { pgdata: string; port: number; socketDir: string }[];
 }
 
-export function renderBackrestConf(l: BackrestLayout, backup: HaSettings['backup'], cipherPass: string): string {
+/** `s3Secret`: the backup user's key, needed with an S3 repository. */
+export function renderBackrestConf(l: BackrestLayout, backup: HaSettings['backup'], cipherPass: string, s3Secret?: string): string {
+  if (l.s3 && !s3Secret) throw new Error('renderBackrestConf: an S3 repository needs its key');
   return [
     '# Managed by veza (infra-data:provision rewrites it). Holds the repository passphrase: mode 0600.',
     '[global]',
-    `repo1-path=${l.repoPath}`,
+    ...(l.s3 ? s3RepoLines(l.s3, s3Secret!) : [`repo1-path=${l.repoPath}`]),
     `repo1-retention-full=${backup.retentionFull}`,
     `repo1-retention-diff=${backup.retentionDiff}`,
     'repo1-cipher-type=aes-256-cbc',
@@ -43,6 +49,11 @@ export function renderBackrestConf(l: BackrestLayout, backup: HaSettings['backup
     ...l.nodes.flatMap((n, i) => [`pg${i + 1}-path=${n.pgdata}`, `pg${i + 1}-port=${n.port}`, `pg${i + 1}-socket-path=${n.socketDir}`]),
     '',
   ].join('\n');
+}
+
+/** How messages name the repository. */
+export function repoLabel(l: Pick<BackrestLayout, 'repoPath' | 's3'>): string {
+  return l.s3 ? s3Label(l.s3) : l.repoPath;
 }
 
 /**

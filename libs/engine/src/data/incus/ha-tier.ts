@@ -8,11 +8,12 @@ import { whyUnwritable, withPrimaryUnanswered } from '../ha/formation';
 import { HaMetricsFiles, haMetricsDir } from '../ha/metrics-files';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
 import { backupCommand, infoCommand, readBackupInfo, type BackupInfo, type BackupType } from '../ha/pgbackrest';
+import { frontContainer, FRONT_CERT } from './minio-front';
 import type { PoolRow } from '../ha/pgbouncer';
 import { runnerTimerFiles, runnerTimers, runnerTimerSteps, type RunnerTimers } from '../ha/timers';
 import { applyPlan, type DataPlan } from '../plan';
 import type { ProvisionOptions } from '../port';
-import { backrestArgv, backrestIn, DRILL_PGDATA, drillValue, formationSettledOnIncus, memberOf, planDrill, poolsOnIncus, readFormationOnIncus, switchoverCommand, takesWrites, type IncusPgHa, type IncusPgMember } from './pg-ha';
+import { backrestArgv, backrestIn, DRILL_PGDATA, drillValue, formationSettledOnIncus, memberOf, planDrill, poolsOnIncus, repoName, readFormationOnIncus, switchoverCommand, takesWrites, type IncusPgHa, type IncusPgMember } from './pg-ha';
 import { IncusDataTier, resolveSecrets } from './tier';
 
 /** A restored copy with too few rows: the metrics keep the count it found. */
@@ -90,7 +91,7 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
     const all = await this.backups(primary!);
     const newest = all[0];
     await this.metrics.backups(all);
-    this.log.info(`${type} backup ${newest!.label} of ${this.env.name} stored in ${this.h.backrest.hostRepo}`);
+    this.log.info(`${type} backup ${newest!.label} of ${this.env.name} stored in ${repoName(this.h)}`);
     return newest!;
   }
 
@@ -117,14 +118,15 @@ export class IncusHaTier extends IncusDataTier implements HaOperations {
     const container = cli.checkName('data container', `${this.env.prefix}pg-drill`);
     const primary = memberOf(this.h, (await this.requireHealthy()).primary)!;
     const backups = await this.backups(primary).catch((e: unknown) => {
-      throw new VezaError(`the pgBackRest repository ${this.h.backrest.hostRepo} cannot be read: ${describeError(e)}`, 'check the repository (pgbackrest info); restore it from its copy or take a new full backup', 'DRILL_FAILED');
+      throw new VezaError(`the pgBackRest repository ${repoName(this.h)} cannot be read: ${describeError(e)}`, 'check the repository (pgbackrest info); restore it from its copy or take a new full backup', 'DRILL_FAILED');
     });
-    if (backups.length === 0) throw new VezaError(`no backup of ${this.env.name} exists in ${this.h.backrest.hostRepo}: nothing to restore`, `take one first: npx nx run infra-data:backup --env=${this.env.name} --type=full`, 'DATA_NO_BACKUP');
+    if (backups.length === 0) throw new VezaError(`no backup of ${this.env.name} exists in ${repoName(this.h)}: nothing to restore`, `take one first: npx nx run infra-data:backup --env=${this.env.name} --type=full`, 'DATA_NO_BACKUP');
     if (await this.client.instance(container)) throw new VezaError(`a drill container ${container} is still there (kept by --keep, or left by a drill that was killed)`, `delete it: incus delete --force ${container} --project ${this.settings.project}`, 'DRILL_FAILED');
     const { ctx } = await this.planContext(resolveSecrets(this.env));
     const cipher = await this.cipherPass(this.h, primary.container);
+    const frontCert = this.h.backrest.s3 ? await this.client.readFile(frontContainer(this.env), FRONT_CERT) : undefined;
     try {
-      await applyPlan({ steps: planDrill(ctx, this.h, container, cipher), notes: [], summary: `latest backup of ${this.env.name} restored into ${container}` }, this.client.runner, this.log);
+      await applyPlan({ steps: planDrill(ctx, this.h, container, cipher, frontCert), notes: [], summary: `latest backup of ${this.env.name} restored into ${container}` }, this.client.runner, this.log);
       const port = this.h.nodes[0]!.port;
       const db = this.env.data.postgres.database;
       await applyPlan({ steps: [{ kind: 'wait', title: 'wait for the archive replay to end', what: 'the restored copy has replayed the archive and accepts writes', timeoutMs: 300_000, intervalMs: 1_000,

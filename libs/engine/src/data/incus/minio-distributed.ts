@@ -10,6 +10,7 @@ import { bucketName, minioEndpoints, minioServerEnv, readMinioInfo, type MinioNo
 import {
   MINIO_UNIT, minioBucketStamp, minioNodeContainer, minioBucketSteps, minioEnvFile, minioRestartStep, minioUserStep, planContainer, sha256, withMcHost, writeConfigStep, type PlanContext,
 } from './services';
+import { incusS3Target, planMinioFront } from './minio-front';
 
 /**
  * Seed 001's distributed MinIO on Incus: `nodes` containers
@@ -109,7 +110,10 @@ export function planMinioDistributed(ctx: PlanContext, s: MinioSettings, nodes: 
   const first = nodes[0]!;
   const bucket = ctx.env.data.minio?.bucket ?? bucketName(ctx.env);
   const setup = restarts.length || states[0]!.facts.bucket !== minioBucketStamp(bucket) ? minioBucketSteps(ctx, first.container, first.port, bucket) : [];
-  return { steps: [...containers, ...files, ...restarts, ...setup], notes };
+  // The HA topology's S3 repository: its TLS front on node 1, routing to every node.
+  const target = incusS3Target(ctx.env, ctx.settings);
+  const front = target ? planMinioFront(ctx, first.container, first.port, target, nodes, states[0]!.facts) : [];
+  return { steps: [...containers, ...files, ...restarts, ...setup, ...front], notes };
 }
 
 /**

@@ -64,7 +64,7 @@ test('pg ha on incus from nothing: containers, then the monitor, node 1 register
     "set the monitor's failover timing (health_check_period, health_check_timeout, health_check_retry_delay, node_considered_unhealthy_timeout, primary_demote_timeout)",
     "set node1's network partition timeout to 10 s", "set node2's network partition timeout to 10 s",
     'ensure role veza and database veza on the primary (veza-staging-pg-1)',
-    'create the pgBackRest stanza (from the primary, veza-staging-pg-1)',
+    'create the pgBackRest stanza in /var/lib/veza/pgbackrest/staging (from the primary, veza-staging-pg-1)',
     ...['veza-staging-pg-1', 'veza-staging-pg-2'].flatMap((ct) => [
       ...['veza-backup-if-primary', 'veza-backup-full.service', 'veza-backup-full.timer', 'veza-backup-diff.service', 'veza-backup-diff.timer'].map((f) => `write ${ct}'s ${f}`),
       `reload systemd in ${ct}`, `enable the backup timers in ${ct}`,
@@ -191,4 +191,37 @@ test('pg ha on incus: the failover timing — the monitor\'s settings with ALTER
   const hs = incusPgHa(slow, incusSettings(slow), haSettings(slow)!);
   const plan = planPgHa({ ...ctx, env: slow }, hs, converged(h));
   assert.deepEqual(titles(plan.steps).filter((t) => t.startsWith('set ')), ["set the monitor's failover timing (node_considered_unhealthy_timeout, primary_demote_timeout)", "set node1's network partition timeout to 20 s", "set node2's network partition timeout to 20 s"]);
+});
+
+test('pg ha on incus with an S3 repository: planned once the front has its certificate; the nodes trust it, mount nothing, and hold the backup user\'s key; the stanza is recorded in the front\'s container', () => {
+  const e = environmentSchema.parse({
+    name: 'staging', driver: 'incus', prefix: 'veza-staging-', publicHosts: ['staging.veza.fr'], publicUrl: 'https://staging.veza.fr', edge: 'veza-haproxy',
+    registry: { url: 'https://git.example/api/packages', owner: 'talas' },
+    data: { postgres: { passwordEnv: 'T_PG', topology: 'ha', ha: { backup: { repository: { type: 's3' } } } }, minio: { passwordEnv: 'T_MINIO' } },
+  });
+  const settings = incusSettings(e);
+  const ctx: PlanContext = { env: e, settings, pool: 'fast', client: new IncusClient(createRecordingRunner(), 'default'), secrets: { postgres: PASSWORD, minio: 'minio-Root-Secret-9' } };
+  const h = incusPgHa(e, settings, haSettings(e)!);
+  assert.deepEqual(h.backrest.s3, { bucket: 'veza-staging-pgbackrest', path: '/pgbackrest', tlsPort: 9443, host: 'veza-staging-minio.incus', caFile: '/etc/pgbackrest-minio-ca.pem' });
+
+  const waiting = planPgHa(ctx, h, nothing);
+  assert.equal(waiting.again, true, 'nothing of the formation before the front has a certificate');
+  assert.ok(titles(waiting.steps).every((x) => /^(create|wait for|install) /.test(x)), titles(waiting.steps).join('\n'));
+
+  const PEM = '-----BEGIN CERTIFICATE-----\nfront\n-----END CERTIFICATE-----\n';
+  const { steps, again } = planPgHa(ctx, h, { ...nothing, frontCert: PEM });
+  assert.equal(again, undefined);
+  assert.ok(!titles(steps).some((x) => x.startsWith('mount the repository') || x.startsWith('create the repository')), 'no host folder');
+  const ca = written(steps, "give veza-staging-pg-1 the TLS front's certificate (pgBackRest's CA)");
+  assert.deepEqual([ca.content, ...ca.target], [PEM, '/etc', 'pgbackrest-minio-ca.pem', 'root:root', '0644']);
+  const conf = written(steps, "write veza-staging-pg-2's pgbackrest.conf (repository passphrase)").content;
+  assert.match(conf, /^repo1-s3-endpoint=veza-staging-minio\.incus$/m);
+  assert.match(conf, /^repo1-storage-ca-file=\/etc\/pgbackrest-minio-ca\.pem$/m);
+  assert.ok(!conf.includes('minio-Root-Secret-9'), "the nodes hold the backup user's key, not MinIO's root password");
+  const stanza = titles(steps).indexOf('create the pgBackRest stanza in s3://veza-staging-pgbackrest/pgbackrest (MinIO\'s TLS front veza-staging-minio.incus:9443) (from the primary, veza-staging-pg-1)');
+  assert.ok(stanza > 0, titles(steps).join('\n'));
+  const stamp = written(steps, 'record where the stanza was made');
+  assert.deepEqual(stamp.target, ['/etc', 'veza-pgbackrest-stanza', 'root:root', '0644']);
+  assert.deepEqual(runs(steps).find((c) => c.input === stamp.content)?.argv.slice(1, 3), ['exec', 'veza-staging-minio'], "in the front's container");
+  for (const c of runs(steps)) assert.ok(!c.argv.some((a) => a.includes('Secret')), `a secret reached argv: ${c.argv.join(' ')}`);
 });

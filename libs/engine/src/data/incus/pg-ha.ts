@@ -13,7 +13,9 @@ import {
   renderFormationHba, runArgs, setMonitorSettingsSql, setSyncStandbysSql, staleMonitorSettings, switchoverArgs,
   type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
-import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, restoreCommand, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, repoLabel, restoreCommand, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { backupUserSecret } from '../ha/s3-repository';
+import { frontContainer, incusS3Target, nodeCaStep, STANZA_STAMP } from './minio-front';
 import { BACKUP_JITTER } from '../ha/operations';
 import { parseAlignedTable, pgbouncerFdLimit, renderPgbouncerDatabases, renderPgbouncerLimits, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout, type PoolRow } from '../ha/pgbouncer';
 import type { PlanStep, WaitSpec } from '../plan';
@@ -76,7 +78,7 @@ export interface IncusPgHa {
   nodes: IncusPgMember[];
   pgbouncer: PgbouncerLayout & { container: string; iniFile: string; followerScript: string; followerUnit: string; stateDir: string };
   endpoint: PostgresEndpoint;
-  /** pgBackRest in every data node; `hostRepo` is the posix repository's folder on the Incus host. */
+  /** pgBackRest in every data node; `hostRepo` is the posix repository's folder on the Incus host (unused with `s3`). */
   backrest: BackrestLayout & { hostRepo: string };
 }
 
@@ -118,6 +120,7 @@ export function incusPgHa(env: Environment, settings: IncusSettings, ha: HaSetti
       spoolPath: '/var/spool/pgbackrest',
       // Each node backs up and archives only itself: whichever is primary runs them, on its own cluster.
       nodes: [{ pgdata: `${ROOT}/node`, port, socketDir: '/run/postgresql' }],
+      s3: incusS3Target(env, settings),
     },
   };
 }
@@ -220,12 +223,43 @@ export interface PgHaState {
   /** The repository's passphrase: the one the nodes' pgbackrest.conf holds, or a new one. */
   cipherPass: string;
   stanzaExists: boolean;
+  /** With an S3 repository: the TLS front's certificate, once MinIO's container made it. */
+  frontCert?: string;
 }
+
+/** How messages name the repository: the host's folder, or the bucket behind the front. */
+export function repoName(h: IncusPgHa): string {
+  return h.backrest.s3 ? repoLabel(h.backrest) : h.backrest.hostRepo;
+}
+
+/** What the front's container records once the stanza is made in the S3 repository. */
+export function stanzaStamp(h: IncusPgHa): string {
+  return `${repoName(h)}\n`;
+}
+
+/** pgbackrest.conf as every data node and the drill hold it. */
+function backrestConf(ctx: PlanContext, h: IncusPgHa, cipherPass: string): string {
+  return renderBackrestConf(h.backrest, h.ha.backup, cipherPass, h.backrest.s3 ? backupUserSecret(ctx.secrets.minio!) : undefined);
+}
+
+/** Where the repository comes from in a data node or the drill's container: the host's folder mounted in, or the front's certificate. */
+function repoAccessSteps(ctx: PlanContext, h: IncusPgHa, ct: string, frontCert: string | undefined, readonly: boolean): PlanStep[] {
+  if (h.backrest.s3) return [nodeCaStep(ctx, ct, h.backrest.s3, frontCert!)];
+  return [
+    run(`mount the repository into ${ct}${readonly ? ', read-only' : ''}`, cli.deviceAdd(ctx.client.scope, ct, REPO_DEVICE, 'disk', [`source=${h.backrest.hostRepo}`, `path=${REPO_MOUNT}`, 'shift=true', ...(readonly ? ['readonly=true'] : [])])),
+    ...(readonly ? [] : [run(`hand the repository to postgres in ${ct}`, cli.exec(ctx.client.scope, ct, ['chown', 'postgres:postgres', REPO_MOUNT], { description: `chown ${REPO_MOUNT}`, timeoutMs: 60_000 }))]),
+  ];
+}
+
+/** The inspection fact that says the node reaches the repository. */
+const repoFact = (h: IncusPgHa): string => (h.backrest.s3 ? h.backrest.s3.caFile : `mount:${REPO_MOUNT}`);
+const repoReached = (h: IncusPgHa, st: PgHaContainerState, frontCert: string | undefined): boolean =>
+  h.backrest.s3 ? st.facts[h.backrest.s3.caFile] === sha256(frontCert ?? '') : st.facts[`mount:${REPO_MOUNT}`] === '1';
 
 /** What a member's inspection runs inside its container (its facts, key=value lines). */
 export function inspectMemberArgv(h: IncusPgHa, m: IncusPgMember): string[] {
   const timers = backupTimers(h, m).flatMap((u) => [`/etc/systemd/system/${u.name}.service`, `/etc/systemd/system/${u.name}.timer`, `unit:${u.name}.timer`]);
-  const node = m === h.monitor ? [] : [PGBACKREST, partitionFact(m), `mount:${REPO_MOUNT}`, h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`, BACKUP_SCRIPT, ...timers];
+  const node = m === h.monitor ? [] : [PGBACKREST, partitionFact(m), repoFact(h), h.backrest.configFile, `${m.pgdata}/${ARCHIVE_CONF}`, BACKUP_SCRIPT, ...timers];
   return ['sh', '-c', INSPECT, 'veza', '/usr/bin/pg_autoctl', `unit:${KEEPER}`, KEEPER_UNIT, `${m.pgdata}/PG_VERSION`, `${m.pgdata}/pg_hba.conf`, DEBIAN_CLUSTER, ...node];
 }
 
@@ -363,6 +397,7 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
     ...planContainer(ctx, { container: h.pgbouncer.container, data: `${env.name}/pgbouncer`, exists: st.pgbouncer.exists, running: st.pgbouncer.running, installed: st.pgbouncer.facts.installed === '1' }, PGBOUNCER_PACKAGES),
   ];
   if ([...memberStates, st.pgbouncer].some((s) => s.exists && !s.running)) return { steps: containers, notes: ['stopped HA containers start first; the rest is planned from what they hold'], again: true };
+  if (h.backrest.s3 && !st.frontCert) return { steps: containers, notes: [`the formation is planned once MinIO's TLS front in ${frontContainer(env)} has its certificate (provision makes it first)`], again: true };
 
   const database = env.data.postgres.database;
   const role = (m: IncusPgMember) => (m === h.monitor ? 'monitor' : m.name);
@@ -375,11 +410,11 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
   });
   const unitFor = (m: IncusPgMember, i: number) => (fresh[i] ? createUnit(m) : keeperUnit(role(m), runArgs(m.pgdata)));
   const formation: PlanStep[] = [];
-  if (st.nodes.some((s) => s.facts[`mount:${REPO_MOUNT}`] !== '1')) formation.push({ kind: 'mkdir', title: `create the repository ${h.backrest.hostRepo} on the Incus host`, path: h.backrest.hostRepo, mode: 0o750 });
+  if (!h.backrest.s3 && st.nodes.some((s) => !repoReached(h, s, st.frontCert))) formation.push({ kind: 'mkdir', title: `create the repository ${h.backrest.hostRepo} on the Incus host`, path: h.backrest.hostRepo, mode: 0o750 });
   members.forEach((m, i) => {
     const s = memberStates[i]!;
     formation.push(...memberInit(ctx, m, s, m === h.monitor || m === h.nodes[0]));
-    if (m !== h.monitor) formation.push(...backrestNodeSteps(ctx, h, m, s, st.cipherPass, m === h.nodes[0]));
+    if (m !== h.monitor) formation.push(...backrestNodeSteps(ctx, h, m, s, st, m === h.nodes[0]));
     formation.push(...keeperSteps(ctx, m, s, unitFor(m, i), fresh[i] ? 'create and run' : 'run'));
     if (m === h.monitor && fresh[i]) formation.push(waitStep(`wait for the monitor in ${m.container}`, `the monitor answers in ${m.container}`, 120_000, async () => (await readFormationOnIncus(client, h)) !== undefined));
     if (m === h.nodes[0] && fresh[i]) formation.push(waitStep(`wait for ${m.name} to register as the primary`, `${m.name} (${m.container}) is registered as primary`, 180_000, async () => (await readFormationOnIncus(client, h))?.formation.primary?.host === m.host));
@@ -407,7 +442,10 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
       again: { tries: 3, settle: settled },
     });
   }
-  if (!st.stanzaExists) formation.push(run(`create the pgBackRest stanza (from the primary, ${primary.container})`, backrestIn(client, h, primary.container, stanzaCreate(), 'pgbackrest stanza-create', 120_000)));
+  if (!st.stanzaExists) {
+    formation.push(run(`create the pgBackRest stanza in ${repoName(h)} (from the primary, ${primary.container})`, backrestIn(client, h, primary.container, stanzaCreate(), 'pgbackrest stanza-create', 120_000)));
+    if (h.backrest.s3) formation.push(writeConfigStep(ctx, frontContainer(env), STANZA_STAMP, stanzaStamp(h), { owner: 'root:root', mode: '0644', title: 'record where the stanza was made', secret: false }));
+  }
   h.nodes.forEach((n, i) => formation.push(...backupTimerSteps(ctx, h, n, st.nodes[i]!)));
   const pgb = pgbouncerSteps(ctx, h, st.pgbouncer, primary);
   if (pgb.length || !st.appReady) {
@@ -438,19 +476,17 @@ function failoverTimingSteps(ctx: PlanContext, h: IncusPgHa, st: PgHaState): Pla
 }
 
 /**
- * A data node's share of pgBackRest: the host's repository folder (made
- * first) mounted in, its pgbackrest.conf (the passphrase: 0600, content on stdin), and on
+ * A data node's share of pgBackRest: the repository (the host's folder, made
+ * first, mounted in; or the front's certificate), its pgbackrest.conf (the
+ * passphrase and any S3 key: 0600, content on stdin), and on
  * node 1 before its cluster first starts, the archive settings (a standby
  * gets them with pg_basebackup's copy).
  */
-function backrestNodeSteps(ctx: PlanContext, h: IncusPgHa, m: IncusPgMember, st: PgHaContainerState, cipherPass: string, first: boolean): PlanStep[] {
+function backrestNodeSteps(ctx: PlanContext, h: IncusPgHa, m: IncusPgMember, st: PgHaContainerState, pg: PgHaState, first: boolean): PlanStep[] {
   const b = h.backrest;
   const steps: PlanStep[] = [];
-  if (st.facts[`mount:${REPO_MOUNT}`] !== '1') {
-    steps.push(run(`mount the repository into ${m.container}`, cli.deviceAdd(ctx.client.scope, m.container, REPO_DEVICE, 'disk', [`source=${b.hostRepo}`, `path=${REPO_MOUNT}`, 'shift=true'])));
-    steps.push(run(`hand the repository to postgres in ${m.container}`, cli.exec(ctx.client.scope, m.container, ['chown', 'postgres:postgres', REPO_MOUNT], { description: `chown ${REPO_MOUNT}`, timeoutMs: 60_000 })));
-  }
-  const conf = renderBackrestConf(b, h.ha.backup, cipherPass);
+  if (!repoReached(h, st, pg.frontCert)) steps.push(...repoAccessSteps(ctx, h, m.container, pg.frontCert, false));
+  const conf = backrestConf(ctx, h, pg.cipherPass);
   if (st.facts[b.configFile] !== sha256(conf)) steps.push(writeConfigStep(ctx, m.container, b.configFile, conf, { owner: 'postgres:postgres', mode: '0600', title: `write ${m.container}'s pgbackrest.conf (repository passphrase)`, secret: true }));
   if (first && !st.facts[`${m.pgdata}/PG_VERSION`]) {
     steps.push(writeConfigStep(ctx, m.container, `${m.pgdata}/${ARCHIVE_CONF}`, renderArchiveConf(PGBACKREST, b.configFile), { owner: 'postgres:postgres', mode: '0600', title: `write ${m.container}'s ${ARCHIVE_CONF} (WAL archive into pgBackRest)`, secret: false }));
@@ -464,18 +500,18 @@ export const DRILL_PGDATA = '/var/lib/postgresql/drill';
 /**
  * The restore drill's throw-away container `<prefix>pg-drill`: Debian's
  * postgresql and pgBackRest, the repository mounted read-only (the drill
- * never writes into it), the latest backup restored with the archive after
+ * never writes into it) or the front's certificate to reach the bucket, the latest backup restored with the archive after
  * it, started on the socket only with the drill's overrides. The caller
  * reads it and deletes it.
  */
-export function planDrill(ctx: PlanContext, h: IncusPgHa, container: string, cipherPass: string): PlanStep[] {
+export function planDrill(ctx: PlanContext, h: IncusPgHa, container: string, cipherPass: string, frontCert: string | undefined): PlanStep[] {
   const exec = (argv: string[], title: string, timeoutMs = 120_000) => run(title, cli.exec(ctx.client.scope, container, argv, { description: title, timeoutMs }));
   const port = h.nodes[0]!.port;
   return [
     ...planContainer(ctx, { container, data: `${ctx.env.name}/pg-drill`, exists: false, running: false, installed: false }, [`postgresql-${PG_MAJOR}`, 'pgbackrest']),
     run(`drop Debian's default cluster in ${container}`, shellIn(ctx, container)(DROP_DEBIAN_CLUSTER, [PG_MAJOR], `drop Debian's default cluster in ${container}`, { timeoutMs: 120_000 })),
-    run(`mount the repository into ${container}, read-only`, cli.deviceAdd(ctx.client.scope, container, REPO_DEVICE, 'disk', [`source=${h.backrest.hostRepo}`, `path=${REPO_MOUNT}`, 'shift=true', 'readonly=true'])),
-    writeConfigStep(ctx, container, h.backrest.configFile, renderBackrestConf(h.backrest, h.ha.backup, cipherPass), { owner: 'postgres:postgres', mode: '0600', title: `write ${container}'s pgbackrest.conf (repository passphrase)`, secret: true }),
+    ...repoAccessSteps(ctx, h, container, frontCert, true),
+    writeConfigStep(ctx, container, h.backrest.configFile, backrestConf(ctx, h, cipherPass), { owner: 'postgres:postgres', mode: '0600', title: `write ${container}'s pgbackrest.conf (repository passphrase)`, secret: true }),
     exec(['install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0700', DRILL_PGDATA], `create ${container}:${DRILL_PGDATA}`),
     run('restore the latest backup into the drill container', backrestIn(ctx.client, h, container, restoreCommand(DRILL_PGDATA), 'pgbackrest restore into the drill container')),
     writeConfigStep(ctx, container, `${DRILL_PGDATA}/veza-drill.conf`, renderDrillOverrides({ host: '', port, socketDir: '/run/postgresql' }), { owner: 'postgres:postgres', mode: '0600', title: 'point the restored copy at the socket only', secret: false }),

@@ -332,10 +332,13 @@ export function planContainer(ctx: PlanContext, c: { container: string; data: st
     steps.push(run(`start ${ct}`, cli.startInstance(client.scope, ct)));
   }
   if (!c.exists || !c.running) steps.push(run(`wait for ${ct} to boot`, sh(WAIT_BOOTED, [], `wait for ${ct} to boot`, { timeoutMs: 5 * 60_000 })));
-  if (packages.length && (!c.exists || !c.installed)) {
-    steps.push(run(`install ${packages.join(', ')} in ${ct}`, sh(INSTALL_PACKAGES, [...packages], `install ${packages.join(', ')}`, { timeoutMs: 20 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } })));
-  }
+  if (packages.length && (!c.exists || !c.installed)) steps.push(installStep(ctx, ct, packages));
   return steps;
+}
+
+/** Debian's `packages` installed in `ct` (idempotent). */
+export function installStep(ctx: PlanContext, ct: string, packages: readonly string[]): PlanStep {
+  return run(`install ${packages.join(', ')} in ${ct}`, shellIn(ctx, ct)(INSTALL_PACKAGES, [...packages], `install ${packages.join(', ')}`, { timeoutMs: 20 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } }));
 }
 
 export function planService(ctx: PlanContext, st: ServiceState): PlanStep[] {

@@ -23,7 +23,8 @@ import { bucketName, s3AppEnv } from '../minio-topology';
 import type { ServicesStatus } from '../status';
 import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
 import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
-import { appReady, incusPgHa, inspectMemberArgv, inspectPgbouncerArgv, planPgHa, readFormationOnIncus, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
+import { frontContainer, FRONT_CERT, incusS3Target, planMinioFront, STANZA_STAMP } from './minio-front';
+import { appReady, incusPgHa, inspectMemberArgv, inspectPgbouncerArgv, planPgHa, readFormationOnIncus, stanzaStamp, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
 import { incusRedisNodes, inspectNodeArgv, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
   cacheContainer, INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
@@ -72,9 +73,18 @@ export class IncusDataTier implements DataTier {
     // The cache comes after MinIO: nginx resolves its upstreams' names when it loads its config.
     const cacheState = this.env.data.minio?.cache ? await this.inspectCache() : undefined;
     const cache = cacheState ? planIncusCache(ctx, incusCacheSpec(this.env, this.settings), cacheState) : undefined;
+    const s3 = incusS3Target(this.env, this.settings);
+    const single = (service: ServiceName): PlanStep[] => {
+      const st = states.find((x) => x.service === service)!;
+      // The single MinIO's TLS front for the HA topology's S3 repository, in its own container, to itself.
+      const front = service === 'minio' && s3 ? planMinioFront(ctx, st.container, PORTS.minio, s3, [{ host: '127.0.0.1', port: PORTS.minio }], st.facts) : [];
+      return [...planService(ctx, st), ...front];
+    };
+    // An S3 repository is in MinIO: MinIO and its front come before the formation archives or makes its stanza there.
+    const order = s3 ? ['minio' as const, ...configuredServices(this.env).filter((x) => x !== 'minio')] : configuredServices(this.env);
     const steps: PlanStep[] = [
       ...host.commands.map((command): PlanStep => ({ kind: 'run', title: command.description ?? 'prepare the Incus host', command })),
-      ...configuredServices(this.env).flatMap((service) => planned.get(service)?.first.steps ?? planService(ctx, states.find((s) => s.service === service)!)),
+      ...order.flatMap((service) => planned.get(service)?.first.steps ?? single(service)),
       ...(cache?.steps ?? []),
     ];
     const present = new Set((await this.client.instances()).map((i) => i.name));
@@ -170,8 +180,17 @@ export class IncusDataTier implements DataTier {
       formation: read?.formation, syncStandbys: read?.syncStandbys, monitorSettings: read?.monitorSettings,
       appReady: pgbouncer!.running && pgbouncer!.facts.installed === '1' && (await appReady(this.client, h, password)),
       cipherPass: await this.cipherPass(h, h.nodes.find((_, i) => nodes[i]!.running && nodes[i]!.facts[h.backrest.configFile])?.container),
-      stanzaExists: existsSync(join(h.backrest.hostRepo, 'backup', STANZA, 'backup.info')),
+      ...(h.backrest.s3 ? await this.s3RepositoryState(h) : { stanzaExists: existsSync(join(h.backrest.hostRepo, 'backup', STANZA, 'backup.info')) }),
     };
+  }
+
+  /** With an S3 repository: the front's certificate and where the stanza was made, as the front's container holds them (nothing while it does not run). */
+  private async s3RepositoryState(h: IncusPgHa): Promise<{ stanzaExists: boolean; frontCert?: string }> {
+    const ct = frontContainer(this.env);
+    const running = (await this.client.instances()).some((i) => i.name === ct && i.status === 'Running');
+    if (!running) return { stanzaExists: false };
+    const [frontCert, stamp] = await Promise.all([this.client.readFile(ct, FRONT_CERT), this.client.readFile(ct, STANZA_STAMP)]);
+    return { frontCert: frontCert || undefined, stanzaExists: stamp === stanzaStamp(h) };
   }
 
   /** The repository's passphrase from the pgbackrest.conf of `holder` (every node holds the same), or a new one. */

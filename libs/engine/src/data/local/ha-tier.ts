@@ -10,7 +10,8 @@ import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
 import { switchoverArgs, whyUnwritable, withPrimaryUnanswered } from '../ha/formation';
 import { HaMetricsFiles } from '../ha/metrics-files';
 import type { DrillResult, HaOperations, HaStatus } from '../ha/operations';
-import { backupCommand, infoCommand, readBackupInfo, renderDrillOverrides, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
+import { backupCommand, infoCommand, readBackupInfo, renderDrillOverrides, repoLabel, restoreCommand, type BackupInfo, type BackupType } from '../ha/pgbackrest';
+import { backupUserSecret } from '../ha/s3-repository';
 import { parseAlignedTable, type PoolRow } from '../ha/pgbouncer';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { DataTier, ProvisionOptions } from '../port';
@@ -48,9 +49,12 @@ export class LocalHaTier implements DataTier, HaOperations {
     const release = opts.release === undefined ? undefined : validate.version(opts.release, true);
     const l = this.layout();
     const side = await this.side.prepare();
-    const plan = planHaProvision(l, await inspectHa(l));
+    const minioPassword = side.password('minio');
+    const plan = planHaProvision(l, await inspectHa(l), l.backrest.s3 && minioPassword ? backupUserSecret(minioPassword) : undefined);
+    // An S3 repository is in MinIO: MinIO, its backup user and the TLS front answer before the first node archives WAL into it.
+    const before = l.backrest.s3 ? await side.provision(opts) : [];
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    const services = [plan, ...(await side.provision(opts))];
+    const services = l.backrest.s3 ? [...before, plan] : [plan, ...(await side.provision(opts))];
     const plans = release === undefined ? services : [...services, await this.snapshot(release, opts)];
     return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: services.map((p) => p.summary).join('; ') };
   }
@@ -68,7 +72,7 @@ export class LocalHaTier implements DataTier, HaOperations {
     validate.version(release, true);
     const l = this.layout();
     const steps: PlanStep[] = [{ kind: 'run', title: `diff backup before deploying ${release}`, command: backrestCommand(l, backupCommand('diff'), `pgbackrest backup before ${release}`) }];
-    const plan: DataPlan = { steps, notes: [`pre-deploy snapshots of ${this.env.name} are pgBackRest backups in ${l.backrest.repoPath}`], summary: `backup of ${this.env.name} taken before ${release}` };
+    const plan: DataPlan = { steps, notes: [`pre-deploy snapshots of ${this.env.name} are pgBackRest backups in ${repoLabel(l.backrest)}`], summary: `backup of ${this.env.name} taken before ${release}` };
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
     return plan;
   }
@@ -174,7 +178,7 @@ export class LocalHaTier implements DataTier, HaOperations {
     await this.runner.run(backrestCommand(l, backupCommand(type), `pgbackrest backup --type=${type}`));
     const all = await this.backups(l);
     await this.metrics(l).backups(all);
-    this.log.info(`${type} backup ${all[0]!.label} of ${this.env.name} stored in ${l.backrest.repoPath}`);
+    this.log.info(`${type} backup ${all[0]!.label} of ${this.env.name} stored in ${repoLabel(l.backrest)}`);
     return all[0]!;
   }
 
@@ -194,9 +198,9 @@ export class LocalHaTier implements DataTier, HaOperations {
     let started_ = false;
     try {
       const backups = await this.backups(l).catch((e: unknown) => {
-        throw new VezaError(`the pgBackRest repository ${l.backrest.repoPath} cannot be read: ${describeError(e)}`, 'check the repository (pgbackrest info); restore it from its copy or take a new full backup', 'DRILL_FAILED');
+        throw new VezaError(`the pgBackRest repository ${repoLabel(l.backrest)} cannot be read: ${describeError(e)}`, 'check the repository (pgbackrest info); restore it from its copy or take a new full backup', 'DRILL_FAILED');
       });
-      if (backups.length === 0) throw new VezaError(`no backup of ${this.env.name} exists in ${l.backrest.repoPath}: nothing to restore`, `take one first: npx nx run infra-data:backup --env=${this.env.name} --type=full`, 'DATA_NO_BACKUP');
+      if (backups.length === 0) throw new VezaError(`no backup of ${this.env.name} exists in ${repoLabel(l.backrest)}: nothing to restore`, `take one first: npx nx run infra-data:backup --env=${this.env.name} --type=full`, 'DATA_NO_BACKUP');
       if (livePostmaster(d.pgdata)) throw new VezaError(`a drill copy still runs from ${d.pgdata} (kept by --keep)`, `stop it: runuser -u postgres -- pg_ctl stop -D ${d.pgdata}, then remove the folder`, 'DRILL_FAILED');
       await fs.rm(d.pgdata, { recursive: true, force: true });
       const overrides = renderDrillOverrides({ host: d.host, port: d.port, socketDir: d.pgdata });

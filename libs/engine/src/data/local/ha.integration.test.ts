@@ -10,10 +10,10 @@ import { chainedSteps, tempWorkspace } from '../../hosts/local/testing/fixtures'
 import { autoctlConfigFile, partitionTimeoutIn } from '../ha/formation';
 import { readSample } from '../ha/metrics';
 import { createDataTier } from '../tier';
-import { haLayout, querySuper, readFormationState, runningId } from './ha';
+import { haLayout, readFormationState, runningId } from './ha';
 import type { LocalHaTier } from './ha-tier';
 import { livePostmaster } from './postgres';
-import { failedTransactions, killPrimaryAndMeasure, pgbench, pooledRun, processed, query, tps } from './testing/ha-drills';
+import { archiveNow, failedTransactions, killPrimaryAndMeasure, pgbench, pooledRun, processed, query, tps } from './testing/ha-drills';
 
 /**
  * The HA topology for real: a pg_auto_failover monitor and two nodes run
@@ -99,14 +99,7 @@ test('HA topology on local: formation and Redis, pooling, backup and drill, swit
     assert.equal(full.type, 'full');
     await query(url, "INSERT INTO items SELECT g, 'after' FROM generate_series(101, 150) g");
     // Closes the WAL segment holding them (archive_timeout would, within a minute) and waits until it is archived.
-    const primary = (await readFormationState(l))!.formation.primary!;
-    const [{ wal }] = await querySuper<{ wal: string }>(l.socketDir, primary.port, 'postgres', 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
-    for (let i = 0; ; i++) {
-      const [{ last }] = await querySuper<{ last: string | null }>(l.socketDir, primary.port, 'postgres', 'SELECT last_archived_wal AS last FROM pg_stat_archiver');
-      if (last !== null && last >= wal!) break;
-      assert.ok(i < 120, `WAL ${wal} is archived`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await archiveNow(l);
     const result = await tier().drill();
     assert.equal(result.restoredRows, 150, 'the backup point (100 rows) plus the archived WAL after it (50 rows)');
     const metrics = await fs.readFile(join(l.metricsDir, 'veza_backup_drill.prom'), 'utf8');

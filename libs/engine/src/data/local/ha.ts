@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Client, ClientConfig } from 'pg';
@@ -15,13 +15,15 @@ import {
   autoctl, autoctlConfigFile, createMonitorArgs, createNodeArgs, MONITOR_SETTINGS_SQL, monitorFailoverSettings, NODE_ROWS_SQL, partitionTimeoutArgs, partitionTimeoutIn, pinMonitorListenArgs, readFormation,
   readMonitorSettings, renderFormationHba, runArgs, setMonitorSettingsSql, setSyncStandbysSql, staleMonitorSettings, type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
-import { backrestArgs, renderArchiveConf, renderBackrestConf, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { backrestArgs, renderArchiveConf, renderBackrestConf, repoLabel, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
 import { haMetricsDir } from '../ha/metrics-files';
 import { runnerTimerFiles, runnerTimers, runnerTimerSteps, type RunnerTimers } from '../ha/timers';
 import { renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout } from '../ha/pgbouncer';
 import type { DataPlan, PlanStep } from '../plan';
 import { ensureRoleAndDatabaseSql } from '../sql';
-import { findPostgresBinDir } from './postgres';
+import { localTlsFront } from './minio-tls';
+import { readText } from './pids';
+import { findPostgresBinDir, localPgPaths } from './postgres';
 
 /**
  * The HA topology on `local`: a pg_auto_failover monitor and `nodes` data
@@ -47,7 +49,8 @@ export interface HaLayout {
   pids: { monitor: string; nodes: string[]; pgbouncer: string; follower: string };
   logDir: string;
   pgbouncer: PgbouncerLayout & { iniFile: string; followerScript: string };
-  backrest: BackrestLayout & { cipherFile: string };
+  /** `stanzaStamp`: with an S3 repository, records where the stanza was made (the bucket cannot be read without MinIO). */
+  backrest: BackrestLayout & { cipherFile: string; stanzaStamp: string };
   secretsDir: string;
   passwordFile: string;
   metricsDir: string;
@@ -123,6 +126,8 @@ export function haLayout(env: Environment, workspaceRoot: string): HaLayout {
       spoolPath: join(backup, 'spool'),
       nodes: nodes.map((n) => ({ pgdata: n.pgdata, port: n.port, socketDir })),
       cipherFile: join(secretsDir, 'repo-cipher-pass'),
+      s3: localTlsFront(env, localPgPaths(workspaceRoot, env.name).root)?.target,
+      stanzaStamp: join(backup, 'stanza-s3'),
     },
     secretsDir,
     passwordFile: join(secretsDir, 'postgres-password'),
@@ -178,14 +183,6 @@ export interface HaState {
   files: Record<string, string | undefined>;
   appReady: boolean;
   stanzaExists: boolean;
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 export async function runningId(pidFile: string): Promise<ProcessIdentity | undefined> {
@@ -258,7 +255,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
     cipherPass,
     files,
     appReady: pgbouncerRunning && read?.formation.healthy === true && (await queryThroughPooler(l, password.value, 'SELECT 1').then(() => true, () => false)),
-    stanzaExists: existsSync(join(l.backrest.repoPath, 'backup', 'veza', 'backup.info')),
+    stanzaExists: l.backrest.s3 ? readText(l.backrest.stanzaStamp) === stanzaStampText(l) : existsSync(join(l.backrest.repoPath, 'backup', 'veza', 'backup.info')),
   };
 }
 
@@ -334,8 +331,13 @@ function timerSteps(l: HaLayout, state: HaState): { steps: PlanStep[]; notes: st
   return runnerTimerSteps(l.timers, state.files, existsSync(l.timers.dir), `backup timers (full ${b.fullSchedule}, diff ${b.diffSchedule}, drill ${b.drillSchedule})`);
 }
 
-/** Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first node (the primary), then the others. */
-export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
+const stanzaStampText = (l: HaLayout) => `${repoLabel(l.backrest)}\n`;
+
+/**
+ * Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first
+ * node (the primary), then the others. `s3Secret`: the backup user's key, with an S3 repository.
+ */
+export function planHaProvision(l: HaLayout, state: HaState, s3Secret?: string): DataPlan {
   const steps: PlanStep[] = [];
   const { env } = l;
   for (const f of state.missingFolders) steps.push({ kind: 'mkdir', title: `create ${f}`, path: f, mode: 0o755 });
@@ -348,7 +350,7 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
     steps.push({ kind: 'write', title: `store the generated password of role ${l.endpoint.user}`, path: l.passwordFile, content: state.password.value + '\n', mode: 0o600, secret: true });
   }
   if (state.cipherPass.generated) steps.push({ kind: 'write', title: 'store the generated repository passphrase', path: l.backrest.cipherFile, content: state.cipherPass.value + '\n', mode: 0o600, secret: true });
-  steps.push(...serverFile(l, 'write pgbackrest.conf', l.backrest.configFile, renderBackrestConf(l.backrest, l.ha.backup, state.cipherPass.value), state, 0o600, true));
+  steps.push(...serverFile(l, 'write pgbackrest.conf', l.backrest.configFile, renderBackrestConf(l.backrest, l.ha.backup, state.cipherPass.value, s3Secret), state, 0o600, true));
   steps.push(...archiveConfSteps(l, state));
 
   if (!state.monitorInitialized) {
@@ -397,7 +399,10 @@ export function planHaProvision(l: HaLayout, state: HaState): DataPlan {
       again: { tries: 3, settle: settled } });
   }
   steps.push(...pgbouncerSteps(l, state, primary));
-  if (!state.stanzaExists) steps.push({ kind: 'run', title: 'create the pgBackRest stanza (from the primary)', command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });
+  if (!state.stanzaExists) {
+    steps.push({ kind: 'run', title: `create the pgBackRest stanza in ${repoLabel(l.backrest)} (from the primary)`, command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });
+    if (l.backrest.s3) steps.push({ kind: 'write', title: 'record where the stanza was made', path: l.backrest.stanzaStamp, content: stanzaStampText(l), mode: 0o644 });
+  }
   const timers = timerSteps(l, state);
   steps.push(...timers.steps);
   return { steps, notes: timers.notes, summary: steps.every((s) => s.kind === 'wait') ? `HA formation of ${env.name} already provisioned: nothing to do` : `HA formation of ${env.name} ready: PgBouncer at ${l.endpoint.host}:${l.endpoint.port}` };

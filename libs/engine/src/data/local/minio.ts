@@ -84,8 +84,13 @@ export function planMinio(m: LocalMinio, pids: readonly (number | undefined)[], 
     steps.push({ kind: 'run', title: `${name}: start on ${node.host}:${node.port}`, command: { argv: ['sh', '-c', DETACH, 'detach', node.logFile, node.pidFile, m.minio, ...minioServerArgs(m.settings, m.nodes, node)], env, description: `start ${name}`, timeoutMs: 15_000 } });
   }
   steps.push({ kind: 'run', title: `wait until minio of ${m.env.name} has write quorum`, command: withAlias(m, ['sh', '-c', MC_READY, 'mc-ready', m.mc], password, 'wait for minio') });
-  for (const c of bucketCommands(m.bucket)) steps.push({ kind: 'run', title: `ensure ${c.title}`, command: withAlias(m, [m.mc, '--no-color', ...c.argv], password, `ensure ${c.title}`, c.input) });
+  steps.push(...mcSteps(m, password, bucketCommands(m.bucket).map((c) => ({ ...c, argv: [m.mc, '--no-color', ...c.argv] }))));
   return { steps, notes };
+}
+
+/** Whole `commands` (each idempotent) run with mc's alias `veza`, as plan steps. */
+export function mcSteps(m: LocalMinio, password: string, commands: readonly { argv: string[]; input?: string; title: string }[]): PlanStep[] {
+  return commands.map((c) => ({ kind: 'run', title: `ensure ${c.title}`, command: withAlias(m, c.argv, password, `ensure ${c.title}`, c.input) }));
 }
 
 export function planMinioStop(m: LocalMinio, pids: readonly (number | undefined)[]): PlanStep[] {

@@ -4,7 +4,9 @@ import type { PlanStep } from '../plan';
 import { redisAppEnv } from '../redis-topology';
 import type { ServicesStatus } from '../status';
 import { cacheStatus, inspectCache, localCache, planCache, planCacheStop } from './cache';
-import { inspectMinio, localMinio, minioAppEnv, minioStatus, planMinio, planMinioStop } from './minio';
+import { inspectMinio, localMinio, mcSteps, minioAppEnv, minioStatus, planMinio, planMinioStop } from './minio';
+import { inspectTlsFront, localTlsFront, planTlsFront, stopTlsFront } from './minio-tls';
+import { backupRepoCommands, backupUserSecret } from '../ha/s3-repository';
 import { inspectRabbit, localRabbit, planRabbit, planRabbitStop, rabbitAppEnv } from './rabbitmq';
 import { inspectRedis, localRedis, planRedis, planRedisStop, redisStatus } from './redis';
 
@@ -57,16 +59,19 @@ export function sideServices(env: Environment, dataRoot: string, runner: Process
   if (minio) {
     // The media cache lives and dies with the MinIO it fronts: started after it, stopped before it.
     const cache = localCache(env, dataRoot, minio);
+    // The HA topology's S3 repository: its bucket and user, and the TLS front pgBackRest reaches them through.
+    const front = localTlsFront(env, dataRoot);
     out.push({
       service: 'minio',
-      label: `minio (${minio.settings.topology})${cache ? ' and its media cache' : ''}`,
+      label: `minio (${minio.settings.topology})${cache ? ' and its media cache' : ''}${front ? ' with the backup repository' : ''}`,
       passwordFile: minio.passwordFile,
       plan: async (pw) => {
         const m = planMinio(minio, inspectMinio(minio), pw);
         const c = cache ? planCache(cache, inspectCache(cache)) : { steps: [], notes: [] };
-        return { steps: [...m.steps, ...c.steps], notes: [...m.notes, ...c.notes] };
+        const repo = front ? [...mcSteps(minio, pw, backupRepoCommands(minio.mc, front.target.bucket, backupUserSecret(pw))), ...planTlsFront(front, inspectTlsFront(front), minio.nodes)] : [];
+        return { steps: [...m.steps, ...repo, ...c.steps], notes: [...m.notes, ...c.notes] };
       },
-      stop: async () => [...(cache ? planCacheStop(cache, inspectCache(cache)) : []), ...planMinioStop(minio, inspectMinio(minio))],
+      stop: async () => [...(cache ? planCacheStop(cache, inspectCache(cache)) : []), ...(front ? stopTlsFront(front, inspectTlsFront(front).pid) : []), ...planMinioStop(minio, inspectMinio(minio))],
       appEnv: (pw) => ({ ...minioAppEnv(minio, pw), ...(cache && minio.settings.cache?.appsThrough ? { S3_ENDPOINT: cache.url } : {}) }),
       status: async (pw) => ({ minio: await minioStatus(minio, runner, pw), ...(cache ? { cache: await cacheStatus(cache) } : {}) }),
     });

@@ -37,10 +37,13 @@ export class LocalSideServices {
    * here and stored by the plan) and changes nothing: the tier calls it
    * before its own first change, then provisions with what it returns.
    */
-  async prepare(): Promise<{ provision(opts?: { dryRun?: boolean }): Promise<DataPlan[]> }> {
+  async prepare(): Promise<{ provision(opts?: { dryRun?: boolean }): Promise<DataPlan[]>; password(service: SideService['service']): string | undefined }> {
     const services = this.services();
     const passwords = await Promise.all(services.map((svc) => this.password(svc, true)));
-    return { provision: (opts = {}) => this.provision(services, passwords, opts) };
+    return {
+      provision: (opts = {}) => this.provision(services, passwords, opts),
+      password: (service) => passwords[services.findIndex((s) => s.service === service)]?.value,
+    };
   }
 
   private async provision(services: SideService[], passwords: (ResolvedPassword | undefined)[], opts: { dryRun?: boolean }): Promise<DataPlan[]> {

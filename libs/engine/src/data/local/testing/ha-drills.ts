@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
 import { serverConnections, type PoolRow } from '../../ha/pgbouncer';
-import { readFormationState, runningId, type HaLayout } from '../ha';
+import { querySuper, readFormationState, runningId, type HaLayout } from '../ha';
 import { livePostmaster } from '../postgres';
 
 /**
@@ -115,5 +115,17 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // Already gone.
+  }
+}
+
+/** Waits until the primary archived the WAL segment it is writing now (pg_switch_wal closes it). */
+export async function archiveNow(l: HaLayout): Promise<void> {
+  const primary = (await readFormationState(l))!.formation.primary!;
+  const [{ wal }] = await querySuper<{ wal: string }>(l.socketDir, primary.port, 'postgres', 'SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+  for (let i = 0; ; i++) {
+    const [{ last, failed }] = await querySuper<{ last: string | null; failed: string | null }>(l.socketDir, primary.port, 'postgres', 'SELECT last_archived_wal AS last, last_failed_wal AS failed FROM pg_stat_archiver');
+    if (last !== null && last >= wal!) return;
+    if (i >= 120) throw new Error(`WAL ${wal} was not archived within 60 s (last failed: ${failed})`);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
