@@ -10,12 +10,15 @@
  *   - drill: a full backup and the restore drill's wall-clock time.
  * Stops every process by pid and removes the workspace at the end.
  *
- *   node -r @swc-node/register bench/pg-ha-bench.ts [--runs 3] [--seconds 30]
+ *   node -r @swc-node/register bench/pg-ha-bench.ts [--runs 3] [--seconds 30] [--s3]
  *
- * `--runs 0` skips the failovers. pgbench's -T counts its clients' logins
+ * `--runs 0` skips the failovers, `--seconds 0` the pooling run. `--s3`
+ * keeps the repository in a bucket of a MinIO beside the formation, through
+ * its TLS front (README, "The S3 repository"), instead of a folder. pgbench's -T counts its clients' logins
  * (SCRAM, through PgBouncer): on a loaded machine 500 of them can take most
  * of a 30-second run.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,12 +39,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const runs = arg('runs', 3);
   const seconds = arg('seconds', 30);
+  const s3 = process.argv.includes('--s3');
   const ws = mkdtempSync(join(tmpdir(), 'veza-ha-bench-'));
   chmodSync(ws, 0o755);
+  const minio = s3 ? { minio: { port: 25465, binary: join(execFileSync('bash', [join(__dirname, '../tools/scripts/minio-tools.sh')], { encoding: 'utf8' }).trim(), 'minio') } } : {};
   const env = environmentSchema.parse({
     name: 'ha-bench', driver: 'local', prefix: 'veza-ha-bench-', publicHosts: ['localhost'], publicUrl: 'http://localhost:1', edge: 'local-edge',
     registry: { url: 'file:.veza/registry', owner: 'veza' }, local: { subnet: '127.79.35' },
-    data: { postgres: { port: 25450, topology: 'ha', ha: { backup: { drill: { table: 'pgbench_accounts', minRows: 1 } }, pgbouncer: { port: 25460 } } } },
+    data: { postgres: { port: 25450, topology: 'ha', ha: { backup: { drill: { table: 'pgbench_accounts', minRows: 1 }, ...(s3 ? { repository: { type: 's3', tlsPort: 25469 } } : {}) }, pgbouncer: { port: 25460 } } }, ...minio },
   });
   const log = createLogger();
   const tier = () => createDataTier(env, { workspaceRoot: ws, log }) as LocalHaTier;
@@ -53,12 +58,12 @@ async function main(): Promise<void> {
     const url = await tier().databaseUrl();
     const init = await pgbench(url, ['-i', '-s', '10', '-q']);
     if (init.code !== 0) throw new Error(init.out);
-    const run = await pooledRun(tier(), url, ['-c', '500', '-j', '8', '-T', String(seconds)]);
-    console.log(`pooling: pgbench -c 500 -j 8 -T ${seconds}: exit ${run.code}, ${processed(run.out)} transactions, tps ${tps(run.out)} (${/initial connection time = [\d.]+ ms/.exec(run.out)?.[0]}), failed transactions ${failedTransactions(run.out)}, most server connections ${run.maxServer} (pool ${l.ha.pgbouncer.poolSize} + reserve ${l.ha.pgbouncer.reservePoolSize})`);
+    const run = seconds > 0 ? await pooledRun(tier(), url, ['-c', '500', '-j', '8', '-T', String(seconds)]) : undefined;
+    if (run) console.log(`pooling: pgbench -c 500 -j 8 -T ${seconds}: exit ${run.code}, ${processed(run.out)} transactions, tps ${tps(run.out)} (${/initial connection time = [\d.]+ ms/.exec(run.out)?.[0]}), failed transactions ${failedTransactions(run.out)}, most server connections ${run.maxServer} (pool ${l.ha.pgbouncer.poolSize} + reserve ${l.ha.pgbouncer.reservePoolSize})`);
 
     t0 = Date.now();
     await tier().backup('full');
-    console.log(`full backup (scale 10) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`full backup (scale 10) into ${s3 ? 'the S3 repository' : 'the posix repository'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const drill = await tier().drill();
     console.log(`drill: ${drill.restoredRows} rows restored in ${drill.durationSeconds.toFixed(1)} s`);
 

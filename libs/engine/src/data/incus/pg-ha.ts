@@ -268,14 +268,17 @@ export function inspectPgbouncerArgv(h: IncusPgHa): string[] {
   return ['sh', '-c', INSPECT, 'veza', '/usr/sbin/pgbouncer', 'unit:pgbouncer', 'unit:veza-pgbouncer-follower', PGBOUNCER_LIMITS, p.iniFile, p.hbaFile, p.userlistFile, p.databasesFile, p.followerScript, p.followerUnit];
 }
 
-/** psql as postgres inside `container`, SQL on stdin; unaligned, tab-separated, with a header. */
+/** pg-psql.sh's argv: psql as postgres on `port` and `database`, SQL on stdin; unaligned, tab-separated, with a header. */
+const psqlArgv = (port: number, database: string): string[] => ['sh', '-c', PSQL, 'veza', String(port), database];
+
+/** psql as postgres inside `container`, SQL on stdin. */
 export function psqlIn(client: IncusClient, container: string, port: number, database: string, sql: string, description: string, timeoutMs = 30_000): Command {
-  return cli.exec(client.scope, container, ['sh', '-c', PSQL, 'veza', String(port), database], { input: sql, description, timeoutMs });
+  return cli.exec(client.scope, container, psqlArgv(port, database), { input: sql, description, timeoutMs });
 }
 
 /** A read through psql inside `container`, with the sentinel (a cut answer is asked again); undefined when psql fails. */
 export function queryIn(client: IncusClient, container: string, port: number, database: string, sql: string, description: string, timeoutMs = 30_000): Promise<Record<string, string>[] | undefined> {
-  return client.output(container, ['sh', '-c', PSQL, 'veza', String(port), database], { input: sql, description, timeoutMs }).then(parseAlignedTable, () => undefined);
+  return client.output(container, psqlArgv(port, database), { input: sql, description, timeoutMs }).then(parseAlignedTable, () => undefined);
 }
 
 /** The monitor's node table and sync setting, asked inside its container; undefined while it does not answer. */
@@ -327,7 +330,7 @@ export async function appReady(client: IncusClient, h: IncusPgHa, password: stri
 /** SHOW POOLS on PgBouncer's admin console: its socket, as postgres (peer). */
 export async function poolsOnIncus(client: IncusClient, h: IncusPgHa): Promise<PoolRow[]> {
   const p = h.pgbouncer;
-  const text = await client.output(p.container, ['sh', '-c', PSQL, 'veza', String(p.listenPort), 'pgbouncer'], { input: 'SHOW POOLS;\n', description: 'read PgBouncer pools', timeoutMs: 10_000 });
+  const text = await client.output(p.container, psqlArgv(p.listenPort, 'pgbouncer'), { input: 'SHOW POOLS;\n', description: 'read PgBouncer pools', timeoutMs: 10_000 });
   return parseAlignedTable(text).filter((r) => r.database !== 'pgbouncer') as unknown as PoolRow[];
 }
 

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
 import Redis from 'ioredis';
 import { localDataEnv, localDataTier } from './testing/tier';
 import { livePid } from './pids';
 import { localRedis } from './redis';
+import { VezaError } from '../../log/errors';
 
 /**
  * Seed 001's Sentinel acceptance on real processes: three redis-server +
@@ -122,4 +124,15 @@ test('sentinel: the master killed by pid fails over, a Sentinel-aware client wri
   assert.equal(status.master, `${promoted.host}:25710`);
   assert.ok(status.agreed && status.sentinels.every((x) => x.master === status.master), JSON.stringify(status.sentinels));
   assert.deepEqual(status.replicas.map((x) => x.address).sort(), redis.nodes.filter((n) => n.host !== promoted.host).map((n) => `${n.host}:25710`).sort());
+});
+
+test('a redis port held by another process is refused by name before redis starts, and nothing of ours runs', async (t) => {
+  const env = localDataEnv('redis-held', '127.79.68', { postgres: { port: 25731 }, redis: { port: 25735 } });
+  const { tier, dataRoot } = await localDataTier(t, env);
+  // A stranger on the node's address and port, as a leftover server of another run would be.
+  const stranger = createServer((s) => s.end('-ERR not yours\r\n'));
+  await new Promise<void>((resolve) => stranger.listen({ host: '127.79.68.21', port: 25735 }, resolve));
+  t.after(() => new Promise<void>((resolve) => stranger.close(() => resolve())));
+  await assert.rejects(tier().provision(), (e: unknown) => e instanceof VezaError && e.code === 'DATA_UNBINDABLE' && /cannot listen on 127\.79\.68\.21:25735 \(EADDRINUSE\)/.test(e.message) && /another process holds that port/.test(e.hint));
+  assert.equal(livePid(localRedis(env, dataRoot)!.nodes[0]!.files.pidfile, 'redis'), undefined, 'no redis-server was started');
 });

@@ -111,6 +111,8 @@ export function planRedis(r: LocalRedis, state: readonly RedisNodeState[], passw
       else notes.push(`${name} runs (pid ${st.redisPid})`);
     } else {
       steps.push({ kind: 'write', title: `${name}: redis.conf${isMaster ? ' (master)' : ` (replica of ${master.host}:${master.port})`}`, path: node.redisConf, content: renderRedisConf(r.settings, node, password, isMaster ? undefined : master, { daemonize: true }), mode: 0o600, secret: true });
+      // Held by another process, the port would only show as a PONG that never comes (or a stranger's answer).
+      steps.push({ kind: 'check-bind', title: `${name}: ${node.host}:${node.port} is free`, host: node.host, port: node.port });
       steps.push({ kind: 'run', title: `${name}: start redis-server`, command: { argv: ['sh', '-c', PRIVATE_EXEC, 'private-exec', 'redis-server', node.redisConf], description: `start ${name}`, timeoutMs: 15_000 }, failureLog: node.files.logfile });
       steps.push(waitStep(node.host, node.port, password, name));
     }
@@ -124,6 +126,7 @@ export function planRedis(r: LocalRedis, state: readonly RedisNodeState[], passw
     } else {
       steps.push({ kind: 'write', title: `sentinel ${node.index} of ${r.env.name}: sentinel.conf (monitors ${master.host}:${master.port})`, path: node.sentinelConf, content: renderSentinelConf(r.settings, node, password, master, { daemonize: true }), mode: 0o600, secret: true });
     }
+    steps.push({ kind: 'check-bind', title: `sentinel ${node.index} of ${r.env.name}: ${node.host}:${node.sentinelPort} is free`, host: node.host, port: node.sentinelPort });
     steps.push({ kind: 'run', title: `sentinel ${node.index} of ${r.env.name}: start redis-sentinel`, command: { argv: ['sh', '-c', PRIVATE_EXEC, 'private-exec', 'redis-sentinel', node.sentinelConf], description: `start sentinel ${node.index}`, timeoutMs: 15_000 }, failureLog: node.files.sentinelLogfile });
     steps.push(waitStep(node.host, node.sentinelPort, password, `sentinel ${node.index}`));
   }
