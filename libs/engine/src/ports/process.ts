@@ -36,10 +36,19 @@ export function formatArgv(argv: string[]): string {
   return redact(argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '));
 }
 
+/**
+ * argv for an error message: a script handed to `sh -c` (many lines) is
+ * named by its size, not quoted whole, so the failure's own words stay
+ * readable; the dry-run and the step log print it all.
+ */
+export function briefArgv(argv: string[]): string {
+  return formatArgv(argv.map((a) => (a.includes('\n') ? `<${a.trim().split('\n').length}-line script>` : a)));
+}
+
 export function commandFailed(cmd: Command, res: RunResult): VezaError {
   const detail = (res.stderr || res.stdout).trim().split('\n').slice(-5).join(' | ');
   return new VezaError(
-    `command failed (exit ${res.exitCode}): ${formatArgv(cmd.argv)}${detail ? `: ${redact(detail)}` : ''}`,
+    `command failed (exit ${res.exitCode}): ${briefArgv(cmd.argv)}${detail ? `: ${redact(detail)}` : ''}`,
     cmd.description ? `this step was: ${cmd.description}; fix the cause above and re-run` : 'fix the cause above and re-run',
     'COMMAND_FAILED',
   );
