@@ -20,6 +20,7 @@ import { incusSettings } from '@veza/engine/hosts/incus/host';
 import { query } from '@veza/engine/data/local/testing/ha-drills';
 import { VezaError } from '@veza/engine/log/errors';
 import { ownProject } from './support/project';
+import { until } from './support/until';
 
 /**
  * The HA topology's S3 repository on real containers (issue 13, seed 001:
@@ -108,13 +109,10 @@ test('pg ha on incus with an S3 repository: MinIO and its TLS front first, WAL a
     await query(dsn, "INSERT INTO items SELECT g, 'after' FROM generate_series(101, 130) g");
     const primary = h.nodes.find((n) => n.name === (f.primary?.name ?? 'node1'))!;
     // Closes the segment holding the later rows and waits until it is archived into the bucket.
-    const wal = (await queryIn(client, primary.container, primary.port, 'postgres', 'SELECT pg_walfile_name(pg_switch_wal()) AS w;\n', 'switch WAL'))![0]!.w!;
-    for (let i = 0; ; i++) {
-      const last = (await queryIn(client, primary.container, primary.port, 'postgres', 'SELECT coalesce(last_archived_wal, \'\') AS l FROM pg_stat_archiver;\n', 'read the archiver'))?.[0]?.l ?? '';
-      if (last >= wal) break;
-      assert.ok(i < 120, `WAL ${wal} is archived`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    // One value, named v, from the primary.
+    const sql = async (q: string) => (await queryIn(client, primary.container, primary.port, 'postgres', `${q};\n`, q))?.[0]?.v;
+    const wal = (await sql('SELECT pg_walfile_name(pg_switch_wal()) AS v'))!;
+    await until(`WAL ${wal} archived`, 120, 500, async () => (((await sql("SELECT coalesce(last_archived_wal, '') AS v FROM pg_stat_archiver")) ?? '') >= wal ? true : undefined));
     const ls = await mc(['ls', '--recursive', `veza/${BUCKET}/pgbackrest/backup/veza/${full.label}/`]);
     assert.match(ls.stdout, /backup\.manifest/, `the full backup is in the bucket: ${ls.stderr}`);
     const d0 = Date.now();

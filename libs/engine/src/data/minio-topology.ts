@@ -78,8 +78,30 @@ export function mcHostUrl(node: Pick<MinioNode, 'host' | 'port'>, password: stri
 /** Seed 001's lifecycle: noncurrent versions expire after 30 days. Imported whole, so applying it twice changes nothing. */
 export const LIFECYCLE = JSON.stringify({ Rules: [{ ID: 'veza-noncurrent-30d', Status: 'Enabled', Filter: { Prefix: '' }, NoncurrentVersionExpiration: { NoncurrentDays: 30 } }] });
 
-/** mc invocations that make the bucket exist, versioned, with the lifecycle (each idempotent); `[argv, stdin]`. */
-export function bucketCommands(bucket: string): { argv: string[]; input?: string; title: string }[] {
+/**
+ * One mc invocation as data: its arguments after `mc`, what goes on its
+ * stdin, and, with `stdinAsFile`, a last argument naming that stdin as a
+ * file (mc reads a policy only from a file it opens by name).
+ */
+export interface McCommand {
+  argv: string[];
+  input?: string;
+  title: string;
+  stdinAsFile?: boolean;
+}
+
+/**
+ * The whole argv of `c` for the `mc` binary given. A process's stdin from
+ * Node or incus exec is a socket, which /dev/stdin cannot open: `cat |`
+ * hands mc a pipe instead.
+ */
+export function mcArgv(mc: string, c: McCommand): string[] {
+  const argv = [mc, '--no-color', ...c.argv];
+  return c.stdinAsFile ? ['sh', '-c', 'cat | "$@" /dev/stdin', 'stdin-as-file', ...argv] : argv;
+}
+
+/** mc invocations that make the bucket exist, versioned, with the lifecycle (each idempotent). */
+export function bucketCommands(bucket: string): McCommand[] {
   const target = `veza/${bucket}`;
   return [
     { argv: ['mb', '--ignore-existing', target], title: `bucket ${bucket}` },

@@ -56,6 +56,11 @@ export function repoLabel(l: Pick<BackrestLayout, 'repoPath' | 's3'>): string {
   return l.s3 ? s3Label(l.s3) : l.repoPath;
 }
 
+/** What is recorded once the stanza is made in an S3 repository (the bucket cannot be read without its key): where it was made. */
+export function stanzaStamp(l: Pick<BackrestLayout, 'repoPath' | 's3'>): string {
+  return `${repoLabel(l)}\n`;
+}
+
 /**
  * The server settings that archive WAL into the repository (archive_timeout:
  * the seed's RPO of about a minute). The same file serves every node (a

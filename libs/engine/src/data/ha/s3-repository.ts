@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Environment, HaSettings } from '../../config/environment';
 import { registerSecret } from '../../log/redact';
+import type { McCommand } from '../minio-topology';
 
 /**
  * pgBackRest's S3 repository (seed 001: "backups land in MinIO"): a bucket
@@ -63,20 +64,13 @@ export function backupPolicy(bucket: string): string {
   });
 }
 
-/**
- * mc invocations (alias `veza`, each idempotent) that make the bucket, the
- * user and its policy, as whole argv for the `mc` binary given; the secret
- * and the policy travel on stdin. mc reads a policy only from a file it
- * opens by name, and a process's stdin from Node or incus exec is a socket,
- * which /dev/stdin cannot open: `cat |` hands it a pipe instead.
- */
-export function backupRepoCommands(mc: string, bucket: string, secret: string): { argv: string[]; input?: string; title: string }[] {
-  const run = (...args: string[]) => [mc, '--no-color', ...args];
+/** mc invocations (alias `veza`, each idempotent) that make the bucket, the user and its policy; the secret and the policy travel on stdin. */
+export function backupRepoCommands(bucket: string, secret: string): McCommand[] {
   return [
-    { argv: run('mb', '--ignore-existing', `veza/${bucket}`), title: `backup bucket ${bucket}` },
-    { argv: run('admin', 'user', 'add', 'veza', BACKUP_S3_USER), input: `${secret}\n`, title: `MinIO user ${BACKUP_S3_USER} (its key on stdin)` },
-    { argv: ['sh', '-c', 'cat | "$@" /dev/stdin', 'policy-from-stdin', ...run('admin', 'policy', 'create', 'veza', BACKUP_S3_POLICY)], input: backupPolicy(bucket), title: `policy ${BACKUP_S3_POLICY}: bucket ${bucket} only` },
-    { argv: run('admin', 'policy', 'attach', 'veza', BACKUP_S3_POLICY, '--user', BACKUP_S3_USER), title: `policy ${BACKUP_S3_POLICY} attached to ${BACKUP_S3_USER}` },
+    { argv: ['mb', '--ignore-existing', `veza/${bucket}`], title: `backup bucket ${bucket}` },
+    { argv: ['admin', 'user', 'add', 'veza', BACKUP_S3_USER], input: `${secret}\n`, title: `MinIO user ${BACKUP_S3_USER} (its key on stdin)` },
+    { argv: ['admin', 'policy', 'create', 'veza', BACKUP_S3_POLICY], input: backupPolicy(bucket), stdinAsFile: true, title: `policy ${BACKUP_S3_POLICY}: bucket ${bucket} only` },
+    { argv: ['admin', 'policy', 'attach', 'veza', BACKUP_S3_POLICY, '--user', BACKUP_S3_USER], title: `policy ${BACKUP_S3_POLICY} attached to ${BACKUP_S3_USER}` },
   ];
 }
 

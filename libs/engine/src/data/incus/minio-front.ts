@@ -3,7 +3,7 @@ import * as cli from '../../hosts/incus/cli';
 import type { IncusSettings } from '../../hosts/incus/host';
 import type { PlanStep } from '../plan';
 import { backupPolicy, backupRepoCommands, backupUserSecret, BACKUP_S3_USER, renderTlsFront, s3Repository, tlsCertArgv, type S3Target } from '../ha/s3-repository';
-import { containerName, installStep, minioNodeContainer, restartStep, sha256, withMcHost, writeConfigStep, type PlanContext } from './services';
+import { containerName, installStep, mcSteps, minioNodeContainer, restartStep, sha256, writeConfigStep, type PlanContext } from './services';
 
 /**
  * The HA topology's S3 repository on Incus (ha/s3-repository.ts says why a
@@ -61,7 +61,7 @@ export function planMinioFront(ctx: PlanContext, ct: string, port: number, t: S3
   const steps: PlanStep[] = [];
   if (f.front_installed !== '1') steps.push(installStep(ctx, ct, FRONT_PACKAGES));
   if (f.backup_repo !== backupRepoStamp(t, secret)) {
-    for (const c of backupRepoCommands('mc', t.bucket, secret)) steps.push({ kind: 'run', title: `ensure ${c.title}`, command: withMcHost(ctx.client.scope, ct, port, ctx.secrets.minio!, c.argv, { description: `ensure ${c.title}`, timeoutMs: 2 * 60_000, ...(c.input === undefined ? {} : { input: c.input }) }) });
+    steps.push(...mcSteps(ctx, ct, port, backupRepoCommands(t.bucket, secret)));
     steps.push(writeConfigStep(ctx, ct, BACKUP_REPO_STAMP, `${backupRepoStamp(t, secret)}\n`, { owner: 'root:root', mode: '0644', title: `record the backup repository's settings in ${ct}`, secret: false }));
   }
   const exec = (title: string, argv: string[]): PlanStep => ({ kind: 'run', title, command: cli.exec(ctx.client.scope, ct, argv, { description: title, timeoutMs: 60_000 }) });

@@ -13,7 +13,7 @@ import {
   renderFormationHba, runArgs, setMonitorSettingsSql, setSyncStandbysSql, staleMonitorSettings, switchoverArgs,
   type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
-import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, repoLabel, restoreCommand, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { backrestArgs, renderArchiveConf, renderBackrestConf, renderDrillOverrides, repoLabel, restoreCommand, stanzaCreate, stanzaStamp, type BackrestLayout } from '../ha/pgbackrest';
 import { backupUserSecret } from '../ha/s3-repository';
 import { frontContainer, incusS3Target, nodeCaStep, STANZA_STAMP } from './minio-front';
 import { BACKUP_JITTER } from '../ha/operations';
@@ -232,11 +232,6 @@ export function repoName(h: IncusPgHa): string {
   return h.backrest.s3 ? repoLabel(h.backrest) : h.backrest.hostRepo;
 }
 
-/** What the front's container records once the stanza is made in the S3 repository. */
-export function stanzaStamp(h: IncusPgHa): string {
-  return `${repoName(h)}\n`;
-}
-
 /** pgbackrest.conf as every data node and the drill hold it. */
 function backrestConf(ctx: PlanContext, h: IncusPgHa, cipherPass: string): string {
   return renderBackrestConf(h.backrest, h.ha.backup, cipherPass, h.backrest.s3 ? backupUserSecret(ctx.secrets.minio!) : undefined);
@@ -251,10 +246,10 @@ function repoAccessSteps(ctx: PlanContext, h: IncusPgHa, ct: string, frontCert: 
   ];
 }
 
-/** The inspection fact that says the node reaches the repository. */
+/** The inspection fact that says the node reaches the repository: the front's certificate's hash, or the mount. */
 const repoFact = (h: IncusPgHa): string => (h.backrest.s3 ? h.backrest.s3.caFile : `mount:${REPO_MOUNT}`);
 const repoReached = (h: IncusPgHa, st: PgHaContainerState, frontCert: string | undefined): boolean =>
-  h.backrest.s3 ? st.facts[h.backrest.s3.caFile] === sha256(frontCert ?? '') : st.facts[`mount:${REPO_MOUNT}`] === '1';
+  st.facts[repoFact(h)] === (h.backrest.s3 ? sha256(frontCert ?? '') : '1');
 
 /** What a member's inspection runs inside its container (its facts, key=value lines). */
 export function inspectMemberArgv(h: IncusPgHa, m: IncusPgMember): string[] {
@@ -447,7 +442,7 @@ export function planPgHa(ctx: PlanContext, h: IncusPgHa, st: PgHaState): { steps
   }
   if (!st.stanzaExists) {
     formation.push(run(`create the pgBackRest stanza in ${repoName(h)} (from the primary, ${primary.container})`, backrestIn(client, h, primary.container, stanzaCreate(), 'pgbackrest stanza-create', 120_000)));
-    if (h.backrest.s3) formation.push(writeConfigStep(ctx, frontContainer(env), STANZA_STAMP, stanzaStamp(h), { owner: 'root:root', mode: '0644', title: 'record where the stanza was made', secret: false }));
+    if (h.backrest.s3) formation.push(writeConfigStep(ctx, frontContainer(env), STANZA_STAMP, stanzaStamp(h.backrest), { owner: 'root:root', mode: '0644', title: 'record where the stanza was made', secret: false }));
   }
   h.nodes.forEach((n, i) => formation.push(...backupTimerSteps(ctx, h, n, st.nodes[i]!)));
   const pgb = pgbouncerSteps(ctx, h, st.pgbouncer, primary);

@@ -9,7 +9,7 @@ import { DATA_PROFILE, type IncusSettings } from '../../hosts/incus/host';
 import type { PlanStep } from '../plan';
 import { redisQuote, redisSize } from '../redis-topology';
 import { ensureRoleAndDatabaseSql } from '../sql';
-import { bucketCommands, bucketName, LIFECYCLE, mcHostUrl } from '../minio-topology';
+import { bucketCommands, bucketName, LIFECYCLE, mcArgv, mcHostUrl, type McCommand } from '../minio-topology';
 import { shellScript } from '../../util/shell-script';
 
 /**
@@ -241,12 +241,16 @@ export function minioBucketStamp(bucket: string): string {
  * idempotent, from minio-topology's bucketCommands), then the stamp.
  */
 export function minioBucketSteps(ctx: PlanContext, ct: string, port: number, bucket: string): PlanStep[] {
-  const mc = (argv: string[], description: string, input?: string) => withMcHost(ctx.client.scope, ct, port, ctx.secrets.minio!, argv, { description, timeoutMs: 5 * 60_000, ...(input === undefined ? {} : { input }) });
   return [
-    run(`wait until minio in ${ct} has write quorum`, mc(['sh', '-c', MC_READY, 'mc-ready', 'mc'], 'wait for minio')),
-    ...bucketCommands(bucket).map((c) => run(`ensure ${c.title}`, mc(['mc', '--no-color', ...c.argv], `ensure ${c.title}`, c.input))),
+    run(`wait until minio in ${ct} has write quorum`, withMcHost(ctx.client.scope, ct, port, ctx.secrets.minio!, ['sh', '-c', MC_READY, 'mc-ready', 'mc'], { description: 'wait for minio', timeoutMs: 5 * 60_000 })),
+    ...mcSteps(ctx, ct, port, bucketCommands(bucket)),
     writeConfigStep(ctx, ct, MINIO_BUCKET_STAMP, `${minioBucketStamp(bucket)}\n`, { owner: 'root:root', mode: '0644', title: `record ${bucket}'s settings in ${ct}`, secret: false }),
   ];
+}
+
+/** mc `commands` (each idempotent) in container `ct`, with the alias `veza` naming its MinIO on `port`, as plan steps. */
+export function mcSteps(ctx: PlanContext, ct: string, port: number, commands: readonly McCommand[]): PlanStep[] {
+  return commands.map((c) => run(`ensure ${c.title}`, withMcHost(ctx.client.scope, ct, port, ctx.secrets.minio!, mcArgv('mc', c), { description: `ensure ${c.title}`, timeoutMs: 5 * 60_000, ...(c.input === undefined ? {} : { input: c.input }) })));
 }
 
 /** Steps that make the minio-user own its folder and `drives`, and (re)start minio under systemd. */

@@ -13,7 +13,7 @@ import { IncusClient } from '../../hosts/incus/client';
 import { incusSettings, planHost, type IncusSettings } from '../../hosts/incus/host';
 import { parseSnapshots } from '../../hosts/incus/json';
 import { buildDatabaseUrl, resolvePostgresPassword } from '../credentials';
-import { STANZA } from '../ha/pgbackrest';
+import { STANZA, stanzaStamp } from '../ha/pgbackrest';
 import { applyPlan, type DataPlan, type PlanStep } from '../plan';
 import type { SnapshotInfo } from '../snapshots';
 import type { DataTier, ProvisionOptions } from '../port';
@@ -24,7 +24,7 @@ import type { ServicesStatus } from '../status';
 import { cacheStatusOnIncus, incusCacheSpec, INSPECT_CACHE_ARGV, planIncusCache, type CacheState } from './cache';
 import { distributedMinio, incusMinioNodes, INSPECT_MINIO_ARGV, minioStatusOnIncus, planMinioDistributed, type MinioNodeState } from './minio-distributed';
 import { frontContainer, FRONT_CERT, incusS3Target, planMinioFront, STANZA_STAMP } from './minio-front';
-import { appReady, incusPgHa, inspectMemberArgv, inspectPgbouncerArgv, planPgHa, readFormationOnIncus, stanzaStamp, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
+import { appReady, incusPgHa, inspectMemberArgv, inspectPgbouncerArgv, planPgHa, readFormationOnIncus, type IncusPgHa, type PgHaContainerState, type PgHaState } from './pg-ha';
 import { incusRedisNodes, inspectNodeArgv, planRedisSentinel, redisPing, sentinelSettings, sentinelStatusOnIncus, type SentinelNodeState } from './redis-sentinel';
 import {
   cacheContainer, INSPECT, PORTS, POSTGRES_APP_CHECK, RABBITMQ_INSPECT, configuredServices, containerName, dataContainers, parseFacts, planService, serviceHost,
@@ -190,7 +190,7 @@ export class IncusDataTier implements DataTier {
     const running = (await this.client.instances()).some((i) => i.name === ct && i.status === 'Running');
     if (!running) return { stanzaExists: false };
     const [frontCert, stamp] = await Promise.all([this.client.readFile(ct, FRONT_CERT), this.client.readFile(ct, STANZA_STAMP)]);
-    return { frontCert: frontCert || undefined, stanzaExists: stamp === stanzaStamp(h) };
+    return { frontCert: frontCert || undefined, stanzaExists: stamp === stanzaStamp(h.backrest) };
   }
 
   /** The repository's passphrase from the pgbackrest.conf of `holder` (every node holds the same), or a new one. */

@@ -17,7 +17,7 @@ import { localMinio } from './minio';
 import { inspectTlsFront, localTlsFront } from './minio-tls';
 import { livePid } from './pids';
 import { localPgPaths } from './postgres';
-import { archiveNow, query } from './testing/ha-drills';
+import { rowsAroundFullBackup } from './testing/ha-drills';
 
 /**
  * The HA topology's S3 repository for real (seed 001: "backups land in
@@ -103,12 +103,8 @@ test('HA topology on local with an S3 repository: WAL, backups and the drill go 
   await step('restore drill from the bucket: the backup point and the archive after it come back; metrics say success', async () => {
     const url = await tier().databaseUrl();
     await assert.rejects(tier().drill(), (e: unknown) => e instanceof VezaError && e.code === 'DATA_NO_BACKUP');
-    await query(url, 'CREATE TABLE items (id int PRIMARY KEY, phase text)');
-    await query(url, "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
-    const full = await tier().backup('full');
+    const full = await rowsAroundFullBackup(tier(), l, url, 30);
     assert.equal(full.type, 'full');
-    await query(url, "INSERT INTO items SELECT g, 'after' FROM generate_series(101, 130) g");
-    await archiveNow(l);
     const result = await tier().drill();
     assert.equal(result.restoredRows, 130, 'the backup point (100 rows) plus the archived WAL after it (30 rows)');
     const metrics = await fs.readFile(join(l.metricsDir, 'veza_backup_drill.prom'), 'utf8');

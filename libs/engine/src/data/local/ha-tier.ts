@@ -52,9 +52,10 @@ export class LocalHaTier implements DataTier, HaOperations {
     const minioPassword = side.password('minio');
     const plan = planHaProvision(l, await inspectHa(l), l.backrest.s3 && minioPassword ? backupUserSecret(minioPassword) : undefined);
     // An S3 repository is in MinIO: MinIO, its backup user and the TLS front answer before the first node archives WAL into it.
-    const before = l.backrest.s3 ? await side.provision(opts) : [];
+    const sideFirst = l.backrest.s3 !== undefined;
+    const before = sideFirst ? await side.provision(opts) : [];
     if (!opts.dryRun) await applyPlan(plan, this.runner, this.log);
-    const services = l.backrest.s3 ? [...before, plan] : [plan, ...(await side.provision(opts))];
+    const services = [...before, plan, ...(sideFirst ? [] : await side.provision(opts))];
     const plans = release === undefined ? services : [...services, await this.snapshot(release, opts)];
     return { steps: plans.flatMap((p) => p.steps), notes: plans.flatMap((p) => p.notes), summary: services.map((p) => p.summary).join('; ') };
   }

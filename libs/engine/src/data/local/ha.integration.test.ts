@@ -13,7 +13,7 @@ import { createDataTier } from '../tier';
 import { haLayout, readFormationState, runningId } from './ha';
 import type { LocalHaTier } from './ha-tier';
 import { livePostmaster } from './postgres';
-import { archiveNow, failedTransactions, killPrimaryAndMeasure, pgbench, pooledRun, processed, query, tps } from './testing/ha-drills';
+import { failedTransactions, rowsAroundFullBackup, killPrimaryAndMeasure, pgbench, pooledRun, processed, query, tps } from './testing/ha-drills';
 
 /**
  * The HA topology for real: a pg_auto_failover monitor and two nodes run
@@ -93,13 +93,8 @@ test('HA topology on local: formation and Redis, pooling, backup and drill, swit
   await step('restore drill: no backup says so; the rows of the backup point and the archive come back; metrics say success', async () => {
     const url = await tier().databaseUrl();
     await assert.rejects(tier().drill(), (e: unknown) => e instanceof VezaError && e.code === 'DATA_NO_BACKUP' && /no backup/.test(e.message));
-    await query(url, 'CREATE TABLE items (id int PRIMARY KEY, phase text)');
-    await query(url, "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
-    const full = await tier().backup('full');
+    const full = await rowsAroundFullBackup(tier(), l, url, 50);
     assert.equal(full.type, 'full');
-    await query(url, "INSERT INTO items SELECT g, 'after' FROM generate_series(101, 150) g");
-    // Closes the WAL segment holding them (archive_timeout would, within a minute) and waits until it is archived.
-    await archiveNow(l);
     const result = await tier().drill();
     assert.equal(result.restoredRows, 150, 'the backup point (100 rows) plus the archived WAL after it (50 rows)');
     const metrics = await fs.readFile(join(l.metricsDir, 'veza_backup_drill.prom'), 'utf8');

@@ -15,7 +15,7 @@ import {
   autoctl, autoctlConfigFile, createMonitorArgs, createNodeArgs, MONITOR_SETTINGS_SQL, monitorFailoverSettings, NODE_ROWS_SQL, partitionTimeoutArgs, partitionTimeoutIn, pinMonitorListenArgs, readFormation,
   readMonitorSettings, renderFormationHba, runArgs, setMonitorSettingsSql, setSyncStandbysSql, staleMonitorSettings, type AutoctlEnv, type AutoctlNode, type FormationState, type NodeRow,
 } from '../ha/formation';
-import { backrestArgs, renderArchiveConf, renderBackrestConf, repoLabel, stanzaCreate, type BackrestLayout } from '../ha/pgbackrest';
+import { backrestArgs, renderArchiveConf, renderBackrestConf, repoLabel, stanzaCreate, stanzaStamp, type BackrestLayout } from '../ha/pgbackrest';
 import { haMetricsDir } from '../ha/metrics-files';
 import { runnerTimerFiles, runnerTimers, runnerTimerSteps, type RunnerTimers } from '../ha/timers';
 import { renderPgbouncerDatabases, renderPgbouncerHba, renderPgbouncerIni, renderPrimaryFollower, renderUserlist, type PgbouncerLayout } from '../ha/pgbouncer';
@@ -255,7 +255,7 @@ export async function inspectHa(l: HaLayout): Promise<HaState> {
     cipherPass,
     files,
     appReady: pgbouncerRunning && read?.formation.healthy === true && (await queryThroughPooler(l, password.value, 'SELECT 1').then(() => true, () => false)),
-    stanzaExists: l.backrest.s3 ? readText(l.backrest.stanzaStamp) === stanzaStampText(l) : existsSync(join(l.backrest.repoPath, 'backup', 'veza', 'backup.info')),
+    stanzaExists: l.backrest.s3 ? readText(l.backrest.stanzaStamp) === stanzaStamp(l.backrest) : existsSync(join(l.backrest.repoPath, 'backup', 'veza', 'backup.info')),
   };
 }
 
@@ -331,8 +331,6 @@ function timerSteps(l: HaLayout, state: HaState): { steps: PlanStep[]; notes: st
   return runnerTimerSteps(l.timers, state.files, existsSync(l.timers.dir), `backup timers (full ${b.fullSchedule}, diff ${b.diffSchedule}, drill ${b.drillSchedule})`);
 }
 
-const stanzaStampText = (l: HaLayout) => `${repoLabel(l.backrest)}\n`;
-
 /**
  * Creates what is missing and starts what is stopped, in the order pg_auto_failover needs: monitor, then the first
  * node (the primary), then the others. `s3Secret`: the backup user's key, with an S3 repository.
@@ -401,7 +399,7 @@ export function planHaProvision(l: HaLayout, state: HaState, s3Secret?: string):
   steps.push(...pgbouncerSteps(l, state, primary));
   if (!state.stanzaExists) {
     steps.push({ kind: 'run', title: `create the pgBackRest stanza in ${repoLabel(l.backrest)} (from the primary)`, command: backrestCommand(l, stanzaCreate(), 'pgbackrest stanza-create', 120_000) });
-    if (l.backrest.s3) steps.push({ kind: 'write', title: 'record where the stanza was made', path: l.backrest.stanzaStamp, content: stanzaStampText(l), mode: 0o644 });
+    if (l.backrest.s3) steps.push({ kind: 'write', title: 'record where the stanza was made', path: l.backrest.stanzaStamp, content: stanzaStamp(l.backrest), mode: 0o644 });
   }
   const timers = timerSteps(l, state);
   steps.push(...timers.steps);

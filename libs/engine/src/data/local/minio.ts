@@ -5,7 +5,7 @@ import { LOCAL_HOST_OCTET } from '../../hosts/naming';
 import { VezaError } from '../../log/errors';
 import { shellScript } from '../../util/shell-script';
 import type { PlanStep } from '../plan';
-import { bucketCommands, bucketName, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, readMinioInfo, s3AppEnv, type MinioNode, type MinioSettings, type MinioStatus } from '../minio-topology';
+import { bucketCommands, bucketName, mcArgv, mcHostEnv, minioNodeCount, minioServerArgs, minioServerEnv, readMinioInfo, s3AppEnv, type McCommand, type MinioNode, type MinioSettings, type MinioStatus } from '../minio-topology';
 import type { ProcessRunner } from '../../ports/process';
 import type { ServicesStatus } from '../status';
 import { livePid } from './pids';
@@ -84,13 +84,13 @@ export function planMinio(m: LocalMinio, pids: readonly (number | undefined)[], 
     steps.push({ kind: 'run', title: `${name}: start on ${node.host}:${node.port}`, command: { argv: ['sh', '-c', DETACH, 'detach', node.logFile, node.pidFile, m.minio, ...minioServerArgs(m.settings, m.nodes, node)], env, description: `start ${name}`, timeoutMs: 15_000 } });
   }
   steps.push({ kind: 'run', title: `wait until minio of ${m.env.name} has write quorum`, command: withAlias(m, ['sh', '-c', MC_READY, 'mc-ready', m.mc], password, 'wait for minio') });
-  steps.push(...mcSteps(m, password, bucketCommands(m.bucket).map((c) => ({ ...c, argv: [m.mc, '--no-color', ...c.argv] }))));
+  steps.push(...mcSteps(m, password, bucketCommands(m.bucket)));
   return { steps, notes };
 }
 
-/** Whole `commands` (each idempotent) run with mc's alias `veza`, as plan steps. */
-export function mcSteps(m: LocalMinio, password: string, commands: readonly { argv: string[]; input?: string; title: string }[]): PlanStep[] {
-  return commands.map((c) => ({ kind: 'run', title: `ensure ${c.title}`, command: withAlias(m, c.argv, password, `ensure ${c.title}`, c.input) }));
+/** mc `commands` (each idempotent) run with the alias `veza`, as plan steps. */
+export function mcSteps(m: LocalMinio, password: string, commands: readonly McCommand[]): PlanStep[] {
+  return commands.map((c) => ({ kind: 'run', title: `ensure ${c.title}`, command: withAlias(m, mcArgv(m.mc, c), password, `ensure ${c.title}`, c.input) }));
 }
 
 export function planMinioStop(m: LocalMinio, pids: readonly (number | undefined)[]): PlanStep[] {

@@ -68,7 +68,7 @@ export function sideServices(env: Environment, dataRoot: string, runner: Process
       plan: async (pw) => {
         const m = planMinio(minio, inspectMinio(minio), pw);
         const c = cache ? planCache(cache, inspectCache(cache)) : { steps: [], notes: [] };
-        const repo = front ? [...mcSteps(minio, pw, backupRepoCommands(minio.mc, front.target.bucket, backupUserSecret(pw))), ...planTlsFront(front, inspectTlsFront(front), minio.nodes)] : [];
+        const repo = front ? [...mcSteps(minio, pw, backupRepoCommands(front.target.bucket, backupUserSecret(pw))), ...planTlsFront(front, inspectTlsFront(front), minio.nodes)] : [];
         return { steps: [...m.steps, ...repo, ...c.steps], notes: [...m.notes, ...c.notes] };
       },
       stop: async () => [...(cache ? planCacheStop(cache, inspectCache(cache)) : []), ...(front ? stopTlsFront(front, inspectTlsFront(front).pid) : []), ...planMinioStop(minio, inspectMinio(minio))],

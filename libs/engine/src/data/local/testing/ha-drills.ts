@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { Client } from 'pg';
 import { serverConnections, type PoolRow } from '../../ha/pgbouncer';
+import type { BackupInfo } from '../../ha/pgbackrest';
 import { querySuper, readFormationState, runningId, type HaLayout } from '../ha';
+import type { LocalHaTier } from '../ha-tier';
 import { livePostmaster } from '../postgres';
 
 /**
@@ -128,4 +130,18 @@ export async function archiveNow(l: HaLayout): Promise<void> {
     if (i >= 120) throw new Error(`WAL ${wal} was not archived within 60 s (last failed: ${failed})`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/**
+ * The drill's data: table `items` with 100 rows, a full backup, `after` more
+ * rows, and the WAL segment holding them archived (archive_timeout would
+ * close it within a minute). Returns the full backup.
+ */
+export async function rowsAroundFullBackup(tier: Pick<LocalHaTier, 'backup'>, l: HaLayout, url: string, after: number): Promise<BackupInfo> {
+  await query(url, 'CREATE TABLE items (id int PRIMARY KEY, phase text)');
+  await query(url, "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
+  const full = await tier.backup('full');
+  await query(url, `INSERT INTO items SELECT g, 'after' FROM generate_series(101, ${100 + after}) g`);
+  await archiveNow(l);
+  return full;
 }
